@@ -1,1 +1,155 @@
-fn main() {}
+//! Project automation: `cargo xtask ci | test | e2e | tidy | bench stream | demo | mock`.
+//!
+//! Every subcommand prints the commands it runs; `--explain` prints them without running.
+
+mod bench;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let explain = take_flag(&mut args, "--explain");
+    let Some(task) = args.first().cloned() else {
+        print_usage();
+        bail!("no task given");
+    };
+    let rest = &args[1..];
+    let root = project_root();
+    std::env::set_current_dir(&root)?;
+    let runner = Runner { explain };
+    match task.as_str() {
+        "ci" => ci(&runner),
+        "test" => test(&runner, rest),
+        "e2e" => e2e(&runner, rest),
+        "tidy" => tidy::run(&runner),
+        "bench" => bench::run(&runner, rest),
+        "demo" => runner.run(cargo().args(["run", "--quiet", "-p", "mpd-cli", "--", "demo"])),
+        "mock" => runner.run(
+            cargo()
+                .args(["run", "--quiet", "-p", "mpd-testkit", "--bin", "mpd-mock", "--"])
+                .args(rest),
+        ),
+        "help" | "--help" | "-h" => {
+            print_usage();
+            Ok(())
+        }
+        other => {
+            print_usage();
+            bail!("unknown task {other:?}")
+        }
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
+fn print_usage() {
+    println!(
+        "usage: cargo xtask [--explain] TASK\n\
+         tasks:\n  \
+         ci            fmt check, clippy -D warnings, tidy, the whole test suite (what .ci/run runs)\n  \
+         test [ARGS]   the whole test suite (unit, integration, e2e) with cargo nextest\n  \
+         e2e [--case NAME] [--accept]  only the CLI end-to-end cases; --accept updates snapshots\n  \
+         tidy          check crate layering and dependency rules\n  \
+         bench stream [--events-per-day N] [--days D]  streaming throughput against the mock (release build)\n  \
+         demo          run `mpd demo`\n  \
+         mock [ARGS]   run the mock Mixpanel server"
+    );
+}
+
+fn ci(runner: &Runner) -> Result<()> {
+    runner.run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    runner.run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    tidy::run(runner)?;
+    test(runner, &[])
+}
+
+fn test(runner: &Runner, extra: &[String]) -> Result<()> {
+    if has_nextest() {
+        runner
+            .run(cargo().args(["nextest", "run", "--workspace", "--no-fail-fast"]).args(extra))?;
+        // nextest does not run doctests.
+        runner.run(cargo().args(["test", "--workspace", "--doc"]))
+    } else {
+        runner.run(cargo().args(["test", "--workspace", "--no-fail-fast"]).args(extra))
+    }
+}
+
+fn e2e(runner: &Runner, args: &[String]) -> Result<()> {
+    let mut args = args.to_vec();
+    let accept = take_flag(&mut args, "--accept");
+    let case = take_value(&mut args, "--case");
+    let mut command = cargo();
+    if has_nextest() {
+        command.args(["nextest", "run", "-p", "mpd-cli", "--test", "e2e"]);
+    } else {
+        command.args(["test", "-p", "mpd-cli", "--test", "e2e", "--"]);
+    }
+    if let Some(case) = case {
+        command.arg(case);
+    }
+    if accept {
+        command.env("INSTA_UPDATE", "always").env("INSTA_FORCE_PASS", "1");
+    }
+    runner.run(&mut command)
+}
+
+/// Runs commands, or only shows them with `--explain`.
+pub(crate) struct Runner {
+    explain: bool,
+}
+
+impl Runner {
+    #[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
+    pub(crate) fn run(&self, command: &mut Command) -> Result<()> {
+        println!("$ {}", show(command));
+        if self.explain {
+            return Ok(());
+        }
+        let status = command.status().with_context(|| format!("cannot run {}", show(command)))?;
+        if !status.success() {
+            bail!("`{}` failed with {status}", show(command));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn explain(&self) -> bool {
+        self.explain
+    }
+}
+
+fn show(command: &Command) -> String {
+    let mut words = vec![command.get_program().to_string_lossy().into_owned()];
+    words.extend(command.get_args().map(|a| a.to_string_lossy().into_owned()));
+    words.join(" ")
+}
+
+pub(crate) fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn has_nextest() -> bool {
+    cargo().args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+pub(crate) fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != flag);
+    args.len() != before
+}
+
+pub(crate) fn take_value(args: &mut Vec<String>, flag: &str) -> Option<String> {
+    let index = args.iter().position(|a| a == flag)?;
+    if index + 1 >= args.len() {
+        return None;
+    }
+    let value = args.remove(index + 1);
+    args.remove(index);
+    Some(value)
+}

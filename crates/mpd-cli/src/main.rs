@@ -1,1 +1,135 @@
-fn main() {}
+//! `mpd`: Mixpanel data into a local Delta Lake, deduplicated, queryable with SQL.
+//!
+//! This binary is a thin client of `mpd_service::Workspace`; it parses arguments, draws
+//! progress, prints results and maps errors to exit codes (0 ok, 1 general, 2 auth, 3 usage,
+//! 4 not found, 5 rate limited, 130 interrupted).
+//!
+//! ```text
+//! $ mpd demo                                   # no account needed
+//! $ mpd auth add prod -u sa.user -p 1234 -r eu # secret from a hidden prompt
+//! $ mpd fetch events --from 2024-01-01 --to 2024-01-07 --stdout --raw > events.jsonl
+//! ```
+
+mod cli;
+mod commands;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::cli::Cli;
+
+/// An error with the exit code the CLI should end with.
+#[derive(Debug)]
+pub(crate) struct Exit {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Exit code for invalid arguments and usage errors.
+pub(crate) const EXIT_USAGE: u8 = 3;
+const EXIT_INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = match error.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => EXIT_USAGE,
+            };
+            // clap renders its own help/usage text; printing it is this binary's job.
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return report(&anyhow::anyhow!("cannot start the async runtime: {error}")),
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = commands::run(cli) => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    match outcome {
+        None => {
+            print_error("interrupted");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        Some(Ok(())) => ExitCode::SUCCESS,
+        Some(Err(error)) => report(&error),
+    }
+}
+
+fn report(error: &anyhow::Error) -> ExitCode {
+    if let Some(exit) = error.downcast_ref::<Exit>() {
+        print_error(&exit.message);
+        return ExitCode::from(exit.code);
+    }
+    if let Some(service) = error.downcast_ref::<mpd_service::Error>() {
+        if service.is_broken_pipe() {
+            return ExitCode::SUCCESS;
+        }
+        print_error(&service.to_string());
+        return ExitCode::from(exit_code(service.class()));
+    }
+    print_error(&format!("{error:#}"));
+    ExitCode::from(1)
+}
+
+fn exit_code(class: mpd_service::ErrorClass) -> u8 {
+    use mpd_service::ErrorClass;
+    match class {
+        ErrorClass::General => 1,
+        ErrorClass::Auth => 2,
+        ErrorClass::Usage => EXIT_USAGE,
+        ErrorClass::NotFound => 4,
+        ErrorClass::RateLimited => 5,
+    }
+}
+
+#[allow(clippy::print_stderr, reason = "the CLI is the one place that prints errors")]
+fn print_error(message: &str) {
+    eprintln!("error: {message}");
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = std::env::var("MPD_LOG")
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        );
+    if verbose == 0 {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
+}

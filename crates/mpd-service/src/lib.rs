@@ -1,1 +1,44 @@
-//! mpd-service
+//! mpd's use cases behind one facade, [`Workspace`]: credentials resolved once, the Mixpanel
+//! client and (later) the store created on first use. The `mpd` CLI is a thin client of this
+//! crate; library users get the same operations and result types.
+//!
+//! ```no_run
+//! # async fn example() -> mpd_service::Result<()> {
+//! use chrono::NaiveDate;
+//! use mpd_service::{SilentReporter, StreamEventsRequest, Workspace, WorkspaceOptions};
+//!
+//! let workspace = Workspace::open(WorkspaceOptions {
+//!     env: mpd_service::EnvVars::from_process(),
+//!     ..WorkspaceOptions::default()
+//! })?;
+//! let request = StreamEventsRequest {
+//!     from: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+//!     to: NaiveDate::from_ymd_opt(2024, 1, 7).unwrap(),
+//!     events: vec![],
+//!     where_expr: None,
+//!     limit: None,
+//!     raw: true,
+//!     workers: 2,
+//!     allow_bad_lines: 0,
+//!     quarantine_path: None,
+//! };
+//! let mut out = std::io::stdout();
+//! let summary = workspace.stream_events(&request, &mut out, &SilentReporter).await?;
+//! eprintln!("{} events", summary.records);
+//! # Ok(()) }
+//! ```
+
+mod accounts;
+mod demo;
+mod error;
+mod report;
+mod stream;
+mod workspace;
+
+pub use accounts::{AccountView, Accounts, NewAccount};
+pub use demo::{DemoReport, run_demo};
+pub use error::{Error, ErrorClass, Result};
+pub use mpd_config::{EnvVars, Secret, SettingsOverrides};
+pub use report::{Reporter, SilentReporter};
+pub use stream::{ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary};
+pub use workspace::{AuthCheck, Workspace, WorkspaceOptions};

@@ -1,1 +1,28 @@
-//! e2e
+//! End-to-end cases: the real `mpd` binary against the mock Mixpanel over TCP.
+//!
+//! Each folder `fixtures/e2e/<case>/` holds a `case.toml` (arguments, environment, mock
+//! scenario, extra checks); the exit code, stdout and stderr of every step are snapshotted with
+//! insta in `snapshots/` beside this file. A new case needs no Rust. `cargo xtask e2e --accept`
+//! updates snapshots after review.
+
+mod case;
+mod run;
+
+use std::path::PathBuf;
+
+fn main() {
+    let arguments = libtest_mimic::Arguments::from_args();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/e2e");
+    let cases = match case::discover(&root) {
+        Ok(cases) => cases,
+        Err(error) => panic!("cannot read e2e cases in {}: {error}", root.display()),
+    };
+    let trials = cases
+        .into_iter()
+        .map(|case| {
+            let name = case.name.clone();
+            libtest_mimic::Trial::test(name, move || run::run_case(&case).map_err(Into::into))
+        })
+        .collect();
+    libtest_mimic::run(&arguments, trials).exit();
+}

@@ -1,0 +1,237 @@
+//! The raw event export: request, retries before the body starts, and the streamed body.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use http::Method;
+use http::header::CONTENT_ENCODING;
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+
+use crate::budget::Permit;
+use crate::client::{Client, Prepared};
+use crate::decoding::ContentDecoder;
+use crate::error::{Error, Result, TimeoutPhase};
+use crate::lines::{LineBatch, LineSplitter, SplitError, is_terminated_early};
+
+/// Batches are cut once this many bytes of whole lines are buffered.
+const BATCH_TARGET: usize = 256 * 1024;
+/// Guards memory against a body that never sends a newline.
+const MAX_LINE: usize = 64 * 1024 * 1024;
+
+/// Parameters of one export request (`GET /api/2.0/export`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// First day, inclusive.
+    pub from: NaiveDate,
+    /// Last day, inclusive.
+    pub to: NaiveDate,
+    /// Only these event names; empty means all.
+    pub events: Vec<String>,
+    /// Segmentation expression (`where`).
+    pub where_expr: Option<String>,
+    /// At most this many events (Mixpanel allows up to 100 000).
+    pub limit: Option<u32>,
+    /// Ask for `time` in milliseconds instead of seconds.
+    pub time_in_ms: bool,
+}
+
+impl ExportRequest {
+    /// All events of the days `from..=to`.
+    pub fn days(from: NaiveDate, to: NaiveDate) -> ExportRequest {
+        ExportRequest {
+            from,
+            to,
+            events: Vec::new(),
+            where_expr: None,
+            limit: None,
+            time_in_ms: false,
+        }
+    }
+}
+
+impl Client {
+    /// Opens one export request. Waits for the export budget, sends `Accept-Encoding: gzip`,
+    /// retries 429 (Retry-After or backoff), 5xx and connection errors that happen before the
+    /// body starts, per the retry policy. Failures while streaming are the caller's to retry.
+    pub async fn export(&self, request: &ExportRequest) -> Result<ExportBody> {
+        let prepared = self.prepare_export(request)?;
+        let limit = self.inner.timeouts.export_first_byte;
+        let mut attempt = 1;
+        loop {
+            let permit = self.inner.export_limiter.acquire().await;
+            let error = match tokio::time::timeout(limit, self.send(&prepared, attempt)).await {
+                Ok(Ok(response)) if response.status().is_success() => {
+                    return ExportBody::new(
+                        response,
+                        permit,
+                        prepared.label,
+                        self.inner.timeouts.idle_read,
+                    );
+                }
+                Ok(Ok(response)) => self.error_from_response(response, &prepared).await,
+                Ok(Err(error)) => error,
+                Err(_) => Error::Timeout {
+                    endpoint: prepared.label.as_str().into(),
+                    phase: TimeoutPhase::FirstByte,
+                    after: limit,
+                },
+            };
+            drop(permit);
+            self.pause_before_retry(error, &prepared, attempt).await?;
+            attempt += 1;
+        }
+    }
+
+    fn prepare_export(&self, request: &ExportRequest) -> Result<Prepared> {
+        let mut url = self.inner.endpoints.export()?;
+        self.add_project(&mut url);
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("from_date", &request.from.format("%Y-%m-%d").to_string());
+            query.append_pair("to_date", &request.to.format("%Y-%m-%d").to_string());
+            if !request.events.is_empty() {
+                // A list of strings always serializes; the fallback only keeps this panic-free.
+                let events = serde_json::to_string(&request.events).unwrap_or_default();
+                query.append_pair("event", &events);
+            }
+            if let Some(expr) = &request.where_expr {
+                query.append_pair("where", expr);
+            }
+            if let Some(limit) = request.limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if request.time_in_ms {
+                query.append_pair("time_in_ms", "true");
+            }
+        }
+        Ok(Prepared::new(Method::GET, url, None, true))
+    }
+}
+
+/// A streaming export response; holds its budget slot until dropped.
+#[derive(Debug)]
+pub struct ExportBody {
+    body: Incoming,
+    decoder: ContentDecoder,
+    splitter: LineSplitter,
+    endpoint: String,
+    idle_read: Duration,
+    wire_bytes: u64,
+    finished: bool,
+    _permit: Permit,
+}
+
+impl ExportBody {
+    fn new(
+        response: http::Response<Incoming>,
+        permit: Permit,
+        endpoint: String,
+        idle_read: Duration,
+    ) -> Result<ExportBody> {
+        let encoding = response.headers().get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+        let Some(decoder) = ContentDecoder::for_encoding(encoding) else {
+            return Err(Error::InvalidResponse {
+                reason: format!("unsupported Content-Encoding {encoding:?}"),
+                endpoint: endpoint.into(),
+            });
+        };
+        tracing::debug!(endpoint = %endpoint, encoding = encoding.unwrap_or("identity"), "export body started");
+        Ok(ExportBody {
+            body: response.into_body(),
+            decoder,
+            splitter: LineSplitter::new(BATCH_TARGET, MAX_LINE),
+            endpoint,
+            idle_read,
+            wire_bytes: 0,
+            finished: false,
+            _permit: permit,
+        })
+    }
+
+    /// Next batch of complete lines, decompressed and split on `\n` incrementally. A line or a
+    /// UTF-8 character split across network chunks comes out whole; a trailing `\r` is stripped;
+    /// empty lines are skipped but counted in line numbers; a final line without `\n` is returned
+    /// at the end. `Ok(None)` means the body is complete.
+    ///
+    /// Errors mid-body (connection reset, idle timeout, corrupt gzip, the `terminated early`
+    /// marker) are retryable: the caller should restart the whole request. After an error the
+    /// body is spent and further calls return `Ok(None)`.
+    pub async fn next_lines(&mut self) -> Result<Option<LineBatch>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let result = self.read_batch().await;
+        if result.is_err() {
+            self.finished = true;
+        }
+        let batch = result?;
+        if let Some(batch) = &batch
+            && let Some(line) = batch.iter().find(|l| is_terminated_early(l.bytes))
+        {
+            self.finished = true;
+            tracing::warn!(endpoint = %self.endpoint, line = line.number, "export terminated early");
+            return Err(Error::TerminatedEarly {
+                endpoint: self.endpoint.as_str().into(),
+                line: line.number,
+            });
+        }
+        Ok(batch)
+    }
+
+    /// Compressed bytes received so far.
+    pub fn bytes_received(&self) -> u64 {
+        self.wire_bytes
+    }
+
+    async fn read_batch(&mut self) -> Result<Option<LineBatch>> {
+        loop {
+            let frame = match tokio::time::timeout(self.idle_read, self.body.frame()).await {
+                Err(_) => {
+                    return Err(Error::Timeout {
+                        endpoint: self.endpoint.as_str().into(),
+                        phase: TimeoutPhase::IdleRead,
+                        after: self.idle_read,
+                    });
+                }
+                Ok(None) => {
+                    self.finished = true;
+                    return self.finish();
+                }
+                Ok(Some(frame)) => frame.map_err(|source| Error::Body {
+                    endpoint: self.endpoint.as_str().into(),
+                    source: Box::new(source),
+                })?,
+            };
+            let Ok(data) = frame.into_data() else { continue };
+            self.wire_bytes += data.len() as u64;
+            let decoded = self.decoder.decode(&data).map_err(|source| Error::Gzip {
+                endpoint: self.endpoint.as_str().into(),
+                source,
+            })?;
+            if let Some(batch) =
+                self.splitter.push(decoded).map_err(|e| too_long(&self.endpoint, e))?
+            {
+                return Ok(Some(batch));
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<Option<LineBatch>> {
+        let tail = self
+            .decoder
+            .finish()
+            .map_err(|source| Error::Gzip { endpoint: self.endpoint.as_str().into(), source })?;
+        self.splitter.extend(tail).map_err(|e| too_long(&self.endpoint, e))?;
+        tracing::debug!(endpoint = %self.endpoint, wire_bytes = self.wire_bytes, "export body complete");
+        Ok(self.splitter.finish())
+    }
+}
+
+fn too_long(endpoint: &str, error: SplitError) -> Error {
+    match error {
+        SplitError::TooLong(line) => {
+            Error::LineTooLong { endpoint: endpoint.into(), line, limit: MAX_LINE }
+        }
+    }
+}

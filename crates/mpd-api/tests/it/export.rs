@@ -1,0 +1,141 @@
+//! Export: streamed lines equal the mock's truth, with and without gzip and across retries.
+
+use mpd_api::{Client, Error, ErrorClass, ExportRequest};
+use mpd_testkit::{FaultRule, Faults, MockConfig, MockServer};
+
+use crate::{client, day, options, small_config, start};
+
+/// Reads a whole export; returns its lines and the wire byte count.
+async fn read_all(client: &Client) -> Result<(Vec<(u64, String)>, u64), Error> {
+    let mut body = client.export(&ExportRequest::days(day(), day())).await?;
+    let mut lines = Vec::new();
+    while let Some(batch) = body.next_lines().await? {
+        assert!(!batch.is_empty());
+        lines.extend(
+            batch.iter().map(|l| (l.number, String::from_utf8_lossy(l.bytes).into_owned())),
+        );
+    }
+    Ok((lines, body.bytes_received()))
+}
+
+/// Statuses of the export requests the mock answered, in order.
+fn export_statuses(server: &MockServer) -> Vec<u16> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/2.0/export"))
+        .inspect(|r| {
+            assert!(r.had_auth, "every request authenticates");
+            assert_eq!(r.param("project_id"), Some("1234"));
+            assert_eq!(r.param("from_date"), Some("2024-01-02"));
+        })
+        .map(|r| r.status)
+        .collect()
+}
+
+fn text(lines: &[(u64, String)]) -> Vec<String> {
+    lines.iter().map(|(_, l)| l.clone()).collect()
+}
+
+#[tokio::test]
+async fn lines_equal_truth_with_and_without_gzip() {
+    for gzip in [true, false] {
+        let server = start(MockConfig { gzip, ..small_config() }).await;
+        let truth = server.project().export_lines(day());
+        assert!(truth.len() >= 300, "the mock serves the configured day");
+
+        let (lines, wire) = read_all(&client(&server)).await.expect("export succeeds");
+        assert_eq!(text(&lines), truth, "gzip {gzip}");
+        let numbers: Vec<u64> = lines.iter().map(|(n, _)| *n).collect();
+        let expected: Vec<u64> = (1..=truth.len() as u64).collect();
+        assert_eq!(numbers, expected, "line numbers are physical and 1-based");
+
+        let plain: u64 = truth.iter().map(|l| l.len() as u64 + 1).sum();
+        if gzip {
+            assert!(wire < plain, "gzip was requested and decoded ({wire} >= {plain})");
+        } else {
+            assert_eq!(wire, plain);
+        }
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_before_body_is_retried() {
+    let faults = Faults {
+        rate_limit: Some(FaultRule::all_days(2)),
+        retry_after_secs: 0,
+        ..Faults::default()
+    };
+    let server = start(MockConfig { faults, ..small_config() }).await;
+    let (lines, _) = read_all(&client(&server)).await.expect("succeeds after two 429s");
+    assert_eq!(text(&lines), server.project().export_lines(day()));
+    assert_eq!(export_statuses(&server), [429, 429, 200]);
+}
+
+#[tokio::test]
+async fn rate_limit_after_retries_is_rate_limited_with_retry_after() {
+    let faults = Faults {
+        rate_limit: Some(FaultRule::all_days(0)),
+        retry_after_secs: 0,
+        ..Faults::default()
+    };
+    let server = start(MockConfig { faults, ..small_config() }).await;
+    let error = read_all(&client(&server)).await.expect_err("429 every time");
+    assert_eq!(error.class(), ErrorClass::RateLimited, "{error}");
+    assert!(error.is_retryable());
+    assert_eq!(error.status(), Some(429));
+    assert!(error.retry_after().is_some(), "the mock's Retry-After is kept");
+    assert!(error.to_string().contains("/api/2.0/export"), "{error}");
+    assert_eq!(export_statuses(&server), [429; 4], "max_attempts requests, no more");
+}
+
+#[tokio::test]
+async fn server_errors_before_body_are_retried() {
+    let faults = Faults { server_error: Some(FaultRule::all_days(3)), ..Faults::default() };
+    let server = start(MockConfig { faults, ..small_config() }).await;
+    let (lines, _) = read_all(&client(&server)).await.expect("succeeds on the 4th attempt");
+    assert_eq!(text(&lines), server.project().export_lines(day()));
+    let statuses = export_statuses(&server);
+    assert_eq!(statuses.len(), 4, "{statuses:?}");
+    assert!(statuses[..3].iter().all(|s| *s >= 500), "{statuses:?}");
+    assert_eq!(statuses[3], 200);
+}
+
+#[tokio::test]
+async fn mid_stream_disconnect_is_retryable_and_a_restart_succeeds() {
+    for gzip in [true, false] {
+        let faults = Faults { disconnect: Some(FaultRule::all_days(1)), ..Faults::default() };
+        let server = start(MockConfig { faults, gzip, ..small_config() }).await;
+        let client = client(&server);
+        let error = read_all(&client).await.expect_err("the body is cut");
+        assert!(error.is_retryable(), "gzip {gzip}: {error}");
+        assert_eq!(error.class(), ErrorClass::Remote);
+        let (lines, _) = read_all(&client).await.expect("the restart succeeds");
+        assert_eq!(text(&lines), server.project().export_lines(day()), "gzip {gzip}");
+    }
+}
+
+#[tokio::test]
+async fn terminated_early_is_retryable_and_a_restart_succeeds() {
+    let faults = Faults { terminated_early: Some(FaultRule::all_days(1)), ..Faults::default() };
+    let server = start(MockConfig { faults, ..small_config() }).await;
+    let client = client(&server);
+    let error = read_all(&client).await.expect_err("the marker is an error");
+    assert!(matches!(error, Error::TerminatedEarly { .. }), "{error}");
+    assert!(error.is_retryable());
+    let (lines, _) = read_all(&client).await.expect("the restart succeeds");
+    assert_eq!(text(&lines), server.project().export_lines(day()));
+}
+
+#[tokio::test]
+async fn slow_first_byte_times_out() {
+    let faults = Faults { slow_first_byte_ms: 3_000, ..Faults::default() };
+    let server = start(MockConfig { faults, ..small_config() }).await;
+    let mut options = options(&server, "mock-secret");
+    options.retry.max_attempts = 1;
+    options.timeouts.export_first_byte = std::time::Duration::from_millis(50);
+    let client = Client::new(options).expect("client builds");
+    let error = read_all(&client).await.expect_err("no headers within the limit");
+    assert!(matches!(error, Error::Timeout { .. }), "{error}");
+    assert!(error.is_retryable());
+}

@@ -1,0 +1,223 @@
+//! The command-line grammar (clap derive).
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Mixpanel data into a local Delta Lake, deduplicated and queryable with SQL.
+#[derive(Debug, Parser)]
+#[command(name = "mpd", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Account from the config file (default: MP_ACCOUNT, then the default account).
+    #[arg(short = 'a', long, global = true)]
+    pub(crate) account: Option<String>,
+    /// Only errors on stderr; no progress, no summaries.
+    #[arg(short = 'q', long, global = true)]
+    pub(crate) quiet: bool,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace). MPD_LOG overrides.
+    #[arg(short = 'v', long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    /// Output format of results.
+    #[arg(short = 'f', long, value_enum, global = true)]
+    pub(crate) format: Option<Format>,
+    /// Filter json/jsonl output with a jq expression.
+    #[arg(long, global = true, value_name = "EXPR")]
+    pub(crate) jq: Option<String>,
+    /// Store folder (default: ~/.mp/lake/<project_id>/; MPD_STORE).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) store: Option<PathBuf>,
+    /// Never draw progress bars.
+    #[arg(long, global = true)]
+    pub(crate) no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Json,
+    Jsonl,
+    Table,
+    Csv,
+    Plain,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Manage Mixpanel accounts in ~/.mp/config.toml.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Fetch events or profiles from Mixpanel.
+    #[command(subcommand)]
+    Fetch(FetchCommand),
+    /// Run the main job against the bundled mock Mixpanel (no account needed).
+    Demo,
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Incremental sync into the store (not available yet).
+    Sync(Unfinished),
+    /// Import Mixpanel JSON pipelines files (not available yet).
+    Import(Unfinished),
+    /// SQL over the store and live Mixpanel queries (not available yet).
+    Query(Unfinished),
+    /// Discover events and properties, inspect the store (not available yet).
+    Inspect(Unfinished),
+    /// Remove users' data from every table (not available yet).
+    Gdpr(Unfinished),
+    /// Compact, vacuum and show the history of tables (not available yet).
+    Tables(Unfinished),
+}
+
+/// Arguments of a command that is not built yet; accepted so the error can say so.
+#[derive(Debug, Args)]
+pub(crate) struct Unfinished {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub(crate) args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// List accounts.
+    List,
+    /// Add an account; the secret is read from a hidden prompt or from stdin.
+    Add(AuthAdd),
+    /// Remove an account.
+    Remove {
+        /// The account.
+        name: String,
+    },
+    /// Make an account the default.
+    Switch {
+        /// The account.
+        name: String,
+    },
+    /// Show an account (secret masked).
+    Show {
+        /// The account (default: the one in use).
+        name: Option<String>,
+    },
+    /// Check that an account's credentials work with one cheap call.
+    Test {
+        /// The account (default: the one in use).
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuthAdd {
+    /// A name for the account.
+    pub(crate) name: String,
+    /// Service account username.
+    #[arg(short = 'u', long)]
+    pub(crate) username: String,
+    /// Project id.
+    #[arg(short = 'p', long = "project-id", alias = "project")]
+    pub(crate) project_id: u64,
+    /// Data residency region: us, eu or in.
+    #[arg(short = 'r', long, default_value = "us")]
+    pub(crate) region: String,
+    /// Make it the default account.
+    #[arg(short = 'd', long)]
+    pub(crate) default: bool,
+    /// Read the secret from stdin (also used automatically when stdin is not a terminal).
+    #[arg(long)]
+    pub(crate) secret_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FetchCommand {
+    /// Export events day by day (raw export API).
+    Events(FetchEvents),
+    /// Query user or group profiles (engage API).
+    Profiles(FetchProfiles),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchEvents {
+    /// Table to store into (default: events).
+    pub(crate) table: Option<String>,
+    /// First day, YYYY-MM-DD (inclusive).
+    #[arg(long, value_parser = parse_day)]
+    pub(crate) from: NaiveDate,
+    /// Last day, YYYY-MM-DD (inclusive).
+    #[arg(long, value_parser = parse_day)]
+    pub(crate) to: NaiveDate,
+    /// Only these event names (comma-separated).
+    #[arg(short = 'e', long, value_delimiter = ',')]
+    pub(crate) events: Vec<String>,
+    /// Mixpanel filter expression.
+    #[arg(short = 'w', long = "where")]
+    pub(crate) where_expr: Option<String>,
+    /// At most N events (1..=100000).
+    #[arg(short = 'l', long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) limit: Option<u32>,
+    /// Add to an existing table.
+    #[arg(long, conflicts_with = "replace")]
+    pub(crate) append: bool,
+    /// Replace an existing table.
+    #[arg(long)]
+    pub(crate) replace: bool,
+    /// Days fetched concurrently (within the request budget).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub(crate) workers: u16,
+    /// Write JSON lines to stdout instead of a table.
+    #[arg(long)]
+    pub(crate) stdout: bool,
+    /// With --stdout: Mixpanel's lines exactly as exported.
+    #[arg(long, requires = "stdout")]
+    pub(crate) raw: bool,
+    /// Accept up to N malformed lines (they are quarantined either way).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) allow_bad_lines: u64,
+    /// Quarantine file for malformed lines (default: in the store's _quarantine/ folder).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) quarantine: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchProfiles {
+    /// Table to store into (default: profiles).
+    pub(crate) table: Option<String>,
+    /// Mixpanel profile filter expression.
+    #[arg(short = 'w', long = "where")]
+    pub(crate) where_expr: Option<String>,
+    /// Only members of this cohort.
+    #[arg(short = 'c', long)]
+    pub(crate) cohort: Option<u64>,
+    /// Only these properties (comma-separated).
+    #[arg(short = 'o', long, value_delimiter = ',')]
+    pub(crate) output_properties: Vec<String>,
+    /// Only this profile (repeatable).
+    #[arg(long = "distinct-id")]
+    pub(crate) distinct_ids: Vec<String>,
+    /// Group profiles of this group key.
+    #[arg(short = 'g', long)]
+    pub(crate) group_id: Option<String>,
+    /// Add to an existing table.
+    #[arg(long, conflicts_with = "replace")]
+    pub(crate) append: bool,
+    /// Replace an existing table.
+    #[arg(long)]
+    pub(crate) replace: bool,
+    /// Write JSON lines to stdout instead of a table.
+    #[arg(long)]
+    pub(crate) stdout: bool,
+    /// With --stdout: Mixpanel's objects exactly as returned.
+    #[arg(long, requires = "stdout")]
+    pub(crate) raw: bool,
+}
+
+fn parse_day(value: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| format!("{value:?} is not a date: use YYYY-MM-DD, e.g. 2024-01-31"))
+}

@@ -1,0 +1,90 @@
+//! One module per command group; each turns arguments into a service call and prints the result.
+
+mod auth;
+mod demo;
+mod fetch;
+
+use std::io::Write;
+
+use clap::CommandFactory;
+use serde::Serialize;
+
+use crate::cli::{Cli, Command, Format, GlobalArgs};
+use crate::{EXIT_USAGE, Exit};
+
+/// Runs the parsed command line.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.global.jq.is_some() {
+        return Err(Exit {
+            code: EXIT_USAGE,
+            message:
+                "--jq is not available in this version of mpd yet; pipe json output to jq instead"
+                    .to_owned(),
+        }
+        .into());
+    }
+    let global = &cli.global;
+    match cli.command {
+        Command::Auth(command) => auth::run(global, command).await,
+        Command::Fetch(command) => fetch::run(global, command).await,
+        Command::Demo => demo::run(global).await,
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout();
+            clap_complete::generate(shell, &mut Cli::command(), "mpd", &mut out);
+            Ok(())
+        }
+        Command::Sync(_) => unfinished("mpd sync", "incremental sync"),
+        Command::Import(_) => unfinished("mpd import", "JSON pipelines import"),
+        Command::Query(_) => unfinished("mpd query", "SQL and live queries"),
+        Command::Inspect(_) => unfinished("mpd inspect", "discovery and store inspection"),
+        Command::Gdpr(_) => unfinished("mpd gdpr", "GDPR deletion"),
+        Command::Tables(_) => unfinished("mpd tables", "table maintenance"),
+    }
+}
+
+fn unfinished(command: &str, what: &str) -> anyhow::Result<()> {
+    Err(Exit {
+        code: 1,
+        message: format!(
+            "`{command}` ({what}) is not implemented in this version of mpd yet; `mpd fetch ... --stdout` and `mpd auth` work today"
+        ),
+    }
+    .into())
+}
+
+/// The workspace options every command that talks to Mixpanel starts from.
+pub(crate) fn workspace_options(global: &GlobalArgs) -> mpd_service::WorkspaceOptions {
+    mpd_service::WorkspaceOptions {
+        account: global.account.clone(),
+        config_path: None,
+        env: mpd_service::EnvVars::from_process(),
+        overrides: mpd_service::SettingsOverrides {
+            store: global.store.clone(),
+            ..mpd_service::SettingsOverrides::default()
+        },
+    }
+}
+
+/// Prints a result to stdout in the chosen format (or the command's default).
+pub(crate) fn print_result<T: Serialize>(
+    global: &GlobalArgs,
+    default: Format,
+    value: &T,
+) -> anyhow::Result<()> {
+    let value = serde_json::to_value(value)?;
+    let mut out = std::io::stdout().lock();
+    match crate::output::render(&value, global.format.unwrap_or(default), &mut out)
+        .and_then(|()| out.flush())
+    {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// Prints a status line to stderr unless `--quiet`.
+#[allow(clippy::print_stderr, reason = "status lines go to stderr; data goes to stdout")]
+pub(crate) fn status(global: &GlobalArgs, message: &str) {
+    if !global.quiet {
+        eprintln!("{message}");
+    }
+}

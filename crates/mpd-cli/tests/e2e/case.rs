@@ -1,0 +1,86 @@
+//! The `case.toml` format.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// One end-to-end case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Case {
+    #[serde(skip)]
+    pub(crate) name: String,
+    #[serde(skip)]
+    pub(crate) dir: PathBuf,
+    /// What the case shows (documentation only).
+    #[allow(dead_code)]
+    pub(crate) description: String,
+    /// Steps run in order in the same HOME against the same mock.
+    pub(crate) steps: Vec<Step>,
+    /// Which credentials the environment carries: "env" (the mock's, default), "none", or
+    /// "wrong-secret".
+    #[serde(default = "default_credentials")]
+    pub(crate) credentials: String,
+    /// A config file written to `$HOME/.mp/config.toml` before the first step.
+    pub(crate) config: Option<String>,
+    /// The mock's scenario (a `MockConfig` table); defaults keep the cases small.
+    #[serde(default)]
+    pub(crate) mock: toml::Table,
+}
+
+/// One run of the binary.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Step {
+    pub(crate) args: Vec<String>,
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) stdin: Option<String>,
+    /// "full" (default), "digest" (line count and sha256) or "none".
+    #[serde(default = "default_full")]
+    pub(crate) stdout: String,
+    /// "full" (default) or "none".
+    #[serde(default = "default_full")]
+    pub(crate) stderr: String,
+    /// Exit code the step must end with.
+    #[serde(default)]
+    pub(crate) exit: i32,
+    /// The raw export lines the mock serves for [from, to] must equal stdout line for line.
+    pub(crate) stdout_equals_truth: Option<[String; 2]>,
+    /// Strings that must not appear anywhere in stdout or stderr.
+    #[serde(default)]
+    pub(crate) never_shows: Vec<String>,
+}
+
+fn default_credentials() -> String {
+    "env".to_owned()
+}
+
+fn default_full() -> String {
+    "full".to_owned()
+}
+
+pub(crate) fn discover(root: &Path) -> Result<Vec<Case>, String> {
+    let mut cases = Vec::new();
+    let entries = std::fs::read_dir(root).map_err(|e| e.to_string())?;
+    for entry in entries {
+        let dir = entry.map_err(|e| e.to_string())?.path();
+        let file = dir.join("case.toml");
+        if !file.is_file() {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut case: Case =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        case.name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        case.dir = dir;
+        if case.steps.is_empty() {
+            return Err(format!("{}: no [[steps]]", file.display()));
+        }
+        cases.push(case);
+    }
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(cases)
+}

@@ -1,0 +1,196 @@
+//! Running a case: mock, temporary HOME, the binary, checks, snapshot.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use chrono::NaiveDate;
+use mpd_testkit::{MockConfig, MockServer};
+use sha2::{Digest, Sha256};
+
+use crate::case::{Case, Step};
+
+/// Credentials the mock accepts (its defaults).
+const USERNAME: &str = "mock-user";
+const SECRET: &str = "mock-secret";
+
+pub(crate) fn run_case(case: &Case) -> Result<(), String> {
+    let config = mock_config(case)?;
+    let mock = MockServer::spawn(config).map_err(|e| format!("mock: {e}"))?;
+    let home = tempfile::tempdir().map_err(|e| e.to_string())?;
+    if let Some(text) = &case.config {
+        let dir = home.path().join(".mp");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("config.toml"), text).map_err(|e| e.to_string())?;
+    }
+    let mut transcript = String::new();
+    let mut failures = Vec::new();
+    for step in &case.steps {
+        let output = run_step(case, step, &mock, home.path())?;
+        let code = output.status.code().unwrap_or(-1);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if code != step.exit {
+            failures.push(format!(
+                "`mpd {}` exited {code}, expected {}\nstderr:\n{stderr}",
+                step.args.join(" "),
+                step.exit
+            ));
+        }
+        for secret in &step.never_shows {
+            if stdout.contains(secret.as_str()) || stderr.contains(secret.as_str()) {
+                failures.push(format!("`mpd {}` showed {secret:?}", step.args.join(" ")));
+            }
+        }
+        if let Some([from, to]) = &step.stdout_equals_truth {
+            if let Err(e) = compare_with_truth(&mock, from, to, &stdout) {
+                failures.push(format!("`mpd {}`: {e}", step.args.join(" ")));
+            }
+        }
+        transcript.push_str(&format!("$ mpd {}\nexit: {code}\n", step.args.join(" ")));
+        transcript.push_str(&section("stdout", &step.stdout, &stdout));
+        transcript.push_str(&section("stderr", &step.stderr, &stderr));
+    }
+    let transcript = redact(&transcript, &mock.base_url(), home.path());
+    let snapshot = std::panic::catch_unwind(|| {
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/snapshots"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_description(case.description.clone());
+        settings.bind(|| insta::assert_snapshot!(case.name.clone(), transcript));
+    });
+    if snapshot.is_err() {
+        failures.push(
+            "snapshot differs (see above; `cargo xtask e2e --accept` after review)".to_owned(),
+        );
+    }
+    if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
+}
+
+fn mock_config(case: &Case) -> Result<MockConfig, String> {
+    let mut table = toml::Table::new();
+    // Small, fixed defaults keep snapshots readable and fast; cases override any field.
+    table.insert("events_per_day".into(), toml::Value::Integer(40));
+    table.insert("n_users".into(), toml::Value::Integer(25));
+    table.insert("today".into(), toml::Value::String("2024-12-31".into()));
+    for (key, value) in &case.mock {
+        table.insert(key.clone(), value.clone());
+    }
+    toml::Value::Table(table).try_into().map_err(|e| format!("[mock] of {}: {e}", case.name))
+}
+
+fn run_step(
+    case: &Case,
+    step: &Step,
+    mock: &MockServer,
+    home: &std::path::Path,
+) -> Result<std::process::Output, String> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mpd"));
+    command
+        .args(&step.args)
+        .current_dir(&case.dir)
+        .env_clear()
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env("MP_BASE_URL", mock.base_url())
+        .env("MPD_RETRY_BASE_DELAY_MS", "20")
+        .env("MPD_RETRY_MAX_DELAY_MS", "200")
+        .env("MPD_EXPORT_PER_SECOND", "1000")
+        .stdin(if step.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match case.credentials.as_str() {
+        "env" | "wrong-secret" => {
+            let secret = if case.credentials == "env" { SECRET } else { "wrong-secret-value" };
+            command
+                .env("MP_USERNAME", USERNAME)
+                .env("MP_SECRET", secret)
+                .env("MP_PROJECT_ID", "1234")
+                .env("MP_REGION", "us");
+        }
+        "none" => {}
+        other => return Err(format!("unknown credentials {other:?}")),
+    }
+    command.envs(&step.env);
+    let mut child = command.spawn().map_err(|e| format!("cannot start mpd: {e}"))?;
+    if let Some(input) = &step.stdin {
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
+        }
+    }
+    child.wait_with_output().map_err(|e| e.to_string())
+}
+
+fn compare_with_truth(mock: &MockServer, from: &str, to: &str, stdout: &str) -> Result<(), String> {
+    let parse = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| e.to_string());
+    let truth = mock.project().export_lines_range(parse(from)?, parse(to)?);
+    let got: Vec<&str> = stdout.lines().collect();
+    if got.len() != truth.len() {
+        return Err(format!("stdout has {} lines, the mock's truth {}", got.len(), truth.len()));
+    }
+    for (i, (g, t)) in got.iter().zip(&truth).enumerate() {
+        if *g != t.as_str() {
+            return Err(format!("line {} differs:\n  got  {g}\n  want {t}", i + 1));
+        }
+    }
+    Ok(())
+}
+
+fn section(name: &str, mode: &str, text: &str) -> String {
+    match mode {
+        "none" => format!("--- {name}: (not snapshotted)\n"),
+        "digest" => {
+            let digest = Sha256::digest(text.as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            format!("--- {name}: {} lines, sha256 {hex}\n", text.lines().count())
+        }
+        _ => format!("--- {name}\n{text}"),
+    }
+}
+
+/// Makes transcripts independent of ports, temp folders, timing and retry jitter.
+fn redact(text: &str, base_url: &str, home: &std::path::Path) -> String {
+    let mut text = text.replace(base_url, "http://[MOCK]");
+    text = text.replace(&home.display().to_string(), "[HOME]");
+    let port = base_url.rsplit(':').next().unwrap_or_default();
+    text = text.replace(&format!("127.0.0.1:{port}"), "[MOCK]");
+    let rules = [
+        (r"\d+\.\d+s\b", "[SECS]s"),
+        (r"\(\d+ events/s\)", "([RATE] events/s)"),
+        (r"delay_ms=\d+", "delay_ms=[MS]"),
+        (r"in \d+\.\d+s:", "in [SECS]s:"),
+        (r"\d{8}T\d{6}", "[TIMESTAMP]"),
+        (r"127\.0\.0\.1:\d+", "[MOCK]"),
+    ];
+    for (pattern, replacement) in rules {
+        if let Ok(re) = regex::Regex::new(pattern) {
+            text = re.replace_all(&text, replacement).into_owned();
+        }
+    }
+    sort_log_runs(&text)
+}
+
+/// Days run concurrently, so the order of their log lines is not part of the contract: each
+/// run of consecutive log lines is sorted.
+fn sort_log_runs(text: &str) -> String {
+    let is_log = |line: &str| {
+        [" WARN ", " INFO ", "DEBUG ", "TRACE ", "ERROR "].iter().any(|p| line.starts_with(p))
+    };
+    let mut out = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if is_log(line) {
+            run.push(line);
+            continue;
+        }
+        run.sort_unstable();
+        out.append(&mut run);
+        out.push(line);
+    }
+    run.sort_unstable();
+    out.append(&mut run);
+    let mut joined = out.join("\n");
+    if text.ends_with('\n') {
+        joined.push('\n');
+    }
+    joined
+}

@@ -1,0 +1,229 @@
+//! Event lines: the raw export's `{"event","properties"}` and JSON pipelines'
+//! `{"event_name","time","distinct_id",…,"properties"}`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::NaiveDate;
+
+use crate::error::LineError;
+use crate::parse::{Doc, Member, Parser, ROOT};
+use crate::time;
+
+/// One event, borrowing from its line where no unescaping was needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord<'a> {
+    /// `event` (export) or `event_name` (pipelines); each format falls back to the other key.
+    pub event_name: Cow<'a, str>,
+    /// Microseconds since the epoch, UTC, after the [`TimeCorrection`].
+    pub time_us: i64,
+    /// UTC day of `time_us`.
+    pub date: NaiveDate,
+    /// `""` when missing or null: the row is kept (hot-shard rows have `""` too).
+    pub distinct_id: Cow<'a, str>,
+    /// `$device_id`.
+    pub device_id: Option<Cow<'a, str>>,
+    /// `$user_id`.
+    pub user_id: Option<Cow<'a, str>>,
+    /// `$insert_id`.
+    pub insert_id: Option<Cow<'a, str>>,
+    /// `mp_processing_time_ms`, when a number that is a representable timestamp.
+    pub mp_processing_time_ms: Option<i64>,
+    /// The original text of the `properties` object, byte for byte.
+    pub properties: &'a str,
+}
+
+/// Where the fields of an event line live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineFormat {
+    /// Raw event export: `event`, and everything else inside `properties`
+    /// (`time`, `distinct_id`, `$device_id`, `$user_id`, `$insert_id`, `mp_processing_time_ms`).
+    #[default]
+    Export,
+    /// JSON pipelines files: top-level `event_name`, `time`, `distinct_id`, `device_id`,
+    /// `user_id`, `insert_id`, `mp_processing_time_ms`. `time` falls back to `properties.time`
+    /// when missing; the ids and `mp_processing_time_ms` fall back to their `properties`
+    /// counterparts (`$device_id`, …) when missing, null or of an unusable type.
+    Pipelines,
+}
+
+/// How to turn the exported `time` into true UTC. JSON pipelines files are UTC already
+/// (mixpanel-api notes §6.1), so they want [`TimeCorrection::None`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TimeCorrection {
+    /// `time` is UTC already (projects created from 2023 on).
+    #[default]
+    None,
+    /// Projects created before 2023 export project-local epochs: this UTC offset of the project,
+    /// in seconds east of UTC, is subtracted.
+    FixedOffsetSecs(i32),
+}
+
+impl TimeCorrection {
+    fn apply(self, us: i64) -> Option<i64> {
+        match self {
+            TimeCorrection::None => Some(us),
+            TimeCorrection::FixedOffsetSecs(secs) => us.checked_sub(i64::from(secs) * 1_000_000),
+        }
+    }
+}
+
+/// Decodes event lines one at a time, reusing its parse buffers between lines.
+pub struct EventDecoder {
+    format: LineFormat,
+    correction: TimeCorrection,
+    parser: Parser,
+}
+
+impl fmt::Debug for EventDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventDecoder")
+            .field("format", &self.format)
+            .field("correction", &self.correction)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventDecoder {
+    /// A decoder for lines of `format`, applying `correction` to every `time`.
+    #[must_use]
+    pub fn new(format: LineFormat, correction: TimeCorrection) -> Self {
+        Self { format, correction, parser: Parser::new() }
+    }
+
+    /// Parses one line (without its `\n`).
+    ///
+    /// # Errors
+    ///
+    /// Malformed JSON, a non-object, a missing or non-object `properties`, a missing or
+    /// non-string event name, a missing or non-numeric `time` (or one out of range) give a
+    /// [`LineError`] with the reason and, where known, the column.
+    pub fn decode<'a>(&mut self, line: &'a [u8]) -> Result<EventRecord<'a>, LineError> {
+        let (format, correction) = (self.format, self.correction);
+        self.parser.parse(line, |doc| read_event(doc, format, correction))
+    }
+}
+
+/// Members of interest in one object, by key; a repeated key keeps its last occurrence.
+#[derive(Default)]
+struct Fields<'s> {
+    event: Option<Member<'s>>,
+    event_name: Option<Member<'s>>,
+    properties: Option<Member<'s>>,
+    time: Option<Member<'s>>,
+    distinct_id: Option<Member<'s>>,
+    device_id: Option<Member<'s>>,
+    user_id: Option<Member<'s>>,
+    insert_id: Option<Member<'s>>,
+    mp_processing_time_ms: Option<Member<'s>>,
+}
+
+impl<'s> Fields<'s> {
+    /// `top` selects the top-level spelling of the ids (`device_id`) over the one inside
+    /// `properties` (`$device_id`).
+    fn collect(members: impl Iterator<Item = Member<'s>>, top: bool) -> Self {
+        let mut f = Fields::default();
+        for m in members {
+            let slot = match (m.key, top) {
+                ("event", true) => &mut f.event,
+                ("event_name", true) => &mut f.event_name,
+                ("properties", true) => &mut f.properties,
+                ("time", _) => &mut f.time,
+                ("distinct_id", _) => &mut f.distinct_id,
+                ("device_id", true) | ("$device_id", false) => &mut f.device_id,
+                ("user_id", true) | ("$user_id", false) => &mut f.user_id,
+                ("insert_id", true) | ("$insert_id", false) => &mut f.insert_id,
+                ("mp_processing_time_ms", _) => &mut f.mp_processing_time_ms,
+                _ => continue,
+            };
+            *slot = Some(m);
+        }
+        f
+    }
+}
+
+fn read_event<'a>(
+    doc: &Doc<'_, '_, 'a>,
+    format: LineFormat,
+    correction: TimeCorrection,
+) -> Result<EventRecord<'a>, LineError> {
+    let Some(members) = doc.members(ROOT) else {
+        let reason = format!("line is not a JSON object (found {})", doc.kind(ROOT));
+        return Err(LineError::new(reason, doc.root_column()));
+    };
+    let root_start = doc.root_column().map_or(0, |c| c - 1);
+    let top = Fields::collect(members, true);
+
+    let Some(props) = top.properties else {
+        return Err(LineError::new("missing `properties`", None));
+    };
+    let Some(props_members) = doc.members(props.value) else {
+        let reason = format!("`properties` is not an object (found {})", doc.kind(props.value));
+        return Err(LineError::new(reason, doc.column_of(root_start, props.ordinal)));
+    };
+    let Some((properties, props_start)) = doc.root_member_text(props.ordinal) else {
+        return Err(LineError::new("could not locate `properties` in the line", None));
+    };
+    let inner = Fields::collect(props_members, false);
+
+    let pipelines = format == LineFormat::Pipelines;
+
+    let (name_key, name) = match format {
+        LineFormat::Export => ("event", top.event.or(top.event_name)),
+        LineFormat::Pipelines => ("event_name", top.event_name.or(top.event)),
+    };
+    let Some(name) = name else {
+        return Err(LineError::new(format!("missing event name `{name_key}`"), None));
+    };
+    let Some(event_name) = doc.string(name.value) else {
+        let reason =
+            format!("event name `{}` is not a string (found {})", name.key, doc.kind(name.value));
+        return Err(LineError::new(reason, doc.column_of(root_start, name.ordinal)));
+    };
+
+    // The time member, and where its object starts for pointing at it.
+    let inner_time = inner.time.map(|m| (m, props_start));
+    let time_field = match format {
+        LineFormat::Export => inner_time,
+        LineFormat::Pipelines => top.time.map(|m| (m, root_start)).or(inner_time),
+    };
+    let time_key = if pipelines { "time" } else { "properties.time" };
+    let Some((time_member, obj)) = time_field else {
+        return Err(LineError::new(format!("missing `{time_key}`"), None));
+    };
+    let column = || doc.column_of(obj, time_member.ordinal);
+    let Some(raw_time) = doc.number(time_member.value) else {
+        let reason =
+            format!("`{time_key}` is not a number (found {})", doc.kind(time_member.value));
+        return Err(LineError::new(reason, column()));
+    };
+    let utc = time::epoch_to_us(raw_time).and_then(|us| correction.apply(us));
+    let Some((time_us, date)) = utc.and_then(|us| Some((us, time::utc_date(us)?))) else {
+        return Err(LineError::new(format!("`{time_key}` is out of range"), column()));
+    };
+
+    // Pipelines put the ids at the top level; a null or missing one falls back to `properties`.
+    let id = |top_field: Option<Member<'_>>, inner_field: Option<Member<'_>>| {
+        let top_value = top_field.filter(|_| pipelines).and_then(|m| doc.id_text(m.value));
+        top_value.or_else(|| inner_field.and_then(|m| doc.id_text(m.value)))
+    };
+    let processing =
+        |m: Option<Member<'_>>| m.and_then(|m| doc.number(m.value)).and_then(time::number_to_ms);
+
+    Ok(EventRecord {
+        event_name,
+        time_us,
+        date,
+        distinct_id: id(top.distinct_id, inner.distinct_id).unwrap_or(Cow::Borrowed("")),
+        device_id: id(top.device_id, inner.device_id),
+        user_id: id(top.user_id, inner.user_id),
+        insert_id: id(top.insert_id, inner.insert_id),
+        mp_processing_time_ms: processing(top.mp_processing_time_ms.filter(|_| pipelines))
+            .or_else(|| processing(inner.mp_processing_time_ms)),
+        properties,
+    })
+}
+
+#[cfg(test)]
+mod tests;

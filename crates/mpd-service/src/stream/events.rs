@@ -1,0 +1,251 @@
+//! `mpd fetch events --stdout`: day-by-day export, exactly once on the writer under faults.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use futures_util::StreamExt;
+
+use super::assemble::{BadLine, LineAssembler, OutputShape};
+use super::quarantine::Quarantine;
+use super::spool::Spool;
+use crate::error::{Error, Result};
+use crate::report::Reporter;
+use crate::workspace::Workspace;
+
+/// Bytes of one day kept in memory before the day's spool moves to a temporary file.
+const SPOOL_MEMORY_LIMIT: usize = 64 << 20;
+
+/// What to stream.
+#[derive(Debug, Clone)]
+pub struct StreamEventsRequest {
+    /// First day, inclusive.
+    pub from: NaiveDate,
+    /// Last day, inclusive.
+    pub to: NaiveDate,
+    /// Only these event names (all when empty).
+    pub events: Vec<String>,
+    /// A Mixpanel segmentation expression, passed through.
+    pub where_expr: Option<String>,
+    /// At most this many events in total.
+    pub limit: Option<u32>,
+    /// Emit Mixpanel's lines unchanged instead of normalised records.
+    pub raw: bool,
+    /// Days fetched concurrently (output stays in day order).
+    pub workers: usize,
+    /// Malformed lines accepted before the run fails.
+    pub allow_bad_lines: u64,
+    /// Where malformed lines go; default: the store's `_quarantine/` folder.
+    pub quarantine_path: Option<PathBuf>,
+}
+
+/// What a streaming run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StreamSummary {
+    /// Days requested.
+    pub days: u64,
+    /// Records written.
+    pub records: u64,
+    /// Bytes written to the output.
+    pub bytes_written: u64,
+    /// Bytes received from Mixpanel (compressed when gzip was used).
+    pub bytes_received: u64,
+    /// Day requests that were retried after a failure.
+    pub retries: u64,
+    /// Malformed lines quarantined.
+    pub quarantined: u64,
+    /// The quarantine file, when lines were quarantined.
+    pub quarantine_file: Option<PathBuf>,
+    /// Wall-clock seconds.
+    pub elapsed_secs: f64,
+}
+
+/// One finished day, ready to be written.
+struct DayOutput {
+    day: NaiveDate,
+    spool: Spool,
+    records: u64,
+    bad: Vec<BadLine>,
+    retries: u64,
+    bytes_received: u64,
+}
+
+impl Workspace {
+    /// Streams events day by day to `out`. Each day is held back until its request completed,
+    /// so a day retried after a fault never writes a line twice, and days are written in order.
+    pub async fn stream_events(
+        &self,
+        request: &StreamEventsRequest,
+        out: &mut dyn Write,
+        reporter: &dyn Reporter,
+    ) -> Result<StreamSummary> {
+        if request.from > request.to {
+            return Err(Error::InvalidArgument(format!(
+                "--from {} is after --to {}: the range must start on or before its end",
+                request.from, request.to
+            )));
+        }
+        let started = Instant::now();
+        let days: Vec<NaiveDate> =
+            request.from.iter_days().take_while(|d| *d <= request.to).collect();
+        let quarantine_path = match &request.quarantine_path {
+            Some(path) => path.clone(),
+            None => self.store_location()?.quarantine_dir().join(format!(
+                "events-{}-{}-{}.jsonl",
+                request.from,
+                request.to,
+                chrono::Utc::now().format("%Y%m%dT%H%M%S")
+            )),
+        };
+        let mut quarantine = Quarantine::new(quarantine_path);
+        let mut summary = StreamSummary { days: days.len() as u64, ..StreamSummary::default() };
+        reporter.started("events", days.len() as u64);
+        // A limit is a budget shared by all days, so those days must run one after another.
+        let workers = if request.limit.is_some() { 1 } else { request.workers.max(1) };
+        let client = self.client()?;
+        let remaining = Cell::new(request.limit);
+        let mut outputs = futures_util::stream::iter(days.iter().copied())
+            .map(|day| self.fetch_day(client, request, day, reporter, remaining.get()))
+            .buffered(workers);
+        while let Some(output) = outputs.next().await {
+            let output = output?;
+            summary.records += output.records;
+            summary.bytes_written += output.spool.len();
+            summary.bytes_received += output.bytes_received;
+            summary.retries += output.retries;
+            quarantine.record(output.day, &output.bad)?;
+            output
+                .spool
+                .copy_to(out)
+                .and_then(|()| out.flush())
+                .map_err(|source| Error::Write { what: "output".to_owned(), source })?;
+            reporter.day_finished(output.day, output.records);
+            if let Some(left) = remaining.get() {
+                let left = left.saturating_sub(output.records.min(u64::from(u32::MAX)) as u32);
+                remaining.set(Some(left));
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+        drop(outputs);
+        reporter.finished();
+        summary.quarantined = quarantine.count();
+        summary.elapsed_secs = started.elapsed().as_secs_f64();
+        if quarantine.count() > 0 {
+            summary.quarantine_file = Some(quarantine.path().to_path_buf());
+            if quarantine.count() > request.allow_bad_lines {
+                return Err(Error::BadLines {
+                    count: quarantine.count(),
+                    allowed: request.allow_bad_lines,
+                    path: quarantine.path().to_path_buf(),
+                });
+            }
+        }
+        Ok(summary)
+    }
+
+    async fn fetch_day(
+        &self,
+        client: &mpd_api::Client,
+        request: &StreamEventsRequest,
+        day: NaiveDate,
+        reporter: &dyn Reporter,
+        limit: Option<u32>,
+    ) -> Result<DayOutput> {
+        let policy = client.retry_policy().clone();
+        let export = mpd_api::ExportRequest {
+            from: day,
+            to: day,
+            events: request.events.clone(),
+            where_expr: request.where_expr.clone(),
+            limit,
+            time_in_ms: false,
+        };
+        let shape = if request.raw { OutputShape::Raw } else { OutputShape::Normalized };
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            reporter.day_started(day);
+            match self.try_fetch_day(client, &export, shape, day, reporter, limit).await {
+                Ok(mut output) => {
+                    output.retries = u64::from(attempt - 1);
+                    return Ok(output);
+                }
+                Err(DayError::Local(error)) => return Err(error),
+                Err(DayError::Api(error))
+                    if error.is_retryable() && attempt < policy.max_attempts =>
+                {
+                    let delay = error.retry_after().unwrap_or_else(|| policy.backoff(attempt));
+                    tracing::warn!(%day, attempt, delay_ms = delay.as_millis() as u64, %error, "retrying the day");
+                    reporter.retrying(day, attempt, delay, &error.to_string());
+                    tokio::time::sleep(delay).await;
+                }
+                Err(DayError::Api(error)) => return Err(self.api_error(error)),
+            }
+        }
+    }
+
+    async fn try_fetch_day(
+        &self,
+        client: &mpd_api::Client,
+        export: &mpd_api::ExportRequest,
+        shape: OutputShape,
+        day: NaiveDate,
+        reporter: &dyn Reporter,
+        limit: Option<u32>,
+    ) -> std::result::Result<DayOutput, DayError> {
+        let mut body = client.export(export).await?;
+        let mut assembler = LineAssembler::new(shape);
+        let mut spool = Spool::new(SPOOL_MEMORY_LIMIT);
+        let mut bad = Vec::new();
+        let mut buffer = Vec::with_capacity(1 << 16);
+        let mut records: u64 = 0;
+        let cap = limit.map_or(u64::MAX, u64::from);
+        'body: while let Some(batch) = body.next_lines().await? {
+            buffer.clear();
+            let before = records;
+            for line in batch.iter() {
+                records += assembler.push(line.number, line.bytes, &mut buffer, &mut bad);
+                if records >= cap {
+                    spool_write(&mut spool, &buffer)?;
+                    reporter.records_written(records - before);
+                    break 'body;
+                }
+            }
+            spool_write(&mut spool, &buffer)?;
+            reporter.records_written(records - before);
+        }
+        if records < cap {
+            assembler.finish(&mut bad);
+        }
+        Ok(DayOutput {
+            day,
+            spool,
+            records,
+            bad,
+            retries: 0,
+            bytes_received: body.bytes_received(),
+        })
+    }
+}
+
+/// Why one attempt at a day failed: Mixpanel (maybe retryable) or this machine (never retried).
+enum DayError {
+    Api(mpd_api::Error),
+    Local(Error),
+}
+
+impl From<mpd_api::Error> for DayError {
+    fn from(error: mpd_api::Error) -> Self {
+        DayError::Api(error)
+    }
+}
+
+fn spool_write(spool: &mut Spool, bytes: &[u8]) -> std::result::Result<(), DayError> {
+    spool.write(bytes).map_err(|source| {
+        DayError::Local(Error::Write { what: "the day's spool file".to_owned(), source })
+    })
+}

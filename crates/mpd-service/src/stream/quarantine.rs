@@ -1,0 +1,63 @@
+//! The quarantine file: malformed lines kept with their day and line number, one JSON per line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use super::assemble::BadLine;
+use crate::error::{Error, Result};
+
+/// Appends bad lines to a JSONL file, created on the first bad line only.
+#[derive(Debug)]
+pub(crate) struct Quarantine {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    count: u64,
+}
+
+impl Quarantine {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self { path, file: None, count: 0 }
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn record(&mut self, day: NaiveDate, lines: &[BadLine]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let shown = self.path.display().to_string();
+        let write_error =
+            |source| Error::Write { what: format!("quarantine file {shown}"), source };
+        if self.file.is_none() {
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir).map_err(write_error)?;
+            }
+            self.file = Some(std::fs::File::create(&self.path).map_err(write_error)?);
+        }
+        let mut text = Vec::new();
+        for bad in lines {
+            tracing::warn!(%day, line = bad.line, reason = %bad.reason, "malformed line quarantined");
+            let entry = serde_json::json!({
+                "day": day.to_string(),
+                "line": bad.line,
+                "reason": bad.reason,
+                "text": String::from_utf8_lossy(&bad.text),
+            });
+            serde_json::to_writer(&mut text, &entry).map_err(|e| write_error(e.into()))?;
+            text.push(b'\n');
+        }
+        if let Some(file) = &mut self.file {
+            file.write_all(&text).map_err(write_error)?;
+        }
+        self.count += lines.len() as u64;
+        Ok(())
+    }
+}

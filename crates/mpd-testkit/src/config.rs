@@ -1,0 +1,272 @@
+//! Scenario knobs: the synthetic project's shape and the faults to inject.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// Everything the mock serves, read from scenario TOML/JSON files or built in code.
+///
+/// Every field has a default, so a scenario file only names what it changes.
+/// Dates are strings in TOML (`first_day = "2024-03-01"`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MockConfig {
+    /// Port to bind on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The project id service-account requests must name.
+    pub project_id: u64,
+    /// Accepted service-account username.
+    pub username: String,
+    /// Accepted service-account secret; also accepted alone as a legacy project secret.
+    pub secret: String,
+    /// Seed of all synthetic data: same seed, same bytes.
+    pub seed: u64,
+    /// Distinct events generated per day with data (true duplicates come on top).
+    pub events_per_day: u32,
+    /// First day that has data.
+    pub first_day: NaiveDate,
+    /// Last day that has data (inclusive).
+    pub last_day: NaiveDate,
+    /// Days inside the data range forced empty (200 with an empty body).
+    pub empty_days: Vec<NaiveDate>,
+    /// Fraction of events Mixpanel "ingested twice": an extra line, same key, later processing time.
+    pub duplicate_rate: f64,
+    /// Fraction of events served without `$insert_id`.
+    pub missing_insert_id_rate: f64,
+    /// Number of synthetic users.
+    pub n_users: u32,
+    /// Gzip export bodies over 1400 bytes when the client sends `Accept-Encoding: gzip`.
+    pub gzip: bool,
+    /// Size of the body chunks written; odd by default so lines and UTF-8 chars straddle chunks.
+    pub chunk_bytes: usize,
+    /// Engage page size when the request names none.
+    pub engage_page_size: u32,
+    /// "Today" for the `to_date` check; the real UTC date when unset.
+    pub today: Option<NaiveDate>,
+    /// Faults to inject.
+    pub faults: Faults,
+    /// Serve events from this export-shaped JSONL file instead of synthetic data.
+    pub jsonl_file: Option<PathBuf>,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            project_id: 1234,
+            username: "mock-user".to_owned(),
+            secret: "mock-secret".to_owned(),
+            seed: 42,
+            events_per_day: 200,
+            first_day: date(2024, 1, 1),
+            last_day: date(2024, 12, 31),
+            empty_days: Vec::new(),
+            duplicate_rate: 0.01,
+            missing_insert_id_rate: 0.005,
+            n_users: 500,
+            gzip: true,
+            chunk_bytes: 4093,
+            engage_page_size: 1000,
+            today: None,
+            faults: Faults::default(),
+            jsonl_file: None,
+        }
+    }
+}
+
+impl MockConfig {
+    /// Parses a scenario file's TOML text; absent fields keep their defaults.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let config: Self =
+            toml::from_str(text).map_err(|e| Error::Scenario { message: e.to_string() })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects settings the server cannot honour.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |message: &str| Err(Error::InvalidConfig { message: message.to_owned() });
+        if self.chunk_bytes == 0 {
+            return invalid("chunk_bytes must be at least 1");
+        }
+        if self.engage_page_size == 0 {
+            return invalid("engage_page_size must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&self.duplicate_rate) {
+            return invalid("duplicate_rate must be between 0 and 1");
+        }
+        if !(0.0..=1.0).contains(&self.missing_insert_id_rate) {
+            return invalid("missing_insert_id_rate must be between 0 and 1");
+        }
+        Ok(())
+    }
+}
+
+/// Faults injected into responses; all off by default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// 429 with a Mixpanel-style JSON body and `Retry-After`.
+    pub rate_limit: Option<FaultRule>,
+    /// Value of the `Retry-After` header on 429s, in seconds.
+    pub retry_after_secs: u64,
+    /// 500, 502 or 503 (in turn) with a JSON error body.
+    pub server_error: Option<FaultRule>,
+    /// 200, about half the body, then the connection is aborted.
+    pub disconnect: Option<FaultRule>,
+    /// 200, about half the lines, then the line `terminated early`, then a clean end.
+    pub terminated_early: Option<FaultRule>,
+    /// A non-JSON line in the middle of the day, on every attempt (bad data, not transient).
+    pub malformed_line: Option<FaultRule>,
+    /// One record of the day broken over two physical lines, on every attempt.
+    pub split_line: Option<FaultRule>,
+    /// Delay before export response headers, in milliseconds.
+    pub slow_first_byte_ms: u64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            rate_limit: None,
+            retry_after_secs: 1,
+            server_error: None,
+            disconnect: None,
+            terminated_early: None,
+            malformed_line: None,
+            split_line: None,
+            slow_first_byte_ms: 0,
+        }
+    }
+}
+
+/// Which days a fault hits, and on how many requests per day.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultRule {
+    /// Days the fault applies to.
+    pub days: DaySelector,
+    /// The fault hits the first `attempts` requests covering a selected day; 0 means every request.
+    pub attempts: u32,
+}
+
+impl Default for FaultRule {
+    fn default() -> Self {
+        Self { days: DaySelector::All, attempts: 1 }
+    }
+}
+
+impl FaultRule {
+    /// A rule hitting every day on the first `attempts` requests.
+    pub fn all_days(attempts: u32) -> Self {
+        Self { days: DaySelector::All, attempts }
+    }
+
+    /// A rule hitting the given days on the first `attempts` requests.
+    pub fn on_days(days: Vec<NaiveDate>, attempts: u32) -> Self {
+        Self { days: DaySelector::Days(days), attempts }
+    }
+}
+
+/// A set of days; in scenario files `"all"`, `["2024-01-02", ...]` or `{every_nth = 3}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "DaySelectorRepr")]
+pub enum DaySelector {
+    /// Every day.
+    #[default]
+    All,
+    /// Exactly these days.
+    Days(Vec<NaiveDate>),
+    /// `first_day`, `first_day + n`, `first_day + 2n`, ... (0 selects nothing).
+    EveryNth(u32),
+}
+
+impl DaySelector {
+    /// Whether `day` is selected; `first_day` anchors [`DaySelector::EveryNth`].
+    pub fn contains(&self, day: NaiveDate, first_day: NaiveDate) -> bool {
+        match self {
+            Self::All => true,
+            Self::Days(days) => days.contains(&day),
+            Self::EveryNth(0) => false,
+            Self::EveryNth(n) => (day - first_day).num_days().rem_euclid(i64::from(*n)) == 0,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DaySelectorRepr {
+    Keyword(String),
+    Days(Vec<NaiveDate>),
+    EveryNth { every_nth: u32 },
+}
+
+impl TryFrom<DaySelectorRepr> for DaySelector {
+    type Error = String;
+
+    fn try_from(repr: DaySelectorRepr) -> std::result::Result<Self, String> {
+        match repr {
+            DaySelectorRepr::Keyword(word) if word == "all" => Ok(Self::All),
+            DaySelectorRepr::Keyword(word) => Err(format!(
+                "unknown day selector {word:?}: use \"all\", a list of dates or {{every_nth = N}}"
+            )),
+            DaySelectorRepr::Days(days) => Ok(Self::Days(days)),
+            DaySelectorRepr::EveryNth { every_nth } => Ok(Self::EveryNth(every_nth)),
+        }
+    }
+}
+
+/// Builds a date known to be valid; only called with literal constants.
+pub(crate) fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_scenario_is_the_default() {
+        assert_eq!(MockConfig::from_toml("").unwrap(), MockConfig::default());
+    }
+
+    #[test]
+    fn scenario_parses_faults_and_selectors() {
+        let text = r#"
+            events_per_day = 10
+            first_day = "2024-02-01"
+            [faults]
+            retry_after_secs = 3
+            rate_limit = { days = "all", attempts = 2 }
+            disconnect = { days = ["2024-02-03"] }
+            split_line = { days = { every_nth = 3 } }
+        "#;
+        let config = MockConfig::from_toml(text).unwrap();
+        assert_eq!(config.events_per_day, 10);
+        assert_eq!(config.first_day, date(2024, 2, 1));
+        assert_eq!(config.faults.retry_after_secs, 3);
+        assert_eq!(config.faults.rate_limit, Some(FaultRule::all_days(2)));
+        assert_eq!(config.faults.disconnect, Some(FaultRule::on_days(vec![date(2024, 2, 3)], 1)));
+        let split = config.faults.split_line.unwrap();
+        assert_eq!(split.days, DaySelector::EveryNth(3));
+    }
+
+    #[test]
+    fn unknown_fields_and_keywords_are_rejected() {
+        assert!(MockConfig::from_toml("events_per_dya = 3").is_err());
+        assert!(MockConfig::from_toml("[faults]\nrate_limit = { days = \"some\" }").is_err());
+        assert!(MockConfig::from_toml("chunk_bytes = 0").is_err());
+    }
+
+    #[test]
+    fn every_nth_is_anchored_on_first_day() {
+        let first = date(2024, 1, 1);
+        let sel = DaySelector::EveryNth(3);
+        assert!(sel.contains(first, first));
+        assert!(!sel.contains(date(2024, 1, 2), first));
+        assert!(sel.contains(date(2024, 1, 4), first));
+        assert!(!DaySelector::EveryNth(0).contains(first, first));
+    }
+}

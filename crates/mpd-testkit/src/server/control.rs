@@ -1,0 +1,85 @@
+//! Event names (the cheap "does this account work" call) and the `/__mock/` control endpoints
+//! other processes use to read the truth and the request log.
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+use http::{Response, StatusCode};
+use serde_json::json;
+
+use super::export::transient_reply;
+use super::faults::Target;
+use super::request::{Ctx, bytes_response, json_response};
+use super::{Reply, State};
+use crate::body::MockBody;
+use crate::project::lock;
+
+/// `GET /api/2.0/events/names`: a JSON array of names, cut to `limit`.
+pub(crate) fn event_names(state: &State, ctx: &Ctx) -> Reply {
+    if let Err(response) = ctx.authorize(state) {
+        return (*response).into();
+    }
+    let limit = match ctx.param("limit").map(str::parse::<usize>) {
+        None => usize::MAX,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            return ctx
+                .error(StatusCode::BAD_REQUEST, "'limit' must be a non-negative integer")
+                .into();
+        }
+    };
+    if let Some(t) = ctx.param("type")
+        && !matches!(t, "general" | "unique" | "average")
+    {
+        return ctx
+            .error(StatusCode::BAD_REQUEST, "'type' must be general, unique or average")
+            .into();
+    }
+    if let Some(t) = lock(&state.faults).take_transient(&[Target::EventNames]) {
+        return transient_reply(state, ctx, t);
+    }
+    let names: Vec<String> = state.project.event_names().into_iter().take(limit).collect();
+    json_response(StatusCode::OK, &json!(names)).into()
+}
+
+/// `GET /__mock/truth?from_date=..&to_date=..`: the fault-free JSONL of the range.
+pub(crate) fn truth(state: &State, ctx: &Ctx) -> Response<MockBody> {
+    let (from, to) = match (date_param(ctx, "from_date"), date_param(ctx, "to_date")) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(msg), _) | (_, Err(msg)) => return ctx.error(StatusCode::BAD_REQUEST, &msg),
+    };
+    let mut body = Vec::new();
+    for day in from.iter_days().take_while(|d| *d <= to) {
+        body.extend_from_slice(&state.project.day_bytes(day));
+    }
+    bytes_response(StatusCode::OK, "text/plain; charset=utf-8", Bytes::from(body))
+}
+
+/// `GET /__mock/requests`: the request log as a JSON array.
+pub(crate) fn requests(state: &State) -> Response<MockBody> {
+    let log = lock(&state.log).clone();
+    let value = serde_json::to_value(log).unwrap_or_default();
+    json_response(StatusCode::OK, &value)
+}
+
+/// `POST /__mock/late?day=..&n=..`: adds late events, answers their JSONL.
+pub(crate) fn late(state: &State, ctx: &Ctx) -> Response<MockBody> {
+    let day = match date_param(ctx, "day") {
+        Ok(day) => day,
+        Err(msg) => return ctx.error(StatusCode::BAD_REQUEST, &msg),
+    };
+    let Some(n) = ctx.param("n").and_then(|n| n.parse::<u32>().ok()) else {
+        return ctx.error(StatusCode::BAD_REQUEST, "'n' must be a non-negative integer");
+    };
+    let mut body = String::new();
+    for line in state.project.add_late_events(day, n) {
+        body.push_str(&line);
+        body.push('\n');
+    }
+    bytes_response(StatusCode::OK, "text/plain; charset=utf-8", Bytes::from(body))
+}
+
+fn date_param(ctx: &Ctx, name: &str) -> Result<NaiveDate, String> {
+    let raw = ctx.param(name).ok_or_else(|| format!("'{name}' is a required parameter"))?;
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| format!("'{name}' is not a valid date: {raw:?}"))
+}

@@ -1,0 +1,168 @@
+//! `cargo xtask bench stream`: end-to-end streaming throughput of the release `mpd` binary
+//! against the mock Mixpanel over loopback, with the peak RSS of the `mpd` process.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{Runner, cargo, project_root, take_value};
+
+#[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
+pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
+    let mut args = args.to_vec();
+    let events_per_day: u64 =
+        take_value(&mut args, "--events-per-day").map_or(Ok(100_000), |v| v.parse())?;
+    let days: u64 = take_value(&mut args, "--days").map_or(Ok(7), |v| v.parse())?;
+    let workers: u64 = take_value(&mut args, "--workers").map_or(Ok(4), |v| v.parse())?;
+    if !(1..=28).contains(&days) {
+        bail!("--days must be between 1 and 28 (the benchmark streams days of February 2024)");
+    }
+    match args.first().map(String::as_str) {
+        Some("stream") => {}
+        other => bail!("unknown benchmark {other:?}: available: stream"),
+    }
+    runner.run(cargo().args(["build", "--release", "-p", "mpd-cli", "-p", "mpd-testkit"]))?;
+    if runner.explain() {
+        return Ok(());
+    }
+    let bin = project_root().join("target").join("release");
+    let mut mock = Command::new(bin.join("mpd-mock"))
+        .args(["--port", "0", "--events-per-day", &events_per_day.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start mpd-mock")?;
+    let result = measure(&bin, &mut mock, days, workers);
+    let _ = mock.kill();
+    let _ = mock.wait();
+    let rows = result?;
+    println!(
+        "\nstream: {days} days x {events_per_day} events/day, --workers {workers}, release build, loopback"
+    );
+    println!("| mode | events | seconds | events/s | MB/s (stdout) | peak RSS MB |");
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        println!(
+            "| {} | {} | {:.2} | {:.0} | {:.1} | {:.1} |",
+            row.mode,
+            row.lines,
+            row.seconds,
+            row.lines as f64 / row.seconds,
+            row.bytes as f64 / row.seconds / 1e6,
+            row.peak_rss_kb as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
+
+struct Measurement {
+    mode: &'static str,
+    lines: u64,
+    bytes: u64,
+    seconds: f64,
+    peak_rss_kb: i64,
+}
+
+fn measure(
+    bin: &std::path::Path,
+    mock: &mut Child,
+    days: u64,
+    workers: u64,
+) -> Result<Vec<Measurement>> {
+    let stdout = mock.stdout.take().context("mock stdout")?;
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first)?;
+    let url =
+        first.trim().strip_prefix("listening on ").context("unexpected mock banner")?.to_owned();
+    let home = std::env::temp_dir().join(format!("mpd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&home)?;
+    let range = ("2024-02-01".to_owned(), format!("2024-02-{days:02}"));
+    // The first run warms the mock's day cache; it is not reported.
+    run_once(bin, &url, &home, &range, workers, true)?;
+    let mut rows = Vec::new();
+    for (mode, raw) in [("raw", true), ("normalized", false)] {
+        let mut m = run_once(bin, &url, &home, &range, workers, raw)?;
+        m.mode = mode;
+        rows.push(m);
+    }
+    let _ = std::fs::remove_dir_all(&home);
+    Ok(rows)
+}
+
+fn run_once(
+    bin: &std::path::Path,
+    url: &str,
+    home: &std::path::Path,
+    range: &(String, String),
+    workers: u64,
+    raw: bool,
+) -> Result<Measurement> {
+    let mut command = Command::new(bin.join("mpd"));
+    command
+        .args(["fetch", "events", "--stdout", "--quiet", "--from", &range.0, "--to", &range.1])
+        .args(["--workers", &workers.to_string()])
+        .env_clear()
+        .env("HOME", home)
+        .env("MP_USERNAME", "mock-user")
+        .env("MP_SECRET", "mock-secret")
+        .env("MP_PROJECT_ID", "1234")
+        .env("MP_REGION", "us")
+        .env("MP_BASE_URL", url)
+        .env("MPD_EXPORT_PER_SECOND", "100")
+        .stdout(Stdio::piped());
+    if raw {
+        command.arg("--raw");
+    }
+    let started = Instant::now();
+    let mut child = command.spawn().context("cannot start mpd")?;
+    let mut stdout = child.stdout.take().context("mpd stdout")?;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut bytes, mut lines) = (0u64, 0u64);
+    loop {
+        let n = stdout.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+    }
+    let status = child.wait()?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("mpd failed with {status}");
+    }
+    Ok(Measurement { mode: "", lines, bytes, seconds, peak_rss_kb: children_peak_rss_kb() })
+}
+
+/// Peak RSS over all waited-for children so far; the mock is still running, so this is the
+/// largest `mpd` run.
+fn children_peak_rss_kb() -> i64 {
+    let mut usage: libc::rusage = zeroed_rusage();
+    #[allow(unsafe_code, reason = "getrusage has no safe std wrapper")]
+    // SAFETY: `usage` is a valid, writable rusage struct.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    if rc == 0 { usage.ru_maxrss } else { -1 }
+}
+
+fn zeroed_rusage() -> libc::rusage {
+    libc::rusage {
+        ru_utime: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        ru_stime: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        ru_maxrss: 0,
+        ru_ixrss: 0,
+        ru_idrss: 0,
+        ru_isrss: 0,
+        ru_minflt: 0,
+        ru_majflt: 0,
+        ru_nswap: 0,
+        ru_inblock: 0,
+        ru_oublock: 0,
+        ru_msgsnd: 0,
+        ru_msgrcv: 0,
+        ru_nsignals: 0,
+        ru_nvcsw: 0,
+        ru_nivcsw: 0,
+    }
+}
