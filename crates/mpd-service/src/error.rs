@@ -22,24 +22,10 @@ pub enum ErrorClass {
 pub enum Error {
     /// Configuration or credentials could not be read or resolved.
     #[error(transparent)]
-    Config(#[from] mpd_config::Error),
+    Config(Box<mpd_config::Error>),
     /// Mixpanel rejected the account's credentials or permissions.
-    #[error(
-        "Mixpanel refused {account} (project {project_id}, region {region}): {detail}; check the service account username and secret (`mpd auth show`), and that it has access to project {project_id} in region {region}"
-    )]
-    Auth {
-        /// Which account or credential source was used, as users name it.
-        account: String,
-        /// The project the request was for.
-        project_id: u64,
-        /// The region the request went to.
-        region: String,
-        /// Status, server message and endpoint path, in a few words.
-        detail: String,
-        /// The API error.
-        #[source]
-        source: mpd_api::Error,
-    },
+    #[error(transparent)]
+    Auth(Box<AuthRefused>),
     /// Any other failure talking to Mixpanel.
     #[error(transparent)]
     Api(mpd_api::Error),
@@ -84,7 +70,7 @@ impl Error {
                 mpd_config::ErrorClass::Usage => ErrorClass::Usage,
                 mpd_config::ErrorClass::Io => ErrorClass::General,
             },
-            Error::Auth { .. } => ErrorClass::Auth,
+            Error::Auth(_) => ErrorClass::Auth,
             Error::Api(e) => match e.class() {
                 mpd_api::ErrorClass::Auth => ErrorClass::Auth,
                 mpd_api::ErrorClass::InvalidRequest => ErrorClass::Usage,
@@ -105,5 +91,40 @@ impl Error {
     }
 }
 
+impl From<mpd_config::Error> for Error {
+    fn from(error: mpd_config::Error) -> Self {
+        Error::Config(Box::new(error))
+    }
+}
+
+/// Mixpanel refused the credentials: which account, for which project, and what it said.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "Mixpanel refused {account} (project {project_id}, region {region}): {detail}; check the service account username and secret (`mpd auth show`), and that it has access to project {project_id} in region {region}"
+)]
+pub struct AuthRefused {
+    /// Which account or credential source was used, as users name it.
+    pub account: String,
+    /// The project the request was for.
+    pub project_id: u64,
+    /// The region the request went to.
+    pub region: String,
+    /// Status, server message and endpoint path, in a few words.
+    pub detail: String,
+    /// The API error.
+    #[source]
+    pub source: mpd_api::Error,
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        assert!(std::mem::size_of::<Error>() <= 64, "{}", std::mem::size_of::<Error>());
+    }
+}

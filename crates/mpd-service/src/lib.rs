@@ -37,7 +37,7 @@ mod workspace;
 
 pub use accounts::{AccountView, Accounts, NewAccount};
 pub use demo::{DemoReport, run_demo};
-pub use error::{Error, ErrorClass, Result};
+pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use mpd_config::{EnvVars, Secret, SettingsOverrides};
 pub use report::{Reporter, SilentReporter};
 pub use stream::{ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use mpd_config::{ConfigFile, EnvVars, ResolvedCredentials, Settings, SettingsOverrides};
 use mpd_store::StoreLocation;
 
-use crate::error::{Error, ErrorClass, Result};
+use crate::error::{AuthRefused, Error, ErrorClass, Result};
 
 /// How to build a [`Workspace`].
 #[derive(Debug, Default)]
@@ -120,13 +120,13 @@ impl Workspace {
             Some(name) => format!("account '{name}'"),
             None => "the credentials in MP_USERNAME/MP_SECRET".to_owned(),
         };
-        Error::Auth {
+        Error::Auth(Box::new(AuthRefused {
             account,
             project_id: self.credentials.project_id,
             region: self.credentials.region.to_string(),
             detail,
             source,
-        }
+        }))
     }
 
     fn client_options(&self) -> Result<mpd_api::ClientOptions> {

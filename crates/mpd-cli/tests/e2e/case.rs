@@ -48,6 +48,9 @@ pub(crate) struct Step {
     pub(crate) exit: i32,
     /// The raw export lines the mock serves for [from, to] must equal stdout line for line.
     pub(crate) stdout_equals_truth: Option<[String; 2]>,
+    /// With `--raw`, stdout must hold exactly the mock's profiles, each once, in order.
+    #[serde(default)]
+    pub(crate) stdout_equals_profiles: bool,
     /// Strings that must not appear anywhere in stdout or stderr.
     #[serde(default)]
     pub(crate) never_shows: Vec<String>,

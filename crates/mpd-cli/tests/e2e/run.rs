@@ -41,10 +41,15 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
                 failures.push(format!("`mpd {}` showed {secret:?}", step.args.join(" ")));
             }
         }
-        if let Some([from, to]) = &step.stdout_equals_truth {
-            if let Err(e) = compare_with_truth(&mock, from, to, &stdout) {
-                failures.push(format!("`mpd {}`: {e}", step.args.join(" ")));
-            }
+        if let Some([from, to]) = &step.stdout_equals_truth
+            && let Err(e) = compare_with_truth(&mock, from, to, &stdout)
+        {
+            failures.push(format!("`mpd {}`: {e}", step.args.join(" ")));
+        }
+        if step.stdout_equals_profiles
+            && let Err(e) = compare_with_profiles(&mock, &stdout)
+        {
+            failures.push(format!("`mpd {}`: {e}", step.args.join(" ")));
         }
         transcript.push_str(&format!("$ mpd {}\nexit: {code}\n", step.args.join(" ")));
         transcript.push_str(&section("stdout", &step.stdout, &stdout));
@@ -112,10 +117,10 @@ fn run_step(
     }
     command.envs(&step.env);
     let mut child = command.spawn().map_err(|e| format!("cannot start mpd: {e}"))?;
-    if let Some(input) = &step.stdin {
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
-        }
+    if let Some(input) = &step.stdin
+        && let Some(mut stdin) = child.stdin.take()
+    {
+        stdin.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
     }
     child.wait_with_output().map_err(|e| e.to_string())
 }
@@ -131,6 +136,22 @@ fn compare_with_truth(mock: &MockServer, from: &str, to: &str, stdout: &str) -> 
         if *g != t.as_str() {
             return Err(format!("line {} differs:\n  got  {g}\n  want {t}", i + 1));
         }
+    }
+    Ok(())
+}
+
+fn compare_with_profiles(mock: &MockServer, stdout: &str) -> Result<(), String> {
+    let truth = mock.project().profiles();
+    let got: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).map_err(|e| format!("not JSON: {e}: {line}")))
+        .collect::<Result<_, _>>()?;
+    if got != truth {
+        return Err(format!(
+            "{} profiles on stdout, the mock has {}; or they differ",
+            got.len(),
+            truth.len()
+        ));
     }
     Ok(())
 }

@@ -155,7 +155,7 @@ impl Workspace {
         reporter: &dyn Reporter,
         limit: Option<u32>,
     ) -> Result<DayOutput> {
-        let policy = client.retry_policy().clone();
+        let policy = *client.retry_policy();
         let export = mpd_api::ExportRequest {
             from: day,
             to: day,
