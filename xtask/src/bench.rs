@@ -27,7 +27,9 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     if runner.explain() {
         return Ok(());
     }
-    let bin = project_root().join("target").join("release");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| project_root().join("target"), std::path::PathBuf::from);
+    let bin = target.join("release");
     let mut mock = Command::new(bin.join("mpd-mock"))
         .args(["--port", "0", "--events-per-day", &events_per_day.to_string()])
         .stdin(Stdio::piped())
@@ -128,22 +130,27 @@ fn run_once(
         bytes += n as u64;
         lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
     }
-    let status = child.wait()?;
+    let (exit_code, peak_rss_kb) = wait_with_peak_rss(&child)?;
     let seconds = started.elapsed().as_secs_f64();
-    if !status.success() {
-        bail!("mpd failed with {status}");
+    if exit_code != 0 {
+        bail!("mpd failed with exit code {exit_code}");
     }
-    Ok(Measurement { mode: "", lines, bytes, seconds, peak_rss_kb: children_peak_rss_kb() })
+    Ok(Measurement { mode: "", lines, bytes, seconds, peak_rss_kb })
 }
 
-/// Peak RSS over all waited-for children so far; the mock is still running, so this is the
-/// largest `mpd` run.
-fn children_peak_rss_kb() -> i64 {
-    let mut usage: libc::rusage = zeroed_rusage();
-    #[allow(unsafe_code, reason = "getrusage has no safe std wrapper")]
-    // SAFETY: `usage` is a valid, writable rusage struct.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    if rc == 0 { usage.ru_maxrss } else { -1 }
+/// Waits for `child` and returns its exit code and its own peak RSS (KiB), from `wait4`.
+fn wait_with_peak_rss(child: &Child) -> Result<(i32, i64)> {
+    let mut usage = zeroed_rusage();
+    let mut status: libc::c_int = 0;
+    let pid = libc::pid_t::try_from(child.id())?;
+    #[allow(unsafe_code, reason = "wait4 has no safe std wrapper")]
+    // SAFETY: `status` and `usage` are valid, writable, and outlive the call.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if rc != pid {
+        bail!("wait4 failed: {}", std::io::Error::last_os_error());
+    }
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    Ok((code, usage.ru_maxrss))
 }
 
 fn zeroed_rusage() -> libc::rusage {

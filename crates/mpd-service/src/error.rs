@@ -56,6 +56,12 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Mixpanel sent something mpd cannot read.
+    #[error("{0}")]
+    Unreadable(String),
+    /// A bug or a failure of the runtime itself.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The bundled mock Mixpanel could not start.
     #[error("cannot start the bundled mock Mixpanel: {0}")]
     Mock(String),
@@ -79,9 +85,12 @@ impl Error {
                 mpd_api::ErrorClass::Remote | mpd_api::ErrorClass::Internal => ErrorClass::General,
             },
             Error::InvalidArgument(_) => ErrorClass::Usage,
-            Error::BadLines { .. } | Error::Store(_) | Error::Write { .. } | Error::Mock(_) => {
-                ErrorClass::General
-            }
+            Error::BadLines { .. }
+            | Error::Store(_)
+            | Error::Write { .. }
+            | Error::Internal(_)
+            | Error::Unreadable(_)
+            | Error::Mock(_) => ErrorClass::General,
         }
     }
 

@@ -16,7 +16,7 @@ use crate::report::Reporter;
 use crate::workspace::Workspace;
 
 /// Bytes of one day kept in memory before the day's spool moves to a temporary file.
-const SPOOL_MEMORY_LIMIT: usize = 64 << 20;
+const SPOOL_MEMORY_LIMIT: usize = 16 << 20;
 
 /// What to stream.
 #[derive(Debug, Clone)]
@@ -198,26 +198,30 @@ impl Workspace {
         limit: Option<u32>,
     ) -> std::result::Result<DayOutput, DayError> {
         let mut body = client.export(export).await?;
-        let mut assembler = LineAssembler::new(shape);
-        let mut spool = Spool::new(SPOOL_MEMORY_LIMIT);
-        let mut bad = Vec::new();
-        let mut buffer = Vec::with_capacity(1 << 16);
-        let mut records: u64 = 0;
-        let cap = limit.map_or(u64::MAX, u64::from);
-        'body: while let Some(batch) = body.next_lines().await? {
-            buffer.clear();
-            let before = records;
-            for line in batch.iter() {
-                records += assembler.push(line.number, line.bytes, &mut buffer, &mut bad);
-                if records >= cap {
-                    spool_write(&mut spool, &buffer)?;
-                    reporter.records_written(records - before);
-                    break 'body;
-                }
+        let mut work = DayWork {
+            assembler: LineAssembler::new(shape),
+            spool: Spool::new(SPOOL_MEMORY_LIMIT),
+            bad: Vec::new(),
+            buffer: Vec::with_capacity(1 << 16),
+            records: 0,
+            cap: limit.map_or(u64::MAX, u64::from),
+        };
+        while let Some(batch) = body.next_lines().await? {
+            let before = work.records;
+            // Validation and normalisation are CPU work: they run on the blocking pool so that
+            // several days decode on several cores while this task keeps the sockets moving.
+            work = tokio::task::spawn_blocking(move || work.consume(&batch))
+                .await
+                .map_err(|e| {
+                    DayError::Local(Error::Internal(format!("decoding task failed: {e}")))
+                })?
+                .map_err(DayError::Local)?;
+            reporter.records_written(work.records - before);
+            if work.records >= work.cap {
+                break;
             }
-            spool_write(&mut spool, &buffer)?;
-            reporter.records_written(records - before);
         }
+        let DayWork { mut assembler, spool, mut bad, records, cap, .. } = work;
         if records < cap {
             assembler.finish(&mut bad);
         }
@@ -244,8 +248,30 @@ impl From<mpd_api::Error> for DayError {
     }
 }
 
-fn spool_write(spool: &mut Spool, bytes: &[u8]) -> std::result::Result<(), DayError> {
-    spool.write(bytes).map_err(|source| {
-        DayError::Local(Error::Write { what: "the day's spool file".to_owned(), source })
-    })
+/// The state of one day's attempt, moved to the blocking pool for each batch.
+struct DayWork {
+    assembler: LineAssembler,
+    spool: Spool,
+    bad: Vec<BadLine>,
+    buffer: Vec<u8>,
+    records: u64,
+    cap: u64,
+}
+
+impl DayWork {
+    /// Turns a batch of lines into output in the spool, stopping at the record cap.
+    fn consume(mut self, batch: &mpd_api::LineBatch) -> Result<Self> {
+        self.buffer.clear();
+        for line in batch.iter() {
+            self.records +=
+                self.assembler.push(line.number, line.bytes, &mut self.buffer, &mut self.bad);
+            if self.records >= self.cap {
+                break;
+            }
+        }
+        self.spool
+            .write(&self.buffer)
+            .map_err(|source| Error::Write { what: "the day's spool file".to_owned(), source })?;
+        Ok(self)
+    }
 }

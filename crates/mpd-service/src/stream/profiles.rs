@@ -71,7 +71,7 @@ impl Workspace {
                     line.extend_from_slice(&raw);
                 } else {
                     let record = mpd_decode::decode_profile(&raw).map_err(|e| {
-                        Error::InvalidArgument(format!(
+                        Error::Unreadable(format!(
                             "Mixpanel returned a profile mpd cannot read on page {}: {e}",
                             page.page
                         ))

@@ -1,16 +1,21 @@
 //! A day's output held back until the day completed, so a retried day never re-emits lines.
 //!
 //! Mixpanel does not promise the order of lines, so "skip the first N lines of the retry" is not
-//! safe; holding the whole day is. Memory stays bounded: past `memory_limit` bytes the spool
-//! continues in an anonymous temporary file.
+//! safe; holding the whole day is. Memory stays bounded: the spool keeps fixed-size blocks (no
+//! doubling reallocations) up to `memory_limit` bytes, then continues in an anonymous
+//! temporary file.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
+/// Size of one in-memory block.
+const BLOCK_BYTES: usize = 1 << 20;
+
 /// Bytes of one day, in memory up to a limit, then in a temporary file.
 #[derive(Debug)]
 pub(crate) struct Spool {
-    memory: Vec<u8>,
+    blocks: Vec<Vec<u8>>,
+    in_memory: usize,
     memory_limit: usize,
     file: Option<BufWriter<File>>,
     len: u64,
@@ -18,24 +23,38 @@ pub(crate) struct Spool {
 
 impl Spool {
     pub(crate) fn new(memory_limit: usize) -> Self {
-        Self { memory: Vec::new(), memory_limit, file: None, len: 0 }
+        Self { blocks: Vec::new(), in_memory: 0, memory_limit, file: None, len: 0 }
     }
 
     /// Appends bytes, spilling to disk when the memory part is full.
-    pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn write(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         self.len += bytes.len() as u64;
         if let Some(file) = &mut self.file {
             return file.write_all(bytes);
         }
-        if self.memory.len() + bytes.len() <= self.memory_limit {
-            self.memory.extend_from_slice(bytes);
+        if self.in_memory + bytes.len() > self.memory_limit {
+            let mut file = BufWriter::with_capacity(BLOCK_BYTES, tempfile::tempfile()?);
+            for block in self.blocks.drain(..) {
+                file.write_all(&block)?;
+            }
+            file.write_all(bytes)?;
+            self.in_memory = 0;
+            self.file = Some(file);
             return Ok(());
         }
-        let mut file = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
-        file.write_all(&self.memory)?;
-        file.write_all(bytes)?;
-        self.memory = Vec::new();
-        self.file = Some(file);
+        self.in_memory += bytes.len();
+        while !bytes.is_empty() {
+            let block = match self.blocks.last_mut() {
+                Some(block) if block.len() < BLOCK_BYTES => block,
+                _ => {
+                    self.blocks.push(Vec::with_capacity(BLOCK_BYTES));
+                    self.blocks.last_mut().expect("a block was just pushed")
+                }
+            };
+            let take = (BLOCK_BYTES - block.len()).min(bytes.len());
+            block.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+        }
         Ok(())
     }
 
@@ -46,11 +65,13 @@ impl Spool {
 
     /// Copies everything to `out`.
     pub(crate) fn copy_to(self, out: &mut dyn Write) -> io::Result<()> {
-        out.write_all(&self.memory)?;
+        for block in &self.blocks {
+            out.write_all(block)?;
+        }
         if let Some(file) = self.file {
             let mut file = file.into_inner().map_err(|e| e.into_error())?;
             file.seek(SeekFrom::Start(0))?;
-            let mut buf = vec![0u8; 1 << 20];
+            let mut buf = vec![0u8; BLOCK_BYTES];
             loop {
                 let n = file.read(&mut buf)?;
                 if n == 0 {
@@ -67,28 +88,45 @@ impl Spool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn spilled_spool_returns_all_bytes_in_order() {
-        let mut spool = Spool::new(10);
-        let mut expected = Vec::new();
-        for i in 0..100u32 {
-            let line = format!("line {i}\n");
+    fn lines(n: u32) -> Vec<String> {
+        (0..n).map(|i| format!("line {i} {}\n", "x".repeat((i % 97) as usize))).collect()
+    }
+
+    fn round_trip(memory_limit: usize, input: &[String]) -> (Vec<u8>, bool) {
+        let mut spool = Spool::new(memory_limit);
+        for line in input {
             spool.write(line.as_bytes()).unwrap();
-            expected.extend_from_slice(line.as_bytes());
         }
-        assert_eq!(spool.len(), expected.len() as u64);
+        let spilled = spool.file.is_some();
+        assert_eq!(spool.len(), input.iter().map(|l| l.len() as u64).sum::<u64>());
         let mut out = Vec::new();
         spool.copy_to(&mut out).unwrap();
-        assert_eq!(out, expected);
+        (out, spilled)
     }
 
     #[test]
-    fn small_spool_stays_in_memory() {
-        let mut spool = Spool::new(1024);
-        spool.write(b"abc\n").unwrap();
-        assert!(spool.file.is_none());
-        let mut out = Vec::new();
-        spool.copy_to(&mut out).unwrap();
-        assert_eq!(out, b"abc\n");
+    fn spilled_spool_returns_all_bytes_in_order() {
+        let input = lines(100);
+        let (out, spilled) = round_trip(10, &input);
+        assert!(spilled);
+        assert_eq!(out, input.concat().into_bytes());
+    }
+
+    #[test]
+    fn blocks_are_filled_across_boundaries_in_memory() {
+        let input = lines(40_000);
+        let total: usize = input.iter().map(String::len).sum();
+        assert!(total > 2 * BLOCK_BYTES, "the test must cross block boundaries");
+        let (out, spilled) = round_trip(64 << 20, &input);
+        assert!(!spilled);
+        assert_eq!(out, input.concat().into_bytes());
+    }
+
+    #[test]
+    fn spilling_after_blocks_keeps_order() {
+        let input = lines(40_000);
+        let (out, spilled) = round_trip(BLOCK_BYTES + 17, &input);
+        assert!(spilled);
+        assert_eq!(out, input.concat().into_bytes());
     }
 }
