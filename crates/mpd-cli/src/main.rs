@@ -12,6 +12,7 @@
 
 mod cli;
 mod commands;
+mod jq;
 mod output;
 mod progress;
 

@@ -4,10 +4,10 @@ use std::io::Write;
 
 use mpd_service::{StreamEventsRequest, StreamProfilesRequest, Workspace};
 
+use crate::Exit;
 use crate::cli::{FetchCommand, FetchEvents, FetchProfiles, GlobalArgs};
-use crate::commands::{status, workspace_options};
+use crate::commands::{status, usage, workspace_options};
 use crate::progress::BarReporter;
-use crate::{EXIT_USAGE, Exit};
 
 pub(crate) async fn run(global: &GlobalArgs, command: FetchCommand) -> anyhow::Result<()> {
     match command {
@@ -26,6 +26,7 @@ async fn events(global: &GlobalArgs, args: FetchEvents) -> anyhow::Result<()> {
     if !args.stdout {
         return Err(not_yet_stored("events", args.table.as_deref()));
     }
+    reject_jq(global)?;
     let workspace = Workspace::open(workspace_options(global))?;
     let request = StreamEventsRequest {
         from: args.from,
@@ -72,6 +73,7 @@ async fn profiles(global: &GlobalArgs, args: FetchProfiles) -> anyhow::Result<()
     if !args.stdout {
         return Err(not_yet_stored("profiles", args.table.as_deref()));
     }
+    reject_jq(global)?;
     let workspace = Workspace::open(workspace_options(global))?;
     let request = StreamProfilesRequest {
         where_expr: args.where_expr,
@@ -95,12 +97,19 @@ async fn profiles(global: &GlobalArgs, args: FetchProfiles) -> anyhow::Result<()
     Ok(())
 }
 
-fn ignore_broken_pipe(error: std::io::Error) -> std::io::Result<()> {
-    if error.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(error) }
+/// Streamed lines are data, not a result: they go to jq through a pipe.
+fn reject_jq(global: &GlobalArgs) -> anyhow::Result<()> {
+    if global.jq.is_some() {
+        return Err(usage(
+            "--jq filters results, not streamed lines: pipe the output of --stdout to jq instead"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
-fn usage(message: String) -> anyhow::Error {
-    Exit { code: EXIT_USAGE, message }.into()
+fn ignore_broken_pipe(error: std::io::Error) -> std::io::Result<()> {
+    if error.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(error) }
 }
 
 fn not_yet_stored(what: &str, table: Option<&str>) -> anyhow::Error {

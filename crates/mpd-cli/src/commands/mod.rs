@@ -14,15 +14,6 @@ use crate::{EXIT_USAGE, Exit};
 
 /// Runs the parsed command line.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
-    if cli.global.jq.is_some() {
-        return Err(Exit {
-            code: EXIT_USAGE,
-            message:
-                "--jq is not available in this version of mpd yet; pipe json output to jq instead"
-                    .to_owned(),
-        }
-        .into());
-    }
     let global = &cli.global;
     match cli.command {
         Command::Auth(command) => auth::run(global, command).await,
@@ -71,14 +62,29 @@ pub(crate) fn print_result<T: Serialize>(
     default: Format,
     value: &T,
 ) -> anyhow::Result<()> {
-    let value = serde_json::to_value(value)?;
+    let mut value = serde_json::to_value(value)?;
+    let mut format = global.format.unwrap_or(default);
+    if let Some(expr) = &global.jq {
+        format = match global.format {
+            None | Some(Format::Json) => Format::Json,
+            Some(Format::Jsonl) => Format::Jsonl,
+            Some(_) => return Err(usage("--jq works with --format json or jsonl".to_owned())),
+        };
+        let mut outputs = crate::jq::apply(expr, &value).map_err(usage)?;
+        value = match (format, outputs.len()) {
+            (Format::Json, 1) => outputs.remove(0),
+            _ => serde_json::Value::Array(outputs),
+        };
+    }
     let mut out = std::io::stdout().lock();
-    match crate::output::render(&value, global.format.unwrap_or(default), &mut out)
-        .and_then(|()| out.flush())
-    {
+    match crate::output::render(&value, format, &mut out).and_then(|()| out.flush()) {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
+}
+
+pub(crate) fn usage(message: String) -> anyhow::Error {
+    Exit { code: EXIT_USAGE, message }.into()
 }
 
 /// Prints a status line to stderr unless `--quiet`.
