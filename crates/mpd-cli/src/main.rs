@@ -86,6 +86,9 @@ fn report(error: &anyhow::Error) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         print_error(&service.to_string());
+        if let Some(hint) = service.hint() {
+            print_hint(hint);
+        }
         return ExitCode::from(exit_code(service.class()));
     }
     print_error(&format!("{error:#}"));
@@ -106,6 +109,11 @@ fn exit_code(class: mpd_service::ErrorClass) -> u8 {
 #[allow(clippy::print_stderr, reason = "the CLI is the one place that prints errors")]
 fn print_error(message: &str) {
     eprintln!("error: {message}");
+}
+
+#[allow(clippy::print_stderr, reason = "the CLI is the one place that prints errors")]
+fn print_hint(message: &str) {
+    eprintln!("hint: {message}");
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

@@ -102,6 +102,8 @@ pub enum ErrorClass {
     NotFound,
     /// The file system failed.
     Io,
+    /// No credentials could be found at all.
+    Auth,
 }
 
 impl Error {
@@ -109,6 +111,7 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::AccountNotFound { .. } => ErrorClass::NotFound,
+            Error::NoCredentials { .. } => ErrorClass::Auth,
             Error::Io { .. } => ErrorClass::Io,
             _ => ErrorClass::Usage,
         }
@@ -135,6 +138,8 @@ mod tests {
     fn classes() {
         let not_found = Error::AccountNotFound { name: "x".into(), available: vec![] };
         assert_eq!(not_found.class(), ErrorClass::NotFound);
+        let none = Error::NoCredentials { path: "config.toml".into() };
+        assert_eq!(none.class(), ErrorClass::Auth);
         let io = Error::io("f", io::Error::other("boom"));
         assert_eq!(io.class(), ErrorClass::Io);
         assert_eq!(Error::NoHome.class(), ErrorClass::Usage);

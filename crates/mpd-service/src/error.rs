@@ -75,6 +75,7 @@ impl Error {
                 mpd_config::ErrorClass::NotFound => ErrorClass::NotFound,
                 mpd_config::ErrorClass::Usage => ErrorClass::Usage,
                 mpd_config::ErrorClass::Io => ErrorClass::General,
+                mpd_config::ErrorClass::Auth => ErrorClass::Auth,
             },
             Error::Auth(_) => ErrorClass::Auth,
             Error::Api(e) => match e.class() {
@@ -91,6 +92,20 @@ impl Error {
             | Error::Internal(_)
             | Error::Unreadable(_)
             | Error::Mock(_) => ErrorClass::General,
+        }
+    }
+
+    /// What to do next, for failures whose message comes from Mixpanel rather than from mpd.
+    pub fn hint(&self) -> Option<&'static str> {
+        let Error::Api(error) = self else { return None };
+        match error.class() {
+            mpd_api::ErrorClass::RateLimited => Some(
+                "Mixpanel allows 60 export requests an hour and 3 a second per project: wait a while and rerun, or use fewer --workers",
+            ),
+            mpd_api::ErrorClass::Remote => Some(
+                "Mixpanel or the network kept failing after every retry: rerun later, or retry longer with MPD_RETRY_MAX_ATTEMPTS",
+            ),
+            _ => None,
         }
     }
 

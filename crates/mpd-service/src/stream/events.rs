@@ -175,7 +175,8 @@ impl Workspace {
                     return Ok(output);
                 }
                 Err(DayError::Local(error)) => return Err(error),
-                Err(DayError::Api(error))
+                Err(DayError::Open(error)) => return Err(self.api_error(error)),
+                Err(DayError::Body(error))
                     if error.is_retryable() && attempt < policy.max_attempts =>
                 {
                     let delay = error.retry_after().unwrap_or_else(|| policy.backoff(attempt));
@@ -183,7 +184,7 @@ impl Workspace {
                     reporter.retrying(day, attempt, delay, &error.to_string());
                     tokio::time::sleep(delay).await;
                 }
-                Err(DayError::Api(error)) => return Err(self.api_error(error)),
+                Err(DayError::Body(error)) => return Err(self.api_error(error)),
             }
         }
     }
@@ -197,7 +198,7 @@ impl Workspace {
         reporter: &dyn Reporter,
         limit: Option<u32>,
     ) -> std::result::Result<DayOutput, DayError> {
-        let mut body = client.export(export).await?;
+        let mut body = client.export(export).await.map_err(DayError::Open)?;
         let mut work = DayWork {
             assembler: LineAssembler::new(shape),
             spool: Spool::new(SPOOL_MEMORY_LIMIT),
@@ -206,7 +207,7 @@ impl Workspace {
             records: 0,
             cap: limit.map_or(u64::MAX, u64::from),
         };
-        while let Some(batch) = body.next_lines().await? {
+        while let Some(batch) = body.next_lines().await.map_err(DayError::Body)? {
             let before = work.records;
             // Validation and normalisation are CPU work: they run on the blocking pool so that
             // several days decode on several cores while this task keeps the sockets moving.
@@ -236,16 +237,16 @@ impl Workspace {
     }
 }
 
-/// Why one attempt at a day failed: Mixpanel (maybe retryable) or this machine (never retried).
+/// Why one attempt at a day failed.
 enum DayError {
-    Api(mpd_api::Error),
+    /// The request failed before its body started; the client already retried it as its
+    /// policy allows, so retrying again here would square the number of attempts.
+    Open(mpd_api::Error),
+    /// The body broke off (reset, `terminated early`, idle timeout): only the whole day can be
+    /// requested again.
+    Body(mpd_api::Error),
+    /// This machine failed (spool, decoding task); never retried.
     Local(Error),
-}
-
-impl From<mpd_api::Error> for DayError {
-    fn from(error: mpd_api::Error) -> Self {
-        DayError::Api(error)
-    }
 }
 
 /// The state of one day's attempt, moved to the blocking pool for each batch.
