@@ -170,6 +170,10 @@ pub(crate) struct FetchEvents {
     /// Days fetched concurrently (within the request budget).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub(crate) workers: u16,
+    /// Days per export request (1 = day by day); fewer requests spend less of Mixpanel's
+    /// hourly budget, but a failed request is retried whole.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) chunk_days: u32,
     /// Write JSON lines to stdout instead of a table.
     #[arg(long)]
     pub(crate) stdout: bool,

@@ -40,9 +40,9 @@ impl Reporter for BarReporter {
         bar.enable_steady_tick(Duration::from_millis(120));
     }
 
-    fn day_finished(&self, _day: NaiveDate, _n_lines: u64) {
+    fn days_finished(&self, _first: NaiveDate, n_days: u64, _n_lines: u64) {
         if let Some(bar) = &self.bar {
-            bar.inc(1);
+            bar.inc(n_days);
         }
     }
 

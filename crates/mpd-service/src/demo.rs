@@ -72,6 +72,7 @@ pub async fn run_demo(reporter: &dyn Reporter) -> Result<DemoReport> {
         limit: None,
         raw: true,
         workers: 2,
+        chunk_days: 1,
         allow_bad_lines: 0,
         quarantine_path: None,
     };

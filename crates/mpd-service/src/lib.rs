@@ -19,6 +19,7 @@
 //!     limit: None,
 //!     raw: true,
 //!     workers: 2,
+//!     chunk_days: 1,
 //!     allow_bad_lines: 0,
 //!     quarantine_path: None,
 //! };

@@ -11,8 +11,8 @@ pub trait Reporter: Send + Sync {
     fn started(&self, _what: &str, _n_days: u64) {}
     /// A day's request is about to be sent.
     fn day_started(&self, _day: NaiveDate) {}
-    /// A day completed and its `n_lines` lines were written.
-    fn day_finished(&self, _day: NaiveDate, _n_lines: u64) {}
+    /// `n_days` days starting at `first` completed and their `n_lines` lines were written.
+    fn days_finished(&self, _first: NaiveDate, _n_days: u64, _n_lines: u64) {}
     /// `n` more records were written in total.
     fn records_written(&self, _n: u64) {}
     /// A day's request failed and is retried after `delay`.

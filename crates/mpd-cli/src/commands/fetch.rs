@@ -36,6 +36,7 @@ async fn events(global: &GlobalArgs, args: FetchEvents) -> anyhow::Result<()> {
         limit: args.limit,
         raw: args.raw,
         workers: usize::from(args.workers),
+        chunk_days: args.chunk_days,
         allow_bad_lines: args.allow_bad_lines,
         quarantine_path: args.quarantine,
     };

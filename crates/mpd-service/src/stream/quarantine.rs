@@ -29,7 +29,13 @@ impl Quarantine {
         &self.path
     }
 
-    pub(crate) fn record(&mut self, day: NaiveDate, lines: &[BadLine]) -> Result<()> {
+    /// Records the bad lines of the export of `[from, to]`; line numbers count in that body.
+    pub(crate) fn record(
+        &mut self,
+        from: NaiveDate,
+        to: NaiveDate,
+        lines: &[BadLine],
+    ) -> Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
@@ -44,9 +50,10 @@ impl Quarantine {
         }
         let mut text = Vec::new();
         for bad in lines {
-            tracing::warn!(%day, line = bad.line, reason = %bad.reason, "malformed line quarantined");
+            tracing::warn!(%from, %to, line = bad.line, reason = %bad.reason, "malformed line quarantined");
             let entry = serde_json::json!({
-                "day": day.to_string(),
+                "from": from.to_string(),
+                "to": to.to_string(),
                 "line": bad.line,
                 "reason": bad.reason,
                 "text": String::from_utf8_lossy(&bad.text),
