@@ -51,6 +51,9 @@ pub(crate) struct Step {
     /// With `--raw`, stdout must hold exactly the mock's profiles, each once, in order.
     #[serde(default)]
     pub(crate) stdout_equals_profiles: bool,
+    /// The export requests the mock must have seen during the step, as sorted
+    /// `"FROM..TO status"` strings (requests run concurrently, so their order is not checked).
+    pub(crate) export_requests: Option<Vec<String>>,
     /// Strings that must not appear anywhere in stdout or stderr.
     #[serde(default)]
     pub(crate) never_shows: Vec<String>,

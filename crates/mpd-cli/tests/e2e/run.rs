@@ -25,6 +25,7 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
     let mut transcript = String::new();
     let mut failures = Vec::new();
     for step in &case.steps {
+        let seen_before = mock.requests().len();
         let output = run_step(case, step, &mock, home.path())?;
         let code = output.status.code().unwrap_or(-1);
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -45,6 +46,20 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
             && let Err(e) = compare_with_truth(&mock, from, to, &stdout)
         {
             failures.push(format!("`mpd {}`: {e}", step.args.join(" ")));
+        }
+        if let Some(expected) = &step.export_requests {
+            let mut seen: Vec<String> = mock.requests()[seen_before..]
+                .iter()
+                .filter(|r| r.path.contains("/export"))
+                .map(|r| {
+                    let param = |name| r.param(name).unwrap_or("?").to_owned();
+                    format!("{}..{} {}", param("from_date"), param("to_date"), r.status)
+                })
+                .collect();
+            seen.sort();
+            if &seen != expected {
+                failures.push(format!("export requests were {seen:?}, expected {expected:?}"));
+            }
         }
         if step.stdout_equals_profiles
             && let Err(e) = compare_with_profiles(&mock, &stdout)
