@@ -68,10 +68,12 @@ pub(crate) enum Command {
     Sync(Unfinished),
     /// Import Mixpanel JSON pipelines files (not available yet).
     Import(Unfinished),
-    /// SQL over the store and live Mixpanel queries (not available yet).
-    Query(Unfinished),
-    /// Discover events and properties, inspect the store (not available yet).
-    Inspect(Unfinished),
+    /// SQL over the store (live Mixpanel queries are not available yet).
+    #[command(subcommand)]
+    Query(QueryCommand),
+    /// Inspect the store (discovery through the live API is not available yet).
+    #[command(subcommand)]
+    Inspect(InspectCommand),
     /// Remove users' data from every table (not available yet).
     Gdpr(Unfinished),
     /// Compact, vacuum and show the history of tables (not available yet).
@@ -83,6 +85,75 @@ pub(crate) enum Command {
 pub(crate) struct Unfinished {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub(crate) args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum QueryCommand {
+    /// Run SQL over the store's tables (DataFusion, with JSON functions).
+    Sql(QuerySql),
+    /// Live Mixpanel queries (segmentation, funnel, retention, ...): not available yet.
+    #[command(external_subcommand)]
+    Live(Vec<String>),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QuerySql {
+    /// The query.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub(crate) query: Option<String>,
+    /// Read the query from a file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// Print the single value of a one-row, one-column result.
+    #[arg(long)]
+    pub(crate) scalar: bool,
+    /// Write the rows to a .parquet, .csv or .jsonl file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum InspectCommand {
+    /// Where the store is and what it holds.
+    Info,
+    /// Every table with rows, files, size and version.
+    Tables,
+    /// A table's columns.
+    Schema {
+        /// The table.
+        table: String,
+    },
+    /// Random rows of a table.
+    Sample {
+        /// The table.
+        table: String,
+        /// How many rows.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        rows: u32,
+    },
+    /// Per-column counts, nulls, distinct values, min and max.
+    Summarize {
+        /// The table.
+        table: String,
+    },
+    /// Events per name with distinct ids and first/last time.
+    Breakdown {
+        /// The table (default: events).
+        #[arg(default_value = "events")]
+        table: String,
+    },
+    /// Remove a table and its files.
+    Drop {
+        /// The table.
+        table: String,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Discovery through the live API (events, properties, values, funnels, cohorts,
+    /// top-events): not available yet.
+    #[command(external_subcommand)]
+    Live(Vec<String>),
 }
 
 #[derive(Debug, Subcommand)]

@@ -54,6 +54,17 @@ pub enum Error {
         /// The [`LineError`] rendered, column included.
         reason: String,
     },
+    /// A line grew past the stream decoder's limit: the input is not JSON lines (or not
+    /// decompressed), and buffering it would exhaust memory.
+    #[error("line {line} (byte offset {byte_offset}) is longer than {limit} bytes")]
+    LineTooLong {
+        /// 1-based line number.
+        line: u64,
+        /// Byte offset of the start of the line in its input.
+        byte_offset: u64,
+        /// The limit in bytes, without the line terminator.
+        limit: usize,
+    },
 }
 
 /// Result with this crate's [`Error`] as the default error type.

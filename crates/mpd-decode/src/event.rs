@@ -162,7 +162,7 @@ fn read_event<'a>(
         let reason = format!("`properties` is not an object (found {})", doc.kind(props.value));
         return Err(LineError::new(reason, doc.column_of(root_start, props.ordinal)));
     };
-    let Some((properties, props_start)) = doc.root_member_text(props.ordinal) else {
+    let Some((properties, props_start)) = doc.root_member_text(props) else {
         return Err(LineError::new("could not locate `properties` in the line", None));
     };
     let inner = Fields::collect(props_members, false);

@@ -8,6 +8,14 @@
 //! [`write_event_json`] and [`write_profile_json`] write the normalised objects that
 //! `mpd fetch … --stdout` prints.
 //!
+//! For the store, the same lines become Arrow [`RecordBatch`](arrow_array::RecordBatch)es of
+//! the tables' schemas ([`events_schema`], [`profiles_schema`], [`identity_schema`],
+//! [`rejected_duplicates_schema`]): [`EventBatchBuilder`], [`ProfileBatchBuilder`] and
+//! [`IdentityBatchBuilder`] take one line at a time, and [`EventStreamDecoder`] (a
+//! [`StreamDecoder`]) takes raw bytes in chunks of any size, splits lines, and collects the
+//! lines it could not decode as [`BadLine`]s. [`synthetic_insert_id`] gives events without
+//! `$insert_id` their deterministic dedup key.
+//!
 //! Lines are validated with simd-json; strings borrow from the line unless they contained
 //! escapes. A line that breaks a rule gives a [`LineError`]; the caller, who knows the line
 //! number and byte offset, turns it into an [`Error`] with [`LineError::at`].
@@ -28,16 +36,44 @@
 //! assert!(out.starts_with(br#"{"event_name":"Purchase","time":"2023-11-14T22:13:20.000000Z","date":"2023-11-14","#));
 //! # Ok::<(), mpd_decode::LineError>(())
 //! ```
+//!
+//! ```
+//! use mpd_decode::{EventStreamDecoder, LineFormat, TimeCorrection, events_schema};
+//!
+//! let body = b"{\"event\":\"Login\",\"properties\":{\"time\":1700000000,\"distinct_id\":\"u1\"}}\n";
+//! let mut decoder = EventStreamDecoder::new(LineFormat::Export, TimeCorrection::None, 1, 8192);
+//! let mut batches = decoder.feed(body)?;
+//! batches.extend(decoder.finish()?);
+//! assert_eq!(batches[0].schema(), events_schema());
+//! assert_eq!(batches[0].num_rows(), 1);
+//! assert!(decoder.take_bad_lines().is_empty());
+//! # Ok::<(), mpd_decode::Error>(())
+//! ```
 
+mod batch;
 mod error;
 mod event;
+mod insert_id;
 mod parse;
 mod profile;
 mod scan;
+mod schema;
+mod stream;
 mod time;
 mod write;
 
+pub use batch::{
+    EventBatchBuilder, IdentityBatchBuilder, IdentitySource, LineBatchBuilder, ProfileBatchBuilder,
+};
 pub use error::{Error, LineError, Result};
 pub use event::{EventDecoder, EventRecord, LineFormat, TimeCorrection};
+pub use insert_id::synthetic_insert_id;
 pub use profile::{ProfileDecoder, ProfileRecord, decode_profile};
+pub use schema::{
+    events_schema, identity_schema, profiles_schema, rejected_duplicates_schema, timestamp_type,
+};
+pub use stream::{
+    BAD_LINE_TEXT_LIMIT, BadLine, DEFAULT_MAX_LINE_BYTES, EventStreamDecoder,
+    IdentityStreamDecoder, ProfileStreamDecoder, StreamDecoder,
+};
 pub use write::{write_event_json, write_json_string, write_profile_json};

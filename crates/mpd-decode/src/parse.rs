@@ -2,6 +2,7 @@
 //! read-only view of one parsed line whose strings borrow from the original line.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use simd_json::{Buffers, ErrorType, INPUT_PADDING, Node, StaticNode, Tape};
 
@@ -38,7 +39,12 @@ impl Parser {
             &mut self.buffers,
             &mut tape,
         ) {
-            Ok(()) => read(&Doc { line, base, nodes: &tape.0 }),
+            // simd-json has validated the UTF-8 already; this is the one check that lets every
+            // string of the line be borrowed as `&str` without re-validating it.
+            Ok(()) => match std::str::from_utf8(line) {
+                Ok(text) => read(&Doc { line, text, base, nodes: &tape.0 }),
+                Err(e) => Err(LineError::new("line is not valid UTF-8", Some(e.valid_up_to() + 1))),
+            },
             Err(e) => Err(json_error(line, &e)),
         };
         self.tape = tape.reset();
@@ -93,6 +99,8 @@ pub(crate) struct Member<'s> {
 /// A parsed line: `'d` is the tape borrow, `'s` the scratch copy, `'a` the original line.
 pub(crate) struct Doc<'d, 's, 'a> {
     line: &'a [u8],
+    /// The same line as text.
+    text: &'a str,
     /// Address of the scratch copy, to map tape strings back to the line.
     base: usize,
     nodes: &'d [Node<'s>],
@@ -155,21 +163,70 @@ impl<'d, 's, 'a> Doc<'d, 's, 'a> {
     /// where the line holds the same bytes at that offset the line can be borrowed instead of
     /// copying. Comparing the bytes keeps this correct whatever simd-json does internally.
     fn to_line(&self, s: &'s str) -> Cow<'a, str> {
-        let start = s.as_ptr().addr().wrapping_sub(self.base);
-        let raw = start.checked_add(s.len()).and_then(|end| self.line.get(start..end));
-        match raw.filter(|raw| *raw == s.as_bytes()).map(std::str::from_utf8) {
-            Some(Ok(borrowed)) => Cow::Borrowed(borrowed),
-            _ => Cow::Owned(s.to_owned()),
+        match self.offset_in_line(s) {
+            Some(start) => Cow::Borrowed(&self.text[start..start + s.len()]),
+            None => Cow::Owned(s.to_owned()),
         }
     }
 
-    /// Original text of the value of the `ordinal`-th member of the root object.
-    pub(crate) fn root_member_text(&self, ordinal: usize) -> Option<(&'a str, usize)> {
-        let obj = scan::skip_ws(self.line, 0);
-        let span = scan::member_value_span(self.line, obj, ordinal)?;
+    /// Where the tape string `s` sits in the line, if it is there unchanged (no escapes).
+    fn offset_in_line(&self, s: &str) -> Option<usize> {
+        let start = s.as_ptr().addr().wrapping_sub(self.base);
+        let raw = self.text.get(start..start.checked_add(s.len())?)?;
+        (raw == s).then_some(start)
+    }
+
+    /// Original text of the value of a member of the root object, and its byte offset.
+    pub(crate) fn root_member_text(&self, m: Member<'s>) -> Option<(&'a str, usize)> {
+        let span = self.root_value_span(m).or_else(|| {
+            let obj = scan::skip_ws(self.line, 0);
+            scan::member_value_span(self.line, obj, m.ordinal)
+        })?;
         let start = span.start;
-        let text = std::str::from_utf8(self.line.get(span)?).ok()?;
-        Some((text, start))
+        Some((self.text.get(span)?, start))
+    }
+
+    /// The span of an object-valued root member without scanning its text (which, for the
+    /// `properties` of an event, is most of the line): it starts after the key and its `:`,
+    /// and ends before the `,` of the next key or, for the last member, before the root's `}`.
+    /// `None` (scan instead) when a key needed for this had escapes or is empty, since then
+    /// its position is unknown.
+    fn root_value_span(&self, m: Member<'s>) -> Option<Range<usize>> {
+        let b = self.line;
+        let key = self.string_token(m.key)?;
+        let colon = scan::skip_ws(b, key.end);
+        if b.get(colon) != Some(&b':') {
+            return None;
+        }
+        let start = scan::skip_ws(b, colon + 1);
+
+        let Some(Node::Object { count: root_count, .. }) = self.nodes.first() else { return None };
+        let next = m.value + width(self.nodes.get(m.value)?);
+        let end = if next <= *root_count {
+            let Some(Node::String(next_key)) = self.nodes.get(next) else { return None };
+            let comma = scan::trim_ws_end(b, self.string_token(next_key)?.start);
+            if comma == 0 || b[comma - 1] != b',' {
+                return None;
+            }
+            scan::trim_ws_end(b, comma - 1)
+        } else {
+            let close = scan::trim_ws_end(b, b.len());
+            if close == 0 || b[close - 1] != b'}' {
+                return None;
+            }
+            scan::trim_ws_end(b, close - 1)
+        };
+        let is_object = b.get(start) == Some(&b'{') && end > start && b[end - 1] == b'}';
+        is_object.then_some(start..end)
+    }
+
+    /// The span of a string token, quotes included, of a non-empty tape string that sits
+    /// unchanged in the line.
+    fn string_token(&self, s: &str) -> Option<Range<usize>> {
+        let at = self.offset_in_line(s).filter(|_| !s.is_empty())?;
+        let end = at + s.len();
+        let quoted = at > 0 && self.line[at - 1] == b'"' && self.line.get(end) == Some(&b'"');
+        quoted.then_some(at - 1..end + 1)
     }
 
     /// 1-based column of the `ordinal`-th member value of the object whose text starts at
@@ -182,6 +239,14 @@ impl<'d, 's, 'a> Doc<'d, 's, 'a> {
     pub(crate) fn root_column(&self) -> Option<usize> {
         let i = scan::skip_ws(self.line, 0);
         (i < self.line.len()).then_some(i + 1)
+    }
+}
+
+/// Tape nodes taken by the value at a node: itself and, for containers, everything inside.
+fn width(node: &Node<'_>) -> usize {
+    match node {
+        Node::Object { count, .. } | Node::Array { count, .. } => count + 1,
+        _ => 1,
     }
 }
 
@@ -202,12 +267,8 @@ impl<'s> Iterator for Members<'_, 's> {
         }
         let Node::String(key) = self.nodes.get(self.next)? else { return None };
         let value = self.next + 1;
-        let width = match self.nodes.get(value)? {
-            Node::Object { count, .. } | Node::Array { count, .. } => count + 1,
-            _ => 1,
-        };
         let member = Member { ordinal: self.ordinal, key, value };
-        self.next = value + width;
+        self.next = value + width(self.nodes.get(value)?);
         self.remaining -= 1;
         self.ordinal += 1;
         Some(member)
@@ -262,6 +323,53 @@ mod tests {
             None,
         ];
         assert_eq!(ids, expected);
+    }
+
+    #[test]
+    fn root_member_text_without_scanning_agrees_with_the_scanner() {
+        let lines = [
+            r#"{"event":"a","properties":{"x":{"y":"}"}}}"#,
+            r#" { "properties" :	{"x":1} , "event" : "a" } "#,
+            r#"{"a":1,"properties":{},"b":[{"c":2}],"d":"e"}"#,
+            r#"{"prop\u0065rties":{"k":1},"n\u0065xt":{}}"#,
+            r#"{"":{"k":1},"properties":{"":""}}"#,
+            r#"{"p":{"k":1},"p":{"k":2}}"#,
+        ];
+        for line in lines {
+            let spans = with_doc(line, |doc| {
+                doc.members(ROOT)
+                    .unwrap()
+                    .filter(|m| doc.members(m.value).is_some())
+                    .map(|m| {
+                        let scanned = scan::member_value_span(
+                            line.as_bytes(),
+                            doc.root_column().unwrap() - 1,
+                            m.ordinal,
+                        );
+                        let fast = doc.root_value_span(m);
+                        if let Some(fast) = &fast {
+                            assert_eq!(Some(fast.clone()), scanned, "{line}");
+                        }
+                        (fast.is_some(), doc.root_member_text(m).map(|(t, _)| t.to_owned()))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap();
+            for (_, text) in &spans {
+                let text = text.as_deref().expect("every object member has a text");
+                assert!(text.starts_with('{') && text.ends_with('}'), "{line}: {text}");
+            }
+            // Unescaped, non-empty keys take the fast path.
+            let fast: Vec<bool> = spans.iter().map(|(fast, _)| *fast).collect();
+            let expected: &[bool] = match line {
+                l if l.contains("\\u0065") => &[false, false],
+                l if l.starts_with(r#"{"":"#) => &[false, true],
+                l if l.starts_with(r#"{"a""#) => &[true],
+                l if l.starts_with(r#"{"p""#) => &[true, true],
+                _ => &[true],
+            };
+            assert_eq!(fast, expected, "{line}");
+        }
     }
 
     #[test]

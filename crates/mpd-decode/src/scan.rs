@@ -15,6 +15,14 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The index just past the last non-whitespace byte before `i` (0 if there is none).
+pub(crate) fn trim_ws_end(b: &[u8], mut i: usize) -> usize {
+    while i > 0 && matches!(b.get(i - 1), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i -= 1;
+    }
+    i
+}
+
 /// `i` is at an opening quote; returns the index just past the closing quote.
 fn skip_string(b: &[u8], i: usize) -> Option<usize> {
     if b.get(i) != Some(&b'"') {

@@ -47,7 +47,7 @@ pub enum Error {
     },
     /// The store's folders could not be prepared.
     #[error(transparent)]
-    Store(#[from] mpd_store::Error),
+    Store(Box<mpd_store::Error>),
     /// Writing output or a local file failed.
     #[error("cannot write {what}: {source}")]
     Write {
@@ -86,8 +86,12 @@ impl Error {
                 mpd_api::ErrorClass::Remote | mpd_api::ErrorClass::Internal => ErrorClass::General,
             },
             Error::InvalidArgument(_) => ErrorClass::Usage,
+            Error::Store(e) => match e.class() {
+                mpd_store::ErrorClass::Usage => ErrorClass::Usage,
+                mpd_store::ErrorClass::NotFound => ErrorClass::NotFound,
+                mpd_store::ErrorClass::Storage => ErrorClass::General,
+            },
             Error::BadLines { .. }
-            | Error::Store(_)
             | Error::Write { .. }
             | Error::Internal(_)
             | Error::Unreadable(_)
@@ -112,6 +116,12 @@ impl Error {
     /// True when the error is a closed output pipe (e.g. `mpd ... | head`), which is not a failure.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Write { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl From<mpd_store::Error> for Error {
+    fn from(error: mpd_store::Error) -> Self {
+        Error::Store(Box::new(error))
     }
 }
 

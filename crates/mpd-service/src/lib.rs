@@ -32,14 +32,18 @@
 mod accounts;
 mod demo;
 mod error;
+mod local;
 mod report;
 mod stream;
+mod table;
 mod workspace;
 
 pub use accounts::{AccountView, Accounts, NewAccount};
 pub use demo::{DemoReport, run_demo};
 pub use error::{AuthRefused, Error, ErrorClass, Result};
+pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
 pub use mpd_config::{EnvVars, Secret, SettingsOverrides};
 pub use report::{Reporter, SilentReporter};
 pub use stream::{ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary};
-pub use workspace::{AuthCheck, Workspace, WorkspaceOptions};
+pub use table::{FetchEventsRequest, FetchSummary, ProfileFetchSummary, TableMode};
+pub use workspace::{AuthCheck, StoreKind, Workspace, WorkspaceOptions};

@@ -20,6 +20,20 @@ pub struct WorkspaceOptions {
     pub env: EnvVars,
     /// Settings given as flags; they win over every other layer.
     pub overrides: SettingsOverrides,
+    /// Where tables live: the configured folder (default), a temporary folder, or memory.
+    pub store_kind: StoreKind,
+}
+
+/// Which kind of store a workspace uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StoreKind {
+    /// `--store`, `MPD_STORE`, `[mpd] store`, else `~/.mp/lake/<project_id>/`.
+    #[default]
+    Persistent,
+    /// A temporary folder removed by [`Workspace::close`].
+    Ephemeral,
+    /// No files at all.
+    InMemory,
 }
 
 /// The entry point for library users and the CLI: one Mixpanel project, its credentials and
@@ -30,7 +44,9 @@ pub struct Workspace {
     credentials: ResolvedCredentials,
     settings: Settings,
     home: Option<PathBuf>,
+    store_kind: StoreKind,
     client: OnceLock<mpd_api::Client>,
+    store: tokio::sync::OnceCell<mpd_store::Store>,
 }
 
 impl Workspace {
@@ -45,7 +61,7 @@ impl Workspace {
             mpd_config::resolve_credentials(&file, &options.env, options.account.as_deref())?;
         let settings = mpd_config::load_settings(&file, &options.env, &options.overrides)?;
         let home = options.env.get("HOME").map(PathBuf::from);
-        Ok(Self::from_parts(credentials, settings, home))
+        Ok(Self::from_parts(credentials, settings, home).with_store_kind(options.store_kind))
     }
 
     /// A workspace from already resolved parts (tests, the demo, embedding applications).
@@ -54,7 +70,61 @@ impl Workspace {
         settings: Settings,
         home: Option<PathBuf>,
     ) -> Self {
-        Self { credentials, settings, home, client: OnceLock::new() }
+        Self {
+            credentials,
+            settings,
+            home,
+            store_kind: StoreKind::Persistent,
+            client: OnceLock::new(),
+            store: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The same workspace with another kind of store (before the store is first used).
+    pub fn with_store_kind(mut self, kind: StoreKind) -> Self {
+        self.store_kind = kind;
+        self
+    }
+
+    /// The store, opened on first use.
+    pub async fn store(&self) -> Result<&mpd_store::Store> {
+        self.store
+            .get_or_try_init(|| async {
+                let mode = match self.store_kind {
+                    StoreKind::Persistent => mpd_store::StoreMode::Persistent(
+                        self.store_location()?.root().to_path_buf(),
+                    ),
+                    StoreKind::Ephemeral => mpd_store::StoreMode::Ephemeral,
+                    StoreKind::InMemory => mpd_store::StoreMode::InMemory,
+                };
+                Ok::<_, Error>(mpd_store::Store::open(mode).await?)
+            })
+            .await
+    }
+
+    /// Closes the workspace: an ephemeral store's folder is removed.
+    pub async fn close(self) -> Result<()> {
+        if let Some(store) = self.store.into_inner() {
+            store.close().await?;
+        }
+        Ok(())
+    }
+
+    /// A new quarantine file for malformed lines of `what` over `[from, to]`.
+    pub(crate) fn quarantine_file_path(
+        &self,
+        what: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<PathBuf> {
+        let dir = match self.store.get().and_then(|s| s.root()) {
+            Some(root) => mpd_store::StoreLocation::at(root).quarantine_dir(),
+            None => self.store_location()?.quarantine_dir(),
+        };
+        Ok(dir.join(format!(
+            "{what}-{from}-{to}-{}.jsonl",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S")
+        )))
     }
 
     /// The credentials in use (the secret stays redacted in `Debug`).

@@ -1,96 +1,57 @@
-//! The on-disk home of an mpd store: where a project's lake lives and how its folders are laid out.
+//! The mpd store: one Delta Lake table per table name, and SQL over them (PRODUCT.md §3).
 //!
-//! A store is a folder holding one Delta Lake table per table name (PRODUCT.md §3). This crate
-//! owns that layout. The Delta tables themselves and SQL over them arrive with the local-lake work;
-//! until then the crate resolves locations and the side folders the streaming path needs
-//! (quarantine files for malformed lines).
+//! A [`Store`] lives in a folder ([`StoreMode::Persistent`]), a temporary folder removed on
+//! close ([`StoreMode::Ephemeral`]), or process memory ([`StoreMode::InMemory`]). Rows arrive
+//! as Arrow batches through a [`TableWriter`], which streams Parquet files into the table and
+//! makes them visible in one Delta commit carrying the caller's metadata (and, optionally, an
+//! application-transaction version: the sync cursor). [`Store::sql`] queries every table with
+//! DataFusion; [`Store::read_columns`] reads a few columns of a few days for dedup.
+//!
+//! The tables are standard Delta tables (protocol, metadata, `add` actions with statistics,
+//! Hive-style partition folders), readable by other Delta readers. This crate knows nothing of
+//! Mixpanel's API, configuration or printing: schemas come in as [`SchemaRef`].
 //!
 //! ```
-//! use std::path::Path;
-//! use mpd_store::StoreLocation;
+//! use std::sync::Arc;
+//! use arrow_array::{Int64Array, RecordBatch};
+//! use arrow_schema::{DataType, Field, Schema};
+//! use mpd_store::{Store, StoreMode, WriteMode};
 //!
-//! let location = StoreLocation::default_for_project(Path::new("/home/ana"), 1234);
-//! assert_eq!(location.root(), Path::new("/home/ana/.mp/lake/1234"));
-//! assert_eq!(location.quarantine_dir(), Path::new("/home/ana/.mp/lake/1234/_quarantine"));
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+//! # async fn main() -> mpd_store::Result<()> {
+//! let store = Store::open(StoreMode::InMemory).await?;
+//! let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+//! let mut writer = store.writer("numbers", schema.clone(), &[], WriteMode::Create).await?;
+//! let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))])
+//!     .expect("valid batch");
+//! writer.write(batch).await?;
+//! let summary = writer.commit(serde_json::Map::new()).await?;
+//! assert_eq!(summary.rows_added, 3);
+//!
+//! let result = store.sql("SELECT sum(n) AS total FROM numbers").await?;
+//! let total = result.batches[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+//! assert_eq!(total.value(0), 6);
+//! store.close().await
+//! # }
 //! ```
 
-use std::path::{Path, PathBuf};
+mod backend;
+mod error;
+mod export;
+mod history;
+mod location;
+mod query;
+mod schema;
+mod store;
+mod writer;
 
-/// Errors of the store.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A folder of the store could not be created or written.
-    #[error("cannot prepare store folder {path}: {source}")]
-    Io {
-        /// The folder.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-}
+pub use arrow_schema::SchemaRef;
+pub use datafusion::physical_plan::SendableRecordBatchStream;
 
-/// `Result` with this crate's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Name of the folder, inside the store root, that keeps malformed input lines.
-pub const QUARANTINE_DIR: &str = "_quarantine";
-
-/// Where a project's store lives on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreLocation {
-    root: PathBuf,
-}
-
-impl StoreLocation {
-    /// A store rooted at an explicit folder (`--store`, `MPD_STORE`, or `[mpd] store`).
-    pub fn at(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
-    }
-
-    /// The default store of a project: `<home>/.mp/lake/<project_id>/`.
-    pub fn default_for_project(home: &Path, project_id: u64) -> Self {
-        Self::at(home.join(".mp").join("lake").join(project_id.to_string()))
-    }
-
-    /// The store's root folder.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The folder holding quarantine files of malformed lines.
-    pub fn quarantine_dir(&self) -> PathBuf {
-        self.root.join(QUARANTINE_DIR)
-    }
-
-    /// Creates the quarantine folder if needed and returns it.
-    pub fn ensure_quarantine_dir(&self) -> Result<PathBuf> {
-        let dir = self.quarantine_dir();
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
-        Ok(dir)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quarantine_dir_is_created_inside_the_root() {
-        let temp = std::env::temp_dir().join(format!("mpd-store-test-{}", std::process::id()));
-        let location = StoreLocation::at(&temp);
-        let dir = location.ensure_quarantine_dir().expect("create");
-        assert!(dir.is_dir());
-        assert!(dir.starts_with(&temp));
-        std::fs::remove_dir_all(&temp).expect("cleanup");
-    }
-
-    #[test]
-    fn io_error_names_the_path() {
-        let file = std::env::temp_dir().join(format!("mpd-store-file-{}", std::process::id()));
-        std::fs::write(&file, b"not a folder").expect("write");
-        let err =
-            StoreLocation::at(&file).ensure_quarantine_dir().expect_err("a file is in the way");
-        assert!(err.to_string().contains(&file.display().to_string()), "{err}");
-        std::fs::remove_file(&file).expect("cleanup");
-    }
-}
+pub use crate::error::{Error, ErrorClass, Result};
+pub use crate::export::{FileFormat, FileSummary};
+pub use crate::history::{COMMIT_METADATA_KEY, CommitRecord};
+pub use crate::location::{QUARANTINE_DIR, StoreLocation};
+pub use crate::query::{DATE_COLUMN, EVENTS_RESOLVED_VIEW, QueryResult};
+pub use crate::store::{Store, StoreMode, TableInfo};
+pub use crate::writer::{CommitSummary, TableWriter, WriteMode};

@@ -2,11 +2,13 @@
 
 use std::io::Write;
 
-use mpd_service::{StreamEventsRequest, StreamProfilesRequest, Workspace};
+use mpd_service::{
+    FetchEventsRequest, StreamEventsRequest, StreamProfilesRequest, TableMode, Workspace,
+};
 
-use crate::Exit;
+use crate::cli::Format;
 use crate::cli::{FetchCommand, FetchEvents, FetchProfiles, GlobalArgs};
-use crate::commands::{status, usage, workspace_options};
+use crate::commands::{print_result, status, usage, workspace_options};
 use crate::progress::BarReporter;
 
 pub(crate) async fn run(global: &GlobalArgs, command: FetchCommand) -> anyhow::Result<()> {
@@ -24,7 +26,7 @@ async fn events(global: &GlobalArgs, args: FetchEvents) -> anyhow::Result<()> {
         )));
     }
     if !args.stdout {
-        return Err(not_yet_stored("events", args.table.as_deref()));
+        return events_into_table(global, args).await;
     }
     reject_jq(global)?;
     let workspace = Workspace::open(workspace_options(global))?;
@@ -70,11 +72,56 @@ async fn events(global: &GlobalArgs, args: FetchEvents) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn profiles(global: &GlobalArgs, args: FetchProfiles) -> anyhow::Result<()> {
-    if !args.stdout {
-        return Err(not_yet_stored("profiles", args.table.as_deref()));
+async fn events_into_table(global: &GlobalArgs, args: FetchEvents) -> anyhow::Result<()> {
+    let workspace = Workspace::open(workspace_options(global))?;
+    let request = FetchEventsRequest {
+        table: args.table.unwrap_or_else(|| "events".to_owned()),
+        from: args.from,
+        to: args.to,
+        events: args.events,
+        where_expr: args.where_expr,
+        limit: args.limit,
+        workers: usize::from(args.workers),
+        chunk_days: args.chunk_days,
+        mode: table_mode(args.append, args.replace),
+        allow_bad_lines: args.allow_bad_lines,
+        quarantine_path: args.quarantine,
+    };
+    let reporter = BarReporter::new(!global.no_progress && !global.quiet);
+    let result = workspace.fetch_events(&request, &reporter).await;
+    let closed = workspace.close().await;
+    let summary = result?;
+    closed?;
+    status(
+        global,
+        &format!(
+            "{} rows added to {} (version {}); {} fetched, {} already present, {} true duplicate(s) audited in {}s",
+            summary.written,
+            summary.table,
+            summary.version,
+            summary.fetched,
+            summary.already_present,
+            summary.duplicates_rejected,
+            format_args!("{:.2}", summary.elapsed_secs),
+        ),
+    );
+    print_result(global, Format::Json, &summary)
+}
+
+fn table_mode(append: bool, replace: bool) -> TableMode {
+    match (append, replace) {
+        (true, _) => TableMode::Append,
+        (_, true) => TableMode::Replace,
+        _ => TableMode::Create,
     }
-    reject_jq(global)?;
+}
+
+async fn profiles(global: &GlobalArgs, args: FetchProfiles) -> anyhow::Result<()> {
+    let table = args.table.clone().unwrap_or_else(|| "profiles".to_owned());
+    let mode = table_mode(args.append, args.replace);
+    if args.stdout {
+        reject_jq(global)?;
+    }
     let workspace = Workspace::open(workspace_options(global))?;
     let request = StreamProfilesRequest {
         where_expr: args.where_expr,
@@ -85,6 +132,24 @@ async fn profiles(global: &GlobalArgs, args: FetchProfiles) -> anyhow::Result<()
         raw: args.raw,
     };
     let reporter = BarReporter::new(!global.no_progress && !global.quiet);
+    if !args.stdout {
+        let result = workspace.fetch_profiles(&table, mode, &request, &reporter).await;
+        let closed = workspace.close().await;
+        let summary = result?;
+        closed?;
+        status(
+            global,
+            &format!(
+                "{} profiles added to {} (version {}); {} fetched, {} already present",
+                summary.written,
+                summary.table,
+                summary.version,
+                summary.fetched,
+                summary.already_present
+            ),
+        );
+        return print_result(global, Format::Json, &summary);
+    }
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     let summary = workspace.stream_profiles(&request, &mut out, &reporter).await?;
     out.flush().or_else(ignore_broken_pipe)?;
@@ -111,15 +176,4 @@ fn reject_jq(global: &GlobalArgs) -> anyhow::Result<()> {
 
 fn ignore_broken_pipe(error: std::io::Error) -> std::io::Result<()> {
     if error.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(error) }
-}
-
-fn not_yet_stored(what: &str, table: Option<&str>) -> anyhow::Error {
-    Exit {
-        code: 1,
-        message: format!(
-            "storing {what} into a table{} is not implemented in this version of mpd yet; add --stdout to stream them as JSON lines",
-            table.map(|t| format!(" ({t})")).unwrap_or_default()
-        ),
-    }
-    .into()
 }

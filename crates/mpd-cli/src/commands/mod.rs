@@ -3,6 +3,7 @@
 mod auth;
 mod demo;
 mod fetch;
+mod local;
 
 use std::io::Write;
 
@@ -26,18 +27,18 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sync(_) => unfinished("mpd sync", "incremental sync"),
         Command::Import(_) => unfinished("mpd import", "JSON pipelines import"),
-        Command::Query(_) => unfinished("mpd query", "SQL and live queries"),
-        Command::Inspect(_) => unfinished("mpd inspect", "discovery and store inspection"),
+        Command::Query(command) => local::query(global, command).await,
+        Command::Inspect(command) => local::inspect(global, command).await,
         Command::Gdpr(_) => unfinished("mpd gdpr", "GDPR deletion"),
         Command::Tables(_) => unfinished("mpd tables", "table maintenance"),
     }
 }
 
-fn unfinished(command: &str, what: &str) -> anyhow::Result<()> {
+pub(crate) fn unfinished(command: &str, what: &str) -> anyhow::Result<()> {
     Err(Exit {
         code: 1,
         message: format!(
-            "`{command}` ({what}) is not implemented in this version of mpd yet; `mpd fetch ... --stdout` and `mpd auth` work today"
+            "`{command}` ({what}) is not implemented in this version of mpd yet; `mpd fetch`, `mpd query sql`, `mpd inspect` (local) and `mpd auth` work today"
         ),
     }
     .into())
@@ -53,6 +54,7 @@ pub(crate) fn workspace_options(global: &GlobalArgs) -> mpd_service::WorkspaceOp
             store: global.store.clone(),
             ..mpd_service::SettingsOverrides::default()
         },
+        store_kind: mpd_service::StoreKind::default(),
     }
 }
 

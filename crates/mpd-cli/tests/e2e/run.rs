@@ -196,6 +196,8 @@ fn redact(text: &str, base_url: &str, home: &std::path::Path) -> String {
         (r"in \d+\.\d+s:", "in [SECS]s:"),
         (r"\d{8}T\d{6}", "[TIMESTAMP]"),
         (r"127\.0\.0\.1:\d+", "[MOCK]"),
+        (r#""elapsed_secs": ?[0-9.e-]+"#, r#""elapsed_secs":[SECS]"#),
+        (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z? \(rejected_at\)", "[NOW]"),
     ];
     for (pattern, replacement) in rules {
         if let Ok(re) = regex::Regex::new(pattern) {

@@ -17,13 +17,13 @@ const PIPELINES_KEYS: [&str; 6] =
 
 /// One generated event line and the text of its `properties` object.
 #[derive(Debug)]
-struct Case {
-    format: LineFormat,
-    line: String,
-    properties_text: String,
+pub(crate) struct Case {
+    pub(crate) format: LineFormat,
+    pub(crate) line: String,
+    pub(crate) properties_text: String,
 }
 
-fn export_case() -> impl Strategy<Value = Case> {
+pub(crate) fn export_case() -> impl Strategy<Value = Case> {
     (name_value(), property_map(), specials(), style(), any::<bool>()).prop_map(
         |(name, map, specials, style, properties_first)| {
             let properties_text =
@@ -38,7 +38,7 @@ fn export_case() -> impl Strategy<Value = Case> {
     )
 }
 
-fn pipelines_case() -> impl Strategy<Value = Case> {
+pub(crate) fn pipelines_case() -> impl Strategy<Value = Case> {
     (name_value(), property_map(), specials(), specials(), style()).prop_map(
         |(name, map, top, inner, style): (_, _, Specials, Specials, Style)| {
             let properties_text =

@@ -11,7 +11,7 @@ pub(crate) struct BadLine {
     pub(crate) text: Vec<u8>,
 }
 
-/// What a good record should become in the output.
+/// What a good record should become in the text output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutputShape {
     /// The export line as Mixpanel sent it.
@@ -20,15 +20,20 @@ pub(crate) enum OutputShape {
     Normalized,
 }
 
-/// Feeds lines one at a time; good records are written to `out` with a trailing newline.
-pub(crate) struct LineAssembler {
-    decoder: EventDecoder,
-    shape: OutputShape,
-    pending: Option<(u64, Vec<u8>, String)>,
-    joined: Vec<u8>,
+/// Where accepted records go: a line either becomes one record, or is refused with a reason
+/// and leaves nothing behind.
+pub(crate) trait RecordSink {
+    fn accept(&mut self, line: &[u8]) -> Result<(), String>;
 }
 
-impl LineAssembler {
+/// Records as JSON lines (`--stdout`).
+pub(crate) struct TextSink {
+    decoder: EventDecoder,
+    shape: OutputShape,
+    pub(crate) out: Vec<u8>,
+}
+
+impl TextSink {
     pub(crate) fn new(shape: OutputShape) -> Self {
         Self {
             decoder: EventDecoder::new(
@@ -36,24 +41,52 @@ impl LineAssembler {
                 mpd_decode::TimeCorrection::None,
             ),
             shape,
-            pending: None,
-            joined: Vec::new(),
+            out: Vec::with_capacity(1 << 16),
         }
     }
+}
 
-    /// Handles one physical line. Returns the number of records written (0 or 1; a re-joined
+impl RecordSink for TextSink {
+    fn accept(&mut self, line: &[u8]) -> Result<(), String> {
+        let record = self.decoder.decode(line).map_err(|e| e.to_string())?;
+        match self.shape {
+            OutputShape::Raw => self.out.extend_from_slice(line),
+            OutputShape::Normalized => mpd_decode::write_event_json(&record, &mut self.out),
+        }
+        self.out.push(b'\n');
+        Ok(())
+    }
+}
+
+/// Records as rows of `events` batches (fetch into a table).
+impl RecordSink for mpd_decode::EventBatchBuilder {
+    fn accept(&mut self, line: &[u8]) -> Result<(), String> {
+        self.push_line(line).map_err(|e| e.to_string())
+    }
+}
+
+/// Feeds physical lines one at a time into a [`RecordSink`], re-joining a record split across
+/// two lines and setting aside lines that are not records.
+#[derive(Default)]
+pub(crate) struct LineAssembler {
+    pending: Option<(u64, Vec<u8>, String)>,
+    joined: Vec<u8>,
+}
+
+impl LineAssembler {
+    /// Handles one physical line. Returns the number of records accepted (0 or 1; a re-joined
     /// record counts once) and pushes lines that are definitely bad onto `bad`.
     pub(crate) fn push(
         &mut self,
         number: u64,
         line: &[u8],
-        out: &mut Vec<u8>,
+        sink: &mut impl RecordSink,
         bad: &mut Vec<BadLine>,
     ) -> u64 {
         let Some((pending_number, pending_text, pending_reason)) = self.pending.take() else {
-            return self.accept_or_hold(number, line, out);
+            return self.accept_or_hold(number, line, sink);
         };
-        if self.emit(line, out) {
+        if sink.accept(line).is_ok() {
             bad.push(BadLine { line: pending_number, reason: pending_reason, text: pending_text });
             return 1;
         }
@@ -61,14 +94,14 @@ impl LineAssembler {
         joined.clear();
         joined.extend_from_slice(&pending_text);
         joined.extend_from_slice(line);
-        let written = self.emit(&joined, out);
+        let accepted = sink.accept(&joined).is_ok();
         self.joined = joined;
-        if written {
+        if accepted {
             tracing::debug!(line = pending_number, "re-joined a record split across two lines");
             return 1;
         }
         bad.push(BadLine { line: pending_number, reason: pending_reason, text: pending_text });
-        self.accept_or_hold(number, line, out)
+        self.accept_or_hold(number, line, sink)
     }
 
     /// Ends the body: a line still held is bad.
@@ -78,41 +111,15 @@ impl LineAssembler {
         }
     }
 
-    fn accept_or_hold(&mut self, number: u64, line: &[u8], out: &mut Vec<u8>) -> u64 {
-        match self.decoder.decode(line) {
-            Ok(record) => {
-                write_record(self.shape, line, &record, out);
-                1
-            }
-            Err(error) => {
-                self.pending = Some((number, line.to_vec(), error.to_string()));
+    fn accept_or_hold(&mut self, number: u64, line: &[u8], sink: &mut impl RecordSink) -> u64 {
+        match sink.accept(line) {
+            Ok(()) => 1,
+            Err(reason) => {
+                self.pending = Some((number, line.to_vec(), reason));
                 0
             }
         }
     }
-
-    fn emit(&mut self, line: &[u8], out: &mut Vec<u8>) -> bool {
-        match self.decoder.decode(line) {
-            Ok(record) => {
-                write_record(self.shape, line, &record, out);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-}
-
-fn write_record(
-    shape: OutputShape,
-    line: &[u8],
-    record: &mpd_decode::EventRecord<'_>,
-    out: &mut Vec<u8>,
-) {
-    match shape {
-        OutputShape::Raw => out.extend_from_slice(line),
-        OutputShape::Normalized => mpd_decode::write_event_json(record, out),
-    }
-    out.push(b'\n');
 }
 
 #[cfg(test)]
@@ -125,15 +132,15 @@ mod tests {
         r#"{"event":"B","properties":{"time":1704067201,"distinct_id":"u2","$insert_id":"i2"}}"#;
 
     fn run(lines: &[&str]) -> (String, Vec<BadLine>, u64) {
-        let mut assembler = LineAssembler::new(OutputShape::Raw);
-        let mut out = Vec::new();
+        let mut assembler = LineAssembler::default();
+        let mut sink = TextSink::new(OutputShape::Raw);
         let mut bad = Vec::new();
         let mut n = 0;
         for (i, line) in lines.iter().enumerate() {
-            n += assembler.push(i as u64 + 1, line.as_bytes(), &mut out, &mut bad);
+            n += assembler.push(i as u64 + 1, line.as_bytes(), &mut sink, &mut bad);
         }
         assembler.finish(&mut bad);
-        (String::from_utf8(out).unwrap(), bad, n)
+        (String::from_utf8(sink.out).unwrap(), bad, n)
     }
 
     #[test]

@@ -9,8 +9,9 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use futures_util::StreamExt;
 
-use super::assemble::{BadLine, LineAssembler, OutputShape};
+use super::assemble::{BadLine, LineAssembler, OutputShape, TextSink};
 use super::quarantine::Quarantine;
+use super::range::{DayRange, ExportFilter, RangeWork};
 use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
@@ -66,47 +67,6 @@ pub struct StreamSummary {
     pub elapsed_secs: f64,
 }
 
-/// Days covered by one export request, both inclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DayRange {
-    from: NaiveDate,
-    to: NaiveDate,
-}
-
-impl DayRange {
-    /// `[from, to]` cut into ranges of `chunk_days` days (the last one may be shorter).
-    fn split(from: NaiveDate, to: NaiveDate, chunk_days: u32) -> Vec<DayRange> {
-        let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
-        days.chunks(chunk_days.max(1) as usize)
-            .filter_map(|chunk| Some(DayRange { from: *chunk.first()?, to: *chunk.last()? }))
-            .collect()
-    }
-
-    fn n_days(self) -> u64 {
-        (self.to - self.from).num_days().unsigned_abs() + 1
-    }
-}
-
-impl std::fmt::Display for DayRange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.from == self.to {
-            write!(f, "{}", self.from)
-        } else {
-            write!(f, "{}..={}", self.from, self.to)
-        }
-    }
-}
-
-/// One finished request, ready to be written.
-struct DayOutput {
-    range: DayRange,
-    spool: Spool,
-    records: u64,
-    bad: Vec<BadLine>,
-    retries: u64,
-    bytes_received: u64,
-}
-
 impl Workspace {
     /// Streams events day by day to `out`. Each day is held back until its request completed,
     /// so a day retried after a fault never writes a line twice, and days are written in order.
@@ -127,12 +87,7 @@ impl Workspace {
         let n_days: u64 = ranges.iter().map(|r| r.n_days()).sum();
         let quarantine_path = match &request.quarantine_path {
             Some(path) => path.clone(),
-            None => self.store_location()?.quarantine_dir().join(format!(
-                "events-{}-{}-{}.jsonl",
-                request.from,
-                request.to,
-                chrono::Utc::now().format("%Y%m%dT%H%M%S")
-            )),
+            None => self.quarantine_file_path("events", request.from, request.to)?,
         };
         let mut quarantine = Quarantine::new(quarantine_path);
         let mut summary = StreamSummary { days: n_days, ..StreamSummary::default() };
@@ -141,18 +96,31 @@ impl Workspace {
         let workers = if request.limit.is_some() { 1 } else { request.workers.max(1) };
         let client = self.client()?;
         let remaining = Cell::new(request.limit);
+        let filter =
+            ExportFilter { events: request.events.clone(), where_expr: request.where_expr.clone() };
+        let shape = if request.raw { OutputShape::Raw } else { OutputShape::Normalized };
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
-            .map(|range| self.fetch_range(client, request, range, reporter, remaining.get()))
+            .map(|range| {
+                let limit = remaining.get();
+                self.fetch_range(client, &filter, range, limit, reporter, move || TextWork {
+                    assembler: LineAssembler::default(),
+                    sink: TextSink::new(shape),
+                    spool: Spool::new(SPOOL_MEMORY_LIMIT),
+                    bad: Vec::new(),
+                    records: 0,
+                    cap: limit.map_or(u64::MAX, u64::from),
+                })
+            })
             .buffered(workers);
         while let Some(output) = outputs.next().await {
             let output = output?;
             summary.records += output.records;
-            summary.bytes_written += output.spool.len();
+            summary.bytes_written += output.output.len();
             summary.bytes_received += output.bytes_received;
             summary.retries += output.retries;
             quarantine.record(output.range.from, output.range.to, &output.bad)?;
             output
-                .spool
+                .output
                 .copy_to(out)
                 .and_then(|()| out.flush())
                 .map_err(|source| Error::Write { what: "output".to_owned(), source })?;
@@ -181,160 +149,44 @@ impl Workspace {
         }
         Ok(summary)
     }
-
-    async fn fetch_range(
-        &self,
-        client: &mpd_api::Client,
-        request: &StreamEventsRequest,
-        range: DayRange,
-        reporter: &dyn Reporter,
-        limit: Option<u32>,
-    ) -> Result<DayOutput> {
-        let policy = *client.retry_policy();
-        let export = mpd_api::ExportRequest {
-            from: range.from,
-            to: range.to,
-            events: request.events.clone(),
-            where_expr: request.where_expr.clone(),
-            limit,
-            time_in_ms: false,
-        };
-        let shape = if request.raw { OutputShape::Raw } else { OutputShape::Normalized };
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            reporter.day_started(range.from);
-            match self.try_fetch_range(client, &export, shape, range, reporter, limit).await {
-                Ok(mut output) => {
-                    output.retries = u64::from(attempt - 1);
-                    return Ok(output);
-                }
-                Err(DayError::Local(error)) => return Err(error),
-                Err(DayError::Open(error)) => return Err(self.api_error(error)),
-                Err(DayError::Body(error))
-                    if error.is_retryable() && attempt < policy.max_attempts =>
-                {
-                    let delay = error.retry_after().unwrap_or_else(|| policy.backoff(attempt));
-                    tracing::warn!(days = %range, attempt, delay_ms = delay.as_millis() as u64, %error, "retrying the request");
-                    reporter.retrying(range.from, attempt, delay, &error.to_string());
-                    tokio::time::sleep(delay).await;
-                }
-                Err(DayError::Body(error)) => return Err(self.api_error(error)),
-            }
-        }
-    }
-
-    async fn try_fetch_range(
-        &self,
-        client: &mpd_api::Client,
-        export: &mpd_api::ExportRequest,
-        shape: OutputShape,
-        range: DayRange,
-        reporter: &dyn Reporter,
-        limit: Option<u32>,
-    ) -> std::result::Result<DayOutput, DayError> {
-        let mut body = client.export(export).await.map_err(DayError::Open)?;
-        let mut work = DayWork {
-            assembler: LineAssembler::new(shape),
-            spool: Spool::new(SPOOL_MEMORY_LIMIT),
-            bad: Vec::new(),
-            buffer: Vec::with_capacity(1 << 16),
-            records: 0,
-            cap: limit.map_or(u64::MAX, u64::from),
-        };
-        while let Some(batch) = body.next_lines().await.map_err(DayError::Body)? {
-            let before = work.records;
-            // Validation and normalisation are CPU work: they run on the blocking pool so that
-            // several days decode on several cores while this task keeps the sockets moving.
-            work = tokio::task::spawn_blocking(move || work.consume(&batch))
-                .await
-                .map_err(|e| {
-                    DayError::Local(Error::Internal(format!("decoding task failed: {e}")))
-                })?
-                .map_err(DayError::Local)?;
-            reporter.records_written(work.records - before);
-            if work.records >= work.cap {
-                break;
-            }
-        }
-        let DayWork { mut assembler, spool, mut bad, records, cap, .. } = work;
-        if records < cap {
-            assembler.finish(&mut bad);
-        }
-        Ok(DayOutput {
-            range,
-            spool,
-            records,
-            bad,
-            retries: 0,
-            bytes_received: body.bytes_received(),
-        })
-    }
 }
 
-/// Why one attempt at a day failed.
-enum DayError {
-    /// The request failed before its body started; the client already retried it as its
-    /// policy allows, so retrying again here would square the number of attempts.
-    Open(mpd_api::Error),
-    /// The body broke off (reset, `terminated early`, idle timeout): only the whole day can be
-    /// requested again.
-    Body(mpd_api::Error),
-    /// This machine failed (spool, decoding task); never retried.
-    Local(Error),
-}
-
-/// The state of one day's attempt, moved to the blocking pool for each batch.
-struct DayWork {
+/// One attempt at a request for `--stdout`: lines become text in a spool.
+struct TextWork {
     assembler: LineAssembler,
+    sink: TextSink,
     spool: Spool,
     bad: Vec<BadLine>,
-    buffer: Vec<u8>,
     records: u64,
     cap: u64,
 }
 
-impl DayWork {
-    /// Turns a batch of lines into output in the spool, stopping at the record cap.
+impl RangeWork for TextWork {
+    type Output = Spool;
+
     fn consume(mut self, batch: &mpd_api::LineBatch) -> Result<Self> {
-        self.buffer.clear();
+        self.sink.out.clear();
         for line in batch.iter() {
             self.records +=
-                self.assembler.push(line.number, line.bytes, &mut self.buffer, &mut self.bad);
+                self.assembler.push(line.number, line.bytes, &mut self.sink, &mut self.bad);
             if self.records >= self.cap {
                 break;
             }
         }
         self.spool
-            .write(&self.buffer)
+            .write(&self.sink.out)
             .map_err(|source| Error::Write { what: "the day's spool file".to_owned(), source })?;
         Ok(self)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn day(d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2024, 1, d).unwrap()
+    fn records(&self) -> u64 {
+        self.records
     }
 
-    #[test]
-    fn ranges_cover_every_day_once_in_order() {
-        let ranges = DayRange::split(day(1), day(10), 3);
-        let bounds: Vec<(u32, u32)> = ranges
-            .iter()
-            .map(|r| (chrono::Datelike::day(&r.from), chrono::Datelike::day(&r.to)))
-            .collect();
-        assert_eq!(bounds, vec![(1, 3), (4, 6), (7, 9), (10, 10)]);
-        assert_eq!(ranges.iter().map(|r| r.n_days()).sum::<u64>(), 10);
-    }
-
-    #[test]
-    fn one_day_chunks_and_zero_are_day_by_day() {
-        assert_eq!(DayRange::split(day(1), day(3), 1).len(), 3);
-        assert_eq!(DayRange::split(day(1), day(3), 0).len(), 3);
-        assert_eq!(DayRange::split(day(2), day(2), 7), vec![DayRange { from: day(2), to: day(2) }]);
+    fn finish(mut self, hit_cap: bool) -> Result<(Spool, Vec<BadLine>)> {
+        if !hit_cap {
+            self.assembler.finish(&mut self.bad);
+        }
+        Ok((self.spool, self.bad))
     }
 }

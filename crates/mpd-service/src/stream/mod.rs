@@ -1,9 +1,10 @@
 //! Streaming Mixpanel data to a writer without storing it (`mpd fetch ... --stdout`).
 
-mod assemble;
+pub(crate) mod assemble;
 mod events;
 mod profiles;
-mod quarantine;
+pub(crate) mod quarantine;
+pub(crate) mod range;
 mod spool;
 
 pub use events::{StreamEventsRequest, StreamSummary};

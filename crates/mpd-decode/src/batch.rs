@@ -1,0 +1,116 @@
+//! Arrow output: builders that turn JSON lines into [`RecordBatch`]es of the tables' schemas.
+//!
+//! Each builder decodes one line into column builders (a bad line adds nothing) and hands out
+//! the rows so far on [`LineBatchBuilder::finish`]. Strings that needed no unescaping are copied
+//! straight from the line into the column buffers, so a row costs no allocation of its own.
+
+mod event;
+mod identity;
+mod profile;
+
+use std::sync::Arc;
+
+use arrow_array::builder::{StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use arrow_schema::SchemaRef;
+
+use crate::error::LineError;
+
+pub use event::EventBatchBuilder;
+pub use identity::{IdentityBatchBuilder, IdentitySource};
+pub use profile::ProfileBatchBuilder;
+
+/// Rows of one table built from JSON lines; what [`StreamDecoder`](crate::StreamDecoder) drives.
+pub trait LineBatchBuilder {
+    /// The schema of the batches [`finish`](Self::finish) returns.
+    fn schema(&self) -> SchemaRef;
+
+    /// Decodes one line (without its line terminator) into one row.
+    ///
+    /// # Errors
+    ///
+    /// The line breaks the table's rules; it then adds no row.
+    fn push_line(&mut self, line: &[u8]) -> Result<(), LineError>;
+
+    /// Rows pushed since the last [`finish`](Self::finish).
+    fn len(&self) -> usize;
+
+    /// No rows pushed since the last [`finish`](Self::finish).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// At least the batch size given at construction has been pushed.
+    fn is_full(&self) -> bool;
+
+    /// The rows pushed so far as one batch, `None` if there are none; the builder is empty and
+    /// reusable afterwards.
+    fn finish(&mut self) -> Option<RecordBatch>;
+}
+
+/// Sizing of the column builders: arrow's builders give their buffers away on `finish`, so each
+/// batch starts from fresh ones, sized for a full batch so they do not grow row by row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Capacity {
+    /// Rows in a full batch (at least 1).
+    pub(crate) rows: usize,
+}
+
+impl Capacity {
+    pub(crate) fn new(batch_rows: usize) -> Self {
+        Self { rows: batch_rows.max(1) }
+    }
+
+    pub(crate) fn timestamps(self) -> TimestampMicrosecondBuilder {
+        TimestampMicrosecondBuilder::with_capacity(self.rows).with_timezone("UTC")
+    }
+}
+
+/// A string column plus the bytes it is given per batch: the larger of an initial guess and
+/// what the biggest batch so far needed, so steady-state batches never reallocate.
+pub(crate) struct Utf8Column {
+    builder: StringBuilder,
+    rows: usize,
+    bytes: usize,
+}
+
+impl Utf8Column {
+    pub(crate) fn new(capacity: Capacity, bytes_per_row: usize) -> Self {
+        let bytes = capacity.rows.saturating_mul(bytes_per_row);
+        Self {
+            builder: StringBuilder::with_capacity(capacity.rows, bytes),
+            rows: capacity.rows,
+            bytes,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn append(&mut self, s: &str) {
+        self.builder.append_value(s);
+    }
+
+    #[inline]
+    pub(crate) fn append_option(&mut self, s: Option<&str>) {
+        self.builder.append_option(s);
+    }
+
+    /// The column so far; the builder starts over with the learned capacity.
+    pub(crate) fn finish(&mut self) -> ArrayRef {
+        self.bytes = self.bytes.max(self.builder.values_slice().len());
+        let mut builder = StringBuilder::with_capacity(self.rows, self.bytes);
+        std::mem::swap(&mut builder, &mut self.builder);
+        Arc::new(builder.finish())
+    }
+}
+
+/// The `_sync_id` column: the same run id on every row.
+pub(crate) fn sync_id_column(sync_id: i64, rows: usize) -> ArrayRef {
+    Arc::new(Int64Array::from_value(sync_id, rows))
+}
+
+/// Assembles a batch from columns built in schema order.
+pub(crate) fn record_batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> RecordBatch {
+    // The builders append exactly one value per row to every column, in schema order, with
+    // nulls only in nullable columns; a mismatch is a bug in this crate, not bad input.
+    RecordBatch::try_new(schema, columns).expect("columns are built to match their schema")
+}

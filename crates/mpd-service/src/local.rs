@@ -1,0 +1,268 @@
+//! SQL and inspection of the local store (`mpd query sql`, `mpd inspect info|tables|...`).
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::workspace::Workspace;
+
+/// A query's rows as JSON objects (column order kept), with the column names and types.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueryTable {
+    /// Columns in order.
+    pub columns: Vec<ColumnView>,
+    /// Rows as objects keyed by column name.
+    pub rows: Vec<Value>,
+}
+
+/// A column's name and type.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ColumnView {
+    /// Name.
+    pub name: String,
+    /// Arrow type, e.g. `Utf8`, `Timestamp(µs, "UTC")`.
+    #[serde(rename = "type")]
+    pub data_type: String,
+    /// Whether it may be null.
+    pub nullable: bool,
+}
+
+/// What the store holds, in one object.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoreInfo {
+    /// Where the store lives.
+    pub store: String,
+    /// The Mixpanel project.
+    pub project_id: u64,
+    /// Number of tables.
+    pub tables: usize,
+    /// Rows over all tables (from Delta file statistics).
+    pub rows: u64,
+    /// Bytes of data files.
+    pub size_bytes: u64,
+}
+
+/// One table in `inspect tables`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableView {
+    /// Name.
+    pub name: String,
+    /// Rows (from Delta file statistics).
+    pub rows: Option<u64>,
+    /// Data files.
+    pub files: usize,
+    /// Bytes of data files.
+    pub size_bytes: u64,
+    /// Delta version.
+    pub version: i64,
+    /// Partition columns.
+    pub partitioned_by: String,
+    /// The command of the last commit, as mpd recorded it.
+    pub last_command: Option<String>,
+}
+
+/// Per column statistics for `inspect summarize`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ColumnSummary {
+    /// Column name.
+    pub column: String,
+    /// Arrow type.
+    #[serde(rename = "type")]
+    pub data_type: String,
+    /// Non-null values.
+    pub non_null: i64,
+    /// Null values.
+    pub nulls: i64,
+    /// Approximate number of distinct values.
+    pub approx_distinct: Option<i64>,
+    /// Smallest value (not for JSON text).
+    pub min: Option<Value>,
+    /// Largest value (not for JSON text).
+    pub max: Option<Value>,
+}
+
+/// A file written by [`Workspace::sql_to_file`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileExport {
+    /// The file.
+    pub path: PathBuf,
+    /// Rows written.
+    pub rows: u64,
+}
+
+impl Workspace {
+    /// Runs a read-only SQL query over the store.
+    pub async fn sql(&self, query: &str) -> Result<QueryTable> {
+        let result = self.store().await?.sql(query).await?;
+        query_table(&result.schema, &result.batches)
+    }
+
+    /// Runs a query and writes its rows to a `.parquet`, `.csv` or `.jsonl` file.
+    pub async fn sql_to_file(&self, query: &str, path: &Path) -> Result<FileExport> {
+        let format = mpd_store::FileFormat::from_path(path).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "cannot tell the format of {}: use a .parquet, .csv or .jsonl file name",
+                path.display()
+            ))
+        })?;
+        let written = self.store().await?.sql_to_file(query, path, format).await?;
+        Ok(FileExport { path: written.path, rows: written.rows })
+    }
+
+    /// The store's location and size.
+    pub async fn store_info(&self) -> Result<StoreInfo> {
+        let store = self.store().await?;
+        let tables = store.tables().await?;
+        Ok(StoreInfo {
+            store: store.mode_label(),
+            project_id: self.credentials().project_id,
+            tables: tables.len(),
+            rows: tables.iter().filter_map(|t| t.n_rows).sum(),
+            size_bytes: tables.iter().map(|t| t.size_bytes).sum(),
+        })
+    }
+
+    /// Every table of the store.
+    pub async fn table_list(&self) -> Result<Vec<TableView>> {
+        let tables = self.store().await?.tables().await?;
+        Ok(tables
+            .into_iter()
+            .map(|t| TableView {
+                last_command: t.last_commit.as_ref().and_then(|c| {
+                    c.metadata.get("command").and_then(Value::as_str).map(str::to_owned)
+                }),
+                name: t.name,
+                rows: t.n_rows,
+                files: t.n_files,
+                size_bytes: t.size_bytes,
+                version: t.version,
+                partitioned_by: t.partition_columns.join(","),
+            })
+            .collect())
+    }
+
+    /// A table's columns.
+    pub async fn table_schema(&self, table: &str) -> Result<Vec<ColumnView>> {
+        let info = self.store().await?.table_info(table).await?;
+        Ok(columns_of(&info.schema))
+    }
+
+    /// `n` random rows of a table.
+    pub async fn sample(&self, table: &str, n: u32) -> Result<QueryTable> {
+        self.store().await?.table_info(table).await?;
+        self.sql(&format!("SELECT * FROM \"{table}\" ORDER BY random() LIMIT {n}")).await
+    }
+
+    /// Removes a table and its files.
+    pub async fn drop_table(&self, table: &str) -> Result<()> {
+        Ok(self.store().await?.drop_table(table).await?)
+    }
+
+    /// Per-column counts, nulls, distinct values, min and max.
+    pub async fn summarize(&self, table: &str) -> Result<Vec<ColumnSummary>> {
+        let info = self.store().await?.table_info(table).await?;
+        let fields = info.schema.fields();
+        let mut select = Vec::new();
+        for (i, field) in fields.iter().enumerate() {
+            let c = format!("\"{}\"", field.name());
+            select.push(format!("count({c}) AS n{i}"));
+            select.push(format!("approx_distinct({c}) AS d{i}"));
+            if is_summarizable(field.name()) {
+                select.push(format!("min({c}) AS lo{i}"));
+                select.push(format!("max({c}) AS hi{i}"));
+            }
+        }
+        let query = format!("SELECT count(*) AS total, {} FROM \"{table}\"", select.join(", "));
+        let stats = self.sql(&query).await?;
+        let row = stats.rows.first().and_then(Value::as_object).cloned().unwrap_or_default();
+        let total = row.get("total").and_then(Value::as_i64).unwrap_or(0);
+        Ok(fields
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let non_null = row.get(&format!("n{i}")).and_then(Value::as_i64).unwrap_or(0);
+                ColumnSummary {
+                    column: field.name().clone(),
+                    data_type: field.data_type().to_string(),
+                    non_null,
+                    nulls: total - non_null,
+                    approx_distinct: row.get(&format!("d{i}")).and_then(Value::as_i64),
+                    min: row.get(&format!("lo{i}")).filter(|v| !v.is_null()).cloned(),
+                    max: row.get(&format!("hi{i}")).filter(|v| !v.is_null()).cloned(),
+                }
+            })
+            .collect())
+    }
+
+    /// Events per name with people, first and last time: what the table is made of.
+    pub async fn breakdown(&self, table: &str) -> Result<QueryTable> {
+        let info = self.store().await?.table_info(table).await?;
+        if info.schema.index_of("event_name").is_err() {
+            return Err(Error::InvalidArgument(format!(
+                "{table} has no event_name column: breakdown works on event tables"
+            )));
+        }
+        self.sql(&format!(
+            "SELECT event_name, count(*) AS events, count(DISTINCT distinct_id) AS distinct_ids, \
+             min(time) AS first_time, max(time) AS last_time \
+             FROM \"{table}\" GROUP BY event_name ORDER BY events DESC, event_name"
+        ))
+        .await
+    }
+}
+
+fn is_summarizable(column: &str) -> bool {
+    column != "properties"
+}
+
+fn columns_of(schema: &arrow_schema::Schema) -> Vec<ColumnView> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| ColumnView {
+            name: f.name().clone(),
+            data_type: f.data_type().to_string(),
+            nullable: f.is_nullable(),
+        })
+        .collect()
+}
+
+/// Batches as JSON objects in column order, nulls kept.
+fn query_table(schema: &arrow_schema::SchemaRef, batches: &[RecordBatch]) -> Result<QueryTable> {
+    let mut bytes = Vec::new();
+    {
+        let mut writer = arrow_json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow_json::writer::JsonArray>(&mut bytes);
+        for batch in batches {
+            writer
+                .write(batch)
+                .map_err(|e| Error::Internal(format!("cannot render query rows: {e}")))?;
+        }
+        writer.finish().map_err(|e| Error::Internal(format!("cannot render query rows: {e}")))?;
+    }
+    let rows: Vec<Value> = if bytes.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Internal(format!("cannot read rendered rows: {e}")))?
+    };
+    // arrow-json writes object keys in column order; keep that order for every row.
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let rows = rows
+        .into_iter()
+        .map(|row| match row {
+            Value::Object(mut map) => {
+                let mut ordered = Map::new();
+                for name in &names {
+                    ordered.insert(name.clone(), map.remove(name).unwrap_or(Value::Null));
+                }
+                Value::Object(ordered)
+            }
+            other => other,
+        })
+        .collect();
+    Ok(QueryTable { columns: columns_of(schema), rows })
+}

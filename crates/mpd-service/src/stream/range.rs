@@ -1,0 +1,191 @@
+//! One export request (a range of days) from first byte to a finished, retried-if-needed
+//! result. What happens to the lines is a [`RangeWork`]: text for `--stdout`, Arrow batches
+//! for tables.
+
+use chrono::NaiveDate;
+
+use super::assemble::BadLine;
+use crate::error::{Error, Result};
+use crate::report::Reporter;
+use crate::workspace::Workspace;
+
+/// Days covered by one export request, both inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DayRange {
+    pub(crate) from: NaiveDate,
+    pub(crate) to: NaiveDate,
+}
+
+impl DayRange {
+    /// `[from, to]` cut into ranges of `chunk_days` days (the last one may be shorter).
+    pub(crate) fn split(from: NaiveDate, to: NaiveDate, chunk_days: u32) -> Vec<DayRange> {
+        let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+        days.chunks(chunk_days.max(1) as usize)
+            .filter_map(|chunk| Some(DayRange { from: *chunk.first()?, to: *chunk.last()? }))
+            .collect()
+    }
+
+    pub(crate) fn n_days(self) -> u64 {
+        (self.to - self.from).num_days().unsigned_abs() + 1
+    }
+}
+
+impl std::fmt::Display for DayRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}..={}", self.from, self.to)
+        }
+    }
+}
+
+/// What an export request filters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExportFilter {
+    pub(crate) events: Vec<String>,
+    pub(crate) where_expr: Option<String>,
+}
+
+/// The work done on the lines of one attempt at a request. A fresh value is made for every
+/// attempt, so a retried request starts from nothing.
+pub(crate) trait RangeWork: Sized + Send + 'static {
+    /// What a finished attempt hands back.
+    type Output: Send;
+    /// Takes one batch of lines; runs on the blocking pool.
+    fn consume(self, batch: &mpd_api::LineBatch) -> Result<Self>;
+    /// Records accepted so far.
+    fn records(&self) -> u64;
+    /// The body ended; returns the output and the bad lines.
+    fn finish(self, hit_cap: bool) -> Result<(Self::Output, Vec<BadLine>)>;
+}
+
+/// A finished request.
+pub(crate) struct RangeOutput<O> {
+    pub(crate) range: DayRange,
+    pub(crate) output: O,
+    pub(crate) records: u64,
+    pub(crate) bad: Vec<BadLine>,
+    pub(crate) retries: u64,
+    pub(crate) bytes_received: u64,
+}
+
+/// Why one attempt at a request failed.
+enum AttemptError {
+    /// The request failed before its body started; the client already retried it as its
+    /// policy allows, so retrying again here would square the number of attempts.
+    Open(mpd_api::Error),
+    /// The body broke off (reset, `terminated early`, idle timeout): only the whole request
+    /// can be sent again.
+    Body(mpd_api::Error),
+    /// This machine failed (spool, decoding task); never retried.
+    Local(Error),
+}
+
+impl Workspace {
+    /// Runs one export request to completion, retrying it whole when its body breaks off.
+    pub(crate) async fn fetch_range<W: RangeWork>(
+        &self,
+        client: &mpd_api::Client,
+        filter: &ExportFilter,
+        range: DayRange,
+        limit: Option<u32>,
+        reporter: &dyn Reporter,
+        new_work: impl Fn() -> W,
+    ) -> Result<RangeOutput<W::Output>> {
+        let policy = *client.retry_policy();
+        let export = mpd_api::ExportRequest {
+            from: range.from,
+            to: range.to,
+            events: filter.events.clone(),
+            where_expr: filter.where_expr.clone(),
+            limit,
+            time_in_ms: false,
+        };
+        let cap = limit.map_or(u64::MAX, u64::from);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            reporter.day_started(range.from);
+            match attempt_range(client, &export, cap, reporter, new_work()).await {
+                Ok((output, records, bad, bytes_received)) => {
+                    return Ok(RangeOutput {
+                        range,
+                        output,
+                        records,
+                        bad,
+                        retries: u64::from(attempt - 1),
+                        bytes_received,
+                    });
+                }
+                Err(AttemptError::Local(error)) => return Err(error),
+                Err(AttemptError::Open(error)) => return Err(self.api_error(error)),
+                Err(AttemptError::Body(error))
+                    if error.is_retryable() && attempt < policy.max_attempts =>
+                {
+                    let delay = error.retry_after().unwrap_or_else(|| policy.backoff(attempt));
+                    tracing::warn!(days = %range, attempt, delay_ms = delay.as_millis() as u64, %error, "retrying the request");
+                    reporter.retrying(range.from, attempt, delay, &error.to_string());
+                    tokio::time::sleep(delay).await;
+                }
+                Err(AttemptError::Body(error)) => return Err(self.api_error(error)),
+            }
+        }
+    }
+}
+
+async fn attempt_range<W: RangeWork>(
+    client: &mpd_api::Client,
+    export: &mpd_api::ExportRequest,
+    cap: u64,
+    reporter: &dyn Reporter,
+    mut work: W,
+) -> std::result::Result<(W::Output, u64, Vec<BadLine>, u64), AttemptError> {
+    let mut body = client.export(export).await.map_err(AttemptError::Open)?;
+    while let Some(batch) = body.next_lines().await.map_err(AttemptError::Body)? {
+        let before = work.records();
+        // Validation and decoding are CPU work: they run on the blocking pool so that several
+        // requests decode on several cores while this task keeps the sockets moving.
+        work = tokio::task::spawn_blocking(move || work.consume(&batch))
+            .await
+            .map_err(|e| {
+                AttemptError::Local(Error::Internal(format!("decoding task failed: {e}")))
+            })?
+            .map_err(AttemptError::Local)?;
+        reporter.records_written(work.records() - before);
+        if work.records() >= cap {
+            break;
+        }
+    }
+    let records = work.records();
+    let bytes_received = body.bytes_received();
+    let (output, bad) = work.finish(records >= cap).map_err(AttemptError::Local)?;
+    Ok((output, records, bad, bytes_received))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, d).unwrap()
+    }
+
+    #[test]
+    fn ranges_cover_every_day_once_in_order() {
+        let ranges = DayRange::split(day(1), day(10), 3);
+        let bounds: Vec<(u32, u32)> = ranges
+            .iter()
+            .map(|r| (chrono::Datelike::day(&r.from), chrono::Datelike::day(&r.to)))
+            .collect();
+        assert_eq!(bounds, vec![(1, 3), (4, 6), (7, 9), (10, 10)]);
+        assert_eq!(ranges.iter().map(|r| r.n_days()).sum::<u64>(), 10);
+    }
+
+    #[test]
+    fn one_day_chunks_and_zero_are_day_by_day() {
+        assert_eq!(DayRange::split(day(1), day(3), 1).len(), 3);
+        assert_eq!(DayRange::split(day(1), day(3), 0).len(), 3);
+        assert_eq!(DayRange::split(day(2), day(2), 7), vec![DayRange { from: day(2), to: day(2) }]);
+    }
+}

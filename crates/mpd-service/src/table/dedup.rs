@@ -1,0 +1,414 @@
+//! Exactly-once rows (PRODUCT.md §4): the first stored copy of a key wins; a later copy with
+//! the same `mp_processing_time` is a re-read, one with another is a true duplicate (audited).
+//!
+//! `time` is part of every key, so copies of an event share its `date` partition: the deduper
+//! loads the keys of a date the first time a batch touches it and never looks at other dates.
+//! Keys are kept as 128-bit hashes, so memory is ~50 bytes per stored row of the touched days.
+
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    UInt32Array,
+};
+use arrow_schema::DataType;
+
+use crate::error::{Error, Result};
+
+/// Which columns make an event's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    /// `(insert_id, time)`: survives Mixpanel re-keying `distinct_id` after identity merges.
+    InsertIdTime,
+    /// Mixpanel's own rule: `(event_name, distinct_id, time, insert_id)`.
+    Mixpanel,
+}
+
+/// What is remembered of a stored (or already accepted) copy.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    mp_processing_time: Option<i64>,
+    sync_id: i64,
+}
+
+/// Per batch: which rows to write, which to audit, what was skipped.
+#[derive(Debug, Default)]
+pub(crate) struct Verdicts {
+    pub(crate) keep: Vec<bool>,
+    /// Row index, reason, sync id of the kept copy.
+    pub(crate) rejected: Vec<(u32, &'static str, i64)>,
+    pub(crate) already_present: u64,
+    pub(crate) already_audited: u64,
+}
+
+pub(crate) const REASON_STORED: &str =
+    "true duplicate: a stored row has the same key and another mp_processing_time";
+pub(crate) const REASON_IN_FETCH: &str =
+    "true duplicate: an earlier row of this fetch has the same key and another mp_processing_time";
+
+pub(crate) struct Deduper {
+    kind: KeyKind,
+    sync_id: i64,
+    kept: HashMap<u128, Kept>,
+    audited: HashSet<(u128, Option<i64>)>,
+    loaded_dates: HashSet<i32>,
+}
+
+/// The key columns of an `events`-shaped batch, with the synthetic key for rows without
+/// `$insert_id`.
+pub(crate) struct KeyColumns<'a> {
+    event_name: &'a StringArray,
+    distinct_id: &'a StringArray,
+    insert_id: &'a StringArray,
+    time: &'a TimestampMicrosecondArray,
+    properties: Option<&'a StringArray>,
+}
+
+impl<'a> KeyColumns<'a> {
+    /// Reads the key columns of `batch` (already cast to Utf8 where needed).
+    pub(crate) fn of(batch: &'a RecordBatch) -> Result<Self> {
+        Ok(Self {
+            event_name: string_column(batch, "event_name")?,
+            distinct_id: string_column(batch, "distinct_id")?,
+            insert_id: string_column(batch, "insert_id")?,
+            time: column(batch, "time")?
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .ok_or_else(|| Error::Internal("time is not a microsecond timestamp".to_owned()))?,
+            properties: string_column(batch, "properties").ok(),
+        })
+    }
+
+    /// Whether the row's key can be computed from these columns (rows without `$insert_id`
+    /// need their properties, which bulk key reads leave out).
+    fn has_key(&self, row: usize) -> bool {
+        self.insert_id.is_valid(row) || self.properties.is_some()
+    }
+
+    fn key(&self, kind: KeyKind, row: usize) -> Result<u128> {
+        let time = self.time.value(row);
+        let synthetic;
+        let insert_id = if self.insert_id.is_valid(row) {
+            self.insert_id.value(row)
+        } else {
+            let properties = self.properties.ok_or_else(|| {
+                Error::Internal("a row without insert_id needs its properties".to_owned())
+            })?;
+            synthetic = mpd_decode::synthetic_insert_id(
+                self.event_name.value(row),
+                self.distinct_id.value(row),
+                time,
+                properties.value(row),
+            );
+            &synthetic
+        };
+        Ok(match kind {
+            KeyKind::InsertIdTime => hash128(&[insert_id.as_bytes()], time),
+            KeyKind::Mixpanel => hash128(
+                &[
+                    self.event_name.value(row).as_bytes(),
+                    self.distinct_id.value(row).as_bytes(),
+                    insert_id.as_bytes(),
+                ],
+                time,
+            ),
+        })
+    }
+}
+
+impl Deduper {
+    pub(crate) fn new(kind: KeyKind, sync_id: i64) -> Self {
+        Self {
+            kind,
+            sync_id,
+            kept: HashMap::new(),
+            audited: HashSet::new(),
+            loaded_dates: HashSet::new(),
+        }
+    }
+
+    /// Dates (days since the epoch) of `batch` whose stored keys are not loaded yet.
+    pub(crate) fn unloaded_dates(&self, batch: &RecordBatch) -> Result<Vec<i32>> {
+        let dates = column(batch, "date")?
+            .as_primitive_opt::<Date32Type>()
+            .ok_or_else(|| Error::Internal("date is not a Date32 column".to_owned()))?;
+        let mut missing: Vec<i32> =
+            dates.values().iter().copied().filter(|d| !self.loaded_dates.contains(d)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        Ok(missing)
+    }
+
+    /// Marks dates as loaded (after their stored keys were given to [`Deduper::remember`], or
+    /// when there is nothing stored to compare with).
+    pub(crate) fn mark_loaded(&mut self, dates: &[i32]) {
+        self.loaded_dates.extend(dates);
+    }
+
+    /// Remembers stored rows (key columns + `mp_processing_time` + `_sync_id`). Rows without
+    /// `$insert_id` are skipped unless `properties` is among the columns.
+    /// Returns how many rows were skipped for lack of properties.
+    pub(crate) fn remember(&mut self, stored: &RecordBatch) -> Result<usize> {
+        let keys = KeyColumns::of(stored)?;
+        let skipped = (0..stored.num_rows()).filter(|row| !keys.has_key(*row)).count();
+        let mpt = optional_timestamps(stored, "mp_processing_time")?;
+        let sync = column(stored, "_sync_id")?
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| Error::Internal("_sync_id is not Int64".to_owned()))?;
+        for row in (0..stored.num_rows()).filter(|row| keys.has_key(*row)) {
+            let kept = Kept { mp_processing_time: mpt(row), sync_id: sync.value(row) };
+            // The first stored copy wins: keep the lowest sync id if the store ever has two.
+            self.kept
+                .entry(keys.key(self.kind, row)?)
+                .and_modify(|k| {
+                    if kept.sync_id < k.sync_id {
+                        *k = kept;
+                    }
+                })
+                .or_insert(kept);
+        }
+        Ok(skipped)
+    }
+
+    /// Remembers audited rows, so a re-read of a known true duplicate is not audited twice.
+    pub(crate) fn remember_audited(&mut self, audited: &RecordBatch) -> Result<usize> {
+        let keys = KeyColumns::of(audited)?;
+        let skipped = (0..audited.num_rows()).filter(|row| !keys.has_key(*row)).count();
+        let mpt = optional_timestamps(audited, "mp_processing_time")?;
+        for row in (0..audited.num_rows()).filter(|row| keys.has_key(*row)) {
+            self.audited.insert((keys.key(self.kind, row)?, mpt(row)));
+        }
+        Ok(skipped)
+    }
+
+    /// Judges every row of a fetched batch, in order; accepted rows become known keys.
+    pub(crate) fn judge(&mut self, batch: &RecordBatch) -> Result<Verdicts> {
+        let keys = KeyColumns::of(batch)?;
+        let mpt = optional_timestamps(batch, "mp_processing_time")?;
+        let mut verdicts =
+            Verdicts { keep: Vec::with_capacity(batch.num_rows()), ..Verdicts::default() };
+        for row in 0..batch.num_rows() {
+            let key = keys.key(self.kind, row)?;
+            let mp_processing_time = mpt(row);
+            match self.kept.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(Kept { mp_processing_time, sync_id: self.sync_id });
+                    verdicts.keep.push(true);
+                }
+                Entry::Occupied(slot) => {
+                    verdicts.keep.push(false);
+                    let kept = *slot.get();
+                    if kept.mp_processing_time == mp_processing_time {
+                        verdicts.already_present += 1;
+                    } else if !self.audited.insert((key, mp_processing_time)) {
+                        verdicts.already_audited += 1;
+                    } else {
+                        let reason = if kept.sync_id == self.sync_id {
+                            REASON_IN_FETCH
+                        } else {
+                            REASON_STORED
+                        };
+                        verdicts.rejected.push((row as u32, reason, kept.sync_id));
+                    }
+                }
+            }
+        }
+        Ok(verdicts)
+    }
+}
+
+/// The audit rows for `rejected` rows of `batch`: the event columns plus reason, time, kept id.
+pub(crate) fn rejected_rows(
+    batch: &RecordBatch,
+    rejected: &[(u32, &'static str, i64)],
+    rejected_at_us: i64,
+) -> Result<RecordBatch> {
+    let indices = UInt32Array::from_iter_values(rejected.iter().map(|(row, _, _)| *row));
+    let taken = arrow_select::take::take_record_batch(batch, &indices)
+        .map_err(|e| Error::Internal(format!("cannot select rejected rows: {e}")))?;
+    let mut columns: Vec<ArrayRef> = taken.columns().to_vec();
+    columns.push(Arc::new(StringArray::from_iter_values(rejected.iter().map(|(_, r, _)| *r))));
+    columns.push(Arc::new(
+        TimestampMicrosecondArray::from_iter_values(rejected.iter().map(|_| rejected_at_us))
+            .with_timezone("UTC"),
+    ));
+    columns.push(Arc::new(Int64Array::from_iter_values(rejected.iter().map(|(_, _, id)| *id))));
+    RecordBatch::try_new(mpd_decode::rejected_duplicates_schema(), columns)
+        .map_err(|e| Error::Internal(format!("cannot build the audit rows: {e}")))
+}
+
+/// Keeps the rows whose verdict is `keep`.
+pub(crate) fn kept_rows(batch: &RecordBatch, keep: Vec<bool>) -> Result<RecordBatch> {
+    arrow_select::filter::filter_record_batch(batch, &BooleanArray::from(keep))
+        .map_err(|e| Error::Internal(format!("cannot filter rows: {e}")))
+}
+
+fn hash128(parts: &[&[u8]], time: i64) -> u128 {
+    let half = |seed: u8| {
+        let mut hasher = DefaultHasher::new();
+        seed.hash(&mut hasher);
+        for part in parts {
+            part.hash(&mut hasher);
+        }
+        time.hash(&mut hasher);
+        hasher.finish()
+    };
+    (u128::from(half(0)) << 64) | u128::from(half(1))
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("column {name} missing from a batch")))
+}
+
+fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
+    column(batch, name)?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| Error::Internal(format!("column {name} is not Utf8")))
+}
+
+fn optional_timestamps<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<impl Fn(usize) -> Option<i64> + 'a> {
+    let array = column(batch, name)?
+        .as_primitive_opt::<TimestampMicrosecondType>()
+        .ok_or_else(|| Error::Internal(format!("{name} is not a microsecond timestamp")))?;
+    Ok(move |row| array.is_valid(row).then(|| array.value(row)))
+}
+
+/// Casts string-like columns (e.g. `Utf8View` from SQL) to `Utf8` so key code sees one type.
+pub(crate) fn normalize_strings(batch: RecordBatch) -> Result<RecordBatch> {
+    let needs = batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::Utf8View | DataType::LargeUtf8));
+    if !needs {
+        return Ok(batch);
+    }
+    let fields: Vec<arrow_schema::Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8View | DataType::LargeUtf8 => {
+                f.as_ref().clone().with_data_type(DataType::Utf8)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(&fields)
+        .map(|(c, f)| arrow_cast::cast(c, f.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Internal(format!("cannot cast stored columns: {e}")))?;
+    RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
+        .map_err(|e| Error::Internal(format!("cannot rebuild a batch: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(rows: &[(&str, Option<&str>, i64, Option<i64>)]) -> RecordBatch {
+        let mut builder = mpd_decode::EventBatchBuilder::new(
+            mpd_decode::LineFormat::Export,
+            mpd_decode::TimeCorrection::None,
+            0,
+            1024,
+        );
+        for (name, insert_id, time, mpt) in rows {
+            let mut props = serde_json::json!({"time": time, "distinct_id": "u1", "x": 1});
+            if let Some(id) = insert_id {
+                props["$insert_id"] = serde_json::Value::from(*id);
+            }
+            if let Some(mpt) = mpt {
+                props["mp_processing_time_ms"] = serde_json::Value::from(*mpt);
+            }
+            let line = serde_json::json!({"event": name, "properties": props}).to_string();
+            builder.push_line(line.as_bytes()).unwrap();
+        }
+        builder.finish().unwrap()
+    }
+
+    #[test]
+    fn first_copy_wins_rereads_are_counted_true_duplicates_audited() {
+        let mut dedup = Deduper::new(KeyKind::InsertIdTime, 7);
+        let batch = events(&[
+            ("A", Some("i1"), 1_700_000_000, Some(1)),
+            ("A", Some("i1"), 1_700_000_000, Some(1)), // re-read
+            ("A", Some("i1"), 1_700_000_000, Some(2)), // ingested twice
+            ("A", Some("i1"), 1_700_000_001, Some(1)), // another time: another event
+            ("A", Some("i1"), 1_700_000_000, Some(2)), // the same true duplicate again
+        ]);
+        let verdicts = dedup.judge(&batch).unwrap();
+        assert_eq!(verdicts.keep, vec![true, false, false, true, false]);
+        assert_eq!(verdicts.already_present, 1);
+        assert_eq!(verdicts.already_audited, 1);
+        assert_eq!(verdicts.rejected, vec![(2, REASON_IN_FETCH, 7)]);
+    }
+
+    #[test]
+    fn stored_rows_are_the_first_copy() {
+        let stored = events(&[("A", Some("i1"), 1_700_000_000, Some(1))]);
+        let mut dedup = Deduper::new(KeyKind::InsertIdTime, 9);
+        dedup.remember(&stored).unwrap();
+        let verdicts = dedup
+            .judge(&events(&[
+                ("A", Some("i1"), 1_700_000_000, Some(1)),
+                ("A", Some("i1"), 1_700_000_000, Some(5)),
+            ]))
+            .unwrap();
+        assert_eq!(verdicts.keep, vec![false, false]);
+        assert_eq!(verdicts.already_present, 1);
+        assert_eq!(verdicts.rejected, vec![(1, REASON_STORED, 0)]);
+    }
+
+    #[test]
+    fn rows_without_insert_id_get_a_deterministic_key() {
+        let mut dedup = Deduper::new(KeyKind::InsertIdTime, 1);
+        let verdicts = dedup
+            .judge(&events(&[
+                ("A", None, 1_700_000_000, Some(1)),
+                ("A", None, 1_700_000_000, Some(1)),
+                ("B", None, 1_700_000_000, Some(1)),
+            ]))
+            .unwrap();
+        assert_eq!(verdicts.keep, vec![true, false, true]);
+    }
+
+    #[test]
+    fn mixpanel_key_separates_event_names() {
+        let batch = events(&[
+            ("A", Some("i1"), 1_700_000_000, Some(1)),
+            ("B", Some("i1"), 1_700_000_000, Some(1)),
+        ]);
+        assert_eq!(
+            Deduper::new(KeyKind::Mixpanel, 1).judge(&batch).unwrap().keep,
+            vec![true, true]
+        );
+        assert_eq!(
+            Deduper::new(KeyKind::InsertIdTime, 1).judge(&batch).unwrap().keep,
+            vec![true, false]
+        );
+    }
+
+    #[test]
+    fn audit_rows_match_the_schema() {
+        let batch = events(&[
+            ("A", Some("i1"), 1_700_000_000, Some(1)),
+            ("A", Some("i1"), 1_700_000_000, Some(2)),
+        ]);
+        let audit = rejected_rows(&batch, &[(1, REASON_IN_FETCH, 3)], 42).unwrap();
+        assert_eq!(audit.num_rows(), 1);
+        assert_eq!(audit.schema(), mpd_decode::rejected_duplicates_schema());
+    }
+}

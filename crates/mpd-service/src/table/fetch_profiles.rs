@@ -1,0 +1,165 @@
+//! `mpd fetch profiles [TABLE]`: engage pages → `profiles` batches → one Delta commit.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use arrow_array::cast::AsArray;
+use mpd_store::WriteMode;
+
+use super::dedup::{kept_rows, normalize_strings};
+use super::fetch_events::TableMode;
+use crate::error::{Error, Result};
+use crate::report::Reporter;
+use crate::stream::StreamProfilesRequest;
+use crate::workspace::Workspace;
+
+const BATCH_ROWS: usize = 16_384;
+
+/// What a fetch of profiles into a table did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ProfileFetchSummary {
+    /// The table written.
+    pub table: String,
+    /// Profiles received.
+    pub fetched: u64,
+    /// Rows added.
+    pub written: u64,
+    /// Profiles skipped because the table already had their distinct_id (append).
+    pub already_present: u64,
+    /// The sync id stamped on the new rows.
+    pub sync_id: i64,
+    /// The table's Delta version after the commit.
+    pub version: i64,
+    /// Wall-clock seconds.
+    pub elapsed_secs: f64,
+}
+
+impl Workspace {
+    /// Fetches profiles into a table: create (refused if it exists), append (profiles whose
+    /// distinct_id is stored are skipped) or replace (a new snapshot in one commit).
+    pub async fn fetch_profiles(
+        &self,
+        table: &str,
+        mode: TableMode,
+        request: &StreamProfilesRequest,
+        reporter: &dyn Reporter,
+    ) -> Result<ProfileFetchSummary> {
+        let started = Instant::now();
+        let store = self.store().await?;
+        let exists = store.exists(table).await?;
+        if exists && mode == TableMode::Create {
+            return Err(mpd_store::Error::TableExists { table: table.to_owned() }.into());
+        }
+        let sync_id = if exists { store.table_info(table).await?.version + 1 } else { 0 };
+        let mut known: HashSet<String> = HashSet::new();
+        if exists && mode == TableMode::Append {
+            for batch in store.read_columns(table, &["distinct_id"], None).await? {
+                let batch = normalize_strings(batch)?;
+                if let Some(ids) = batch.column(0).as_string_opt::<i32>() {
+                    known.extend(ids.iter().flatten().map(str::to_owned));
+                }
+            }
+        }
+        let write_mode =
+            if mode == TableMode::Replace { WriteMode::Replace } else { WriteMode::Append };
+        let mut writer =
+            store.writer(table, mpd_decode::profiles_schema(), &[], write_mode).await?;
+        let mut summary = ProfileFetchSummary {
+            table: table.to_owned(),
+            sync_id,
+            ..ProfileFetchSummary::default()
+        };
+        let outcome =
+            self.write_profiles(request, reporter, &mut known, &mut writer, &mut summary).await;
+        if let Err(error) = outcome {
+            let _ = writer.abort().await;
+            return Err(error);
+        }
+        let metadata = serde_json::json!({
+            "command": "fetch profiles",
+            "mode": mode,
+            "where": request.where_expr,
+            "cohort": request.cohort_id,
+            "sync_id": sync_id,
+            "fetched": summary.fetched,
+            "written": summary.written,
+        });
+        let metadata = match metadata {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        summary.version = writer.commit(metadata).await?.version;
+        summary.elapsed_secs = started.elapsed().as_secs_f64();
+        Ok(summary)
+    }
+
+    async fn write_profiles(
+        &self,
+        request: &StreamProfilesRequest,
+        reporter: &dyn Reporter,
+        known: &mut HashSet<String>,
+        writer: &mut mpd_store::TableWriter,
+        summary: &mut ProfileFetchSummary,
+    ) -> Result<()> {
+        let engage = mpd_api::EngageRequest {
+            where_expr: request.where_expr.clone(),
+            cohort_id: request.cohort_id,
+            output_properties: request.output_properties.clone(),
+            distinct_ids: request.distinct_ids.clone(),
+            group_id: request.group_id.clone(),
+            page_size: None,
+        };
+        reporter.started("profiles", 0);
+        let mut pager = self.client()?.engage(&engage).await.map_err(|e| self.api_error(e))?;
+        let mut builder = mpd_decode::ProfileBatchBuilder::new(summary.sync_id, BATCH_ROWS);
+        let mut line = Vec::new();
+        while let Some(page) = pager.next_page().await.map_err(|e| self.api_error(e))? {
+            for result in &page.results {
+                line.clear();
+                serde_json::to_writer(&mut line, result).map_err(|e| {
+                    Error::Unreadable(format!("a profile on page {}: {e}", page.page))
+                })?;
+                builder.push_line(&line).map_err(|e| {
+                    Error::Unreadable(format!(
+                        "Mixpanel returned a profile mpd cannot read on page {}: {e}",
+                        page.page
+                    ))
+                })?;
+            }
+            summary.fetched += page.results.len() as u64;
+            reporter.records_written(page.results.len() as u64);
+            if builder.is_full()
+                && let Some(batch) = builder.finish()
+            {
+                self.write_new_profiles(batch, known, writer, summary).await?;
+            }
+        }
+        if let Some(batch) = builder.finish() {
+            self.write_new_profiles(batch, known, writer, summary).await?;
+        }
+        reporter.finished();
+        Ok(())
+    }
+
+    async fn write_new_profiles(
+        &self,
+        batch: arrow_array::RecordBatch,
+        known: &mut HashSet<String>,
+        writer: &mut mpd_store::TableWriter,
+        summary: &mut ProfileFetchSummary,
+    ) -> Result<()> {
+        let ids = batch
+            .column(0)
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::Internal("distinct_id is not Utf8".to_owned()))?;
+        let keep: Vec<bool> =
+            ids.iter().map(|id| known.insert(id.unwrap_or_default().to_owned())).collect();
+        let kept = kept_rows(&batch, keep)?;
+        summary.already_present += (batch.num_rows() - kept.num_rows()) as u64;
+        summary.written += kept.num_rows() as u64;
+        if kept.num_rows() > 0 {
+            writer.write(kept).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,163 @@
+//! Where a store's bytes live: a local folder or a process-private in-memory object store.
+//!
+//! Every table is opened through one shared root object store (`with_storage_backend`), so the
+//! in-memory mode works: deltalake would otherwise build a fresh, empty memory store per table.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use deltalake::logstore::object_store::local::LocalFileSystem;
+use deltalake::logstore::object_store::memory::InMemory;
+use deltalake::logstore::object_store::path::Path as ObjectPath;
+use deltalake::logstore::object_store::{self, ObjectStore};
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use futures::{StreamExt, TryStreamExt};
+use url::Url;
+
+use crate::{Error, Result};
+
+/// The folder name Delta gives a table's log.
+pub(crate) const DELTA_LOG: &str = "_delta_log";
+
+/// Where the store keeps its bytes.
+pub(crate) enum Location {
+    /// A folder that outlives the process.
+    Folder(PathBuf),
+    /// A temporary folder, removed when the store closes or drops.
+    Temp(tempfile::TempDir),
+    /// Nothing on disk.
+    Memory,
+}
+
+/// The store's root object store and the URL its tables hang from.
+pub(crate) struct Backend {
+    pub(crate) location: Location,
+    root_store: Arc<dyn ObjectStore>,
+    /// Ends with `/`; a table's URL is `root_url/<name>/`.
+    root_url: Url,
+}
+
+impl Backend {
+    pub(crate) fn folder(location: Location) -> Result<Self> {
+        let path = match &location {
+            Location::Folder(path) => path.clone(),
+            Location::Temp(dir) => dir.path().to_path_buf(),
+            Location::Memory => return Ok(Self::memory()),
+        };
+        std::fs::create_dir_all(&path)
+            .map_err(|source| Error::Io { path: path.clone(), source })?;
+        let absolute = std::fs::canonicalize(&path)
+            .map_err(|source| Error::Io { path: path.clone(), source })?;
+        let root_url = Url::from_directory_path(&absolute).map_err(|()| Error::Io {
+            path: absolute.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the store folder cannot be expressed as a file URL",
+            ),
+        })?;
+        Ok(Self { location, root_store: Arc::new(LocalFileSystem::new()), root_url })
+    }
+
+    fn memory() -> Self {
+        // A unique root per store keeps two in-memory stores of one process from sharing
+        // DataFusion object-store registrations keyed by URL.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let root_url = Url::parse(&format!("memory:///mpd-{}-{id}/", std::process::id()))
+            .expect("a memory URL built from digits is valid");
+        Self { location: Location::Memory, root_store: Arc::new(InMemory::new()), root_url }
+    }
+
+    /// The local folder of the store, if it has one.
+    pub(crate) fn root_path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::Folder(path) => Some(path),
+            Location::Temp(dir) => Some(dir.path()),
+            Location::Memory => None,
+        }
+    }
+
+    pub(crate) fn table_url(&self, table: &str) -> Url {
+        self.root_url.join(&format!("{table}/")).expect("validated table names are URL-safe")
+    }
+
+    /// An unloaded handle on the table (no I/O).
+    pub(crate) fn table(&self, table: &str) -> Result<DeltaTable> {
+        let url = self.table_url(table);
+        DeltaTableBuilder::from_url(url.clone())
+            .map(|builder| builder.with_storage_backend(self.root_store.clone(), url))
+            .and_then(DeltaTableBuilder::build)
+            .map_err(|source| Error::delta(table, source))
+    }
+
+    fn prefix(&self, child: &str) -> ObjectPath {
+        let root = object_store::path::Path::from_url_path(self.root_url.path())
+            .unwrap_or_else(|_| ObjectPath::from(""));
+        root.parts().chain(ObjectPath::from(child).parts()).collect()
+    }
+
+    fn io_path(&self, child: &str) -> PathBuf {
+        match self.root_path() {
+            Some(root) => root.join(child),
+            None => PathBuf::from(self.table_url(child).as_str()),
+        }
+    }
+
+    /// Whether `<table>/_delta_log/` holds anything.
+    pub(crate) async fn has_delta_log(&self, table: &str) -> Result<bool> {
+        let log = self.prefix(&format!("{table}/{DELTA_LOG}"));
+        match self.root_store.list(Some(&log)).next().await {
+            None => Ok(false),
+            Some(Ok(_)) => Ok(true),
+            Some(Err(object_store::Error::NotFound { .. })) => Ok(false),
+            Some(Err(error)) => Err(self.io_error(table, error)),
+        }
+    }
+
+    /// Names of the top-level folders of the store (candidates for tables).
+    pub(crate) async fn folders(&self) -> Result<Vec<String>> {
+        let root = self.prefix("");
+        let listing = match self.root_store.list_with_delimiter(Some(&root)).await {
+            Ok(listing) => listing,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(error) => return Err(self.io_error("", error)),
+        };
+        Ok(listing
+            .common_prefixes
+            .iter()
+            .filter_map(|prefix| prefix.filename().map(str::to_owned))
+            .collect())
+    }
+
+    /// Removes every byte of a table.
+    pub(crate) async fn remove_table(&self, table: &str) -> Result<()> {
+        if let Some(root) = self.root_path() {
+            let path = root.join(table);
+            return std::fs::remove_dir_all(&path).map_err(|source| Error::Io { path, source });
+        }
+        let prefix = self.prefix(table);
+        let locations = self.root_store.list(Some(&prefix)).map_ok(|meta| meta.location).boxed();
+        self.root_store
+            .delete_stream(locations)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(|error| self.io_error(table, error))?;
+        Ok(())
+    }
+
+    fn io_error(&self, child: &str, error: object_store::Error) -> Error {
+        Error::Io { path: self.io_path(child), source: std::io::Error::other(error) }
+    }
+
+    /// Removes a temporary folder now (rather than at drop) so failures surface.
+    pub(crate) fn close(self) -> Result<()> {
+        match self.location {
+            Location::Temp(dir) => {
+                let path = dir.path().to_path_buf();
+                dir.close().map_err(|source| Error::Io { path, source })
+            }
+            Location::Folder(_) | Location::Memory => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The store's single error type and its fault classes.
+
+use std::path::PathBuf;
+
+use datafusion::error::DataFusionError;
+use deltalake::DeltaTableError;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The named table is not in the store.
+    #[error("table `{table}` does not exist in the store ({})", list_tables(available))]
+    TableNotFound {
+        /// The table asked for.
+        table: String,
+        /// The tables the store does hold, sorted.
+        available: Vec<String>,
+    },
+    /// A create found the table already there.
+    #[error(
+        "table `{table}` already exists: use --append to add rows or --replace to overwrite it"
+    )]
+    TableExists {
+        /// The table.
+        table: String,
+    },
+    /// A query could not be parsed or planned.
+    #[error("{}", describe_sql(message, *line, *column))]
+    Sql {
+        /// DataFusion's message.
+        message: String,
+        /// 1-based line of the offending token, when known.
+        line: Option<u64>,
+        /// 1-based column of the offending token, when known.
+        column: Option<u64>,
+    },
+    /// A planned query failed while it ran (unreadable file, bad data).
+    #[error("query failed: {message}")]
+    Query {
+        /// DataFusion's message.
+        message: String,
+    },
+    /// The Delta Lake layer failed on a table.
+    #[error("delta table `{table}`: {source}")]
+    Delta {
+        /// The table.
+        table: String,
+        /// The underlying error (boxed: it is large).
+        source: Box<DeltaTableError>,
+    },
+    /// A folder or file of the store could not be created, read or removed.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The folder or file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Rows or columns do not fit the table's schema.
+    #[error("schema of table `{table}` does not match: expected {expected}, found {found}")]
+    SchemaMismatch {
+        /// The table.
+        table: String,
+        /// What the table (or the request) expects.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+    /// A table name outside `[a-z0-9_]`, or starting with `_` (reserved for the store's own folders).
+    #[error(
+        "invalid table name `{name}`: use lowercase letters, digits and `_`, not starting with `_`"
+    )]
+    InvalidTableName {
+        /// The rejected name.
+        name: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Who has to act on an [`Error`]: the CLI maps classes to exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request was wrong (bad SQL, bad name, schema clash, table already there).
+    Usage,
+    /// A table that was asked for does not exist.
+    NotFound,
+    /// Storage or data failed underneath a valid request.
+    Storage,
+}
+
+impl Error {
+    /// The fault class of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Sql { .. }
+            | Error::InvalidTableName { .. }
+            | Error::SchemaMismatch { .. }
+            | Error::TableExists { .. } => ErrorClass::Usage,
+            Error::TableNotFound { .. } => ErrorClass::NotFound,
+            Error::Query { .. } | Error::Delta { .. } | Error::Io { .. } => ErrorClass::Storage,
+        }
+    }
+
+    pub(crate) fn delta(table: &str, source: DeltaTableError) -> Self {
+        Error::Delta { table: table.to_owned(), source: Box::new(source) }
+    }
+
+    /// Sorts DataFusion's failures into the user's fault (parse, plan, schema) or the store's.
+    pub(crate) fn from_datafusion(error: DataFusionError) -> Self {
+        let (line, column) = error_location(&error);
+        let root = error.find_root();
+        let message = root.strip_backtrace();
+        match root {
+            DataFusionError::SQL(..)
+            | DataFusionError::Plan(_)
+            | DataFusionError::SchemaError(..)
+            | DataFusionError::NotImplemented(_) => Error::Sql { message, line, column },
+            _ => Error::Query { message },
+        }
+    }
+}
+
+fn list_tables(available: &[String]) -> String {
+    if available.is_empty() {
+        "the store holds no tables".to_owned()
+    } else {
+        format!("tables: {}", available.join(", "))
+    }
+}
+
+fn describe_sql(message: &str, line: Option<u64>, column: Option<u64>) -> String {
+    match (line, column) {
+        // The parser already appends the position to its message.
+        (Some(line), Some(column)) if !message.contains("Line:") => {
+            format!("{message} (line {line}, column {column})")
+        }
+        _ => message.to_owned(),
+    }
+}
+
+/// Where in the query DataFusion located the error: the diagnostic span of planning errors,
+/// or the "at Line: L, Column: C" suffix of parser errors.
+fn error_location(error: &DataFusionError) -> (Option<u64>, Option<u64>) {
+    if let Some(span) = error.diagnostic().and_then(|diagnostic| diagnostic.span)
+        && span.start.line > 0
+    {
+        return (Some(span.start.line), Some(span.start.column));
+    }
+    parse_line_column(&error.to_string())
+}
+
+/// Reads "Line: 3, Column: 14" out of a parser message.
+pub(crate) fn parse_line_column(message: &str) -> (Option<u64>, Option<u64>) {
+    fn number_after(text: &str, label: &str) -> Option<u64> {
+        let start = text.rfind(label)? + label.len();
+        let digits: String = text[start..]
+            .chars()
+            .skip_while(|c| *c == ' ')
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    }
+    (number_after(message, "Line:"), number_after(message, "Column:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_position_is_read_from_the_message() {
+        let message =
+            "sql parser error: Expected: an expression, found: FROM at Line: 2, Column: 8";
+        assert_eq!(parse_line_column(message), (Some(2), Some(8)));
+        assert_eq!(parse_line_column("no position here"), (None, None));
+    }
+
+    #[test]
+    fn classes_follow_the_fault() {
+        let exists = Error::TableExists { table: "events".into() };
+        assert_eq!(exists.class(), ErrorClass::Usage);
+        assert!(exists.to_string().contains("--append"), "{exists}");
+        let missing = Error::TableNotFound { table: "x".into(), available: vec!["events".into()] };
+        assert_eq!(missing.class(), ErrorClass::NotFound);
+        assert!(missing.to_string().contains("tables: events"), "{missing}");
+        let io = Error::Io { path: "p".into(), source: std::io::Error::other("boom") };
+        assert_eq!(io.class(), ErrorClass::Storage);
+    }
+
+    #[test]
+    fn plan_errors_are_usage_and_execution_errors_are_storage() {
+        let plan = Error::from_datafusion(DataFusionError::Plan("table 'nope' not found".into()));
+        assert!(matches!(plan, Error::Sql { .. }), "{plan:?}");
+        let exec = Error::from_datafusion(DataFusionError::Execution("file vanished".into()));
+        assert_eq!(exec.class(), ErrorClass::Storage);
+    }
+
+    #[test]
+    fn error_stays_small() {
+        // Boxed sources keep `Result<T>` cheap to move around.
+        assert!(std::mem::size_of::<Error>() <= 80, "{}", std::mem::size_of::<Error>());
+    }
+}

@@ -1,0 +1,247 @@
+//! SQL over the store's tables (DataFusion), and narrow column reads for dedup.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use chrono::NaiveDate;
+use datafusion::common::ScalarValue;
+use datafusion::datasource::TableProvider;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::prelude::{DataFrame, col, lit};
+use deltalake::DeltaTable;
+
+use crate::{Error, Result, Store, schema};
+
+#[cfg(test)]
+mod tests;
+
+/// Name of the partition column `read_columns` selects days by.
+pub const DATE_COLUMN: &str = "date";
+/// The view of events with identities resolved.
+pub const EVENTS_RESOLVED_VIEW: &str = "events_resolved";
+
+/// A query's rows, all in memory.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// Schema of the rows (also when there are none).
+    pub schema: SchemaRef,
+    /// The rows.
+    pub batches: Vec<RecordBatch>,
+}
+
+/// A SQL session and the table versions it was built on.
+pub(crate) struct CachedSession {
+    versions: Vec<(String, u64)>,
+    context: SessionContext,
+}
+
+impl Store {
+    /// Runs a read-only SQL query over every table of the store (each registered under its
+    /// name) and collects the rows. JSON functions are available (`->`, `->>`,
+    /// `json_get_str`, ...), and so is the view `events_resolved`: events plus
+    /// `resolved_distinct_id = coalesce(identity_mappings.resolved_distinct_id, distinct_id)`.
+    pub async fn sql(&self, query: &str) -> Result<QueryResult> {
+        let frame = self.plan(query).await?;
+        let schema = Arc::clone(frame.schema().inner());
+        let batches = frame.collect().await.map_err(Error::from_datafusion)?;
+        Ok(QueryResult { schema, batches })
+    }
+
+    /// [`Store::sql`] as a stream of batches, for outputs too big to hold.
+    pub async fn sql_stream(&self, query: &str) -> Result<SendableRecordBatchStream> {
+        let frame = self.plan(query).await?;
+        frame.execute_stream().await.map_err(Error::from_datafusion)
+    }
+
+    /// Only `columns` of only the files of the given `date` partitions (all files when
+    /// `dates` is None): the dedup path reads the key columns of the days a batch touches.
+    pub async fn read_columns(
+        &self,
+        table: &str,
+        columns: &[&str],
+        dates: Option<&[NaiveDate]>,
+    ) -> Result<Vec<RecordBatch>> {
+        let Some((frame, target)) = self.read_columns_frame(table, columns, dates).await? else {
+            return Ok(Vec::new());
+        };
+        let batches = frame.collect().await.map_err(Error::from_datafusion)?;
+        // DataFusion may hand strings back as views; callers get the table's own types.
+        batches.into_iter().map(|batch| schema::conform(table, batch, &target)).collect()
+    }
+
+    /// The plan of [`Store::read_columns`] and the schema of its rows in the table's types;
+    /// None when no file can match.
+    pub(crate) async fn read_columns_frame(
+        &self,
+        table: &str,
+        columns: &[&str],
+        dates: Option<&[NaiveDate]>,
+    ) -> Result<Option<(DataFrame, SchemaRef)>> {
+        let delta = self.load(table).await?;
+        let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+        let table_schema = state.snapshot().arrow_schema();
+        let indices = columns
+            .iter()
+            .map(|column| {
+                table_schema.index_of(column).map_err(|_| Error::SchemaMismatch {
+                    table: table.to_owned(),
+                    expected: schema::describe(&table_schema),
+                    found: format!("a request for column `{column}`"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let target = table_schema.project(&indices).map_err(|error| Error::SchemaMismatch {
+            table: table.to_owned(),
+            expected: schema::describe(&table_schema),
+            found: error.to_string(),
+        })?;
+        let mut provider = delta.table_provider();
+        let mut filter = None;
+        if let Some(dates) = dates {
+            if state.metadata().partition_columns().iter().any(|c| c == DATE_COLUMN) {
+                // Choosing the files up front (rather than hoping a filter is pushed down)
+                // guarantees no other day's file is opened.
+                let wanted: HashSet<String> =
+                    dates.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
+                let paths: Vec<String> = state
+                    .log_data()
+                    .iter()
+                    .filter(|file| {
+                        file.partition_values_map()
+                            .get(DATE_COLUMN)
+                            .and_then(Option::as_deref)
+                            .is_some_and(|day| wanted.contains(day))
+                    })
+                    .map(|file| file.path().into_owned())
+                    .collect();
+                if paths.is_empty() {
+                    return Ok(None);
+                }
+                provider = provider.with_file_paths(paths);
+            } else if table_schema.index_of(DATE_COLUMN).is_ok() {
+                let days =
+                    dates.iter().map(|d| lit(ScalarValue::Date32(Some(days_since_epoch(*d)))));
+                filter = Some(col(DATE_COLUMN).in_list(days.collect(), false));
+            } else {
+                return Err(Error::SchemaMismatch {
+                    table: table.to_owned(),
+                    expected: format!("a `{DATE_COLUMN}` column to select days by"),
+                    found: schema::describe(&table_schema),
+                });
+            }
+        }
+        let provider: Arc<dyn TableProvider> = provider.await.map_err(Error::from_datafusion)?;
+        let context = SessionContext::new();
+        let mut frame = context.read_table(provider).map_err(Error::from_datafusion)?;
+        if let Some(filter) = filter {
+            frame = frame.filter(filter).map_err(Error::from_datafusion)?;
+        }
+        let frame = frame.select_columns(columns).map_err(Error::from_datafusion)?;
+        Ok(Some((frame, Arc::new(target))))
+    }
+
+    async fn plan(&self, query: &str) -> Result<DataFrame> {
+        let context = self.session().await?;
+        // Queries read: DDL or DML would change the shared session or write into tables.
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        context.sql_with_options(query, options).await.map_err(|error| {
+            match Error::from_datafusion(error) {
+                // The parser gives no position when the query ends too early: point at its end.
+                Error::Sql { message, line: None, column: None }
+                    if message.contains("found: EOF") =>
+                {
+                    let (line, column) = end_position(query);
+                    Error::Sql { message, line: Some(line), column: Some(column) }
+                }
+                other => other,
+            }
+        })
+    }
+
+    /// The SQL session, rebuilt when a table was added, dropped or committed to since.
+    async fn session(&self) -> Result<SessionContext> {
+        let versions = self.versions().await?;
+        let mut cached = self.session.lock().await;
+        if let Some(session) = cached.as_ref()
+            && session.versions == versions
+        {
+            return Ok(session.context.clone());
+        }
+        let session = self.build_session().await?;
+        tracing::debug!(tables = session.versions.len(), "sql session built");
+        let context = session.context.clone();
+        *cached = Some(session);
+        Ok(context)
+    }
+
+    async fn versions(&self) -> Result<Vec<(String, u64)>> {
+        let mut versions = Vec::new();
+        for name in self.table_names().await? {
+            let table = self.backend.table(&name)?;
+            let version =
+                table.get_latest_version().await.map_err(|source| Error::delta(&name, source))?;
+            versions.push((name, version));
+        }
+        Ok(versions)
+    }
+
+    async fn build_session(&self) -> Result<CachedSession> {
+        let config = SessionConfig::new()
+            .set_str("datafusion.sql_parser.dialect", "postgres")
+            // Spans let planning errors (unknown column...) point at the query text too.
+            .set_bool("datafusion.sql_parser.collect_spans", true)
+            .with_information_schema(true);
+        let mut context = SessionContext::new_with_config(config);
+        datafusion_functions_json::register_all(&mut context).map_err(Error::from_datafusion)?;
+        let mut versions = Vec::new();
+        for name in self.table_names().await? {
+            let table = self.load(&name).await?;
+            versions.push((name.clone(), table.version().unwrap_or_default()));
+            register(&context, &name, &table).await?;
+        }
+        let has = |table: &str| versions.iter().any(|(name, _)| name == table);
+        if has("events") {
+            let view = if has("identity_mappings") {
+                // Grouping guards the join: a second mapping of an id must not double events.
+                "CREATE VIEW events_resolved AS \
+                 SELECT e.*, coalesce(m.resolved_distinct_id, e.distinct_id) AS resolved_distinct_id \
+                 FROM events e LEFT JOIN \
+                 (SELECT distinct_id, min(resolved_distinct_id) AS resolved_distinct_id \
+                  FROM identity_mappings GROUP BY distinct_id) m \
+                 ON e.distinct_id = m.distinct_id"
+            } else {
+                "CREATE VIEW events_resolved AS SELECT *, distinct_id AS resolved_distinct_id FROM events"
+            };
+            if let Err(error) = context.sql(view).await {
+                // A table with unexpected columns must not make every query fail.
+                tracing::warn!(%error, "view {EVENTS_RESOLVED_VIEW} not created");
+            }
+        }
+        Ok(CachedSession { versions, context })
+    }
+}
+
+async fn register(context: &SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
+    let provider: Arc<dyn TableProvider> =
+        table.table_provider().await.map_err(Error::from_datafusion)?;
+    context.register_table(name, provider).map_err(Error::from_datafusion)?;
+    Ok(())
+}
+
+/// 1-based line and column just past the last character of `query`.
+fn end_position(query: &str) -> (u64, u64) {
+    let line = query.split('\n').count();
+    let last = query.rsplit('\n').next().unwrap_or_default();
+    (line as u64, last.chars().count() as u64 + 1)
+}
+
+fn days_since_epoch(day: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("the Unix epoch is a valid date");
+    i32::try_from(day.signed_duration_since(epoch).num_days()).unwrap_or(i32::MAX)
+}

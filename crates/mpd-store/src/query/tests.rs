@@ -1,0 +1,78 @@
+//! The plan of `read_columns` only lists the requested days' files.
+
+use std::sync::Arc;
+
+use arrow_array::{Date32Array, Int64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use datafusion::physical_plan::displayable;
+
+use super::*;
+use crate::{StoreMode, WriteMode};
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 3, d).expect("valid day")
+}
+
+async fn store_with_days(days: &[u32]) -> Store {
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("key", DataType::Int64, false),
+        Field::new("payload", DataType::Int64, false),
+    ]));
+    let mut writer =
+        store.writer("t", schema.clone(), &["date"], WriteMode::Create).await.expect("writer");
+    let dates: Vec<i32> = days.iter().map(|d| days_since_epoch(day(*d))).collect();
+    let keys: Vec<i64> = days.iter().map(|d| i64::from(*d)).collect();
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Date32Array::from(dates)),
+            Arc::new(Int64Array::from(keys.clone())),
+            Arc::new(Int64Array::from(keys)),
+        ],
+    )
+    .expect("batch");
+    writer.write(batch).await.expect("write");
+    writer.commit(serde_json::Map::new()).await.expect("commit");
+    store
+}
+
+async fn physical_plan(store: &Store, dates: Option<&[NaiveDate]>) -> String {
+    let (frame, _) =
+        store.read_columns_frame("t", &["key"], dates).await.expect("plan").expect("files");
+    let plan = frame.create_physical_plan().await.expect("physical plan");
+    displayable(plan.as_ref()).indent(true).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_touches_only_the_requested_partitions() {
+    let store = store_with_days(&[1, 2, 3]).await;
+    let all = physical_plan(&store, None).await;
+    for d in 1..=3 {
+        assert!(all.contains(&format!("date=2024-03-0{d}")), "{all}");
+    }
+    let pruned = physical_plan(&store, Some(&[day(2)])).await;
+    assert!(pruned.contains("date=2024-03-02"), "{pruned}");
+    assert!(!pruned.contains("date=2024-03-01") && !pruned.contains("date=2024-03-03"), "{pruned}");
+    // Projection: the other data column is not read.
+    assert!(!pruned.contains("payload"), "{pruned}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_without_files_plan_nothing() {
+    let store = store_with_days(&[1]).await;
+    let frame = store.read_columns_frame("t", &["key"], Some(&[day(9)])).await.expect("plan");
+    assert!(frame.is_none());
+}
+
+#[test]
+fn end_position_is_past_the_last_character() {
+    assert_eq!(end_position("SELECT"), (1, 7));
+    assert_eq!(end_position("SELECT a\nFROM"), (2, 5));
+}
+
+#[test]
+fn days_count_from_the_epoch() {
+    assert_eq!(days_since_epoch(NaiveDate::from_ymd_opt(1970, 1, 2).expect("day")), 1);
+}

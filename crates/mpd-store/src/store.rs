@@ -1,0 +1,286 @@
+//! The store: a set of Delta tables under one root, and the operations on them.
+
+use std::path::{Path, PathBuf};
+
+use arrow_schema::SchemaRef;
+use deltalake::DeltaTable;
+use tokio::sync::Mutex;
+
+use crate::backend::{Backend, Location};
+use crate::history::{self, CommitRecord};
+use crate::query::CachedSession;
+use crate::writer::{TableWriter, WriteMode, WriterParts};
+use crate::{Error, Result, schema};
+
+/// Where a store keeps its tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreMode {
+    /// A folder that outlives the process (created if needed).
+    Persistent(PathBuf),
+    /// A temporary folder, removed by [`Store::close`] or when the store drops.
+    Ephemeral,
+    /// No files at all: tables live in process memory.
+    InMemory,
+}
+
+/// What the store knows about one table.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// The table's name (its folder).
+    pub name: String,
+    /// The current Delta version.
+    pub version: i64,
+    /// Live data files.
+    pub n_files: usize,
+    /// Rows, summed from file statistics; None when a file has none.
+    pub n_rows: Option<u64>,
+    /// Bytes of the live data files.
+    pub size_bytes: u64,
+    /// Columns the table is partitioned by.
+    pub partition_columns: Vec<String>,
+    /// The table's Arrow schema.
+    pub schema: SchemaRef,
+    /// The newest commit.
+    pub last_commit: Option<CommitRecord>,
+}
+
+/// A set of Delta Lake tables under one root, with SQL over them.
+pub struct Store {
+    pub(crate) backend: Backend,
+    pub(crate) session: Mutex<Option<CachedSession>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("mode", &self.mode_label()).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (and for a persistent store, creates the folder of) a store.
+    pub async fn open(mode: StoreMode) -> Result<Store> {
+        let location = match mode {
+            StoreMode::Persistent(path) => Location::Folder(path),
+            StoreMode::Ephemeral => {
+                let dir = tempfile::Builder::new()
+                    .prefix("mpd-store-")
+                    .tempdir()
+                    .map_err(|source| Error::Io { path: std::env::temp_dir(), source })?;
+                Location::Temp(dir)
+            }
+            StoreMode::InMemory => Location::Memory,
+        };
+        let backend = Backend::folder(location)?;
+        tracing::debug!(root = ?backend.root_path(), "store opened");
+        Ok(Store { backend, session: Mutex::new(None) })
+    }
+
+    /// The store's folder; None for an in-memory store.
+    pub fn root(&self) -> Option<&Path> {
+        self.backend.root_path()
+    }
+
+    /// A short description of where the store lives, for messages.
+    pub fn mode_label(&self) -> String {
+        match &self.backend.location {
+            Location::Folder(path) => format!("persistent {}", path.display()),
+            Location::Temp(_) => "ephemeral".to_owned(),
+            Location::Memory => "in-memory".to_owned(),
+        }
+    }
+
+    /// Whether the store holds a Delta table of that name.
+    pub async fn exists(&self, table: &str) -> Result<bool> {
+        validate_name(table)?;
+        self.backend.has_delta_log(table).await
+    }
+
+    /// Names of every Delta table in the store (a folder holding a `_delta_log`), sorted.
+    pub async fn table_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for folder in self.backend.folders().await? {
+            if validate_name(&folder).is_ok() && self.backend.has_delta_log(&folder).await? {
+                names.push(folder);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Every Delta table in the store, sorted by name.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        let mut infos = Vec::new();
+        for name in self.table_names().await? {
+            infos.push(self.table_info(&name).await?);
+        }
+        Ok(infos)
+    }
+
+    /// Version, size, schema and last commit of a table.
+    pub async fn table_info(&self, table: &str) -> Result<TableInfo> {
+        let delta = self.load(table).await?;
+        let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+        let files = state.log_data();
+        let mut size_bytes = 0u64;
+        let mut n_rows = Some(0u64);
+        for file in files.iter() {
+            size_bytes += u64::try_from(file.size()).unwrap_or_default();
+            n_rows = n_rows.zip(file.num_records()).map(|(sum, n)| sum + n as u64);
+        }
+        let last_commit = history::read(table, &delta, Some(1)).await?.into_iter().next();
+        Ok(TableInfo {
+            name: table.to_owned(),
+            version: i64::try_from(state.version()).unwrap_or(i64::MAX),
+            n_files: files.num_files(),
+            n_rows,
+            size_bytes,
+            partition_columns: state.metadata().partition_columns().to_vec(),
+            schema: state.snapshot().arrow_schema(),
+            last_commit,
+        })
+    }
+
+    /// A writer into `table`. `schema` is the rows' schema; Delta stores it with its own types
+    /// (see [`TableWriter::schema`]). An existing table must have the same columns and
+    /// partitioning unless `mode` is [`WriteMode::Replace`].
+    pub async fn writer(
+        &self,
+        table: &str,
+        schema: SchemaRef,
+        partition_by: &[&str],
+        mode: WriteMode,
+    ) -> Result<TableWriter> {
+        validate_name(table)?;
+        let (delta_schema, arrow_schema) = schema::to_delta(table, &schema)?;
+        let partition_by: Vec<String> = partition_by.iter().map(|c| (*c).to_owned()).collect();
+        let existing = self.backend.has_delta_log(table).await?;
+        let handle = if existing {
+            if mode == WriteMode::Create {
+                return Err(Error::TableExists { table: table.to_owned() });
+            }
+            let delta = self.load(table).await?;
+            if mode == WriteMode::Append {
+                check_same_layout(table, &delta, &arrow_schema, &partition_by)?;
+            }
+            delta
+        } else {
+            self.backend.table(table)?
+        };
+        TableWriter::new(WriterParts {
+            name: table.to_owned(),
+            mode,
+            table: handle,
+            existing,
+            delta_schema,
+            schema: arrow_schema,
+            partition_by,
+        })
+    }
+
+    /// Removes a table and all its files.
+    pub async fn drop_table(&self, table: &str) -> Result<()> {
+        self.ensure_exists(table).await?;
+        self.backend.remove_table(table).await?;
+        tracing::info!(table, "table dropped");
+        Ok(())
+    }
+
+    /// Commits of a table, newest first: version, time, operation and the `"mpd"` metadata.
+    pub async fn history(&self, table: &str, limit: Option<usize>) -> Result<Vec<CommitRecord>> {
+        let delta = self.load(table).await?;
+        history::read(table, &delta, limit).await
+    }
+
+    /// The application-transaction version recorded for `app_id` (a sync cursor), or None.
+    pub async fn app_transaction_version(&self, table: &str, app_id: &str) -> Result<Option<i64>> {
+        let delta = self.load(table).await?;
+        let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+        state
+            .transaction_version(delta.log_store().as_ref(), app_id)
+            .await
+            .map_err(|source| Error::delta(table, source))
+    }
+
+    /// Closes the store; an ephemeral store's folder is removed now, reporting failures.
+    pub async fn close(self) -> Result<()> {
+        drop(self.session.into_inner());
+        self.backend.close()
+    }
+
+    pub(crate) async fn ensure_exists(&self, table: &str) -> Result<()> {
+        validate_name(table)?;
+        if self.backend.has_delta_log(table).await? {
+            Ok(())
+        } else {
+            Err(Error::TableNotFound {
+                table: table.to_owned(),
+                available: self.table_names().await?,
+            })
+        }
+    }
+
+    /// The table at its newest version.
+    pub(crate) async fn load(&self, table: &str) -> Result<DeltaTable> {
+        self.ensure_exists(table).await?;
+        let mut delta = self.backend.table(table)?;
+        delta.load().await.map_err(|source| Error::delta(table, source))?;
+        Ok(delta)
+    }
+}
+
+fn check_same_layout(
+    table: &str,
+    delta: &DeltaTable,
+    schema: &SchemaRef,
+    partition_by: &[String],
+) -> Result<()> {
+    let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+    let existing = state.snapshot().arrow_schema();
+    if !schema::same_columns(&existing, schema) {
+        return Err(Error::SchemaMismatch {
+            table: table.to_owned(),
+            expected: schema::describe(&existing),
+            found: schema::describe(schema),
+        });
+    }
+    let partitions = state.metadata().partition_columns();
+    if partitions != partition_by {
+        return Err(Error::SchemaMismatch {
+            table: table.to_owned(),
+            expected: format!("partitioned by {partitions:?}"),
+            found: format!("partitioned by {partition_by:?}"),
+        });
+    }
+    Ok(())
+}
+
+/// Table names are folder names and SQL identifiers: `[a-z0-9_]`, not starting with `_`.
+pub(crate) fn validate_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && !name.starts_with('_')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if valid { Ok(()) } else { Err(Error::InvalidTableName { name: name.to_owned() }) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_can_cross_tasks() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Store>();
+        send::<TableWriter>();
+    }
+
+    #[test]
+    fn table_names_are_checked() {
+        for good in ["events", "identity_mappings", "t2"] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "_quarantine", "Events", "a-b", "a/b", "..", "é"] {
+            assert!(matches!(validate_name(bad), Err(Error::InvalidTableName { .. })), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Streaming writes into a table, made visible by one Delta commit.
+//!
+//! Batches go through deltalake's data-file writer, which encodes Parquet straight to the
+//! object store (Hive-style partition folders, file statistics, a new file at the target size).
+//! Each open partition holds a row group in memory, so the writer also caps how many
+//! partitions are open at once: past the cap it closes its files and starts fresh ones.
+
+use std::collections::HashSet;
+use std::num::NonZeroU64;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use deltalake::arrow::row::{OwnedRow, RowConverter, SortField};
+use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::logstore::object_store::ObjectStoreExt;
+use deltalake::logstore::object_store::path::Path as ObjectPath;
+use deltalake::operations::create::CreateBuilder;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, DeltaTableError};
+use serde_json::{Map, Value};
+
+use crate::history::COMMIT_METADATA_KEY;
+use crate::{Error, Result, schema};
+
+/// Files are closed once they reach this size.
+const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
+/// Row groups are flushed at this many rows or bytes, whichever comes first.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
+/// Open partitions (each buffering a row group) before the writer closes its files.
+const MAX_OPEN_PARTITIONS: usize = 8;
+
+/// What a writer does to an existing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Make a new table; [`Error::TableExists`] if it is already there.
+    Create,
+    /// Add rows; creates the table if absent.
+    Append,
+    /// Replace every row (and the schema) in one commit; creates the table if absent.
+    Replace,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// The table version the commit produced.
+    pub version: i64,
+    /// Data files the commit added.
+    pub files_added: usize,
+    /// Data files the commit removed (Replace).
+    pub files_removed: usize,
+    /// Rows in the added files.
+    pub rows_added: u64,
+}
+
+/// Streams batches into one table; nothing is visible to readers until [`TableWriter::commit`].
+///
+/// Dropping a writer without [`TableWriter::commit`] or [`TableWriter::abort`] leaves the
+/// table untouched but may leave unreferenced data files behind (Delta's vacuum removes them).
+pub struct TableWriter {
+    name: String,
+    mode: WriteMode,
+    /// Loaded when the table existed at open; a bare handle otherwise.
+    table: DeltaTable,
+    existing: bool,
+    delta_schema: StructType,
+    schema: SchemaRef,
+    partition_by: Vec<String>,
+    properties: WriterProperties,
+    current: Option<DeltaWriter>,
+    partitions: PartitionTracker,
+    /// Files of writers already closed (to keep the open-partition cap).
+    closed: Vec<Add>,
+    rows: u64,
+}
+
+impl std::fmt::Debug for TableWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableWriter")
+            .field("table", &self.name)
+            .field("mode", &self.mode)
+            .field("existing", &self.existing)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything [`crate::Store::writer`] resolved before the first batch.
+pub(crate) struct WriterParts {
+    pub(crate) name: String,
+    pub(crate) mode: WriteMode,
+    pub(crate) table: DeltaTable,
+    pub(crate) existing: bool,
+    pub(crate) delta_schema: StructType,
+    pub(crate) schema: SchemaRef,
+    pub(crate) partition_by: Vec<String>,
+}
+
+impl TableWriter {
+    pub(crate) fn new(parts: WriterParts) -> Result<Self> {
+        let WriterParts { name, mode, table, existing, delta_schema, schema, partition_by } = parts;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+            .build();
+        let partitions = PartitionTracker::new(&name, &schema, &partition_by)?;
+        Ok(Self {
+            name,
+            mode,
+            table,
+            existing,
+            delta_schema,
+            schema,
+            partition_by,
+            properties,
+            current: None,
+            partitions,
+            closed: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    /// The Arrow schema rows are stored with (Delta's types: microsecond UTC timestamps, Utf8).
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Streams a batch into Parquet files of the table (Hive-style `date=YYYY-MM-DD/` folders
+    /// for partition columns). Memory stays bounded: files close at ~128 MiB, row groups at
+    /// 128 Ki rows or 32 MiB, and at most 8 partitions are open at once.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let batch = schema::conform(&self.name, batch, &self.schema)?;
+        let keys = self.partitions.keys(&self.name, &batch)?;
+        if self.partitions.would_exceed(&keys, MAX_OPEN_PARTITIONS) {
+            self.close_current().await?;
+        }
+        let rows = batch.num_rows() as u64;
+        let writer = self.current.get_or_insert_with(|| {
+            let config = WriterConfig::new(
+                self.schema.clone(),
+                self.partition_by.clone(),
+                Some(self.properties.clone()),
+                NonZeroU64::new(TARGET_FILE_BYTES),
+                None,
+                Default::default(),
+                None,
+            );
+            DeltaWriter::new(self.table.object_store(), config)
+        });
+        writer.write(&batch).await.map_err(|source| Error::delta(&self.name, source))?;
+        self.partitions.seen.extend(keys);
+        self.rows += rows;
+        Ok(())
+    }
+
+    async fn close_current(&mut self) -> Result<()> {
+        self.partitions.clear();
+        if let Some(writer) = self.current.take() {
+            let adds = writer.close().await.map_err(|source| Error::delta(&self.name, source))?;
+            tracing::debug!(table = %self.name, n_files = adds.len(), "closed partition files");
+            self.closed.extend(adds);
+        }
+        Ok(())
+    }
+
+    /// One Delta commit with every file written (plus, for Replace, the removal of every
+    /// previous file), with `metadata` stored in the commit info under the key `"mpd"`.
+    pub async fn commit(self, metadata: Map<String, Value>) -> Result<CommitSummary> {
+        self.finish(metadata, None).await
+    }
+
+    /// [`TableWriter::commit`] that also records the application transaction
+    /// (`app_id`, `txn_version`) in the same commit, so data and cursor land together.
+    pub async fn commit_with_txn(
+        self,
+        metadata: Map<String, Value>,
+        app_id: &str,
+        txn_version: i64,
+    ) -> Result<CommitSummary> {
+        self.finish(metadata, Some(Transaction::new(app_id, txn_version))).await
+    }
+
+    /// Deletes the files written so far; the table is left as it was.
+    pub async fn abort(mut self) -> Result<()> {
+        self.close_current().await?;
+        let adds = std::mem::take(&mut self.closed);
+        self.delete_files(&adds).await;
+        Ok(())
+    }
+
+    async fn finish(
+        mut self,
+        metadata: Map<String, Value>,
+        txn: Option<Transaction>,
+    ) -> Result<CommitSummary> {
+        self.close_current().await?;
+        let adds = std::mem::take(&mut self.closed);
+        let mut properties = CommitProperties::default()
+            .with_metadata([(COMMIT_METADATA_KEY.to_owned(), Value::Object(metadata))]);
+        if let Some(txn) = txn {
+            properties = properties.with_application_transaction(txn);
+        }
+        match self.commit_adds(&adds, properties).await {
+            Ok((version, files_removed)) => {
+                let summary = CommitSummary {
+                    version,
+                    files_added: adds.len(),
+                    files_removed,
+                    rows_added: self.rows,
+                };
+                tracing::info!(table = %self.name, version, files_added = summary.files_added,
+                    files_removed, rows_added = self.rows, "committed");
+                Ok(summary)
+            }
+            Err(error) => {
+                // The files are unreferenced now; leaving them would only cost space.
+                self.delete_files(&adds).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Commits `adds`; returns the new version and how many files were removed.
+    async fn commit_adds(
+        &self,
+        adds: &[Add],
+        properties: CommitProperties,
+    ) -> Result<(i64, usize)> {
+        let add_actions = adds.iter().cloned().map(Action::Add);
+        let delta = |source| Error::delta(&self.name, source);
+        if !self.existing {
+            let table = self.create(SaveMode::ErrorIfExists, add_actions, properties).await?;
+            return Ok((table_version(&table), 0));
+        }
+        let state = self.table.snapshot().map_err(delta)?;
+        let same_layout = schema::same_columns(&state.snapshot().arrow_schema(), &self.schema)
+            && state.metadata().partition_columns() == self.partition_by;
+        match self.mode {
+            WriteMode::Create => Err(Error::TableExists { table: self.name.clone() }),
+            WriteMode::Replace if !same_layout => {
+                // A new schema needs new table metadata: Delta's CREATE OR REPLACE does the
+                // removals and the new metadata in one commit.
+                let n_removed = state.log_data().num_files();
+                let table = self.create(SaveMode::Overwrite, add_actions, properties).await?;
+                Ok((table_version(&table), n_removed))
+            }
+            WriteMode::Append | WriteMode::Replace => {
+                let mut actions: Vec<Action> = Vec::with_capacity(adds.len());
+                let mut n_removed = 0;
+                let save_mode = if self.mode == WriteMode::Replace {
+                    for file in state.log_data().iter() {
+                        actions.push(Action::Remove(file.remove_action(true)));
+                        n_removed += 1;
+                    }
+                    SaveMode::Overwrite
+                } else {
+                    SaveMode::Append
+                };
+                actions.extend(add_actions);
+                let operation = DeltaOperation::Write {
+                    mode: save_mode,
+                    partition_by: (!self.partition_by.is_empty())
+                        .then(|| self.partition_by.clone()),
+                    predicate: None,
+                };
+                let finalized = CommitBuilder::from(properties)
+                    .with_actions(actions)
+                    .build(Some(state), self.table.log_store(), operation)
+                    .await
+                    .map_err(delta)?;
+                Ok((i64::try_from(finalized.version()).unwrap_or(i64::MAX), n_removed))
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        save_mode: SaveMode,
+        actions: impl IntoIterator<Item = Action>,
+        properties: CommitProperties,
+    ) -> Result<DeltaTable> {
+        CreateBuilder::new()
+            .with_log_store(self.table.log_store())
+            .with_table_name(self.name.clone())
+            .with_columns(self.delta_schema.fields().cloned())
+            .with_partition_columns(self.partition_by.clone())
+            .with_save_mode(save_mode)
+            .with_actions(actions)
+            .with_commit_properties(properties)
+            .await
+            .map_err(|source| match source {
+                DeltaTableError::GenericError { ref source }
+                    if source.to_string().contains("already exists") =>
+                {
+                    Error::TableExists { table: self.name.clone() }
+                }
+                source => Error::delta(&self.name, source),
+            })
+    }
+
+    async fn delete_files(&self, adds: &[Add]) {
+        let store = self.table.object_store();
+        for add in adds {
+            let path = ObjectPath::from_url_path(&add.path)
+                .unwrap_or_else(|_| ObjectPath::from(add.path.as_str()));
+            if let Err(error) = store.delete(&path).await {
+                tracing::warn!(table = %self.name, path = %add.path, %error, "cannot delete unused data file");
+            }
+        }
+    }
+}
+
+fn table_version(table: &DeltaTable) -> i64 {
+    table.version().and_then(|v| i64::try_from(v).ok()).unwrap_or_default()
+}
+
+/// Distinct partition keys the open writer has seen.
+struct PartitionTracker {
+    indices: Vec<usize>,
+    converter: Option<RowConverter>,
+    seen: HashSet<OwnedRow>,
+}
+
+impl PartitionTracker {
+    fn new(table: &str, schema: &SchemaRef, partition_by: &[String]) -> Result<Self> {
+        let indices = partition_by
+            .iter()
+            .map(|column| {
+                schema.index_of(column).map_err(|_| Error::SchemaMismatch {
+                    table: table.to_owned(),
+                    expected: format!("a column `{column}` to partition by"),
+                    found: schema::describe(schema),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let converter = if indices.is_empty() {
+            None
+        } else {
+            let fields = indices
+                .iter()
+                .map(|i| SortField::new(schema.field(*i).data_type().clone()))
+                .collect();
+            Some(RowConverter::new(fields).map_err(|error| Error::SchemaMismatch {
+                table: table.to_owned(),
+                expected: "partition columns of a comparable type".to_owned(),
+                found: error.to_string(),
+            })?)
+        };
+        Ok(Self { indices, converter, seen: HashSet::new() })
+    }
+
+    /// Distinct keys of `batch`; a row equal to the one before it (the usual day-sorted
+    /// input) costs no allocation.
+    fn keys(&self, table: &str, batch: &RecordBatch) -> Result<HashSet<OwnedRow>> {
+        let mut keys = HashSet::new();
+        let Some(converter) = &self.converter else {
+            return Ok(keys);
+        };
+        let columns: Vec<_> = self.indices.iter().map(|i| batch.column(*i).clone()).collect();
+        let rows = converter.convert_columns(&columns).map_err(|error| Error::SchemaMismatch {
+            table: table.to_owned(),
+            expected: "partition values".to_owned(),
+            found: error.to_string(),
+        })?;
+        let mut previous = None;
+        for row in rows.iter() {
+            if previous != Some(row) {
+                keys.insert(row.owned());
+                previous = Some(row);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Whether writing `keys` would open more than `cap` partitions in the current writer.
+    fn would_exceed(&self, keys: &HashSet<OwnedRow>, cap: usize) -> bool {
+        !self.seen.is_empty() && self.seen.len() + keys.difference(&self.seen).count() > cap
+    }
+
+    fn clear(&mut self) {
+        self.seen.clear();
+    }
+}

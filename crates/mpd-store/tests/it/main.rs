@@ -1,0 +1,6 @@
+//! Integration tests of the store: real Delta tables in each store mode.
+
+mod read;
+mod sql;
+mod support;
+mod write;
