@@ -1,0 +1,6 @@
+//! Use cases against the mock Mixpanel over real TCP, into real stores.
+
+mod cookbook;
+mod fetch_tables;
+mod interop;
+mod support;
