@@ -1,44 +1,55 @@
 //! `mpd demo`: the main job against the bundled mock Mixpanel, with no account.
 //!
 //! The mock runs in this process on 127.0.0.1 with a few faults switched on (a server error, a
-//! rate limit, a stream cut short) so the demo also shows that retries never lose or repeat data.
-
-use std::collections::BTreeMap;
-use std::time::Instant;
+//! rate limit, a stream cut short) so the demo also shows that retries never lose or repeat data;
+//! the events land in an ephemeral store (removed at the end) and are queried with SQL.
 
 use chrono::NaiveDate;
 use mpd_testkit::{DaySelector, FaultRule, Faults, MockConfig, MockServer};
 
 use crate::error::{Error, Result};
 use crate::report::Reporter;
-use crate::stream::StreamEventsRequest;
-use crate::workspace::Workspace;
+use crate::table::{FetchEventsRequest, FetchSummary, TableMode};
+use crate::workspace::{StoreKind, Workspace};
 
 /// What the demo did and found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DemoReport {
     /// The mock's address.
     pub mock_url: String,
-    /// First day streamed.
+    /// First day fetched.
     pub from: NaiveDate,
-    /// Last day streamed.
+    /// Last day fetched.
     pub to: NaiveDate,
-    /// Events received, per event name.
-    pub events_by_name: BTreeMap<String, u64>,
-    /// Events received in total.
-    pub events: u64,
-    /// Lines the mock served for the range when no fault happens.
-    pub mock_truth_events: u64,
-    /// Whether what mpd received equals the mock's truth line for line.
+    /// What the fetch into the (ephemeral) events table did.
+    pub fetch: FetchSummary,
+    /// Rows of the mock's deduplicated truth for the range.
+    pub mock_truth_rows: u64,
+    /// True duplicates the mock injected in the range.
+    pub mock_true_duplicates: u64,
+    /// Whether the table holds exactly the truth: same rows, duplicates audited.
     pub matches_truth: bool,
-    /// Day requests retried after injected faults.
-    pub retries: u64,
-    /// Wall-clock seconds of the stream.
-    pub elapsed_secs: f64,
+    /// Cookbook queries run on the table: (title, SQL, rows).
+    pub queries: Vec<DemoQuery>,
 }
 
-/// Runs the demo: starts the mock, streams a week of events through the real client and
-/// compares what arrived with what the mock served.
+/// One cookbook query of the demo and its answer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DemoQuery {
+    /// The cookbook's heading.
+    pub title: String,
+    /// The SQL.
+    pub sql: String,
+    /// The rows.
+    pub rows: Vec<serde_json::Value>,
+}
+
+/// The SQL cookbook; the demo runs two of its queries so they are the documented ones.
+const COOKBOOK: &str = include_str!("../../../docs/sql-cookbook.md");
+
+/// Runs the demo: starts the mock, fetches a week of events through the real client (with
+/// faults) into an ephemeral store, checks the table against the mock's truth, and answers two
+/// cookbook questions with SQL.
 pub async fn run_demo(reporter: &dyn Reporter) -> Result<DemoReport> {
     let from = day(2024, 3, 4);
     let to = day(2024, 3, 10);
@@ -63,48 +74,68 @@ pub async fn run_demo(reporter: &dyn Reporter) -> Result<DemoReport> {
         ..MockConfig::default()
     };
     let mock = MockServer::start(config.clone()).await.map_err(|e| Error::Mock(e.to_string()))?;
-    let workspace = Workspace::for_mock(&mock, &config)?;
-    let request = StreamEventsRequest {
+    let workspace = Workspace::for_mock(&mock, &config)?.with_store_kind(StoreKind::Ephemeral);
+    let outcome = demo_steps(&workspace, &mock, from, to, reporter).await;
+    let closed = workspace.close().await;
+    let report = outcome?;
+    closed?;
+    Ok(report)
+}
+
+async fn demo_steps(
+    workspace: &Workspace,
+    mock: &MockServer,
+    from: NaiveDate,
+    to: NaiveDate,
+    reporter: &dyn Reporter,
+) -> Result<DemoReport> {
+    let request = FetchEventsRequest {
+        table: "events".to_owned(),
         from,
         to,
         events: Vec::new(),
         where_expr: None,
         limit: None,
-        raw: true,
         workers: 2,
         chunk_days: 1,
+        mode: TableMode::Create,
         allow_bad_lines: 0,
         quarantine_path: None,
     };
-    let started = Instant::now();
-    let mut received = Vec::new();
-    let summary = workspace.stream_events(&request, &mut received, reporter).await?;
-    let elapsed_secs = started.elapsed().as_secs_f64();
-
-    let truth = mock.project().export_lines_range(from, to);
-    let received_lines: Vec<&[u8]> =
-        received.split(|b| *b == b'\n').filter(|line| !line.is_empty()).collect();
-    let matches_truth = received_lines.len() == truth.len()
-        && received_lines.iter().zip(&truth).all(|(got, want)| *got == want.as_bytes());
-    let mut events_by_name = BTreeMap::new();
-    for line in &received_lines {
-        let name = serde_json::from_slice::<serde_json::Value>(line)
-            .ok()
-            .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_owned))
-            .unwrap_or_default();
-        *events_by_name.entry(name).or_insert(0) += 1;
+    let fetch = workspace.fetch_events(&request, reporter).await?;
+    let mock_truth_rows = mock.project().deduplicated(from, to).len() as u64;
+    let mock_true_duplicates = mock.project().true_duplicates(from, to) as u64;
+    let stored = workspace.sql("SELECT count(*) AS n FROM events").await?;
+    let stored_rows = stored.rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0);
+    let matches_truth = stored_rows == mock_truth_rows
+        && fetch.written == mock_truth_rows
+        && fetch.duplicates_rejected == mock_true_duplicates;
+    let mut queries = Vec::new();
+    for title in ["Top events", "Daily active users"] {
+        let sql = cookbook_query(title).ok_or_else(|| {
+            Error::Internal(format!("the cookbook has no query titled {title:?}"))
+        })?;
+        let rows = workspace.sql(&sql).await?.rows;
+        queries.push(DemoQuery { title: title.to_owned(), sql, rows });
     }
     Ok(DemoReport {
         mock_url: mock.base_url(),
         from,
         to,
-        events_by_name,
-        events: summary.records,
-        mock_truth_events: truth.len() as u64,
+        fetch,
+        mock_truth_rows,
+        mock_true_duplicates,
         matches_truth,
-        retries: summary.retries,
-        elapsed_secs,
+        queries,
     })
+}
+
+/// The first SQL block under the cookbook heading `title`.
+fn cookbook_query(title: &str) -> Option<String> {
+    let section = COOKBOOK.split("\n## ").find(|s| s.starts_with(title))?;
+    let start = section.find("```sql\n")? + "```sql\n".len();
+    let end = start + section[start..].find("```")?;
+    Some(section[start..end].trim().to_owned())
 }
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -130,5 +161,18 @@ impl Workspace {
             ..mpd_config::Settings::default()
         };
         Ok(Workspace::from_parts(credentials, settings, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_queries_exist_in_the_cookbook() {
+        for title in ["Top events", "Daily active users"] {
+            let sql = cookbook_query(title).expect(title);
+            assert!(sql.starts_with("SELECT"), "{sql}");
+        }
     }
 }

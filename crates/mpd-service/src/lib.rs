@@ -39,7 +39,7 @@ mod table;
 mod workspace;
 
 pub use accounts::{AccountView, Accounts, NewAccount};
-pub use demo::{DemoReport, run_demo};
+pub use demo::{DemoQuery, DemoReport, run_demo};
 pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
 pub use mpd_config::{EnvVars, Secret, SettingsOverrides};
