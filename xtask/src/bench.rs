@@ -16,12 +16,15 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
         take_value(&mut args, "--events-per-day").map_or(Ok(100_000), |v| v.parse())?;
     let days: u64 = take_value(&mut args, "--days").map_or(Ok(7), |v| v.parse())?;
     let workers: u64 = take_value(&mut args, "--workers").map_or(Ok(4), |v| v.parse())?;
+    if args.first().map(String::as_str) == Some("ingest") {
+        return crate::ingest::run(runner, &args[1..]);
+    }
     if !(1..=28).contains(&days) {
         bail!("--days must be between 1 and 28 (the benchmark streams days of February 2024)");
     }
     match args.first().map(String::as_str) {
         Some("stream") => {}
-        other => bail!("unknown benchmark {other:?}: available: stream"),
+        other => bail!("unknown benchmark {other:?}: available: stream, ingest"),
     }
     runner.run(cargo().args(["build", "--release", "-p", "mpd-cli", "-p", "mpd-testkit"]))?;
     if runner.explain() {
@@ -139,7 +142,7 @@ fn run_once(
 }
 
 /// Waits for `child` and returns its exit code and its own peak RSS (KiB), from `wait4`.
-fn wait_with_peak_rss(child: &Child) -> Result<(i32, i64)> {
+pub(crate) fn wait_with_peak_rss(child: &Child) -> Result<(i32, i64)> {
     let mut usage = zeroed_rusage();
     let mut status: libc::c_int = 0;
     let pid = libc::pid_t::try_from(child.id())?;

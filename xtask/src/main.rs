@@ -3,6 +3,7 @@
 //! Every subcommand prints the commands it runs; `--explain` prints them without running.
 
 mod bench;
+mod ingest;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,7 @@ fn print_usage() {
          e2e [--case NAME] [--accept]  only the CLI end-to-end cases; --accept updates snapshots\n  \
          tidy          check crate layering and dependency rules\n  \
          bench stream [--events-per-day N] [--days D]  streaming throughput against the mock (release build)\n  \
+         bench ingest --baseline-dir DIR [--events N]  fetch into a store vs the DuckDB baseline (release build)\n  \
          demo          run `mpd demo`\n  \
          mock [ARGS]   run the mock Mixpanel server"
     );
