@@ -18,9 +18,9 @@ use crate::{Runner, cargo, project_root, take_value};
 #[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
 pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     let mut args = args.to_vec();
-    let baseline = take_value(&mut args, "--baseline-dir")
-        .map(PathBuf::from)
-        .context("--baseline-dir DIR is required: the folder with gen_events.py and anchor_duckdb.py")?;
+    let baseline = take_value(&mut args, "--baseline-dir").map(PathBuf::from).context(
+        "--baseline-dir DIR is required: the folder with gen_events.py and anchor_duckdb.py",
+    )?;
     let events: u64 = take_value(&mut args, "--events").map_or(Ok(1_000_000), |v| v.parse())?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| project_root().join("target"), PathBuf::from);
@@ -128,7 +128,8 @@ fn fetch_with_mpd(
     let stdout = mock.stdout.take().context("mock stdout")?;
     let mut first = String::new();
     BufReader::new(stdout).read_line(&mut first)?;
-    let url = first.trim().strip_prefix("listening on ").context("unexpected mock banner")?.to_owned();
+    let url =
+        first.trim().strip_prefix("listening on ").context("unexpected mock banner")?.to_owned();
     let store = work.join("store");
     let _ = std::fs::remove_dir_all(&store);
     let summary = work.join("mpd-summary.json");

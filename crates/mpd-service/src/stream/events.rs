@@ -1,7 +1,6 @@
 //! `mpd fetch events --stdout`: export request by request (one day each by default), exactly
 //! once on the writer under faults.
 
-use std::cell::Cell;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,7 +10,7 @@ use futures_util::StreamExt;
 
 use super::assemble::{BadLine, LineAssembler, OutputShape, TextSink};
 use super::quarantine::Quarantine;
-use super::range::{DayRange, ExportFilter, RangeWork};
+use super::range::{DayRange, ExportFilter, RangeWork, SharedLimit};
 use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
@@ -95,13 +94,13 @@ impl Workspace {
         // A limit is a budget shared by all days, so those days must run one after another.
         let workers = if request.limit.is_some() { 1 } else { request.workers.max(1) };
         let client = self.client()?;
-        let remaining = Cell::new(request.limit);
+        let remaining = SharedLimit::new(request.limit);
         let filter =
             ExportFilter { events: request.events.clone(), where_expr: request.where_expr.clone() };
         let shape = if request.raw { OutputShape::Raw } else { OutputShape::Normalized };
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
             .map(|range| {
-                let limit = remaining.get();
+                let limit = remaining.remaining();
                 self.fetch_range(client, &filter, range, limit, reporter, move || TextWork {
                     assembler: LineAssembler::default(),
                     sink: TextSink::new(shape),
@@ -125,28 +124,15 @@ impl Workspace {
                 .and_then(|()| out.flush())
                 .map_err(|source| Error::Write { what: "output".to_owned(), source })?;
             reporter.days_finished(output.range.from, output.range.n_days(), output.records);
-            if let Some(left) = remaining.get() {
-                let left = left.saturating_sub(output.records.min(u64::from(u32::MAX)) as u32);
-                remaining.set(Some(left));
-                if left == 0 {
-                    break;
-                }
+            if remaining.spend(output.records) {
+                break;
             }
         }
         drop(outputs);
         reporter.finished();
-        summary.quarantined = quarantine.count();
         summary.elapsed_secs = started.elapsed().as_secs_f64();
-        if quarantine.count() > 0 {
-            summary.quarantine_file = Some(quarantine.path().to_path_buf());
-            if quarantine.count() > request.allow_bad_lines {
-                return Err(Error::BadLines {
-                    count: quarantine.count(),
-                    allowed: request.allow_bad_lines,
-                    path: quarantine.path().to_path_buf(),
-                });
-            }
-        }
+        (summary.quarantined, summary.quarantine_file) =
+            quarantine.finish(request.allow_bad_lines)?;
         Ok(summary)
     }
 }

@@ -1,7 +1,7 @@
 //! The quarantine file: malformed lines kept with their day and line number, one JSON per line.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
@@ -21,15 +21,23 @@ impl Quarantine {
         Self { path, file: None, count: 0 }
     }
 
-    pub(crate) fn count(&self) -> u64 {
-        self.count
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Records the bad lines of the export of `[from, to]`; line numbers count in that body.
+    /// Ends the run: how many lines were set aside and where, or an error when more than
+    /// `allowed` were.
+    pub(crate) fn finish(&self, allowed: u64) -> Result<(u64, Option<PathBuf>)> {
+        if self.count == 0 {
+            return Ok((0, None));
+        }
+        if self.count > allowed {
+            return Err(crate::error::Error::BadLines {
+                count: self.count,
+                allowed,
+                path: self.path.clone(),
+            });
+        }
+        Ok((self.count, Some(self.path.clone())))
+    }
+
     pub(crate) fn record(
         &mut self,
         from: NaiveDate,

@@ -40,6 +40,29 @@ impl std::fmt::Display for DayRange {
     }
 }
 
+/// A limit on the total number of events, shared by the requests of one run (which then run
+/// one after another).
+pub(crate) struct SharedLimit(std::cell::Cell<Option<u32>>);
+
+impl SharedLimit {
+    pub(crate) fn new(limit: Option<u32>) -> Self {
+        Self(std::cell::Cell::new(limit))
+    }
+
+    /// What the next request may still return.
+    pub(crate) fn remaining(&self) -> Option<u32> {
+        self.0.get()
+    }
+
+    /// Counts `records` against the limit; true when it is used up.
+    pub(crate) fn spend(&self, records: u64) -> bool {
+        let Some(left) = self.0.get() else { return false };
+        let left = left.saturating_sub(records.min(u64::from(u32::MAX)) as u32);
+        self.0.set(Some(left));
+        left == 0
+    }
+}
+
 /// What an export request filters.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ExportFilter {

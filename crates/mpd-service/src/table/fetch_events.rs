@@ -1,6 +1,5 @@
 //! `mpd fetch events [TABLE]`: export → Arrow batches → dedup → one Delta commit.
 
-use std::cell::Cell;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -15,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::stream::assemble::{BadLine, LineAssembler};
 use crate::stream::quarantine::Quarantine;
-use crate::stream::range::{DayRange, ExportFilter, RangeWork};
+use crate::stream::range::{DayRange, ExportFilter, RangeWork, SharedLimit};
 use crate::workspace::Workspace;
 
 /// Rows per decoded batch.
@@ -189,11 +188,11 @@ impl Workspace {
         let client = self.client()?;
         let filter =
             ExportFilter { events: request.events.clone(), where_expr: request.where_expr.clone() };
-        let remaining = Cell::new(request.limit);
+        let remaining = SharedLimit::new(request.limit);
         let sync_id = run.summary.sync_id;
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
             .map(|range| {
-                let limit = remaining.get();
+                let limit = remaining.remaining();
                 self.fetch_range(client, &filter, range, limit, reporter, move || BatchWork {
                     assembler: LineAssembler::default(),
                     builder: mpd_decode::EventBatchBuilder::new(
@@ -218,27 +217,14 @@ impl Workspace {
                 run.write(batch?, writer).await?;
             }
             reporter.days_finished(output.range.from, output.range.n_days(), output.records);
-            if let Some(left) = remaining.get() {
-                let left = left.saturating_sub(output.records.min(u64::from(u32::MAX)) as u32);
-                remaining.set(Some(left));
-                if left == 0 {
-                    break;
-                }
+            if remaining.spend(output.records) {
+                break;
             }
         }
         drop(outputs);
         reporter.finished();
-        run.summary.quarantined = quarantine.count();
-        if quarantine.count() > 0 {
-            run.summary.quarantine_file = Some(quarantine.path().to_path_buf());
-            if quarantine.count() > request.allow_bad_lines {
-                return Err(Error::BadLines {
-                    count: quarantine.count(),
-                    allowed: request.allow_bad_lines,
-                    path: quarantine.path().to_path_buf(),
-                });
-            }
-        }
+        (run.summary.quarantined, run.summary.quarantine_file) =
+            quarantine.finish(request.allow_bad_lines)?;
         Ok(())
     }
 
