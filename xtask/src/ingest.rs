@@ -160,18 +160,22 @@ fn fetch_with_mpd(
 fn python_with_duckdb(work: &Path) -> Result<PathBuf> {
     let venv = work.join("venv");
     let python = venv.join("bin").join("python");
-    if !venv.join(".installed").exists() {
+    // pytz: DuckDB's Python client needs it to return timestamps with time zones.
+    let packages = ["duckdb", "pytz"];
+    let marker = venv.join(".installed");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(packages.join(" ").as_str()) {
         let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status()?;
         if !status.success() {
             bail!("python3 -m venv failed");
         }
         let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "duckdb"])
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(packages)
             .status()?;
         if !status.success() {
-            bail!("pip install duckdb failed");
+            bail!("pip install {} failed", packages.join(" "));
         }
-        std::fs::write(venv.join(".installed"), "duckdb")?;
+        std::fs::write(&marker, packages.join(" "))?;
     }
     Ok(python)
 }

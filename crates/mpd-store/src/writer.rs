@@ -30,9 +30,9 @@ use crate::{Error, Result, schema};
 const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
 /// Row groups are flushed at this many rows or bytes, whichever comes first.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
-const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
+const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 /// Open partitions (each buffering a row group) before the writer closes its files.
-const MAX_OPEN_PARTITIONS: usize = 8;
+const MAX_OPEN_PARTITIONS: usize = 2;
 
 /// What a writer does to an existing table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +133,8 @@ impl TableWriter {
 
     /// Streams a batch into Parquet files of the table (Hive-style `date=YYYY-MM-DD/` folders
     /// for partition columns). Memory stays bounded: files close at ~128 MiB, row groups at
-    /// 128 Ki rows or 32 MiB, and at most 8 partitions are open at once.
+    /// 128 Ki rows or 16 MiB, and at most 2 partitions are open at once (fetches write day
+    /// after day, so an older day is finished when a new one starts).
     pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());

@@ -18,9 +18,9 @@ use crate::stream::range::{DayRange, ExportFilter, RangeWork, SharedLimit};
 use crate::workspace::Workspace;
 
 /// Rows per decoded batch.
-const BATCH_ROWS: usize = 65_536;
+const BATCH_ROWS: usize = 32_768;
 /// Bytes of one request's batches kept in memory before they go to a temporary file.
-const SPOOL_MEMORY_LIMIT: usize = 32 << 20;
+const SPOOL_MEMORY_LIMIT: usize = 16 << 20;
 
 /// How a fetch treats an existing table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
