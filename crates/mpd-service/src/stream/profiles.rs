@@ -38,6 +38,20 @@ pub struct ProfileSummary {
     pub elapsed_secs: f64,
 }
 
+impl StreamProfilesRequest {
+    /// The engage request that selects these profiles.
+    pub(crate) fn engage_request(&self) -> mpd_api::EngageRequest {
+        mpd_api::EngageRequest {
+            where_expr: self.where_expr.clone(),
+            cohort_id: self.cohort_id,
+            output_properties: self.output_properties.clone(),
+            distinct_ids: self.distinct_ids.clone(),
+            group_id: self.group_id.clone(),
+            page_size: None,
+        }
+    }
+}
+
 impl Workspace {
     /// Streams profiles page by page to `out`.
     pub async fn stream_profiles(
@@ -47,14 +61,7 @@ impl Workspace {
         reporter: &dyn Reporter,
     ) -> Result<ProfileSummary> {
         let started = Instant::now();
-        let engage = mpd_api::EngageRequest {
-            where_expr: request.where_expr.clone(),
-            cohort_id: request.cohort_id,
-            output_properties: request.output_properties.clone(),
-            distinct_ids: request.distinct_ids.clone(),
-            group_id: request.group_id.clone(),
-            page_size: None,
-        };
+        let engage = request.engage_request();
         reporter.started("profiles", 0);
         let mut pager = self.client()?.engage(&engage).await.map_err(|e| self.api_error(e))?;
         let mut summary = ProfileSummary::default();

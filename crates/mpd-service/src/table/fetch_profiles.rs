@@ -101,14 +101,7 @@ impl Workspace {
         writer: &mut mpd_store::TableWriter,
         summary: &mut ProfileFetchSummary,
     ) -> Result<()> {
-        let engage = mpd_api::EngageRequest {
-            where_expr: request.where_expr.clone(),
-            cohort_id: request.cohort_id,
-            output_properties: request.output_properties.clone(),
-            distinct_ids: request.distinct_ids.clone(),
-            group_id: request.group_id.clone(),
-            page_size: None,
-        };
+        let engage = request.engage_request();
         reporter.started("profiles", 0);
         let mut pager = self.client()?.engage(&engage).await.map_err(|e| self.api_error(e))?;
         let mut builder = mpd_decode::ProfileBatchBuilder::new(summary.sync_id, BATCH_ROWS);
