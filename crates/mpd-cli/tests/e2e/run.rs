@@ -107,7 +107,7 @@ fn run_step(
     let mut command = Command::new(env!("CARGO_BIN_EXE_mpd"));
     command
         .args(&step.args)
-        .current_dir(&case.dir)
+        .current_dir(home)
         .env_clear()
         .env("HOME", home)
         .env("NO_COLOR", "1")
