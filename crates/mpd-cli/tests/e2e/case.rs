@@ -1,7 +1,7 @@
 //! The `case.toml` format.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -11,8 +11,6 @@ use serde::Deserialize;
 pub(crate) struct Case {
     #[serde(skip)]
     pub(crate) name: String,
-    #[serde(skip)]
-    pub(crate) dir: PathBuf,
     /// What the case shows (documentation only).
     #[allow(dead_code)]
     pub(crate) description: String,
@@ -81,7 +79,6 @@ pub(crate) fn discover(root: &Path) -> Result<Vec<Case>, String> {
         let mut case: Case =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
         case.name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        case.dir = dir;
         if case.steps.is_empty() {
             return Err(format!("{}: no [[steps]]", file.display()));
         }
