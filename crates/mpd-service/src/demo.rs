@@ -74,7 +74,7 @@ pub async fn run_demo(reporter: &dyn Reporter) -> Result<DemoReport> {
         ..MockConfig::default()
     };
     let mock = MockServer::start(config.clone()).await.map_err(|e| Error::Mock(e.to_string()))?;
-    let workspace = Workspace::for_mock(&mock, &config)?.with_store_kind(StoreKind::Ephemeral);
+    let workspace = Workspace::for_mock(&mock, &config).with_store_kind(StoreKind::Ephemeral);
     let outcome = demo_steps(&workspace, &mock, from, to, reporter).await;
     let closed = workspace.close().await;
     let report = outcome?;
@@ -144,7 +144,7 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 
 impl Workspace {
     /// A workspace pointed at the in-process mock, with its credentials and quick retries.
-    fn for_mock(mock: &MockServer, config: &MockConfig) -> Result<Self> {
+    fn for_mock(mock: &MockServer, config: &MockConfig) -> Self {
         let credentials = mpd_config::ResolvedCredentials {
             source: mpd_config::CredentialSource::Account("demo (bundled mock)".to_owned()),
             username: config.username.clone(),
@@ -160,7 +160,7 @@ impl Workspace {
             store: Some(std::env::temp_dir().join("mpd-demo")),
             ..mpd_config::Settings::default()
         };
-        Ok(Workspace::from_parts(credentials, settings, None))
+        Workspace::from_parts(credentials, settings, None)
     }
 }
 

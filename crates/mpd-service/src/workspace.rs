@@ -7,7 +7,7 @@ use std::time::Duration;
 use mpd_config::{ConfigFile, EnvVars, ResolvedCredentials, Settings, SettingsOverrides};
 use mpd_store::StoreLocation;
 
-use crate::error::{AuthRefused, Error, ErrorClass, Result};
+use crate::error::{AuthRefused, Error, Result};
 
 /// How to build a [`Workspace`].
 #[derive(Debug, Default)]
@@ -174,11 +174,10 @@ impl Workspace {
 
     /// Wraps an API error with the account it happened for, when the credentials are at fault.
     pub(crate) fn api_error(&self, error: mpd_api::Error) -> Error {
-        let wrapped = Error::Api(error);
-        if wrapped.class() != ErrorClass::Auth {
-            return wrapped;
+        if error.class() != mpd_api::ErrorClass::Auth {
+            return Error::Api(error);
         }
-        let Error::Api(source) = wrapped else { unreachable!("constructed above") };
+        let source = error;
         let detail = match source.http_failure() {
             Some(failure) => {
                 let path = failure.endpoint.split('?').next().unwrap_or_default();

@@ -2,8 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Result};
-
 /// Name of the folder, inside the store root, that keeps malformed input lines.
 pub const QUARANTINE_DIR: &str = "_quarantine";
 
@@ -42,13 +40,6 @@ impl StoreLocation {
     pub fn quarantine_dir(&self) -> PathBuf {
         self.root.join(QUARANTINE_DIR)
     }
-
-    /// Creates the quarantine folder if needed and returns it.
-    pub fn ensure_quarantine_dir(&self) -> Result<PathBuf> {
-        let dir = self.quarantine_dir();
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
-        Ok(dir)
-    }
 }
 
 #[cfg(test)]
@@ -56,22 +47,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quarantine_dir_is_created_inside_the_root() {
-        let temp = std::env::temp_dir().join(format!("mpd-store-test-{}", std::process::id()));
-        let location = StoreLocation::at(&temp);
-        let dir = location.ensure_quarantine_dir().expect("create");
-        assert!(dir.is_dir());
-        assert!(dir.starts_with(&temp));
-        std::fs::remove_dir_all(&temp).expect("cleanup");
-    }
-
-    #[test]
-    fn io_error_names_the_path() {
-        let file = std::env::temp_dir().join(format!("mpd-store-file-{}", std::process::id()));
-        std::fs::write(&file, b"not a folder").expect("write");
-        let err =
-            StoreLocation::at(&file).ensure_quarantine_dir().expect_err("a file is in the way");
-        assert!(err.to_string().contains(&file.display().to_string()), "{err}");
-        std::fs::remove_file(&file).expect("cleanup");
+    fn quarantine_dir_is_inside_the_root() {
+        let location = StoreLocation::at("/data/lake");
+        assert_eq!(location.quarantine_dir(), Path::new("/data/lake").join(QUARANTINE_DIR));
     }
 }
