@@ -9,6 +9,7 @@ use mpd_testkit::{DaySelector, FaultRule, Faults, MockConfig, MockServer};
 
 use crate::error::{Error, Result};
 use crate::report::Reporter;
+use crate::stream::EventSelection;
 use crate::table::{FetchEventsRequest, FetchSummary, TableMode};
 use crate::workspace::{StoreKind, Workspace};
 
@@ -91,16 +92,8 @@ async fn demo_steps(
 ) -> Result<DemoReport> {
     let request = FetchEventsRequest {
         table: "events".to_owned(),
-        from,
-        to,
-        events: Vec::new(),
-        where_expr: None,
-        limit: None,
-        workers: 2,
-        chunk_days: 1,
         mode: TableMode::Create,
-        allow_bad_lines: 0,
-        quarantine_path: None,
+        selection: EventSelection { workers: 2, ..EventSelection::days(from, to) },
     };
     let fetch = workspace.fetch_events(&request, reporter).await?;
     let mock_truth_rows = mock.project().deduplicated(from, to).len() as u64;

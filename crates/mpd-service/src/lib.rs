@@ -5,23 +5,18 @@
 //! ```no_run
 //! # async fn example() -> mpd_service::Result<()> {
 //! use chrono::NaiveDate;
-//! use mpd_service::{SilentReporter, StreamEventsRequest, Workspace, WorkspaceOptions};
+//! use mpd_service::{EventSelection, SilentReporter, StreamEventsRequest, Workspace, WorkspaceOptions};
 //!
 //! let workspace = Workspace::open(WorkspaceOptions {
 //!     env: mpd_service::EnvVars::from_process(),
 //!     ..WorkspaceOptions::default()
 //! })?;
 //! let request = StreamEventsRequest {
-//!     from: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-//!     to: NaiveDate::from_ymd_opt(2024, 1, 7).unwrap(),
-//!     events: vec![],
-//!     where_expr: None,
-//!     limit: None,
+//!     selection: EventSelection::days(
+//!         NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+//!         NaiveDate::from_ymd_opt(2024, 1, 7).unwrap(),
+//!     ),
 //!     raw: true,
-//!     workers: 2,
-//!     chunk_days: 1,
-//!     allow_bad_lines: 0,
-//!     quarantine_path: None,
 //! };
 //! let mut out = std::io::stdout();
 //! let summary = workspace.stream_events(&request, &mut out, &SilentReporter).await?;
@@ -44,6 +39,8 @@ pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
 pub use mpd_config::{EnvVars, Secret, SettingsOverrides};
 pub use report::{Reporter, SilentReporter};
-pub use stream::{ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary};
+pub use stream::{
+    EventSelection, ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary,
+};
 pub use table::{FetchEventsRequest, FetchSummary, ProfileFetchSummary, TableMode};
 pub use workspace::{AuthCheck, StoreKind, Workspace, WorkspaceOptions};

@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use mpd_service::{
-    FetchEventsRequest, StreamEventsRequest, StreamProfilesRequest, TableMode, Workspace,
+    EventSelection, FetchEventsRequest, StreamEventsRequest, StreamProfilesRequest, TableMode,
+    Workspace,
 };
 
 use crate::cli::Format;
@@ -19,29 +20,13 @@ pub(crate) async fn run(global: &GlobalArgs, command: FetchCommand) -> anyhow::R
 }
 
 async fn events(global: &GlobalArgs, args: FetchEvents) -> anyhow::Result<()> {
-    if args.from > args.to {
-        return Err(usage(format!(
-            "--from {} is after --to {}: the range must start on or before its end",
-            args.from, args.to
-        )));
-    }
+    selection(&args).validate()?;
     if !args.stdout {
         return events_into_table(global, args).await;
     }
     reject_jq(global)?;
     let workspace = Workspace::open(workspace_options(global))?;
-    let request = StreamEventsRequest {
-        from: args.from,
-        to: args.to,
-        events: args.events,
-        where_expr: args.where_expr,
-        limit: args.limit,
-        raw: args.raw,
-        workers: usize::from(args.workers),
-        chunk_days: args.chunk_days,
-        allow_bad_lines: args.allow_bad_lines,
-        quarantine_path: args.quarantine,
-    };
+    let request = StreamEventsRequest { selection: selection(&args), raw: args.raw };
     let reporter = BarReporter::new(!global.no_progress && !global.quiet);
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     let summary = workspace.stream_events(&request, &mut out, &reporter).await?;
@@ -75,17 +60,9 @@ async fn events(global: &GlobalArgs, args: FetchEvents) -> anyhow::Result<()> {
 async fn events_into_table(global: &GlobalArgs, args: FetchEvents) -> anyhow::Result<()> {
     let workspace = Workspace::open(workspace_options(global))?;
     let request = FetchEventsRequest {
-        table: args.table.unwrap_or_else(|| "events".to_owned()),
-        from: args.from,
-        to: args.to,
-        events: args.events,
-        where_expr: args.where_expr,
-        limit: args.limit,
-        workers: usize::from(args.workers),
-        chunk_days: args.chunk_days,
+        table: args.table.clone().unwrap_or_else(|| "events".to_owned()),
         mode: table_mode(args.append, args.replace),
-        allow_bad_lines: args.allow_bad_lines,
-        quarantine_path: args.quarantine,
+        selection: selection(&args),
     };
     let reporter = BarReporter::new(!global.no_progress && !global.quiet);
     let result = workspace.fetch_events(&request, &reporter).await;
@@ -106,6 +83,21 @@ async fn events_into_table(global: &GlobalArgs, args: FetchEvents) -> anyhow::Re
         ),
     );
     print_result(global, Format::Json, &summary)
+}
+
+/// The events the flags select, shared by `--stdout` and fetching into a table.
+fn selection(args: &FetchEvents) -> EventSelection {
+    EventSelection {
+        from: args.from,
+        to: args.to,
+        events: args.events.clone(),
+        where_expr: args.where_expr.clone(),
+        limit: args.limit,
+        workers: usize::from(args.workers),
+        chunk_days: args.chunk_days,
+        allow_bad_lines: args.allow_bad_lines,
+        quarantine_path: args.quarantine.clone(),
+    }
 }
 
 fn table_mode(append: bool, replace: bool) -> TableMode {

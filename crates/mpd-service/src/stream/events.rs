@@ -5,12 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::NaiveDate;
 use futures_util::StreamExt;
 
 use super::assemble::{BadLine, LineAssembler, OutputShape, TextSink};
-use super::quarantine::Quarantine;
-use super::range::{DayRange, ExportFilter, RangeWork, SharedLimit};
+use super::range::{EventSelection, RangeWork, RunPlan};
 use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
@@ -22,27 +20,10 @@ const SPOOL_MEMORY_LIMIT: usize = 16 << 20;
 /// What to stream.
 #[derive(Debug, Clone)]
 pub struct StreamEventsRequest {
-    /// First day, inclusive.
-    pub from: NaiveDate,
-    /// Last day, inclusive.
-    pub to: NaiveDate,
-    /// Only these event names (all when empty).
-    pub events: Vec<String>,
-    /// A Mixpanel segmentation expression, passed through.
-    pub where_expr: Option<String>,
-    /// At most this many events in total.
-    pub limit: Option<u32>,
+    /// Which events, and how they are requested.
+    pub selection: EventSelection,
     /// Emit Mixpanel's lines unchanged instead of normalised records.
     pub raw: bool,
-    /// Requests run concurrently (output stays in day order).
-    pub workers: usize,
-    /// Days covered by one request (1 = day by day). Larger chunks spend fewer of Mixpanel's
-    /// 60 export requests an hour; a failed request is retried whole.
-    pub chunk_days: u32,
-    /// Malformed lines accepted before the run fails.
-    pub allow_bad_lines: u64,
-    /// Where malformed lines go; default: the store's `_quarantine/` folder.
-    pub quarantine_path: Option<PathBuf>,
 }
 
 /// What a streaming run did.
@@ -75,28 +56,12 @@ impl Workspace {
         out: &mut dyn Write,
         reporter: &dyn Reporter,
     ) -> Result<StreamSummary> {
-        if request.from > request.to {
-            return Err(Error::InvalidArgument(format!(
-                "--from {} is after --to {}: the range must start on or before its end",
-                request.from, request.to
-            )));
-        }
         let started = Instant::now();
-        let ranges = DayRange::split(request.from, request.to, request.chunk_days);
-        let n_days: u64 = ranges.iter().map(|r| r.n_days()).sum();
-        let quarantine_path = match &request.quarantine_path {
-            Some(path) => path.clone(),
-            None => self.quarantine_file_path("events", request.from, request.to)?,
-        };
-        let mut quarantine = Quarantine::new(quarantine_path);
+        let RunPlan { ranges, n_days, mut quarantine, filter, remaining, workers } =
+            self.plan(&request.selection)?;
         let mut summary = StreamSummary { days: n_days, ..StreamSummary::default() };
         reporter.started("events", n_days);
-        // A limit is a budget shared by all days, so those days must run one after another.
-        let workers = if request.limit.is_some() { 1 } else { request.workers.max(1) };
         let client = self.client()?;
-        let remaining = SharedLimit::new(request.limit);
-        let filter =
-            ExportFilter { events: request.events.clone(), where_expr: request.where_expr.clone() };
         let shape = if request.raw { OutputShape::Raw } else { OutputShape::Normalized };
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
             .map(|range| {
@@ -132,7 +97,7 @@ impl Workspace {
         reporter.finished();
         summary.elapsed_secs = started.elapsed().as_secs_f64();
         (summary.quarantined, summary.quarantine_file) =
-            quarantine.finish(request.allow_bad_lines)?;
+            quarantine.finish(request.selection.allow_bad_lines)?;
         Ok(summary)
     }
 }

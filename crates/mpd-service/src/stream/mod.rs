@@ -9,3 +9,4 @@ mod spool;
 
 pub use events::{StreamEventsRequest, StreamSummary};
 pub use profiles::{ProfileSummary, StreamProfilesRequest};
+pub use range::EventSelection;

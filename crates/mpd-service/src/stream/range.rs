@@ -40,6 +40,93 @@ impl std::fmt::Display for DayRange {
     }
 }
 
+/// Which events to export and how: shared by streaming (`--stdout`) and fetching into tables.
+#[derive(Debug, Clone)]
+pub struct EventSelection {
+    /// First day, inclusive.
+    pub from: NaiveDate,
+    /// Last day, inclusive.
+    pub to: NaiveDate,
+    /// Only these event names (all when empty).
+    pub events: Vec<String>,
+    /// A Mixpanel segmentation expression, passed through.
+    pub where_expr: Option<String>,
+    /// At most this many events in total.
+    pub limit: Option<u32>,
+    /// Requests run concurrently (results are still handled in day order).
+    pub workers: usize,
+    /// Days covered by one request (1 = day by day). Larger chunks spend fewer of Mixpanel's
+    /// 60 export requests an hour; a failed request is retried whole.
+    pub chunk_days: u32,
+    /// Malformed lines accepted before the run fails.
+    pub allow_bad_lines: u64,
+    /// Where malformed lines go; default: the store's `_quarantine/` folder.
+    pub quarantine_path: Option<std::path::PathBuf>,
+}
+
+impl EventSelection {
+    /// Rejects a selection no request can serve (a range that ends before it starts), before
+    /// credentials or the network are involved.
+    pub fn validate(&self) -> Result<()> {
+        if self.from > self.to {
+            return Err(Error::InvalidArgument(format!(
+                "--from {} is after --to {}: the range must start on or before its end",
+                self.from, self.to
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every event of `[from, to]`, day by day, 4 requests at a time, no malformed line allowed.
+    pub fn days(from: NaiveDate, to: NaiveDate) -> Self {
+        Self {
+            from,
+            to,
+            events: Vec::new(),
+            where_expr: None,
+            limit: None,
+            workers: 4,
+            chunk_days: 1,
+            allow_bad_lines: 0,
+            quarantine_path: None,
+        }
+    }
+}
+
+/// What every run over an [`EventSelection`] starts from.
+pub(crate) struct RunPlan {
+    pub(crate) ranges: Vec<DayRange>,
+    pub(crate) n_days: u64,
+    pub(crate) quarantine: super::quarantine::Quarantine,
+    pub(crate) filter: ExportFilter,
+    pub(crate) remaining: SharedLimit,
+    pub(crate) workers: usize,
+}
+
+impl Workspace {
+    /// Checks the selection and cuts it into requests.
+    pub(crate) fn plan(&self, selection: &EventSelection) -> Result<RunPlan> {
+        selection.validate()?;
+        let ranges = DayRange::split(selection.from, selection.to, selection.chunk_days);
+        let quarantine_path = match &selection.quarantine_path {
+            Some(path) => path.clone(),
+            None => self.quarantine_file_path("events", selection.from, selection.to)?,
+        };
+        Ok(RunPlan {
+            n_days: ranges.iter().map(|r| r.n_days()).sum(),
+            ranges,
+            quarantine: super::quarantine::Quarantine::new(quarantine_path),
+            filter: ExportFilter {
+                events: selection.events.clone(),
+                where_expr: selection.where_expr.clone(),
+            },
+            remaining: SharedLimit::new(selection.limit),
+            // A limit is a budget shared by all requests, so they must run one after another.
+            workers: if selection.limit.is_some() { 1 } else { selection.workers.max(1) },
+        })
+    }
+}
+
 /// A limit on the total number of events, shared by the requests of one run (which then run
 /// one after another).
 pub(crate) struct SharedLimit(std::cell::Cell<Option<u32>>);

@@ -13,8 +13,7 @@ use super::dedup::{Deduper, KeyKind, kept_rows, normalize_strings, rejected_rows
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::stream::assemble::{BadLine, LineAssembler};
-use crate::stream::quarantine::Quarantine;
-use crate::stream::range::{DayRange, ExportFilter, RangeWork, SharedLimit};
+use crate::stream::range::{EventSelection, RangeWork, RunPlan};
 use crate::workspace::Workspace;
 
 /// Rows per decoded batch.
@@ -39,26 +38,11 @@ pub enum TableMode {
 pub struct FetchEventsRequest {
     /// Table name (default `events`).
     pub table: String,
-    /// First day, inclusive.
-    pub from: NaiveDate,
-    /// Last day, inclusive.
-    pub to: NaiveDate,
-    /// Only these event names (all when empty).
-    pub events: Vec<String>,
-    /// A Mixpanel segmentation expression, passed through.
-    pub where_expr: Option<String>,
-    /// At most this many events in total.
-    pub limit: Option<u32>,
-    /// Requests run concurrently.
-    pub workers: usize,
-    /// Days per export request.
-    pub chunk_days: u32,
     /// Create, append or replace.
     pub mode: TableMode,
-    /// Malformed lines accepted before the run fails (nothing is committed then).
-    pub allow_bad_lines: u64,
-    /// Where malformed lines go; default: the store's `_quarantine/` folder.
-    pub quarantine_path: Option<PathBuf>,
+    /// Which events, and how they are requested. Malformed lines beyond those allowed fail
+    /// the run before anything is committed.
+    pub selection: EventSelection,
 }
 
 /// What a fetch into a table did.
@@ -112,13 +96,8 @@ impl Workspace {
         request: &FetchEventsRequest,
         reporter: &dyn Reporter,
     ) -> Result<FetchSummary> {
-        if request.from > request.to {
-            return Err(Error::InvalidArgument(format!(
-                "--from {} is after --to {}: the range must start on or before its end",
-                request.from, request.to
-            )));
-        }
         let started = Instant::now();
+        let plan = self.plan(&request.selection)?;
         let store = self.store().await?;
         let table = request.table.as_str();
         let exists = store.exists(table).await?;
@@ -145,7 +124,7 @@ impl Workspace {
             replace_audit: request.mode == TableMode::Replace,
             summary: FetchSummary { table: table.to_owned(), sync_id, ..FetchSummary::default() },
         };
-        let outcome = self.fetch_into(request, reporter, &mut run, &mut writer).await;
+        let outcome = self.fetch_into(plan, request, reporter, &mut run, &mut writer).await;
         let mut summary = match outcome {
             Ok(()) => std::mem::take(&mut run.summary),
             Err(error) => {
@@ -171,24 +150,16 @@ impl Workspace {
 
     async fn fetch_into(
         &self,
+        plan: RunPlan,
         request: &FetchEventsRequest,
         reporter: &dyn Reporter,
         run: &mut Run<'_>,
         writer: &mut TableWriter,
     ) -> Result<()> {
-        let ranges = DayRange::split(request.from, request.to, request.chunk_days);
-        run.summary.days = ranges.iter().map(|r| r.n_days()).sum();
-        let quarantine_path = match &request.quarantine_path {
-            Some(path) => path.clone(),
-            None => self.quarantine_file_path("events", request.from, request.to)?,
-        };
-        let mut quarantine = Quarantine::new(quarantine_path);
-        reporter.started("events", run.summary.days);
-        let workers = if request.limit.is_some() { 1 } else { request.workers.max(1) };
+        let RunPlan { ranges, n_days, mut quarantine, filter, remaining, workers } = plan;
+        run.summary.days = n_days;
+        reporter.started("events", n_days);
         let client = self.client()?;
-        let filter =
-            ExportFilter { events: request.events.clone(), where_expr: request.where_expr.clone() };
-        let remaining = SharedLimit::new(request.limit);
         let sync_id = run.summary.sync_id;
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
             .map(|range| {
@@ -224,7 +195,7 @@ impl Workspace {
         drop(outputs);
         reporter.finished();
         (run.summary.quarantined, run.summary.quarantine_file) =
-            quarantine.finish(request.allow_bad_lines)?;
+            quarantine.finish(request.selection.allow_bad_lines)?;
         Ok(())
     }
 
@@ -396,11 +367,11 @@ fn commit_metadata(
     let value = serde_json::json!({
         "command": "fetch events",
         "mode": request.mode,
-        "from": request.from.to_string(),
-        "to": request.to.to_string(),
-        "events": request.events,
-        "where": request.where_expr,
-        "limit": request.limit,
+        "from": request.selection.from.to_string(),
+        "to": request.selection.to.to_string(),
+        "events": request.selection.events,
+        "where": request.selection.where_expr,
+        "limit": request.selection.limit,
         "sync_id": summary.sync_id,
         "fetched": summary.fetched,
         "written": summary.written,

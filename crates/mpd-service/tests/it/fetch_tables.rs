@@ -80,16 +80,14 @@ async fn create_refuses_an_existing_table_before_any_request() {
     let requests_before = mock.requests().len();
     let request = mpd_service::FetchEventsRequest {
         table: "events".to_owned(),
-        from: crate::support::day("2024-03-01"),
-        to: crate::support::day("2024-03-02"),
-        events: Vec::new(),
-        where_expr: None,
-        limit: None,
-        workers: 1,
-        chunk_days: 1,
         mode: TableMode::Create,
-        allow_bad_lines: 0,
-        quarantine_path: None,
+        selection: mpd_service::EventSelection {
+            workers: 1,
+            ..mpd_service::EventSelection::days(
+                crate::support::day("2024-03-01"),
+                crate::support::day("2024-03-02"),
+            )
+        },
     };
     let error =
         workspace.fetch_events(&request, &mpd_service::SilentReporter).await.expect_err("exists");

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use mpd_service::{
-    EnvVars, FetchEventsRequest, FetchSummary, SilentReporter, TableMode, Workspace,
-    WorkspaceOptions,
+    EnvVars, EventSelection, FetchEventsRequest, FetchSummary, SilentReporter, TableMode,
+    Workspace, WorkspaceOptions,
 };
 use mpd_testkit::{MockConfig, MockServer};
 
@@ -43,16 +43,8 @@ pub(crate) async fn fetch(
 ) -> FetchSummary {
     let request = FetchEventsRequest {
         table: "events".to_owned(),
-        from: day(from),
-        to: day(to),
-        events: Vec::new(),
-        where_expr: None,
-        limit: None,
-        workers: 4,
-        chunk_days: 1,
         mode,
-        allow_bad_lines: 0,
-        quarantine_path: None,
+        selection: EventSelection::days(day(from), day(to)),
     };
     workspace.fetch_events(&request, &SilentReporter).await.expect("fetch")
 }
