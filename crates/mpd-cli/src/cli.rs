@@ -64,8 +64,8 @@ pub(crate) enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Incremental sync into the store (not available yet).
-    Sync(Unfinished),
+    /// Incremental, exactly-once sync of events, identity mappings and profiles into the store.
+    Sync(SyncArgs),
     /// Import Mixpanel JSON pipelines files (not available yet).
     Import(Unfinished),
     /// SQL over the store (live Mixpanel queries are not available yet).
@@ -78,6 +78,67 @@ pub(crate) enum Command {
     Gdpr(Unfinished),
     /// Compact, vacuum and show the history of tables (not available yet).
     Tables(Unfinished),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// Which tables.
+    #[arg(value_enum, default_value_t = SyncTargetArg::All)]
+    pub(crate) target: SyncTargetArg,
+    /// First day of the first sync (later syncs continue from the cursor).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) from: Option<NaiveDate>,
+    /// Days re-read before the cursor to catch late events, like `5d` or `5` (default: the
+    /// lookback_days setting, 5).
+    #[arg(long, value_name = "DAYS")]
+    pub(crate) lookback: Option<Lookback>,
+    /// Re-read these days, deduplicated as always; the cursor does not move.
+    #[arg(long, num_args = 2, value_names = ["FROM", "TO"])]
+    pub(crate) backfill: Option<Vec<NaiveDate>>,
+    /// Print the days, the requests and the share of the hourly budget; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Export requests in flight (days are still committed in order).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub(crate) workers: u8,
+    /// Malformed lines accepted before the sync stops.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) allow_bad_lines: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SyncTargetArg {
+    Events,
+    Profiles,
+    Identity,
+    All,
+}
+
+impl From<SyncTargetArg> for mpd_service::SyncTarget {
+    fn from(target: SyncTargetArg) -> Self {
+        match target {
+            SyncTargetArg::Events => Self::Events,
+            SyncTargetArg::Profiles => Self::Profiles,
+            SyncTargetArg::Identity => Self::Identity,
+            SyncTargetArg::All => Self::All,
+        }
+    }
+}
+
+/// A number of days, written `5` or `5d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lookback(pub(crate) u32);
+
+impl std::str::FromStr for Lookback {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let digits = text.strip_suffix('d').unwrap_or(text);
+        digits
+            .parse()
+            .map(Lookback)
+            .map_err(|_| format!("'{text}' is not a number of days; write it like 5d or 5"))
+    }
 }
 
 /// Arguments of a command that is not built yet; accepted so the error can say so.

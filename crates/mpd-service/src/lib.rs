@@ -30,6 +30,7 @@ mod error;
 mod local;
 mod report;
 mod stream;
+mod sync;
 mod table;
 mod workspace;
 
@@ -42,5 +43,8 @@ pub use report::{Reporter, SilentReporter};
 pub use stream::{
     EventSelection, ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary,
 };
-pub use table::{FetchEventsRequest, FetchSummary, ProfileFetchSummary, TableMode};
+pub use sync::{
+    EventsSync, IdentitySync, SyncMode, SyncPlan, SyncReport, SyncRequest, SyncTarget, SyncWindow,
+};
+pub use table::{FetchEventsRequest, FetchSummary, IngestCounts, ProfileFetchSummary, TableMode};
 pub use workspace::{AuthCheck, StoreKind, Workspace, WorkspaceOptions};

@@ -4,6 +4,7 @@ mod auth;
 mod demo;
 mod fetch;
 mod local;
+mod sync;
 
 use std::io::Write;
 
@@ -25,7 +26,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             clap_complete::generate(shell, &mut Cli::command(), "mpd", &mut out);
             Ok(())
         }
-        Command::Sync(_) => unfinished("mpd sync", "incremental sync"),
+        Command::Sync(args) => sync::run(global, args).await,
         Command::Import(_) => unfinished("mpd import", "JSON pipelines import"),
         Command::Query(command) => local::query(global, command).await,
         Command::Inspect(command) => local::inspect(global, command).await,

@@ -76,6 +76,9 @@ pub struct Settings {
     pub export_url: Option<String>,
     /// Origin of the query and engage APIs; wins over `base_url`.
     pub query_url: Option<String>,
+    /// "Today" for `mpd sync` as `YYYY-MM-DD`, instead of the clock in the project's time
+    /// zone: for replays and tests against a mock with a fixed date.
+    pub today: Option<String>,
 }
 
 impl Default for Settings {
@@ -98,6 +101,7 @@ impl Default for Settings {
             base_url: None,
             export_url: None,
             query_url: None,
+            today: None,
         }
     }
 }
@@ -141,10 +145,12 @@ pub struct SettingsOverrides {
     pub export_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub today: Option<String>,
 }
 
 /// Every settings key, in display order. A test keeps it in sync with [`Settings`].
-pub const SETTING_KEYS: [&str; 17] = [
+pub const SETTING_KEYS: [&str; 18] = [
     "store",
     "lookback_days",
     "dedup_key",
@@ -162,6 +168,7 @@ pub const SETTING_KEYS: [&str; 17] = [
     "base_url",
     "export_url",
     "query_url",
+    "today",
 ];
 
 impl Settings {
@@ -188,6 +195,7 @@ impl Settings {
             ("base_url", url(&self.base_url)),
             ("export_url", url(&self.export_url)),
             ("query_url", url(&self.query_url)),
+            ("today", opt(self.today.clone())),
         ]
     }
 }

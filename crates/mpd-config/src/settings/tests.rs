@@ -158,6 +158,8 @@ fn invalid_values_name_the_key() {
         ("base_url = \"ftp://x.example\"\n", "base_url"),
         ("export_url = \"not a url\"\n", "export_url"),
         ("query_url = \"http://\"\n", "query_url"),
+        ("today = \"yesterday\"\n", "today"),
+        ("today = \"2024-13-01\"\n", "today"),
     ];
     for (mpd, want) in cases {
         let (key, message) =
@@ -224,4 +226,11 @@ fn overrides_round_trip_through_serde() {
         panic!("overrides serialize to a dict");
     };
     assert_eq!(dict.keys().map(String::as_str).collect::<Vec<_>>(), ["dedup_key", "lookback_days"]);
+}
+
+#[test]
+fn today_is_read_from_the_environment() {
+    let env = EnvVars::from_pairs([("MPD_TODAY", "2024-03-10")]);
+    let settings = load_settings(&file(""), &env, &SettingsOverrides::default()).unwrap();
+    assert_eq!(settings.today.as_deref(), Some("2024-03-10"));
 }

@@ -36,6 +36,11 @@ pub(super) fn check(s: &Settings) -> Result<(), (&'static str, String)> {
             "expected an IANA time zone name like America/Los_Angeles".to_owned(),
         ));
     }
+    if let Some(today) = &s.today
+        && !is_iso_date(today)
+    {
+        return Err(("today", format!("'{today}' is not a date; expected YYYY-MM-DD")));
+    }
     for (key, value) in
         [("base_url", &s.base_url), ("export_url", &s.export_url), ("query_url", &s.query_url)]
     {
@@ -44,6 +49,18 @@ pub(super) fn check(s: &Settings) -> Result<(), (&'static str, String)> {
         }
     }
     Ok(())
+}
+
+/// `YYYY-MM-DD` with a plausible month and day (the calendar itself is checked where the date
+/// is used).
+fn is_iso_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let number = |part: &str, len: usize, max: u32| {
+        part.len() == len
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && part.parse::<u32>().is_ok_and(|n| (1..=max).contains(&n))
+    };
+    matches!(parts.as_slice(), [y, m, d] if number(y, 4, 9999) && number(m, 2, 12) && number(d, 2, 31))
 }
 
 /// The URL is not echoed: it may carry proxy credentials.

@@ -7,6 +7,7 @@ use arrow_array::cast::AsArray;
 use mpd_store::WriteMode;
 
 use super::dedup::{kept_rows, normalize_strings};
+use super::erased::ErasedIds;
 use super::fetch_events::TableMode;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
@@ -26,6 +27,8 @@ pub struct ProfileFetchSummary {
     pub written: u64,
     /// Profiles skipped because the table already had their distinct_id (append).
     pub already_present: u64,
+    /// Profiles of erased users (`mpd gdpr delete`) dropped.
+    pub erased_dropped: u64,
     /// The sync id stamped on the new rows.
     pub sync_id: i64,
     /// The table's Delta version after the commit.
@@ -69,8 +72,9 @@ impl Workspace {
             sync_id,
             ..ProfileFetchSummary::default()
         };
+        let mut filter = ProfileFilter { known, erased: ErasedIds::load(store).await? };
         let outcome =
-            self.write_profiles(request, reporter, &mut known, &mut writer, &mut summary).await;
+            self.write_profiles(request, reporter, &mut filter, &mut writer, &mut summary).await;
         if let Err(error) = outcome {
             let _ = writer.abort().await;
             return Err(error);
@@ -97,7 +101,7 @@ impl Workspace {
         &self,
         request: &StreamProfilesRequest,
         reporter: &dyn Reporter,
-        known: &mut HashSet<String>,
+        filter: &mut ProfileFilter,
         writer: &mut mpd_store::TableWriter,
         summary: &mut ProfileFetchSummary,
     ) -> Result<()> {
@@ -124,11 +128,11 @@ impl Workspace {
             if builder.is_full()
                 && let Some(batch) = builder.finish()
             {
-                self.write_new_profiles(batch, known, writer, summary).await?;
+                self.write_new_profiles(batch, filter, writer, summary).await?;
             }
         }
         if let Some(batch) = builder.finish() {
-            self.write_new_profiles(batch, known, writer, summary).await?;
+            self.write_new_profiles(batch, filter, writer, summary).await?;
         }
         reporter.finished();
         Ok(())
@@ -137,7 +141,7 @@ impl Workspace {
     async fn write_new_profiles(
         &self,
         batch: arrow_array::RecordBatch,
-        known: &mut HashSet<String>,
+        filter: &mut ProfileFilter,
         writer: &mut mpd_store::TableWriter,
         summary: &mut ProfileFetchSummary,
     ) -> Result<()> {
@@ -145,14 +149,29 @@ impl Workspace {
             .column(0)
             .as_string_opt::<i32>()
             .ok_or_else(|| Error::Internal("distinct_id is not Utf8".to_owned()))?;
-        let keep: Vec<bool> =
-            ids.iter().map(|id| known.insert(id.unwrap_or_default().to_owned())).collect();
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        for id in ids.iter().map(Option::unwrap_or_default) {
+            if filter.erased.contains(id) {
+                summary.erased_dropped += 1;
+                keep.push(false);
+            } else if filter.known.insert(id.to_owned()) {
+                keep.push(true);
+            } else {
+                summary.already_present += 1;
+                keep.push(false);
+            }
+        }
         let kept = kept_rows(&batch, keep)?;
-        summary.already_present += (batch.num_rows() - kept.num_rows()) as u64;
         summary.written += kept.num_rows() as u64;
         if kept.num_rows() > 0 {
             writer.write(kept).await?;
         }
         Ok(())
     }
+}
+
+/// Which profiles of a fetch are written: not stored yet (append) and not erased.
+struct ProfileFilter {
+    known: HashSet<String>,
+    erased: ErasedIds,
 }

@@ -1,0 +1,331 @@
+//! The part of every event load that is the same for `fetch`, `sync` and `import`: fetched
+//! batches are filtered (erased users), deduplicated against the store and written, with true
+//! duplicates going to the audit table.
+
+use arrow_array::RecordBatch;
+use chrono::NaiveDate;
+use mpd_store::{Store, TableWriter, WriteMode};
+
+use super::dedup::{Deduper, KeyKind, kept_rows, normalize_strings, rejected_rows};
+use super::erased::ErasedIds;
+use crate::error::{Error, Result};
+use crate::stream::assemble::{BadLine, LineAssembler};
+use crate::stream::range::RangeWork;
+use crate::table::batch_spool::BatchSpool;
+
+/// Rows per decoded batch.
+const BATCH_ROWS: usize = 32_768;
+/// Bytes of one request's batches kept in memory before they go to a temporary file.
+const SPOOL_MEMORY_LIMIT: usize = 16 << 20;
+
+/// The audit table that goes with `table`.
+pub(crate) fn audit_table_name(table: &str) -> String {
+    if table == "events" {
+        "rejected_duplicates".to_owned()
+    } else {
+        format!("{table}_rejected_duplicates")
+    }
+}
+
+/// What an ingest did to the rows it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestCounts {
+    /// Rows added to the table.
+    pub written: u64,
+    /// Rows already stored with the same key and processing time (re-reads).
+    pub already_present: u64,
+    /// True duplicates written to the audit table.
+    pub duplicates_rejected: u64,
+    /// True duplicates the audit table already held.
+    pub duplicates_already_audited: u64,
+    /// Rows of users erased with `mpd gdpr delete`, dropped before dedup.
+    pub erased_dropped: u64,
+}
+
+impl IngestCounts {
+    pub(crate) fn add(&mut self, other: IngestCounts) {
+        self.written += other.written;
+        self.already_present += other.already_present;
+        self.duplicates_rejected += other.duplicates_rejected;
+        self.duplicates_already_audited += other.duplicates_already_audited;
+        self.erased_dropped += other.erased_dropped;
+    }
+}
+
+/// How an ingest starts.
+pub(crate) struct IngestOptions<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) table: &'a str,
+    pub(crate) key_kind: KeyKind,
+    pub(crate) sync_id: i64,
+    /// Whether the table holds rows new ones must be compared with.
+    pub(crate) compare_with_store: bool,
+    /// Whether the audit table is replaced by the first audit commit (fetch --replace).
+    pub(crate) replace_audit: bool,
+    pub(crate) erased: ErasedIds,
+}
+
+/// Deduplicating writes into one events table across one or more commits.
+pub(crate) struct Ingest<'a> {
+    store: &'a Store,
+    table: &'a str,
+    audit_table: String,
+    key_kind: KeyKind,
+    sync_id: i64,
+    compare_with_store: bool,
+    audit_exists: bool,
+    replace_audit: bool,
+    deduper: Deduper,
+    audit_writer: Option<TableWriter>,
+    erased: ErasedIds,
+    /// What the rows given since the last [`Ingest::take_counts`] became.
+    counts: IngestCounts,
+}
+
+impl<'a> Ingest<'a> {
+    pub(crate) async fn new(options: IngestOptions<'a>) -> Result<Self> {
+        let audit_table = audit_table_name(options.table);
+        Ok(Self {
+            audit_exists: options.store.exists(&audit_table).await?,
+            store: options.store,
+            table: options.table,
+            audit_table,
+            key_kind: options.key_kind,
+            sync_id: options.sync_id,
+            compare_with_store: options.compare_with_store,
+            replace_audit: options.replace_audit,
+            deduper: Deduper::new(options.key_kind, options.sync_id),
+            audit_writer: None,
+            erased: options.erased,
+            counts: IngestCounts::default(),
+        })
+    }
+
+    pub(crate) fn audit_table(&self) -> &str {
+        &self.audit_table
+    }
+
+    /// The counts since the last call.
+    pub(crate) fn take_counts(&mut self) -> IngestCounts {
+        std::mem::take(&mut self.counts)
+    }
+
+    /// Deduplicates one fetched batch and writes what survives (and the audit rows).
+    pub(crate) async fn write(
+        &mut self,
+        batch: RecordBatch,
+        writer: &mut TableWriter,
+    ) -> Result<()> {
+        let batch = match self.erased.drop_erased(batch)? {
+            (batch, 0) => batch,
+            (batch, dropped) => {
+                self.counts.erased_dropped += dropped;
+                batch
+            }
+        };
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let dates = self.deduper.unloaded_dates(&batch)?;
+        if !dates.is_empty() {
+            if self.compare_with_store {
+                self.load_stored_keys(&dates).await?;
+            }
+            self.deduper.mark_loaded(&dates);
+        }
+        let verdicts = self.deduper.judge(&batch)?;
+        self.counts.already_present += verdicts.already_present;
+        self.counts.duplicates_already_audited += verdicts.already_audited;
+        if !verdicts.rejected.is_empty() {
+            let audit = rejected_rows(&batch, &verdicts.rejected, now_us())?;
+            self.counts.duplicates_rejected += audit.num_rows() as u64;
+            self.audit_writer().await?.write(audit).await?;
+        }
+        let kept = kept_rows(&batch, verdicts.keep)?;
+        self.counts.written += kept.num_rows() as u64;
+        if kept.num_rows() > 0 {
+            writer.write(kept).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits the audit rows written since the last commit (after the events commit: a run
+    /// stopped in between re-audits them next time, as the key is then known as stored).
+    /// Returns whether there was anything to commit.
+    pub(crate) async fn commit_audit(
+        &mut self,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool> {
+        let Some(audit) = self.audit_writer.take() else {
+            return Ok(false);
+        };
+        audit.commit(metadata).await?;
+        self.audit_exists = true;
+        self.replace_audit = false;
+        Ok(true)
+    }
+
+    /// Forgets what this ingest accepted: the next batches are compared with the store as
+    /// committed now. Keeps memory bounded by one commit's days.
+    pub(crate) fn start_next_commit(&mut self) {
+        self.deduper = Deduper::new(self.key_kind, self.sync_id);
+        self.compare_with_store = true;
+    }
+
+    /// Removes the uncommitted audit files.
+    pub(crate) async fn abort(&mut self) {
+        if let Some(audit) = self.audit_writer.take()
+            && let Err(error) = audit.abort().await
+        {
+            tracing::warn!(%error, "could not remove the audit files of the failed run");
+        }
+    }
+
+    /// Loads the stored keys of `dates` (and the audit table's), reading only key columns of
+    /// those partitions.
+    async fn load_stored_keys(&mut self, dates: &[i32]) -> Result<()> {
+        let days: Vec<NaiveDate> = dates.iter().filter_map(|d| date32_to_day(*d)).collect();
+        if self.store.exists(self.table).await? {
+            let key_columns = [
+                "event_name",
+                "distinct_id",
+                "insert_id",
+                "time",
+                "mp_processing_time",
+                "_sync_id",
+            ];
+            let mut without_insert_id = 0;
+            for stored in self.store.read_columns(self.table, &key_columns, Some(&days)).await? {
+                without_insert_id += self.deduper.remember(&normalize_strings(stored)?)?;
+            }
+            // Rows without $insert_id are keyed by their properties too; they are rare, so
+            // only they are read again with that column, and only when there are any.
+            if without_insert_id > 0 {
+                for stored in self.rows_without_insert_id(self.table, &days).await? {
+                    self.deduper.remember(&normalize_strings(stored)?)?;
+                }
+            }
+        }
+        if self.audit_exists {
+            let audit_columns =
+                ["event_name", "distinct_id", "insert_id", "time", "mp_processing_time"];
+            let mut without_insert_id = 0;
+            for audited in
+                self.store.read_columns(&self.audit_table, &audit_columns, Some(&days)).await?
+            {
+                without_insert_id += self.deduper.remember_audited(&normalize_strings(audited)?)?;
+            }
+            if without_insert_id > 0 {
+                for audited in self.rows_without_insert_id(&self.audit_table, &days).await? {
+                    self.deduper.remember_audited(&normalize_strings(audited)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn rows_without_insert_id(
+        &self,
+        table: &str,
+        days: &[NaiveDate],
+    ) -> Result<Vec<RecordBatch>> {
+        let list: Vec<String> = days.iter().map(|d| format!("DATE '{d}'")).collect();
+        let sync = if table == self.table { ", _sync_id" } else { "" };
+        let query = format!(
+            "SELECT event_name, distinct_id, insert_id, time, mp_processing_time, properties{sync} \
+             FROM \"{table}\" WHERE insert_id IS NULL AND date IN ({})",
+            list.join(", ")
+        );
+        Ok(self.store.sql(&query).await?.batches)
+    }
+
+    async fn audit_writer(&mut self) -> Result<&mut TableWriter> {
+        if self.audit_writer.is_none() {
+            let mode = if self.replace_audit { WriteMode::Replace } else { WriteMode::Append };
+            let writer = self
+                .store
+                .writer(
+                    &self.audit_table,
+                    mpd_decode::rejected_duplicates_schema(),
+                    &[mpd_store::DATE_COLUMN],
+                    mode,
+                )
+                .await?;
+            self.audit_writer = Some(writer);
+        }
+        self.audit_writer
+            .as_mut()
+            .ok_or_else(|| Error::Internal("audit writer vanished".to_owned()))
+    }
+}
+
+/// One attempt at an export request for a table: lines become Arrow batches in a spool.
+pub(crate) struct BatchWork {
+    assembler: LineAssembler,
+    builder: mpd_decode::EventBatchBuilder,
+    spool: BatchSpool,
+    bad: Vec<BadLine>,
+    records: u64,
+    cap: u64,
+}
+
+impl BatchWork {
+    /// `cap` stops the request after that many records (`--limit`).
+    pub(crate) fn new(sync_id: i64, cap: Option<u32>) -> Self {
+        Self {
+            assembler: LineAssembler::default(),
+            builder: mpd_decode::EventBatchBuilder::new(
+                mpd_decode::LineFormat::Export,
+                mpd_decode::TimeCorrection::None,
+                sync_id,
+                BATCH_ROWS,
+            ),
+            spool: BatchSpool::new(mpd_decode::events_schema(), SPOOL_MEMORY_LIMIT),
+            bad: Vec::new(),
+            records: 0,
+            cap: cap.map_or(u64::MAX, u64::from),
+        }
+    }
+}
+
+impl RangeWork for BatchWork {
+    type Output = BatchSpool;
+
+    fn consume(mut self, batch: &mpd_api::LineBatch) -> Result<Self> {
+        for line in batch.iter() {
+            self.records +=
+                self.assembler.push(line.number, line.bytes, &mut self.builder, &mut self.bad);
+            if self.builder.is_full()
+                && let Some(full) = self.builder.finish()
+            {
+                self.spool.push(full)?;
+            }
+            if self.records >= self.cap {
+                break;
+            }
+        }
+        Ok(self)
+    }
+
+    fn records(&self) -> u64 {
+        self.records
+    }
+
+    fn finish(mut self, hit_cap: bool) -> Result<(BatchSpool, Vec<BadLine>)> {
+        if !hit_cap {
+            self.assembler.finish(&mut self.bad);
+        }
+        if let Some(rest) = self.builder.finish() {
+            self.spool.push(rest)?;
+        }
+        Ok((self.spool, self.bad))
+    }
+}
+
+pub(crate) fn date32_to_day(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(i64::from(days)))
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
