@@ -6,6 +6,7 @@
 //! updates snapshots after review.
 
 mod case;
+mod crash;
 mod run;
 
 use std::path::PathBuf;
@@ -17,12 +18,15 @@ fn main() {
         Ok(cases) => cases,
         Err(error) => panic!("cannot read e2e cases in {}: {error}", root.display()),
     };
-    let trials = cases
+    let mut trials: Vec<libtest_mimic::Trial> = cases
         .into_iter()
         .map(|case| {
             let name = case.name.clone();
             libtest_mimic::Trial::test(name, move || run::run_case(&case).map_err(Into::into))
         })
         .collect();
+    trials.push(libtest_mimic::Trial::test("sync-sigkill-crash-safety", || {
+        crash::sigkill_during_sync().map_err(Into::into)
+    }));
     libtest_mimic::run(&arguments, trials).exit();
 }
