@@ -50,6 +50,10 @@ pub struct MockConfig {
     pub faults: Faults,
     /// Serve events from this export-shaped JSONL file instead of synthetic data.
     pub jsonl_file: Option<PathBuf>,
+    /// Re-key exported anonymous events of identified users: their `distinct_id` becomes the
+    /// user id, as Mixpanel's raw export shows them after an identity merge. Switchable at
+    /// run time ([`crate::Project::set_rekey_identified`], `POST /__mock/rekey?on=true`).
+    pub rekey_identified: bool,
 }
 
 impl Default for MockConfig {
@@ -73,6 +77,7 @@ impl Default for MockConfig {
             today: None,
             faults: Faults::default(),
             jsonl_file: None,
+            rekey_identified: false,
         }
     }
 }
@@ -237,6 +242,7 @@ mod tests {
         let text = r#"
             events_per_day = 10
             first_day = "2024-02-01"
+            rekey_identified = true
             [faults]
             retry_after_secs = 3
             rate_limit = { days = "all", attempts = 2 }
@@ -245,6 +251,7 @@ mod tests {
         "#;
         let config = MockConfig::from_toml(text).unwrap();
         assert_eq!(config.events_per_day, 10);
+        assert!(config.rekey_identified);
         assert_eq!(config.first_day, date(2024, 2, 1));
         assert_eq!(config.faults.retry_after_secs, 3);
         assert_eq!(config.faults.rate_limit, Some(FaultRule::all_days(2)));

@@ -18,17 +18,25 @@
 //!
 //! Control endpoints let other processes use the truth too: `GET /__mock/truth?from_date=..&to_date=..`
 //! (fault-free JSONL), `GET /__mock/requests` (the request log as JSON), and
-//! `POST /__mock/late?day=YYYY-MM-DD&n=N` (adds late events, answers their JSONL).
+//! `POST /__mock/late?day=YYYY-MM-DD&n=N` (adds late events, answers their JSONL) and
+//! `POST /__mock/rekey?on=true|false` (identity re-keying of anonymous events, see
+//! [`MockConfig::rekey_identified`]).
+//!
+//! [`pipelines`] writes the folder tree Mixpanel's JSON pipelines produce from the same
+//! project, events as ingested (never re-keyed), for readers of pipeline buckets.
 
 mod body;
 mod config;
 mod filter;
+pub mod pipelines;
 mod prng;
 mod project;
 mod server;
 mod synth;
 
 use std::path::PathBuf;
+
+use chrono::NaiveDate;
 
 pub use config::{DaySelector, FaultRule, Faults, MockConfig};
 pub use project::Project;
@@ -78,6 +86,25 @@ pub enum Error {
         /// 1-based line number.
         line: usize,
         /// Why the line was rejected.
+        message: String,
+    },
+    /// A file or folder of a [`pipelines::PipelinesTree`] could not be written.
+    #[error("cannot write pipelines file {}", path.display())]
+    WritePipelines {
+        /// The file or folder.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An export line cannot be reshaped into a pipeline event record.
+    #[error("cannot turn event {line} of {day} into a pipeline record: {message}")]
+    PipelineEvent {
+        /// The day being written.
+        day: NaiveDate,
+        /// 1-based position of the event in the day (or in the late batch).
+        line: usize,
+        /// Why it was rejected.
         message: String,
     },
 }

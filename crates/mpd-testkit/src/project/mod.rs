@@ -2,9 +2,11 @@
 
 mod day;
 mod file;
+mod rekey;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use bytes::Bytes;
 use chrono::NaiveDate;
@@ -15,6 +17,7 @@ pub(crate) use day::{DayBuilder, DayData};
 use crate::Result;
 use crate::config::MockConfig;
 use crate::synth::{EVENT_NAMES, GeneratedLine, Synth, UserProfile};
+use rekey::Rekeyer;
 
 /// Generated days are cached up to this many bytes, then the cache starts over; regenerating
 /// is deterministic, so eviction never changes what is served.
@@ -23,18 +26,27 @@ const CACHE_LIMIT_BYTES: usize = 256 << 20;
 /// The synthetic (or file-backed) Mixpanel project a [`crate::MockServer`] serves.
 #[derive(Debug)]
 pub struct Project {
+    project_id: u64,
     synth: Synth,
     file: Option<file::FileData>,
     profiles: Vec<UserProfile>,
     groups: Vec<Value>,
     cache: Mutex<DayCache>,
     late: Mutex<HashMap<NaiveDate, LateDay>>,
+    rekey_identified: AtomicBool,
+    /// Built on first use: big benchmark projects that never re-key never pay for it.
+    rekeyer: OnceLock<Rekeyer>,
 }
 
+/// Days as served, keyed by (day, re-keyed or not) so flipping the switch can never serve
+/// the other variant's bytes.
 #[derive(Debug, Default)]
 struct DayCache {
-    days: HashMap<NaiveDate, Arc<DayData>>,
+    days: HashMap<(NaiveDate, bool), Arc<DayData>>,
     bytes: usize,
+    /// Bumped whenever a day's content changes, so a body built from older content is not
+    /// cached after the change.
+    generation: u64,
 }
 
 #[derive(Debug, Default)]
@@ -57,13 +69,38 @@ impl Project {
             None => None,
         };
         Ok(Self {
+            project_id: config.project_id,
             profiles: synth.profiles(),
             groups: synth.group_profiles(),
             synth,
             file,
             cache: Mutex::default(),
             late: Mutex::default(),
+            rekey_identified: AtomicBool::new(config.rekey_identified),
+            rekeyer: OnceLock::new(),
         })
+    }
+
+    /// The Mixpanel project id (the folder name of a pipelines tree).
+    pub fn project_id(&self) -> u64 {
+        self.project_id
+    }
+
+    /// Switches identity re-keying of served export lines on or off (see
+    /// [`MockConfig::rekey_identified`]); takes effect on the next export.
+    pub fn set_rekey_identified(&self, on: bool) {
+        self.rekey_identified.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether served export lines are currently re-keyed.
+    pub fn rekey_identified(&self) -> bool {
+        self.rekey_identified.load(Ordering::SeqCst)
+    }
+
+    /// `("$device:<device id>", "<user id>")` for every user who is ever identified, in user
+    /// order: the identity mappings a pipeline exports, and the merges re-keying applies.
+    pub fn identity_merges(&self) -> Vec<(String, String)> {
+        self.synth.identity_merges()
     }
 
     /// The day's body as served without faults or filters (every line ends in `\n`).
@@ -71,16 +108,26 @@ impl Project {
         self.day(day).bytes.clone()
     }
 
+    /// The day as the export serves it now (re-keyed if the switch is on).
     pub(crate) fn day(&self, day: NaiveDate) -> Arc<DayData> {
-        if let Some(hit) = lock(&self.cache).days.get(&day) {
-            return Arc::clone(hit);
-        }
+        self.day_as(day, self.rekey_identified())
+    }
+
+    /// The day as ingested (`rekeyed == false`, what pipelines export) or as re-keyed.
+    pub(crate) fn day_as(&self, day: NaiveDate, rekeyed: bool) -> Arc<DayData> {
+        let generation = {
+            let cache = lock(&self.cache);
+            if let Some(hit) = cache.days.get(&(day, rekeyed)) {
+                return Arc::clone(hit);
+            }
+            cache.generation
+        };
         let late: Vec<GeneratedLine> =
             lock(&self.late).get(&day).map(|l| l.lines.clone()).unwrap_or_default();
         let base = match &self.file {
             Some(f) => {
                 let base = f.days.get(&day).cloned().unwrap_or_default();
-                if late.is_empty() {
+                if late.is_empty() && !rekeyed {
                     // File days already live in memory; caching them again would double it.
                     return base;
                 }
@@ -89,30 +136,57 @@ impl Project {
             None => Arc::default(),
         };
         let generated = if self.file.is_none() { self.synth.day_lines(day) } else { Vec::new() };
+        let rekeyer = rekeyed.then(|| self.rekeyer());
         let mut b = DayBuilder::with_capacity(
             base.bytes.len() + (generated.len() + late.len()) * 480,
             base.lines.len() + generated.len() + late.len(),
         );
-        for (line, span) in base.iter_lines() {
-            b.push(line, span.time_ms);
-        }
-        for l in generated.iter().chain(&late) {
-            b.push(l.text.as_bytes(), l.time_ms);
+        let lines = base
+            .iter_lines()
+            .map(|(line, span)| (line, span.time_ms))
+            .chain(generated.iter().chain(&late).map(|l| (l.text.as_bytes(), l.time_ms)));
+        for (line, time_ms) in lines {
+            match rekeyer.and_then(|r| r.rekey(line)) {
+                Some(rekeyed_line) => b.push(&rekeyed_line, time_ms),
+                None => b.push(line, time_ms),
+            }
         }
         let data = Arc::new(b.finish());
         let mut cache = lock(&self.cache);
+        if cache.generation != generation {
+            // Late events arrived while this body was built: serve it once, never cache it.
+            return data;
+        }
         if cache.bytes + data.bytes.len() > CACHE_LIMIT_BYTES {
             cache.days.clear();
             cache.bytes = 0;
         }
         cache.bytes += data.bytes.len();
-        cache.days.insert(day, Arc::clone(&data));
+        cache.days.insert((day, rekeyed), Arc::clone(&data));
         data
     }
 
+    fn rekeyer(&self) -> &Rekeyer {
+        self.rekeyer.get_or_init(|| Rekeyer::new(&self.identity_merges()))
+    }
+
     /// Adds `n` new events to `day`, processed later than anything already there, and returns
-    /// their export lines; later exports of that day include them.
+    /// their export lines as the export serves them now (re-keyed if the switch is on); later
+    /// exports of that day include them.
     pub fn add_late_events(&self, day: NaiveDate, n: u32) -> Vec<String> {
+        let added = self.add_late_events_ingested(day, n);
+        let rekeyer = self.rekey_identified().then(|| self.rekeyer());
+        added
+            .into_iter()
+            .map(|line| match rekeyer.and_then(|r| r.rekey(line.text.as_bytes())) {
+                Some(rekeyed) => String::from_utf8_lossy(&rekeyed).into_owned(),
+                None => line.text,
+            })
+            .collect()
+    }
+
+    /// [`Project::add_late_events`], answering the lines as ingested (never re-keyed).
+    pub(crate) fn add_late_events_ingested(&self, day: NaiveDate, n: u32) -> Vec<GeneratedLine> {
         let added = {
             let mut late = lock(&self.late);
             let entry = late.entry(day).or_default();
@@ -122,14 +196,21 @@ impl Project {
             added
         };
         let mut cache = lock(&self.cache);
-        if let Some(old) = cache.days.remove(&day) {
-            cache.bytes = cache.bytes.saturating_sub(old.bytes.len());
+        cache.generation += 1;
+        for key in [(day, false), (day, true)] {
+            if let Some(old) = cache.days.remove(&key) {
+                cache.bytes = cache.bytes.saturating_sub(old.bytes.len());
+            }
         }
-        added.into_iter().map(|l| l.text).collect()
+        added
     }
 
     /// Exactly the lines a fault-free export of `day` serves, in order, without `\n`
     /// (true duplicates and late events included).
+    ///
+    /// With [`Project::set_rekey_identified`] on, the lines differ from those served with it
+    /// off only in `properties.distinct_id`: anonymous events of identified users carry the
+    /// user id instead of `$device:<uuid>`.
     pub fn export_lines(&self, day: NaiveDate) -> Vec<String> {
         self.day(day)
             .iter_lines()
@@ -279,6 +360,73 @@ mod tests {
         assert_eq!(after.len(), before.len() + 3);
         assert_eq!(&after[before.len()..], &late[..]);
         assert_eq!(p.deduplicated(day, day).len(), 203);
+    }
+
+    fn parsed(lines: &[String]) -> Vec<Value> {
+        lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    #[test]
+    fn rekey_changes_only_the_distinct_id_of_merged_anonymous_events() {
+        let p = project();
+        let merges: HashMap<String, String> = p.identity_merges().into_iter().collect();
+        let day = date(2024, 5, 1);
+        let original_bytes = p.day_bytes(day);
+        let before = p.export_lines(day);
+        p.set_rekey_identified(true);
+        let after = p.export_lines(day);
+        assert_eq!(after.len(), before.len());
+        let mut rekeyed = 0;
+        for (b, a) in parsed(&before).into_iter().zip(parsed(&after)) {
+            let old_id = b["properties"]["distinct_id"].as_str().unwrap();
+            let new_id = a["properties"]["distinct_id"].as_str().unwrap();
+            match merges.get(old_id) {
+                Some(user) => {
+                    assert_eq!(new_id, user);
+                    assert!(b["properties"].get("$user_id").is_none());
+                    rekeyed += 1;
+                }
+                None => assert_eq!(new_id, old_id),
+            }
+            let (mut b, mut a) = (b, a);
+            b["properties"]["distinct_id"] = Value::Null;
+            a["properties"]["distinct_id"] = Value::Null;
+            assert_eq!(a, b);
+        }
+        assert!(rekeyed > 0, "some anonymous events belong to users identified later");
+        assert!(p.deduplicated(day, day).len() == 200);
+
+        p.set_rekey_identified(false);
+        assert_eq!(p.day_bytes(day), original_bytes);
+        assert_eq!(p.export_lines(day), before);
+    }
+
+    #[test]
+    fn late_events_are_rekeyed_like_the_rest_of_the_day() {
+        let p = project();
+        let day = date(2024, 5, 2);
+        p.set_rekey_identified(true);
+        let before = p.export_lines(day);
+        let late = p.add_late_events(day, 40);
+        let after = p.export_lines(day);
+        assert_eq!(&after[before.len()..], &late[..]);
+        p.set_rekey_identified(false);
+        let ingested = p.export_lines(day);
+        assert_eq!(ingested.len(), after.len());
+        assert_ne!(ingested, after, "40 random late events include a merged anonymous one");
+    }
+
+    #[test]
+    fn identity_merges_resolve_to_the_profiles() {
+        let p = project();
+        let merges = p.identity_merges();
+        assert!(merges.iter().all(|(anon, _)| anon.starts_with("$device:")));
+        let resolved: HashSet<&str> = merges.iter().map(|(_, user)| user.as_str()).collect();
+        let profiles = p.profiles();
+        let ids: HashSet<&str> =
+            profiles.iter().filter_map(|v| v["$distinct_id"].as_str()).collect();
+        assert_eq!(resolved, ids);
+        assert_eq!(merges.len(), profiles.len());
     }
 
     #[test]

@@ -78,6 +78,17 @@ pub(crate) fn late(state: &State, ctx: &Ctx) -> Response<MockBody> {
     bytes_response(StatusCode::OK, "text/plain; charset=utf-8", Bytes::from(body))
 }
 
+/// `POST /__mock/rekey?on=true|false`: switches identity re-keying, answers the new state.
+pub(crate) fn rekey(state: &State, ctx: &Ctx) -> Response<MockBody> {
+    let on = match ctx.param("on") {
+        Some("true" | "1") => true,
+        Some("false" | "0") => false,
+        _ => return ctx.error(StatusCode::BAD_REQUEST, "'on' must be true or false"),
+    };
+    state.project.set_rekey_identified(on);
+    json_response(StatusCode::OK, &json!({ "rekey_identified": on }))
+}
+
 fn date_param(ctx: &Ctx, name: &str) -> Result<NaiveDate, String> {
     let raw = ctx.param(name).ok_or_else(|| format!("'{name}' is a required parameter"))?;
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")

@@ -177,6 +177,12 @@ impl MockServer {
         self.state.project.add_late_events(day, n)
     }
 
+    /// Switches identity re-keying of served export lines on or off
+    /// ([`Project::set_rekey_identified`]).
+    pub fn set_rekey_identified(&self, on: bool) {
+        self.state.project.set_rekey_identified(on);
+    }
+
     /// Replaces the faults and resets their per-day attempt counters.
     pub fn set_faults(&self, faults: Faults) {
         lock(&self.state.faults).set(faults);
@@ -293,6 +299,7 @@ async fn route(state: &Arc<State>, ctx: &Ctx) -> Reply {
         "/__mock/truth" if method == Method::GET => control::truth(state, ctx).into(),
         "/__mock/requests" if method == Method::GET => control::requests(state).into(),
         "/__mock/late" if method == Method::POST => control::late(state, ctx).into(),
+        "/__mock/rekey" if method == Method::POST => control::rekey(state, ctx).into(),
         "/api/2.0/export"
         | "/api/2.0/export/"
         | "/api/2.0/engage"
@@ -303,7 +310,8 @@ async fn route(state: &Arc<State>, ctx: &Ctx) -> Reply {
         | "/api/query/events/names"
         | "/__mock/truth"
         | "/__mock/requests"
-        | "/__mock/late" => ctx.error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into(),
+        | "/__mock/late"
+        | "/__mock/rekey" => ctx.error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into(),
         _ => ctx.error(StatusCode::NOT_FOUND, "not found").into(),
     }
 }

@@ -176,7 +176,7 @@ impl Synth {
         format!("u_{user:06}")
     }
 
-    fn device_id(&self, user: u32) -> String {
+    pub(crate) fn device_id(&self, user: u32) -> String {
         let a = hash(&[self.seed, u64::from(user), SALT_DEVICE]);
         let b = hash(&[self.seed, u64::from(user), SALT_DEVICE, 1]);
         format!(
@@ -187,6 +187,15 @@ impl Synth {
             b >> 48,
             b & 0xffff_ffff_ffff
         )
+    }
+
+    /// `("$device:<device id>", "<user id>")` for every user who is ever identified, in user
+    /// order: the merges Mixpanel has made by the time anyone exports.
+    pub(crate) fn identity_merges(&self) -> Vec<(String, String)> {
+        (0..self.n_users)
+            .filter(|u| self.identify(*u) != Identify::Never)
+            .map(|u| (format!("$device:{}", self.device_id(u)), Self::user_id(u)))
+            .collect()
     }
 
     /// Stable per-user attribute in `0..n`, different for each `which`.

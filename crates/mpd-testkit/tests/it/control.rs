@@ -92,3 +92,47 @@ fn a_taken_port_is_a_bind_error() {
         MockServer::spawn(MockConfig { port: first.addr().port(), ..MockConfig::default() });
     assert!(matches!(second, Err(mpd_testkit::Error::Bind { .. })));
 }
+
+#[tokio::test]
+async fn rekey_switch_rewrites_anonymous_ids_and_switches_back() {
+    let server = start(small_config()).await;
+    let merges: std::collections::HashMap<String, String> =
+        server.project().identity_merges().into_iter().collect();
+    let d = day(2024, 1, 3);
+    let original = export(&server, d, d).await.text();
+
+    let on = send(server.addr(), Method::POST, "/__mock/rekey?on=true", &[], None).await;
+    assert_eq!(on.json()["rekey_identified"], true);
+    let rekeyed = export(&server, d, d).await.lines();
+    assert_eq!(rekeyed, server.project().export_lines(d));
+    let before: Vec<serde_json::Value> =
+        original.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rekeyed.len(), before.len());
+    let mut changed = 0;
+    for (line, old) in rekeyed.iter().zip(&before) {
+        let new: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (p, q) = (&new["properties"], &old["properties"]);
+        assert_eq!(p["$insert_id"], q["$insert_id"]);
+        assert_eq!(p["time"], q["time"]);
+        assert_eq!(p["mp_processing_time_ms"], q["mp_processing_time_ms"]);
+        assert_eq!(p["$device_id"], q["$device_id"]);
+        let old_id = q["distinct_id"].as_str().unwrap();
+        let want = merges.get(old_id).map_or(old_id, String::as_str);
+        changed += usize::from(want != old_id);
+        assert_eq!(p["distinct_id"], want);
+    }
+    assert!(changed > 0);
+
+    server.set_rekey_identified(false);
+    assert_eq!(export(&server, d, d).await.text(), original);
+    server.set_rekey_identified(true);
+    let off = send(server.addr(), Method::POST, "/__mock/rekey?on=false", &[], None).await;
+    assert_eq!(off.json()["rekey_identified"], false);
+    assert_eq!(export(&server, d, d).await.text(), original);
+
+    let bad = send(server.addr(), Method::POST, "/__mock/rekey?on=maybe", &[], None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let wrong = send(server.addr(), Method::GET, "/__mock/rekey?on=true", &[], None).await;
+    assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(!server.project().rekey_identified());
+}

@@ -5,6 +5,7 @@ mod control;
 mod engage;
 mod export;
 mod faults;
+mod pipelines;
 
 use mpd_testkit::{MockConfig, MockServer};
 
