@@ -2,9 +2,11 @@
 //!
 //! Re-fetching a day must give every row the same key again, so the key is a pure function of
 //! the event: a fixed hash (128-bit FNV-1a, spelled out below, no seeds, no `RandomState`) of the
-//! event name, the distinct id, the time and the canonical form of the properties. The
+//! event name, the user's identity, the time and the canonical form of the properties. The
 //! canonical form ignores what a re-export may change without changing the event: key order
-//! and whitespace, and how strings are escaped.
+//! and whitespace, how strings are escaped, and the `distinct_id` property, which Mixpanel's
+//! export rewrites after an identity merge (callers pass `$device_id` as the identity when the
+//! event has one, for the same reason).
 
 use crate::write::write_json_string;
 
@@ -12,20 +14,22 @@ use crate::write::write_json_string;
 /// canonicalised: the canonicaliser recurses, and no real event nests this deep.
 const MAX_DEPTH: usize = 128;
 
-/// Prefixed to the hashed bytes so that a future change of the rules (a `v2`) cannot collide.
-const DOMAIN: &[u8] = b"mpd/synthetic-insert-id/v1";
+/// Prefixed to the hashed bytes so that keys of different rule versions cannot collide (v2
+/// stopped hashing the `distinct_id` property).
+const DOMAIN: &[u8] = b"mpd/synthetic-insert-id/v2";
 
 /// The deterministic dedup key of an event that has no `$insert_id`: 32 lowercase hex digits.
 ///
 /// It is the 128-bit FNV-1a hash (offset basis `0x6c62272e07bb014262b821756295c58d`, prime
-/// 2^88 + 2^8 + 0x3b) of, in order: the bytes `mpd/synthetic-insert-id/v1`; `event_name`,
-/// `distinct_id` and the canonical properties, each as its length (u64, little-endian) and its
-/// UTF-8 bytes; and `time_us` as i64 little-endian, between `distinct_id` and the properties.
+/// 2^88 + 2^8 + 0x3b) of, in order: the bytes `mpd/synthetic-insert-id/v2`; `event_name`,
+/// `distinct_id` (the stable identity the caller chose) and the canonical properties, each as
+/// its length (u64, little-endian) and its UTF-8 bytes; and `time_us` as i64 little-endian, between `distinct_id` and the properties.
 ///
 /// The canonical properties are `properties_json` with object keys sorted (by their unescaped
 /// bytes, recursively, repeated keys kept in their order), no whitespace, strings unescaped and
-/// re-escaped minimally (only `"`, `\` and control characters), and numbers and literals as
-/// written. Text that is not valid JSON, or nests deeper than 128 levels, is hashed as given.
+/// re-escaped minimally (only `"`, `\` and control characters), numbers and literals as
+/// written, and the top-level `distinct_id` member left out. Text that is not valid JSON, or
+/// nests deeper than 128 levels, is hashed as given.
 ///
 /// ```
 /// use mpd_decode::synthetic_insert_id;
@@ -35,6 +39,11 @@ const DOMAIN: &[u8] = b"mpd/synthetic-insert-id/v1";
 /// assert_eq!(a, b);
 /// assert_eq!(a.len(), 32);
 /// assert_ne!(a, synthetic_insert_id("Login", "u1", 1_700_000_000_000_001, r#"{"a":"x","b":[1,2.50]}"#));
+/// // A re-keyed distinct_id property does not change the key.
+/// assert_eq!(
+///     synthetic_insert_id("Login", "d1", 7, r#"{"distinct_id":"$device:d1","a":1}"#),
+///     synthetic_insert_id("Login", "d1", 7, r#"{"distinct_id":"u_42","a":1}"#),
+/// );
 /// ```
 #[must_use]
 pub fn synthetic_insert_id(
@@ -192,7 +201,12 @@ fn object(b: &[u8], i: usize, depth: usize, out: &mut Vec<u8>) -> Option<usize> 
         }
         let start = scratch.len();
         j = skip_ws(b, value(b, skip_ws(b, j + 1), depth, &mut scratch)?);
-        members.push((key, start..scratch.len()));
+        if depth == 1 && key == "distinct_id" {
+            // Mixpanel rewrites it after identity merges; the caller passes a stable identity.
+            scratch.truncate(start);
+        } else {
+            members.push((key, start..scratch.len()));
+        }
         match b.get(j)? {
             b',' => j = skip_ws(b, j + 1),
             b'}' => break j + 1,
@@ -270,7 +284,7 @@ mod tests {
         let key = synthetic_insert_id("Login", "u1", 1_700_000_000_000_000, props);
         // Pinned (and cross-checked with an independent script): a change here would change
         // the keys of rows already stored.
-        assert_eq!(key, "c2c407dba8b59a5747e0b3ec3ffb0d78");
+        assert_eq!(key, "29488b374ce3a64fe37fa93338a53ac8");
         assert!(
             key.len() == 32
                 && key.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())

@@ -64,6 +64,7 @@ pub(crate) struct Deduper {
 pub(crate) struct KeyColumns<'a> {
     event_name: &'a StringArray,
     distinct_id: &'a StringArray,
+    device_id: Option<&'a StringArray>,
     insert_id: &'a StringArray,
     time: &'a TimestampMicrosecondArray,
     properties: Option<&'a StringArray>,
@@ -75,6 +76,7 @@ impl<'a> KeyColumns<'a> {
         Ok(Self {
             event_name: string_column(batch, "event_name")?,
             distinct_id: string_column(batch, "distinct_id")?,
+            device_id: string_column(batch, "device_id").ok(),
             insert_id: string_column(batch, "insert_id")?,
             time: column(batch, "time")?
                 .as_primitive_opt::<TimestampMicrosecondType>()
@@ -98,9 +100,16 @@ impl<'a> KeyColumns<'a> {
             let properties = self.properties.ok_or_else(|| {
                 Error::Internal("a row without insert_id needs its properties".to_owned())
             })?;
+            // $device_id survives Mixpanel re-keying distinct_id after an identity merge.
+            let identity = match self.device_id {
+                Some(devices) if devices.is_valid(row) && !devices.value(row).is_empty() => {
+                    devices.value(row)
+                }
+                _ => self.distinct_id.value(row),
+            };
             synthetic = mpd_decode::synthetic_insert_id(
                 self.event_name.value(row),
-                self.distinct_id.value(row),
+                identity,
                 time,
                 properties.value(row),
             );

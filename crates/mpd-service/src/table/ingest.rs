@@ -232,7 +232,7 @@ impl<'a> Ingest<'a> {
         let list: Vec<String> = days.iter().map(|d| format!("DATE '{d}'")).collect();
         let sync = if table == self.table { ", _sync_id" } else { "" };
         let query = format!(
-            "SELECT event_name, distinct_id, insert_id, time, mp_processing_time, properties{sync} \
+            "SELECT event_name, distinct_id, device_id, insert_id, time, mp_processing_time, properties{sync} \
              FROM \"{table}\" WHERE insert_id IS NULL AND date IN ({})",
             list.join(", ")
         );

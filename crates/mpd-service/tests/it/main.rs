@@ -4,3 +4,4 @@ mod cookbook;
 mod fetch_tables;
 mod interop;
 mod support;
+mod sync;

@@ -21,7 +21,12 @@ pub(crate) async fn mock(events_per_day: u32) -> MockServer {
 
 /// A workspace for the mock with a persistent store in `store`.
 pub(crate) fn workspace(mock: &MockServer, store: &Path) -> Workspace {
-    let env = EnvVars::from_pairs([
+    workspace_with(mock, store, &[])
+}
+
+/// [`workspace`] with extra environment variables (`MPD_TODAY`, ...).
+pub(crate) fn workspace_with(mock: &MockServer, store: &Path, extra: &[(&str, &str)]) -> Workspace {
+    let mut env = vec![
         ("MP_USERNAME", "mock-user".to_owned()),
         ("MP_SECRET", "mock-secret".to_owned()),
         ("MP_PROJECT_ID", "1234".to_owned()),
@@ -31,7 +36,9 @@ pub(crate) fn workspace(mock: &MockServer, store: &Path) -> Workspace {
         ("MPD_STORE", store.display().to_string()),
         ("MPD_EXPORT_PER_SECOND", "1000".to_owned()),
         ("MPD_RETRY_BASE_DELAY_MS", "10".to_owned()),
-    ]);
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let env = EnvVars::from_pairs(env);
     Workspace::open(WorkspaceOptions { env, ..WorkspaceOptions::default() }).expect("workspace")
 }
 
