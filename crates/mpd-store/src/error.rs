@@ -66,6 +66,25 @@ pub enum Error {
         /// What was given.
         found: String,
     },
+    /// Another process holds the store's write lock.
+    #[error(
+        "another mpd is writing this store{}; retry later (lock file {path})",
+        holder.as_deref().map(|h| format!(" (held by {h})")).unwrap_or_default()
+    )]
+    StoreLocked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as the holder wrote it ("pid 42 (sync)"), when readable.
+        holder: Option<String>,
+    },
+    /// A delete predicate that does not parse or does not fit the table's columns.
+    #[error("invalid predicate for table `{table}`: {message}")]
+    Predicate {
+        /// The table.
+        table: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A table name outside `[a-z0-9_]`, or starting with `_` (reserved for the store's own folders).
     #[error(
         "invalid table name `{name}`: use lowercase letters, digits and `_`, not starting with `_`"
@@ -97,9 +116,14 @@ impl Error {
             Error::Sql { .. }
             | Error::InvalidTableName { .. }
             | Error::SchemaMismatch { .. }
-            | Error::TableExists { .. } => ErrorClass::Usage,
+            | Error::TableExists { .. }
+            | Error::Predicate { .. } => ErrorClass::Usage,
             Error::TableNotFound { .. } => ErrorClass::NotFound,
-            Error::Query { .. } | Error::Delta { .. } | Error::Io { .. } => ErrorClass::Storage,
+            // A held lock is no fault of the request; retrying later is the remedy.
+            Error::Query { .. }
+            | Error::Delta { .. }
+            | Error::Io { .. }
+            | Error::StoreLocked { .. } => ErrorClass::Storage,
         }
     }
 

@@ -66,6 +66,40 @@ pub(crate) async fn read(
     Ok(records)
 }
 
+/// The `operationMetrics` Delta wrote into the commit info of commit `version`; empty when
+/// the commit has none.
+pub(crate) async fn operation_metrics(
+    name: &str,
+    table: &DeltaTable,
+    version: i64,
+) -> Result<Map<String, Value>> {
+    let location = ObjectPath::from(format!("{DELTA_LOG}/{version:020}.json"));
+    let bytes = table
+        .object_store()
+        .get(&location)
+        .await
+        .map_err(|error| Error::delta(name, error.into()))?
+        .bytes()
+        .await
+        .map_err(|error| Error::delta(name, error.into()))?;
+    Ok(match commit_info(&bytes).and_then(|mut info| info.remove("operationMetrics")) {
+        Some(Value::Object(metrics)) => metrics,
+        _ => Map::new(),
+    })
+}
+
+/// The `commitInfo` object of a commit file.
+fn commit_info(bytes: &[u8]) -> Option<Map<String, Value>> {
+    let info = bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+        .find_map(|mut action| action.get_mut("commitInfo").map(Value::take));
+    match info {
+        Some(Value::Object(info)) => Some(info),
+        _ => None,
+    }
+}
+
 /// The version of a commit file name (`00000000000000000007.json`), or None for other log files.
 fn commit_version(file_name: &str) -> Option<i64> {
     let digits = file_name.strip_suffix(".json")?;
@@ -76,13 +110,9 @@ fn commit_version(file_name: &str) -> Option<i64> {
 }
 
 fn parse_commit(version: i64, bytes: &[u8]) -> CommitRecord {
-    let info = bytes
-        .split(|b| *b == b'\n')
-        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
-        .find_map(|mut action| action.get_mut("commitInfo").map(Value::take));
     let mut record =
         CommitRecord { version, timestamp: None, operation: None, metadata: Map::new() };
-    let Some(Value::Object(mut info)) = info else {
+    let Some(mut info) = commit_info(bytes) else {
         return record;
     };
     record.timestamp = info

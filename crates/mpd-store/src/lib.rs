@@ -7,6 +7,13 @@
 //! application-transaction version: the sync cursor). [`Store::sql`] queries every table with
 //! DataFusion; [`Store::read_columns`] reads a few columns of a few days for dedup.
 //!
+//! Maintenance: [`Store::delete_rows`] rewrites the files holding matching rows,
+//! [`Store::compact`] merges small files, [`Store::vacuum`] deletes files no version needs any
+//! more. [`Store::lock_for_writing`] keeps a second `mpd` process from writing the same store
+//! meanwhile. For erasure, note that the Delta log outlives deletes and vacuums: its `add`
+//! actions carry per-file min/max values of the statistics columns (see
+//! [`WriterOptions::stats_columns`]) and the delete commit carries the predicate's text.
+//!
 //! The tables are standard Delta tables (protocol, metadata, `add` actions with statistics,
 //! Hive-style partition folders), readable by other Delta readers. This crate knows nothing of
 //! Mixpanel's API, configuration or printing: schemas come in as [`SchemaRef`].
@@ -40,6 +47,8 @@ mod error;
 mod export;
 mod history;
 mod location;
+mod lock;
+mod maintenance;
 mod query;
 mod schema;
 mod store;
@@ -51,7 +60,11 @@ pub use datafusion::physical_plan::SendableRecordBatchStream;
 pub use crate::error::{Error, ErrorClass, Result};
 pub use crate::export::{FileFormat, FileSummary};
 pub use crate::history::{COMMIT_METADATA_KEY, CommitRecord};
-pub use crate::location::{QUARANTINE_DIR, StoreLocation};
+pub use crate::location::{MPD_DIR, QUARANTINE_DIR, StoreLocation};
+pub use crate::lock::{WRITE_LOCK_FILE, WriteLock};
+pub use crate::maintenance::{
+    CompactSummary, DEFAULT_VACUUM_RETENTION, DeleteSummary, VacuumOptions, VacuumSummary,
+};
 pub use crate::query::{DATE_COLUMN, EVENTS_RESOLVED_VIEW, QueryResult};
 pub use crate::store::{Store, StoreMode, TableInfo};
-pub use crate::writer::{CommitSummary, TableWriter, WriteMode};
+pub use crate::writer::{CommitSummary, TableWriter, WriteMode, WriterOptions};

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 /// Name of the folder, inside the store root, that keeps malformed input lines.
 pub const QUARANTINE_DIR: &str = "_quarantine";
+/// Name of the folder, inside the store root, holding the store's own files (the write lock).
+pub const MPD_DIR: &str = "_mpd";
 
 /// Where a project's store lives on disk.
 ///

@@ -42,7 +42,8 @@ impl Store {
     /// Runs a read-only SQL query over every table of the store (each registered under its
     /// name) and collects the rows. JSON functions are available (`->`, `->>`,
     /// `json_get_str`, ...), and so is the view `events_resolved`: events plus
-    /// `resolved_distinct_id = coalesce(identity_mappings.resolved_distinct_id, distinct_id)`.
+    /// `resolved_distinct_id = coalesce(identity_mappings.resolved_distinct_id, distinct_id)`,
+    /// with one mapping per `distinct_id` (a `pipelines` one before a `derived` one).
     pub async fn sql(&self, query: &str) -> Result<QueryResult> {
         let frame = self.plan(query).await?;
         let schema = Arc::clone(frame.schema().inner());
@@ -207,23 +208,53 @@ impl Store {
         }
         let has = |table: &str| versions.iter().any(|(name, _)| name == table);
         if has("events") {
-            let view = if has("identity_mappings") {
-                // Grouping guards the join: a second mapping of an id must not double events.
-                "CREATE VIEW events_resolved AS \
-                 SELECT e.*, coalesce(m.resolved_distinct_id, e.distinct_id) AS resolved_distinct_id \
-                 FROM events e LEFT JOIN \
-                 (SELECT distinct_id, min(resolved_distinct_id) AS resolved_distinct_id \
-                  FROM identity_mappings GROUP BY distinct_id) m \
-                 ON e.distinct_id = m.distinct_id"
+            let views: &[&str] = if has("identity_mappings") {
+                &[RESOLVED_BY_SOURCE, RESOLVED_BY_ANY_MAPPING]
             } else {
-                "CREATE VIEW events_resolved AS SELECT *, distinct_id AS resolved_distinct_id FROM events"
+                &[UNRESOLVED]
             };
-            if let Err(error) = context.sql(view).await {
-                // A table with unexpected columns must not make every query fail.
-                tracing::warn!(%error, "view {EVENTS_RESOLVED_VIEW} not created");
-            }
+            create_resolved_view(&context, views).await;
         }
         Ok(CachedSession { versions, context })
+    }
+}
+
+/// `events_resolved` over identity mappings from both sources: per `distinct_id`, a
+/// `pipelines` mapping (Mixpanel's own) wins over a `derived` one. Grouping keeps at most one
+/// mapping per id, so a second mapping of an id never doubles events.
+const RESOLVED_BY_SOURCE: &str = "CREATE VIEW events_resolved AS \
+     SELECT e.*, coalesce(m.resolved_distinct_id, e.distinct_id) AS resolved_distinct_id \
+     FROM events e LEFT JOIN \
+     (SELECT distinct_id, \
+             coalesce(min(CASE WHEN source = 'pipelines' THEN resolved_distinct_id END), \
+                      min(resolved_distinct_id)) AS resolved_distinct_id \
+      FROM identity_mappings GROUP BY distinct_id) m \
+     ON e.distinct_id = m.distinct_id";
+
+/// `events_resolved` for an `identity_mappings` table without a `source` column.
+const RESOLVED_BY_ANY_MAPPING: &str = "CREATE VIEW events_resolved AS \
+     SELECT e.*, coalesce(m.resolved_distinct_id, e.distinct_id) AS resolved_distinct_id \
+     FROM events e LEFT JOIN \
+     (SELECT distinct_id, min(resolved_distinct_id) AS resolved_distinct_id \
+      FROM identity_mappings GROUP BY distinct_id) m \
+     ON e.distinct_id = m.distinct_id";
+
+/// `events_resolved` when there are no mappings.
+const UNRESOLVED: &str =
+    "CREATE VIEW events_resolved AS SELECT *, distinct_id AS resolved_distinct_id FROM events";
+
+/// Creates the first of `views` that plans; a table with unexpected columns must not make
+/// every query fail, so none planning only leaves the view out.
+async fn create_resolved_view(context: &SessionContext, views: &[&str]) {
+    let mut last_error = None;
+    for view in views {
+        match context.sql(view).await {
+            Ok(_) => return,
+            Err(error) => last_error = Some(error),
+        }
+    }
+    if let Some(error) = last_error {
+        tracing::warn!(%error, "view {EVENTS_RESOLVED_VIEW} not created");
     }
 }
 

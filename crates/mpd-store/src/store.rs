@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use crate::backend::{Backend, Location};
 use crate::history::{self, CommitRecord};
 use crate::query::CachedSession;
-use crate::writer::{TableWriter, WriteMode, WriterParts};
+use crate::writer::{StatsProperties, TableWriter, WriteMode, WriterOptions, WriterParts};
 use crate::{Error, Result, schema};
 
 /// Where a store keeps its tables.
@@ -150,10 +150,32 @@ impl Store {
         partition_by: &[&str],
         mode: WriteMode,
     ) -> Result<TableWriter> {
+        self.writer_with(table, schema, partition_by, mode, WriterOptions::default()).await
+    }
+
+    /// [`Store::writer`] with options: which columns get statistics in the Delta log.
+    pub async fn writer_with(
+        &self,
+        table: &str,
+        schema: SchemaRef,
+        partition_by: &[&str],
+        mode: WriteMode,
+        options: WriterOptions,
+    ) -> Result<TableWriter> {
         validate_name(table)?;
         let (delta_schema, arrow_schema) = schema::to_delta(table, &schema)?;
         let partition_by: Vec<String> = partition_by.iter().map(|c| (*c).to_owned()).collect();
+        if let Some(columns) = &options.stats_columns
+            && let Some(unknown) = columns.iter().find(|c| arrow_schema.index_of(c).is_err())
+        {
+            return Err(Error::SchemaMismatch {
+                table: table.to_owned(),
+                expected: schema::describe(&arrow_schema),
+                found: format!("a statistics column `{unknown}`"),
+            });
+        }
         let existing = self.backend.has_delta_log(table).await?;
+        let mut stats = options.stats_columns.as_deref().map(StatsProperties::for_columns);
         let handle = if existing {
             if mode == WriteMode::Create {
                 return Err(Error::TableExists { table: table.to_owned() });
@@ -161,6 +183,10 @@ impl Store {
             let delta = self.load(table).await?;
             if mode == WriteMode::Append {
                 check_same_layout(table, &delta, &arrow_schema, &partition_by)?;
+            }
+            if stats.is_none() {
+                let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+                stats = Some(StatsProperties::of_table(state.metadata().configuration()));
             }
             delta
         } else {
@@ -174,6 +200,7 @@ impl Store {
             delta_schema,
             schema: arrow_schema,
             partition_by,
+            stats: stats.unwrap_or_default(),
         })
     }
 

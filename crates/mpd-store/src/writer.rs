@@ -5,7 +5,7 @@
 //! Each open partition holds a row group in memory, so the writer also caps how many
 //! partitions are open at once: past the cap it closes its files and starts fresh ones.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU64;
 
 use arrow_array::RecordBatch;
@@ -17,17 +17,18 @@ use deltalake::kernel::{Action, Add, StructType, Transaction};
 use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::logstore::object_store::path::Path as ObjectPath;
 use deltalake::operations::create::CreateBuilder;
+use deltalake::operations::get_num_idx_cols_and_stats_columns;
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::{DeltaTable, DeltaTableError};
+use deltalake::{DeltaTable, DeltaTableError, TableProperty};
 use serde_json::{Map, Value};
 
 use crate::history::COMMIT_METADATA_KEY;
 use crate::{Error, Result, schema};
 
-/// Files are closed once they reach this size.
-const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
+/// Files are closed once they reach this size (compaction aims at it too).
+pub(crate) const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
 /// Row groups are flushed at this many rows or bytes, whichever comes first.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
@@ -43,6 +44,66 @@ pub enum WriteMode {
     Append,
     /// Replace every row (and the schema) in one commit; creates the table if absent.
     Replace,
+}
+
+/// Options of [`crate::Store::writer_with`]; the default is what [`crate::Store::writer`] uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriterOptions {
+    /// Columns whose min/max values Delta records in the log for every data file
+    /// (`delta.dataSkippingStatsColumns`). The log outlives deletes and vacuums, so columns
+    /// holding personal data (ids, free-form JSON) should be left out. An empty list records
+    /// no column values at all (row counts still are). The choice is stored in the table when
+    /// the writer creates it, and later writers inherit it. None: the table's setting, or
+    /// Delta's default (the first 32 columns) for a new table.
+    pub stats_columns: Option<Vec<String>>,
+}
+
+/// Which column statistics files get: the two Delta table properties that decide it, as
+/// stored in the table's configuration (empty: Delta's defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StatsProperties(HashMap<String, Option<String>>);
+
+impl StatsProperties {
+    const KEYS: [TableProperty; 2] =
+        [TableProperty::DataSkippingStatsColumns, TableProperty::DataSkippingNumIndexedCols];
+
+    /// The properties that give files statistics on exactly `columns`.
+    pub(crate) fn for_columns(columns: &[String]) -> Self {
+        let (key, value) = if columns.is_empty() {
+            // Delta splits the list on commas, so an empty one would name a column "": ask for
+            // zero indexed columns instead.
+            (TableProperty::DataSkippingNumIndexedCols, "0".to_owned())
+        } else {
+            (TableProperty::DataSkippingStatsColumns, columns.join(","))
+        };
+        Self(HashMap::from([(key.as_ref().to_owned(), Some(value))]))
+    }
+
+    /// The properties a table was created with.
+    pub(crate) fn of_table(configuration: &HashMap<String, String>) -> Self {
+        Self(
+            Self::KEYS
+                .iter()
+                .filter_map(|key| {
+                    let value = configuration.get(key.as_ref())?;
+                    Some((key.as_ref().to_owned(), Some(value.clone())))
+                })
+                .collect(),
+        )
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (String, Option<String>)> + '_ {
+        self.0.iter().map(|(key, value)| (key.clone(), value.clone()))
+    }
+}
+
+/// Parquet settings of every file the store writes (writer, delete rewrites, compaction).
+pub(crate) fn parquet_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .build()
 }
 
 /// What a commit did.
@@ -71,6 +132,7 @@ pub struct TableWriter {
     delta_schema: StructType,
     schema: SchemaRef,
     partition_by: Vec<String>,
+    stats: StatsProperties,
     properties: WriterProperties,
     current: Option<DeltaWriter>,
     partitions: PartitionTracker,
@@ -99,16 +161,14 @@ pub(crate) struct WriterParts {
     pub(crate) delta_schema: StructType,
     pub(crate) schema: SchemaRef,
     pub(crate) partition_by: Vec<String>,
+    pub(crate) stats: StatsProperties,
 }
 
 impl TableWriter {
     pub(crate) fn new(parts: WriterParts) -> Result<Self> {
-        let WriterParts { name, mode, table, existing, delta_schema, schema, partition_by } = parts;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
-            .build();
+        let WriterParts { name, mode, table, existing, delta_schema, schema, partition_by, stats } =
+            parts;
+        let properties = parquet_properties();
         let partitions = PartitionTracker::new(&name, &schema, &partition_by)?;
         Ok(Self {
             name,
@@ -118,6 +178,7 @@ impl TableWriter {
             delta_schema,
             schema,
             partition_by,
+            stats,
             properties,
             current: None,
             partitions,
@@ -146,14 +207,16 @@ impl TableWriter {
         }
         let rows = batch.num_rows() as u64;
         let writer = self.current.get_or_insert_with(|| {
+            let (num_indexed_cols, stats_columns) =
+                get_num_idx_cols_and_stats_columns(None, self.stats.0.clone());
             let config = WriterConfig::new(
                 self.schema.clone(),
                 self.partition_by.clone(),
                 Some(self.properties.clone()),
                 NonZeroU64::new(TARGET_FILE_BYTES),
                 None,
-                Default::default(),
-                None,
+                num_indexed_cols,
+                stats_columns,
             );
             DeltaWriter::new(self.table.object_store(), config)
         });
@@ -294,6 +357,7 @@ impl TableWriter {
             .with_table_name(self.name.clone())
             .with_columns(self.delta_schema.fields().cloned())
             .with_partition_columns(self.partition_by.clone())
+            .with_configuration(self.stats.entries())
             .with_save_mode(save_mode)
             .with_actions(actions)
             .with_commit_properties(properties)

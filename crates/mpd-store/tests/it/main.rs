@@ -1,5 +1,8 @@
 //! Integration tests of the store: real Delta tables in each store mode.
 
+mod lock;
+mod maintenance;
+mod privacy;
 mod read;
 mod sql;
 mod support;

@@ -144,3 +144,66 @@ async fn sql_stream_yields_every_row() {
     let batches: Vec<RecordBatch> = stream.try_collect().await.expect("batches");
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 4);
 }
+
+/// Writes identity mappings (distinct_id, resolved_distinct_id[, source]).
+async fn write_mappings(store: &Store, rows: &[(&str, &str, &str)], with_source: bool) {
+    let mut fields = vec![
+        Field::new("distinct_id", DataType::Utf8, false),
+        Field::new("resolved_distinct_id", DataType::Utf8, false),
+    ];
+    let mut columns: Vec<Arc<dyn arrow_array::Array>> = vec![
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+    ];
+    if with_source {
+        fields.push(Field::new("source", DataType::Utf8, false));
+        columns.push(Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns).expect("batch");
+    let mut writer =
+        store.writer("identity_mappings", schema, &[], WriteMode::Create).await.expect("writer");
+    writer.write(batch).await.expect("write");
+    writer.commit(metadata("identity")).await.expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_mappings_win_over_derived_ones() {
+    let store = store_with_events().await;
+    write_mappings(
+        &store,
+        &[
+            // d9: both sources; the derived target sorts first, the pipelines one must win.
+            ("d9", "a-derived", "derived"),
+            ("d9", "u1", "pipelines"),
+            // u2: only derived mappings, two of them: one target, never two rows.
+            ("u2", "z-derived", "derived"),
+            ("u2", "m-derived", "derived"),
+            // u1: two pipelines mappings.
+            ("u1", "p2", "pipelines"),
+            ("u1", "p1", "pipelines"),
+        ],
+        true,
+    )
+    .await;
+    let resolved =
+        strings(&store, "SELECT resolved_distinct_id FROM events_resolved ORDER BY insert_id")
+            .await;
+    assert_eq!(
+        resolved,
+        vec![Some("p1".into()), Some("p1".into()), Some("u1".into()), Some("m-derived".into())]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mappings_without_a_source_column_still_resolve() {
+    let store = store_with_events().await;
+    write_mappings(&store, &[("d9", "u1", ""), ("d9", "u0", "")], false).await;
+    let resolved =
+        strings(&store, "SELECT resolved_distinct_id FROM events_resolved ORDER BY insert_id")
+            .await;
+    assert_eq!(
+        resolved,
+        vec![Some("u1".into()), Some("u1".into()), Some("u0".into()), Some("u2".into())]
+    );
+}

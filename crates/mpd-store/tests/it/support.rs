@@ -1,5 +1,6 @@
 //! Small events-like tables for the tests.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::{
@@ -99,4 +100,28 @@ pub(crate) fn sample_rows() -> Vec<Row<'static>> {
         ("view", day(2), "d9", "i3", VIEW),
         ("purchase", day(3), "u2", "i4", PURCHASE),
     ]
+}
+
+/// Every file under `dir`, recursively, sorted.
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).expect("readable folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() { pending.push(path) } else { files.push(path) }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// How many Parquet data files lie under the table folder `dir`, referenced or not
+/// (checkpoints in `_delta_log` aside).
+pub(crate) fn parquet_files(dir: &Path) -> usize {
+    files_under(dir)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "_delta_log"))
+        .count()
 }

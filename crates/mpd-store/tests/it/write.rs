@@ -156,19 +156,6 @@ async fn abort_leaves_the_table_and_no_files() {
     assert_eq!(store.table_info("events").await.expect("info").version, 0);
 }
 
-fn parquet_files(dir: &std::path::Path) -> usize {
-    let mut count = 0;
-    for entry in std::fs::read_dir(dir).expect("readable").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            count += parquet_files(&path);
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            count += 1;
-        }
-    }
-    count
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_shows_the_metadata_newest_first() {
     let store = Store::open(StoreMode::InMemory).await.expect("open");

@@ -1,0 +1,170 @@
+//! Delete, compact and vacuum on real Delta folders.
+
+use std::time::Duration;
+
+use mpd_store::{Error, ErrorClass, Store, StoreMode, VacuumOptions, WriteMode};
+
+use crate::support::*;
+
+async fn persistent(dir: &tempfile::TempDir) -> Store {
+    Store::open(StoreMode::Persistent(dir.path().to_path_buf())).await.expect("open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_exactly_the_matching_rows_in_one_commit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = persistent(&dir).await;
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    // Caches a SQL session on version 0.
+    assert_eq!(scalar_i64(&store, "SELECT count(*) FROM events").await, 4);
+
+    let mut meta = metadata("gdpr delete");
+    meta.insert("ids".into(), 2.into());
+    // Day 1 holds i1 and i2: rewritten with i2 only. Day 2 holds only d9: removed whole.
+    let summary = store
+        .delete_rows("events", "distinct_id IN ('d9') OR insert_id IN ('i1')", meta)
+        .await
+        .expect("delete");
+    assert_eq!(summary.version, 1);
+    assert_eq!((summary.rows_removed, summary.files_removed, summary.files_added), (2, 2, 1));
+    let left = strings(&store, "SELECT insert_id FROM events ORDER BY insert_id").await;
+    assert_eq!(left, vec![Some("i2".into()), Some("i4".into())]);
+    let info = store.table_info("events").await.expect("info");
+    assert_eq!((info.n_files, info.n_rows), (2, Some(2)));
+
+    let history = store.history("events", None).await.expect("history");
+    assert_eq!(history.len(), 2, "one commit for the delete");
+    assert_eq!(history[0].operation.as_deref(), Some("DELETE"));
+    assert_eq!(history[0].metadata.get("command"), Some(&"gdpr delete".into()));
+    assert_eq!(history[0].metadata.get("ids"), Some(&2.into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_matching_nothing_makes_no_commit() {
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    let summary = store
+        .delete_rows("events", "distinct_id = 'nobody'", metadata("gdpr delete"))
+        .await
+        .expect("delete");
+    assert_eq!((summary.version, summary.rows_removed, summary.files_removed), (0, 0, 0));
+    assert_eq!(store.history("events", None).await.expect("history").len(), 1);
+    assert_eq!(scalar_i64(&store, "SELECT count(*) FROM events").await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_predicate_is_a_usage_error_and_changes_nothing() {
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    for predicate in ["no_such_column = 'a'", "distinct_id IN (", "distinct_id"] {
+        let error = store
+            .delete_rows("events", predicate, metadata("gdpr delete"))
+            .await
+            .expect_err(predicate);
+        assert!(matches!(error, Error::Predicate { .. }), "{predicate}: {error:?}");
+        assert_eq!(error.class(), ErrorClass::Usage);
+    }
+    let missing = store.delete_rows("nope", "true", metadata("x")).await.expect_err("no table");
+    assert!(matches!(missing, Error::TableNotFound { .. }), "{missing:?}");
+    assert_eq!(store.table_info("events").await.expect("info").version, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_leaves_one_file_per_partition_and_the_same_rows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = persistent(&dir).await;
+    for i in 0..10u32 {
+        let insert_id = format!("i{i}");
+        let row = ("view", day(1 + i % 2), "u1", insert_id.as_str(), VIEW);
+        write_events(&store, "events", &[row], WriteMode::Append).await;
+    }
+    let before = store.table_info("events").await.expect("info");
+    assert_eq!((before.n_files, before.version), (10, 9));
+
+    let summary = store.compact("events", None, metadata("compact")).await.expect("compact");
+    assert_eq!((summary.files_removed, summary.files_added), (10, 2));
+    assert_eq!((summary.partitions_optimized, summary.version), (2, 10));
+    let after = store.table_info("events").await.expect("info");
+    assert_eq!((after.n_files, after.n_rows), (2, Some(10)));
+    assert_eq!(scalar_i64(&store, "SELECT count(DISTINCT insert_id) FROM events").await, 10);
+    assert_eq!(
+        scalar_i64(&store, "SELECT count(*) FROM events WHERE date = DATE '2024-01-02'").await,
+        5
+    );
+    let history = store.history("events", Some(1)).await.expect("history");
+    assert_eq!(history[0].operation.as_deref(), Some("OPTIMIZE"));
+    assert_eq!(history[0].metadata.get("command"), Some(&"compact".into()));
+    // The old files stay on disk until a vacuum.
+    assert_eq!(parquet_files(&dir.path().join("events")), 12);
+
+    let again = store.compact("events", None, metadata("compact")).await.expect("compact");
+    assert_eq!((again.files_removed, again.files_added, again.version), (0, 0, 10));
+    assert_eq!(store.history("events", None).await.expect("history").len(), 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vacuum_keeps_recent_files_by_default_and_deletes_them_immediately_on_request() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = persistent(&dir).await;
+    let table_dir = dir.path().join("events");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    write_events(&store, "events", &sample_rows()[..1], WriteMode::Replace).await;
+    assert_eq!(parquet_files(&table_dir), 4, "3 replaced + 1 live");
+
+    let kept = store.vacuum("events", VacuumOptions::default()).await.expect("vacuum");
+    assert_eq!((kept.files_deleted, kept.bytes_deleted, kept.dry_run), (0, Some(0), false));
+    assert_eq!(parquet_files(&table_dir), 4);
+
+    let dry = VacuumOptions { dry_run: true, ..VacuumOptions::immediately() };
+    let planned = store.vacuum("events", dry).await.expect("dry run");
+    assert_eq!((planned.files_deleted, planned.dry_run), (3, true));
+    assert!(planned.bytes_deleted.is_some_and(|b| b > 0), "{planned:?}");
+    assert_eq!(parquet_files(&table_dir), 4, "a dry run deletes nothing");
+    assert_eq!(store.history("events", None).await.expect("history").len(), 2);
+
+    let mut now = VacuumOptions::immediately();
+    now.metadata = metadata("gdpr vacuum");
+    let done = store.vacuum("events", now).await.expect("vacuum");
+    assert_eq!((done.files_deleted, done.bytes_deleted), (3, planned.bytes_deleted));
+    assert_eq!(parquet_files(&table_dir), 1);
+    assert_eq!(scalar_i64(&store, "SELECT count(*) FROM events").await, 1);
+
+    let history = store.history("events", Some(2)).await.expect("history");
+    let operations: Vec<_> = history.iter().map(|c| c.operation.as_deref()).collect();
+    assert_eq!(operations, vec![Some("VACUUM END"), Some("VACUUM START")]);
+    assert!(history.iter().all(|c| c.metadata.get("command") == Some(&"gdpr vacuum".into())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_retention_is_refused_unless_enforcement_is_off() {
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    let short = VacuumOptions { retention: Duration::from_secs(3600), ..VacuumOptions::default() };
+    let error = store.vacuum("events", short.clone()).await.expect_err("below the minimum");
+    assert!(matches!(error, Error::Delta { .. }), "{error:?}");
+    let allowed = VacuumOptions { enforce_retention: false, ..short };
+    assert_eq!(store.vacuum("events", allowed).await.expect("vacuum").files_deleted, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vacuum_removes_orphaned_parquet_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = persistent(&dir).await;
+    let table_dir = dir.path().join("events");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    // What a writer killed before its commit leaves: a data file the log never mentions.
+    let partition = table_dir.join("date=2024-01-01");
+    let live = files_under(&partition).into_iter().next().expect("a data file");
+    let orphan = partition.join("part-00000-orphan-c000.snappy.parquet");
+    std::fs::copy(&live, &orphan).expect("copy");
+
+    let kept = store.vacuum("events", VacuumOptions::default()).await.expect("vacuum");
+    assert_eq!(kept.files_deleted, 0, "a recent orphan may be a writer's file mid-commit");
+    assert!(orphan.exists());
+
+    let done = store.vacuum("events", VacuumOptions::immediately()).await.expect("vacuum");
+    assert_eq!(done.files_deleted, 1);
+    assert!(!orphan.exists());
+    assert!(live.exists());
+    assert_eq!(scalar_i64(&store, "SELECT count(*) FROM events").await, 4);
+}
