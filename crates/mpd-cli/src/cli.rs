@@ -74,10 +74,12 @@ pub(crate) enum Command {
     /// Inspect the store (discovery through the live API is not available yet).
     #[command(subcommand)]
     Inspect(InspectCommand),
-    /// Remove users' data from every table (not available yet).
-    Gdpr(Unfinished),
-    /// Compact, vacuum and show the history of tables (not available yet).
-    Tables(Unfinished),
+    /// Erase users' data from every table of the store (GDPR / CCPA).
+    #[command(subcommand)]
+    Gdpr(GdprCommand),
+    /// Compact, vacuum and show the history of a table.
+    #[command(subcommand)]
+    Tables(TablesCommand),
 }
 
 #[derive(Debug, Args)]
@@ -85,7 +87,8 @@ pub(crate) struct SyncArgs {
     /// Which tables.
     #[arg(value_enum, default_value_t = SyncTargetArg::All)]
     pub(crate) target: SyncTargetArg,
-    /// First day of the first sync (later syncs continue from the cursor).
+    /// First day of the first sync (later syncs continue from the cursor and never read
+    /// before it).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub(crate) from: Option<NaiveDate>,
     /// Days re-read before the cursor to catch late events, like `5d` or `5` (default: the
@@ -139,6 +142,49 @@ impl std::str::FromStr for Lookback {
             .map(Lookback)
             .map_err(|_| format!("'{text}' is not a number of days; write it like 5d or 5"))
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GdprCommand {
+    /// Remove the users' rows from every table, vacuum the old files so the bytes are gone,
+    /// and record the ids (hashed) so later syncs and imports drop their events.
+    Delete {
+        /// A user's distinct_id (repeatable).
+        #[arg(long = "distinct-id", value_name = "ID", required_unless_present = "file")]
+        distinct_ids: Vec<String>,
+        /// A file with one distinct_id per line.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TablesCommand {
+    /// Merge small files (hourly syncs make many) into large ones (Delta OPTIMIZE).
+    Compact {
+        /// The table.
+        table: String,
+    },
+    /// Delete files that no version younger than the retention needs (Delta VACUUM).
+    Vacuum {
+        /// Keep files removed less than this many hours ago (readers of older versions and
+        /// time travel need them).
+        #[arg(long, default_value_t = 168, value_name = "HOURS")]
+        retention_hours: u64,
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The table.
+        table: String,
+    },
+    /// The table's commits, newest first, with each sync's counts.
+    History {
+        /// The table.
+        table: String,
+        /// At most this many commits.
+        #[arg(short = 'n', long)]
+        limit: Option<usize>,
+    },
 }
 
 /// Arguments of a command that is not built yet; accepted so the error can say so.

@@ -27,7 +27,9 @@
 mod accounts;
 mod demo;
 mod error;
+mod gdpr;
 mod local;
+mod maintenance;
 mod report;
 mod stream;
 mod sync;
@@ -37,8 +39,11 @@ mod workspace;
 pub use accounts::{AccountView, Accounts, NewAccount};
 pub use demo::{DemoQuery, DemoReport, run_demo};
 pub use error::{AuthRefused, Error, ErrorClass, Result};
+pub use gdpr::{GdprReport, TableErasure};
 pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
+pub use maintenance::HistoryEntry;
 pub use mpd_config::{EnvVars, Secret, SettingsOverrides};
+pub use mpd_store::{CompactSummary, VacuumSummary};
 pub use report::{Reporter, SilentReporter};
 pub use stream::{
     EventSelection, ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary,

@@ -4,6 +4,7 @@ mod auth;
 mod demo;
 mod fetch;
 mod local;
+mod maintain;
 mod sync;
 
 use std::io::Write;
@@ -30,8 +31,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(_) => unfinished("mpd import", "JSON pipelines import"),
         Command::Query(command) => local::query(global, command).await,
         Command::Inspect(command) => local::inspect(global, command).await,
-        Command::Gdpr(_) => unfinished("mpd gdpr", "GDPR deletion"),
-        Command::Tables(_) => unfinished("mpd tables", "table maintenance"),
+        Command::Gdpr(command) => maintain::gdpr(global, command).await,
+        Command::Tables(command) => maintain::tables(global, command).await,
     }
 }
 

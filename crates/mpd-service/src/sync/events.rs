@@ -20,6 +20,7 @@ use crate::stream::range::{DayRange, EventSelection, RangeOutput, RunPlan};
 use crate::table::batch_spool::BatchSpool;
 use crate::table::erased::ErasedIds;
 use crate::table::ingest::{BatchWork, Ingest, IngestCounts, IngestOptions};
+use crate::table::layout::events_writer;
 use crate::workspace::Workspace;
 
 /// What `mpd sync events` did.
@@ -187,15 +188,7 @@ impl Progress<'_> {
         ingest: &mut Ingest<'_>,
     ) -> Result<()> {
         let range = output.range;
-        let mut writer = self
-            .store
-            .writer(
-                EVENTS_TABLE,
-                mpd_decode::events_schema(),
-                &[mpd_store::DATE_COLUMN],
-                WriteMode::Append,
-            )
-            .await?;
+        let mut writer = events_writer(self.store, EVENTS_TABLE, WriteMode::Append).await?;
         if let Err(error) = write_all(output, ingest, &mut writer).await {
             let _ = writer.abort().await;
             return Err(error);
@@ -245,10 +238,7 @@ impl Progress<'_> {
             "erased_dropped": counts.erased_dropped,
             "cursor": cursor.map(|c| c.to_string()),
         });
-        match value {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        }
+        crate::table::commit_metadata(value)
     }
 }
 

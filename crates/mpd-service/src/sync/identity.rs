@@ -16,6 +16,7 @@ use super::window::cursor_app_id;
 use super::{EVENTS_TABLE, IDENTITY_TABLE};
 use crate::error::{Error, Result};
 use crate::table::dedup::normalize_strings;
+use crate::table::layout::identity_writer;
 use crate::workspace::Workspace;
 
 const BATCH_ROWS: usize = 16_384;
@@ -93,9 +94,7 @@ impl Workspace {
             sync_id,
             BATCH_ROWS,
         );
-        let mut writer = store
-            .writer(IDENTITY_TABLE, mpd_decode::identity_schema(), &[], WriteMode::Append)
-            .await?;
+        let mut writer = identity_writer(store, IDENTITY_TABLE, WriteMode::Append).await?;
         for batch in store.sql(&query).await?.batches {
             let batch = normalize_strings(batch)?;
             let (Some(devices), Some(users)) =
@@ -138,10 +137,7 @@ impl Workspace {
             "written": summary.written,
             "already_mapped": summary.already_mapped,
         });
-        let metadata = match metadata {
-            serde_json::Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        };
+        let metadata = crate::table::commit_metadata(metadata);
         let committed = writer.commit_with_txn(metadata, &app_id, events_version).await?;
         summary.version = Some(committed.version);
         summary.elapsed_secs = started.elapsed().as_secs_f64();

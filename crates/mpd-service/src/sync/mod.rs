@@ -46,7 +46,8 @@ impl SyncTarget {
 pub struct SyncRequest {
     /// Which tables.
     pub target: SyncTarget,
-    /// First day of the first sync (ignored once the table has a cursor).
+    /// First day of the first sync; later syncs never read before it (their lookback stops
+    /// there), so a cron line can keep it.
     pub from: Option<NaiveDate>,
     /// Days re-read before the cursor; the `lookback_days` setting when None.
     pub lookback_days: Option<u32>,
@@ -134,8 +135,9 @@ impl Workspace {
             });
         }
         let store = self.store().await?;
-        // LOCK: store.lock_for_writing("sync") once the store has it
-        let _ = store;
+        // One writer per store: an hourly cron run that overlaps the previous one waits for
+        // the next hour instead of racing it.
+        let _lock = store.lock_for_writing("sync")?;
         let mut report = SyncReport::default();
         if request.target.includes(SyncTarget::Events) {
             report.events = Some(self.sync_events(request, reporter).await?);
@@ -146,7 +148,7 @@ impl Workspace {
         if request.target.includes(SyncTarget::Profiles) && request.backfill.is_none() {
             let profiles = StreamProfilesRequest::default();
             report.profiles = Some(
-                self.fetch_profiles(PROFILES_TABLE, TableMode::Replace, &profiles, reporter)
+                self.fetch_profiles_locked(PROFILES_TABLE, TableMode::Replace, &profiles, reporter)
                     .await?,
             );
         }

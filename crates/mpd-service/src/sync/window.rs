@@ -65,10 +65,9 @@ impl SyncWindow {
             return Ok(Self { mode: SyncMode::Backfill, from, to, today });
         }
         if let Some(cursor) = cursor {
-            if let Some(from) = first_from {
-                tracing::info!(%from, %cursor, "the table has a sync cursor; --from applies to the first sync only");
-            }
-            let from = cursor - chrono::Duration::days(i64::from(lookback_days));
+            // A cron line keeps its --from: the lookback then never reaches before it.
+            let lookback = cursor - chrono::Duration::days(i64::from(lookback_days));
+            let from = first_from.map_or(lookback, |first| lookback.max(first));
             return Ok(Self {
                 mode: SyncMode::Incremental,
                 from: from.min(today),
@@ -153,14 +152,14 @@ mod tests {
     }
 
     #[test]
-    fn later_syncs_reread_the_lookback_and_ignore_from() {
+    fn later_syncs_reread_the_lookback_but_not_before_from() {
         let window =
-            SyncWindow::new(Some(d("2024-03-09")), d("2024-03-10"), 5, Some(d("2024-01-01")), None)
+            SyncWindow::new(Some(d("2024-03-09")), d("2024-03-10"), 5, Some(d("2024-03-06")), None)
                 .unwrap();
-        assert_eq!(
-            (window.mode, window.from, window.to),
-            (SyncMode::Incremental, d("2024-03-04"), d("2024-03-10"))
-        );
+        assert_eq!((window.mode, window.from), (SyncMode::Incremental, d("2024-03-06")));
+        let window =
+            SyncWindow::new(Some(d("2024-03-09")), d("2024-03-10"), 5, None, None).unwrap();
+        assert_eq!((window.from, window.to), (d("2024-03-04"), d("2024-03-10")));
     }
 
     #[test]

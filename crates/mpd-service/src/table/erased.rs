@@ -18,7 +18,6 @@ pub(crate) const ERASURES_TABLE: &str = "gdpr_erasures";
 const ID_COLUMNS: [&str; 3] = ["distinct_id", "device_id", "user_id"];
 
 /// The hex SHA-256 of an id, as recorded.
-#[allow(dead_code, reason = "the erasure command records these; it lands next")]
 pub(crate) fn hash_id(id: &str) -> String {
     let digest = Sha256::digest(id.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()

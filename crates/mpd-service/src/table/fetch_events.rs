@@ -9,6 +9,7 @@ use mpd_store::{TableWriter, WriteMode};
 use super::dedup::KeyKind;
 use super::erased::ErasedIds;
 use super::ingest::{BatchWork, Ingest, IngestCounts, IngestOptions};
+use super::layout::events_writer;
 use crate::error::Result;
 use crate::report::Reporter;
 use crate::stream::range::{EventSelection, RunPlan};
@@ -85,6 +86,7 @@ impl Workspace {
         let started = Instant::now();
         let plan = self.plan(&request.selection)?;
         let store = self.store().await?;
+        let _lock = store.lock_for_writing("fetch events")?;
         let table = request.table.as_str();
         let exists = store.exists(table).await?;
         if exists && request.mode == TableMode::Create {
@@ -95,9 +97,7 @@ impl Workspace {
             TableMode::Replace => WriteMode::Replace,
             TableMode::Create | TableMode::Append => WriteMode::Append,
         };
-        let mut writer = store
-            .writer(table, mpd_decode::events_schema(), &[mpd_store::DATE_COLUMN], events_mode)
-            .await?;
+        let mut writer = events_writer(store, table, events_mode).await?;
         let mut ingest = Ingest::new(IngestOptions {
             store,
             table,
@@ -209,8 +209,5 @@ fn commit_metadata(
         "duplicates_rejected": summary.duplicates_rejected,
         "quarantined": summary.quarantined,
     });
-    match value {
-        serde_json::Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    }
+    crate::table::commit_metadata(value)
 }

@@ -9,6 +9,7 @@ use mpd_store::WriteMode;
 use super::dedup::{kept_rows, normalize_strings};
 use super::erased::ErasedIds;
 use super::fetch_events::TableMode;
+use super::layout::profiles_writer;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::stream::StreamProfilesRequest;
@@ -47,6 +48,18 @@ impl Workspace {
         request: &StreamProfilesRequest,
         reporter: &dyn Reporter,
     ) -> Result<ProfileFetchSummary> {
+        let _lock = self.store().await?.lock_for_writing("fetch profiles")?;
+        self.fetch_profiles_locked(table, mode, request, reporter).await
+    }
+
+    /// [`Workspace::fetch_profiles`] for a caller that holds the store's write lock.
+    pub(crate) async fn fetch_profiles_locked(
+        &self,
+        table: &str,
+        mode: TableMode,
+        request: &StreamProfilesRequest,
+        reporter: &dyn Reporter,
+    ) -> Result<ProfileFetchSummary> {
         let started = Instant::now();
         let store = self.store().await?;
         let exists = store.exists(table).await?;
@@ -65,8 +78,7 @@ impl Workspace {
         }
         let write_mode =
             if mode == TableMode::Replace { WriteMode::Replace } else { WriteMode::Append };
-        let mut writer =
-            store.writer(table, mpd_decode::profiles_schema(), &[], write_mode).await?;
+        let mut writer = profiles_writer(store, table, write_mode).await?;
         let mut summary = ProfileFetchSummary {
             table: table.to_owned(),
             sync_id,
@@ -88,10 +100,7 @@ impl Workspace {
             "fetched": summary.fetched,
             "written": summary.written,
         });
-        let metadata = match metadata {
-            serde_json::Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        };
+        let metadata = crate::table::commit_metadata(metadata);
         summary.version = writer.commit(metadata).await?.version;
         summary.elapsed_secs = started.elapsed().as_secs_f64();
         Ok(summary)

@@ -8,6 +8,7 @@ use mpd_store::{Store, TableWriter, WriteMode};
 
 use super::dedup::{Deduper, KeyKind, kept_rows, normalize_strings, rejected_rows};
 use super::erased::ErasedIds;
+use super::layout::audit_writer;
 use crate::error::{Error, Result};
 use crate::stream::assemble::{BadLine, LineAssembler};
 use crate::stream::range::RangeWork;
@@ -139,7 +140,7 @@ impl<'a> Ingest<'a> {
         if !verdicts.rejected.is_empty() {
             let audit = rejected_rows(&batch, &verdicts.rejected, now_us())?;
             self.counts.duplicates_rejected += audit.num_rows() as u64;
-            self.audit_writer().await?.write(audit).await?;
+            self.open_audit_writer().await?.write(audit).await?;
         }
         let kept = kept_rows(&batch, verdicts.keep)?;
         self.counts.written += kept.num_rows() as u64;
@@ -239,18 +240,10 @@ impl<'a> Ingest<'a> {
         Ok(self.store.sql(&query).await?.batches)
     }
 
-    async fn audit_writer(&mut self) -> Result<&mut TableWriter> {
+    async fn open_audit_writer(&mut self) -> Result<&mut TableWriter> {
         if self.audit_writer.is_none() {
             let mode = if self.replace_audit { WriteMode::Replace } else { WriteMode::Append };
-            let writer = self
-                .store
-                .writer(
-                    &self.audit_table,
-                    mpd_decode::rejected_duplicates_schema(),
-                    &[mpd_store::DATE_COLUMN],
-                    mode,
-                )
-                .await?;
+            let writer = audit_writer(self.store, &self.audit_table, mode).await?;
             self.audit_writer = Some(writer);
         }
         self.audit_writer

@@ -6,7 +6,18 @@ pub(crate) mod erased;
 mod fetch_events;
 mod fetch_profiles;
 pub(crate) mod ingest;
+pub(crate) mod layout;
 
 pub use fetch_events::{FetchEventsRequest, FetchSummary, TableMode};
 pub use fetch_profiles::ProfileFetchSummary;
 pub use ingest::IngestCounts;
+
+/// Commit metadata from a `json!({...})` object literal (anything else gives an empty map).
+pub(crate) fn commit_metadata(
+    value: serde_json::Value,
+) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}

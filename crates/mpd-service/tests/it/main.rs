@@ -2,6 +2,7 @@
 
 mod cookbook;
 mod fetch_tables;
+mod gdpr;
 mod interop;
 mod support;
 mod sync;

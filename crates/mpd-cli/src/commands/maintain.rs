@@ -1,0 +1,110 @@
+//! `mpd gdpr delete` and `mpd tables compact|vacuum|history`.
+
+use std::time::Duration;
+
+use mpd_service::Workspace;
+
+use crate::cli::{Format, GdprCommand, GlobalArgs, TablesCommand};
+use crate::commands::{print_result, status, usage, workspace_options};
+
+pub(crate) async fn gdpr(global: &GlobalArgs, command: GdprCommand) -> anyhow::Result<()> {
+    let GdprCommand::Delete { mut distinct_ids, file } = command;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| usage(format!("cannot read the ids in {}: {e}", path.display())))?;
+        distinct_ids
+            .extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned));
+    }
+    let workspace = Workspace::open(workspace_options(global))?;
+    let result = workspace.gdpr_delete(&distinct_ids).await;
+    let closed = workspace.close().await;
+    let report = result?;
+    closed?;
+    let rows: u64 = report.tables.iter().map(|t| t.rows_removed).sum();
+    status(
+        global,
+        &format!(
+            "erased {} user(s) ({} linked id(s)): {rows} row(s) removed from {} table(s), old files vacuumed; later syncs and imports drop their events",
+            report.users,
+            report.ids_erased,
+            report.tables.len()
+        ),
+    );
+    print_result(global, Format::Table, &report.tables)
+}
+
+pub(crate) async fn tables(global: &GlobalArgs, command: TablesCommand) -> anyhow::Result<()> {
+    let workspace = Workspace::open(workspace_options(global))?;
+    let result = run_tables(global, &workspace, command).await;
+    let closed = workspace.close().await;
+    result?;
+    Ok(closed?)
+}
+
+async fn run_tables(
+    global: &GlobalArgs,
+    workspace: &Workspace,
+    command: TablesCommand,
+) -> anyhow::Result<()> {
+    match command {
+        TablesCommand::Compact { table } => {
+            let summary = workspace.compact_table(&table).await?;
+            status(
+                global,
+                &format!(
+                    "{table}: {} file(s) merged into {} in {} partition(s)",
+                    summary.files_removed, summary.files_added, summary.partitions_optimized
+                ),
+            );
+            let value = serde_json::json!({
+                "table": table,
+                "files_removed": summary.files_removed,
+                "files_added": summary.files_added,
+                "partitions_optimized": summary.partitions_optimized,
+                "version": summary.version,
+            });
+            print_result(global, Format::Json, &value)
+        }
+        TablesCommand::Vacuum { retention_hours, dry_run, table } => {
+            let retention = Duration::from_secs(retention_hours.saturating_mul(3600));
+            let summary = workspace.vacuum_table(&table, retention, dry_run).await?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            status(
+                global,
+                &format!(
+                    "{table}: {verb} {} file(s) no longer needed (retention {retention_hours} h)",
+                    summary.files_deleted
+                ),
+            );
+            let value = serde_json::json!({
+                "table": table,
+                "files_deleted": summary.files_deleted,
+                "bytes_deleted": summary.bytes_deleted,
+                "dry_run": summary.dry_run,
+            });
+            print_result(global, Format::Json, &value)
+        }
+        TablesCommand::History { table, limit } => {
+            let history = workspace.table_history(&table, limit).await?;
+            if global.format.unwrap_or(Format::Table) == Format::Table && global.jq.is_none() {
+                let rows: Vec<serde_json::Value> = history
+                    .iter()
+                    .map(|h| {
+                        serde_json::json!({
+                            "version": h.version,
+                            "timestamp": h.timestamp,
+                            "operation": h.operation,
+                            "command": h.command,
+                            "written": h.written,
+                            "already_present": h.already_present,
+                            "duplicates_rejected": h.duplicates_rejected,
+                            "cursor": h.cursor,
+                        })
+                    })
+                    .collect();
+                return print_result(global, Format::Table, &rows);
+            }
+            print_result(global, Format::Table, &history)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `mpd tables compact|vacuum|history TABLE`: Delta maintenance of one table.
+
+use std::time::Duration;
+
+use mpd_store::{CompactSummary, VacuumOptions, VacuumSummary};
+
+use crate::error::Result;
+use crate::workspace::Workspace;
+
+/// One commit of a table's history, for display.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryEntry {
+    /// The table version the commit made.
+    pub version: i64,
+    /// When, in RFC 3339 (UTC).
+    pub timestamp: Option<String>,
+    /// Delta's operation (`WRITE`, `DELETE`, `OPTIMIZE`, ...).
+    pub operation: Option<String>,
+    /// The command that made it (`sync events`, `fetch events`, `gdpr delete`, ...).
+    pub command: Option<String>,
+    /// Rows the commit added, as the command counted them.
+    pub written: Option<u64>,
+    /// Re-read rows skipped.
+    pub already_present: Option<u64>,
+    /// True duplicates audited.
+    pub duplicates_rejected: Option<u64>,
+    /// The sync cursor the commit set.
+    pub cursor: Option<String>,
+    /// Everything mpd recorded with the commit.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Workspace {
+    /// Merges a table's small files (hourly syncs make many) into large ones, in one commit.
+    pub async fn compact_table(&self, table: &str) -> Result<CompactSummary> {
+        let store = self.store().await?;
+        let _lock = store.lock_for_writing("tables compact")?;
+        let metadata =
+            crate::table::commit_metadata(serde_json::json!({ "command": "tables compact" }));
+        Ok(store.compact(table, None, metadata).await?)
+    }
+
+    /// Deletes files no version younger than `retention` needs (Delta's VACUUM).
+    pub async fn vacuum_table(
+        &self,
+        table: &str,
+        retention: Duration,
+        dry_run: bool,
+    ) -> Result<VacuumSummary> {
+        if retention < mpd_store::DEFAULT_VACUUM_RETENTION {
+            return Err(crate::error::Error::InvalidArgument(format!(
+                "a retention of {} h is below Delta's minimum of {} h: files younger than that may \
+                 still be read by time travel or by a writer in progress (to erase a user's data \
+                 now, use `mpd gdpr delete`)",
+                retention.as_secs() / 3600,
+                mpd_store::DEFAULT_VACUUM_RETENTION.as_secs() / 3600
+            )));
+        }
+        let store = self.store().await?;
+        let _lock = store.lock_for_writing("tables vacuum")?;
+        let options = VacuumOptions {
+            retention,
+            dry_run,
+            metadata: crate::table::commit_metadata(
+                serde_json::json!({ "command": "tables vacuum" }),
+            ),
+            ..VacuumOptions::default()
+        };
+        Ok(store.vacuum(table, options).await?)
+    }
+
+    /// The table's commits, newest first, with each sync's counts.
+    pub async fn table_history(
+        &self,
+        table: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<HistoryEntry>> {
+        let store = self.store().await?;
+        let commits = store.history(table, limit).await?;
+        Ok(commits
+            .into_iter()
+            .map(|commit| {
+                let text = |key: &str| {
+                    commit.metadata.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+                };
+                let count =
+                    |key: &str| commit.metadata.get(key).and_then(serde_json::Value::as_u64);
+                HistoryEntry {
+                    version: commit.version,
+                    timestamp: commit
+                        .timestamp
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    operation: commit.operation.clone(),
+                    command: text("command"),
+                    written: count("written"),
+                    already_present: count("already_present"),
+                    duplicates_rejected: count("duplicates_rejected"),
+                    cursor: text("cursor"),
+                    metadata: commit.metadata,
+                }
+            })
+            .collect())
+    }
+}
