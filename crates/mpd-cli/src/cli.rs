@@ -66,8 +66,9 @@ pub(crate) enum Command {
     },
     /// Incremental, exactly-once sync of events, identity mappings and profiles into the store.
     Sync(SyncArgs),
-    /// Import Mixpanel JSON pipelines files (not available yet).
-    Import(Unfinished),
+    /// Import data Mixpanel exported elsewhere.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// SQL over the store (live Mixpanel queries are not available yet).
     #[command(subcommand)]
     Query(QueryCommand),
@@ -142,6 +143,20 @@ impl std::str::FromStr for Lookback {
             .map(Lookback)
             .map_err(|_| format!("'{text}' is not a number of days; write it like 5d or 5"))
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportCommand {
+    /// A JSON pipelines folder (`<project_id>/mp_master_event/YYYY/MM/DD/*.json[.gz]`,
+    /// `mp_people_data/`, `mp_identity_mappings_data/`), deduplicated like `mpd sync`; files
+    /// already imported are skipped, late files in old day folders are picked up.
+    Pipelines {
+        /// The folder (the bucket root holding `<project_id>/`, or the project folder).
+        source: PathBuf,
+        /// Malformed lines accepted before the import stops.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        allow_bad_lines: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,11 +1,12 @@
-//! `mpd gdpr delete` and `mpd tables compact|vacuum|history`.
+//! `mpd import pipelines`, `mpd gdpr delete` and `mpd tables compact|vacuum|history`.
 
 use std::time::Duration;
 
 use mpd_service::Workspace;
 
-use crate::cli::{Format, GdprCommand, GlobalArgs, TablesCommand};
+use crate::cli::{Format, GdprCommand, GlobalArgs, ImportCommand, TablesCommand};
 use crate::commands::{print_result, status, usage, workspace_options};
+use crate::progress::BarReporter;
 
 pub(crate) async fn gdpr(global: &GlobalArgs, command: GdprCommand) -> anyhow::Result<()> {
     let GdprCommand::Delete { mut distinct_ids, file } = command;
@@ -107,4 +108,32 @@ async fn run_tables(
             print_result(global, Format::Table, &history)
         }
     }
+}
+
+pub(crate) async fn import(global: &GlobalArgs, command: ImportCommand) -> anyhow::Result<()> {
+    let ImportCommand::Pipelines { source, allow_bad_lines } = command;
+    let workspace = Workspace::open(workspace_options(global))?;
+    let reporter = BarReporter::new(!global.no_progress && !global.quiet);
+    let result = workspace.import_pipelines(&source, allow_bad_lines, &reporter).await;
+    let closed = workspace.close().await;
+    let report = result?;
+    closed?;
+    status(
+        global,
+        &format!(
+            "imported {} event file(s) from {} day folder(s) ({} already imported): {} row(s) added, {} already present, {} true duplicate(s) audited{}{}",
+            report.event_files_read,
+            report.days,
+            report.event_files_skipped,
+            report.counts.written,
+            report.counts.already_present,
+            report.counts.duplicates_rejected,
+            report.profiles.map(|n| format!("; profiles replaced ({n})")).unwrap_or_default(),
+            report
+                .identity_mappings
+                .map(|n| format!("; {n} identity mapping(s)"))
+                .unwrap_or_default(),
+        ),
+    );
+    print_result(global, Format::Json, &report)
 }

@@ -28,7 +28,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sync(args) => sync::run(global, args).await,
-        Command::Import(_) => unfinished("mpd import", "JSON pipelines import"),
+        Command::Import(command) => maintain::import(global, command).await,
         Command::Query(command) => local::query(global, command).await,
         Command::Inspect(command) => local::inspect(global, command).await,
         Command::Gdpr(command) => maintain::gdpr(global, command).await,

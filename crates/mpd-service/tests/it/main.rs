@@ -3,6 +3,7 @@
 mod cookbook;
 mod fetch_tables;
 mod gdpr;
+mod import;
 mod interop;
 mod support;
 mod sync;

@@ -1,0 +1,163 @@
+//! The JSON-pipelines folder tree: which files there are, which are new, and their lines.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::error::{Error, Result};
+
+pub(crate) const EVENTS_DIR: &str = "mp_master_event";
+pub(crate) const PEOPLE_DIR: &str = "mp_people_data";
+pub(crate) const IDENTITY_DIR: &str = "mp_identity_mappings_data";
+
+/// One data file of the tree.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PipelineFile {
+    /// Path relative to the project folder, with `/` separators (the ledger key).
+    pub(crate) relative: String,
+    pub(crate) path: PathBuf,
+    pub(crate) size: u64,
+}
+
+/// The project folder of `source`: the folder itself when it holds the pipelines' datasets,
+/// else its only sub-folder that does (`<bucket>/<project_id>/`).
+pub(crate) fn project_dir(source: &Path) -> Result<PathBuf> {
+    let is_project = |dir: &Path| {
+        [EVENTS_DIR, PEOPLE_DIR, IDENTITY_DIR].iter().any(|name| dir.join(name).is_dir())
+    };
+    if !source.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "{} is not a folder: give the folder Mixpanel's JSON pipelines write to",
+            source.display()
+        )));
+    }
+    if is_project(source) {
+        return Ok(source.to_path_buf());
+    }
+    let read = std::fs::read_dir(source).map_err(|e| read_error(source, e))?;
+    let projects: Vec<PathBuf> =
+        read.flatten().map(|e| e.path()).filter(|p| p.is_dir() && is_project(p)).collect();
+    match projects.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::InvalidArgument(format!(
+            "{} holds no JSON pipelines data: expected {EVENTS_DIR}/, {PEOPLE_DIR}/ or {IDENTITY_DIR}/ in it or in a <project_id>/ folder",
+            source.display()
+        ))),
+        many => Err(Error::InvalidArgument(format!(
+            "{} holds {} projects ({}); give the folder of one of them",
+            source.display(),
+            many.len(),
+            many.iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The `*.json` / `*.json.gz` files under `dataset`, sorted, skipping hidden (in-progress) ones.
+pub(crate) fn data_files(project: &Path, dataset: &str) -> Result<Vec<PipelineFile>> {
+    let mut files = Vec::new();
+    let mut stack = vec![project.join(dataset)];
+    while let Some(dir) = stack.pop() {
+        let Ok(read) = std::fs::read_dir(&dir) else { continue };
+        for entry in read.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.ends_with(".json") || name.ends_with(".json.gz") {
+                let size = entry.metadata().map_err(|e| read_error(&path, e))?.len();
+                let relative = path
+                    .strip_prefix(project)
+                    .unwrap_or(&path)
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                files.push(PipelineFile { relative, path, size });
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Files not in the ledger (a file whose size changed is read again; dedup absorbs it).
+pub(crate) fn new_files(
+    files: Vec<PipelineFile>,
+    ingested: &HashSet<(String, u64)>,
+) -> Vec<PipelineFile> {
+    files.into_iter().filter(|f| !ingested.contains(&(f.relative.clone(), f.size))).collect()
+}
+
+/// Event files grouped by their day folder (`YYYY/MM/DD`), days in order.
+pub(crate) fn by_day(files: Vec<PipelineFile>) -> BTreeMap<Option<NaiveDate>, Vec<PipelineFile>> {
+    let mut groups: BTreeMap<Option<NaiveDate>, Vec<PipelineFile>> = BTreeMap::new();
+    for file in files {
+        groups.entry(day_of(&file.relative)).or_default().push(file);
+    }
+    groups
+}
+
+/// The day of `mp_master_event/YYYY/MM/DD/...`.
+fn day_of(relative: &str) -> Option<NaiveDate> {
+    let mut parts = relative.split('/').skip(1);
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+/// The file's bytes, gunzipped when it ends in `.gz`.
+pub(crate) fn read(file: &PipelineFile) -> Result<Vec<u8>> {
+    let raw = std::fs::read(&file.path).map_err(|e| read_error(&file.path, e))?;
+    if !file.relative.ends_with(".gz") {
+        return Ok(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() * 8);
+    flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
+        Error::Unreadable(format!("{} is not valid gzip: {e}", file.path.display()))
+    })?;
+    Ok(out)
+}
+
+fn read_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Unreadable(format!("cannot read {}: {source}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_folders_are_read_from_the_path() {
+        assert_eq!(
+            day_of("mp_master_event/2024/03/05/part-1.json.gz"),
+            NaiveDate::from_ymd_opt(2024, 3, 5)
+        );
+        assert_eq!(
+            day_of("mp_master_event/2024/03/05/07/part-1.json.gz"),
+            NaiveDate::from_ymd_opt(2024, 3, 5)
+        );
+        assert_eq!(day_of("mp_master_event/odd/file.json"), None);
+    }
+
+    #[test]
+    fn ingested_files_are_skipped_unless_their_size_changed() {
+        let file = |name: &str, size| PipelineFile {
+            relative: name.to_owned(),
+            path: PathBuf::from(name),
+            size,
+        };
+        let ingested = HashSet::from([("a".to_owned(), 10)]);
+        let left = new_files(vec![file("a", 10), file("a2", 10), file("b", 11)], &ingested);
+        assert_eq!(left.iter().map(|f| f.relative.as_str()).collect::<Vec<_>>(), ["a2", "b"]);
+        let changed = new_files(vec![file("a", 12)], &ingested);
+        assert_eq!(changed.len(), 1);
+    }
+}

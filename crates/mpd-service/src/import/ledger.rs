@@ -1,0 +1,79 @@
+//! The `pipelines_files` table: every pipelines file already read, by path and size.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use mpd_store::{Store, WriteMode};
+
+use super::files::PipelineFile;
+use crate::error::{Error, Result};
+use crate::table::commit_metadata;
+use crate::table::dedup::normalize_strings;
+
+pub(crate) const LEDGER_TABLE: &str = "pipelines_files";
+
+/// `(path, size)` of every file read so far.
+pub(crate) async fn ingested(store: &Store) -> Result<HashSet<(String, u64)>> {
+    let mut out = HashSet::new();
+    if !store.exists(LEDGER_TABLE).await? {
+        return Ok(out);
+    }
+    for batch in store.read_columns(LEDGER_TABLE, &["path", "size"], None).await? {
+        let batch = normalize_strings(batch)?;
+        let (Some(paths), Some(sizes)) = (
+            batch.column(0).as_string_opt::<i32>(),
+            batch.column(1).as_primitive_opt::<Int64Type>(),
+        ) else {
+            return Err(Error::Internal(format!("{LEDGER_TABLE} has unexpected column types")));
+        };
+        for (path, size) in paths.iter().zip(sizes.iter()) {
+            if let (Some(path), Some(size)) = (path, size) {
+                out.insert((path.to_owned(), u64::try_from(size).unwrap_or_default()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Records `files` of `dataset` as read, in one commit.
+pub(crate) async fn record(store: &Store, dataset: &str, files: &[PipelineFile]) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("dataset", DataType::Utf8, false),
+        Field::new("path", DataType::Utf8, false),
+        Field::new("size", DataType::Int64, false),
+        Field::new(
+            "ingested_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+    ]));
+    let now = chrono::Utc::now().timestamp_micros();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(files.iter().map(|_| dataset))),
+        Arc::new(StringArray::from_iter_values(files.iter().map(|f| f.relative.as_str()))),
+        Arc::new(Int64Array::from_iter_values(
+            files.iter().map(|f| i64::try_from(f.size).unwrap_or(i64::MAX)),
+        )),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(files.iter().map(|_| now))
+                .with_timezone("UTC"),
+        ),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
+        .map_err(|e| Error::Internal(format!("cannot build the ledger rows: {e}")))?;
+    let mut writer = store.writer(LEDGER_TABLE, schema, &[], WriteMode::Append).await?;
+    writer.write(batch).await?;
+    writer
+        .commit(commit_metadata(serde_json::json!({
+            "command": "import pipelines", "dataset": dataset, "files": files.len(),
+        })))
+        .await?;
+    Ok(())
+}

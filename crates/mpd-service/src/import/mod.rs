@@ -1,0 +1,359 @@
+//! `mpd import pipelines SOURCE`: Mixpanel's JSON-pipelines folder tree into the same tables as
+//! `mpd sync`, with the same dedup, remembering which files it has read (the
+//! `pipelines_files` table) so a late file added to an old day folder is read by the next run
+//! and no file is read twice.
+//!
+//! Event files are committed one day folder at a time (rows, then the files as ingested); a run
+//! stopped in between re-reads that day's files next time and the dedup finds the rows stored.
+//! People and identity datasets are full snapshots: when any of their files is new, the whole
+//! dataset replaces the table (identity keeps the mappings derived from events beside it).
+
+mod files;
+mod ledger;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use chrono::NaiveDate;
+use mpd_store::{Store, TableWriter, WriteMode};
+
+use self::files::{EVENTS_DIR, IDENTITY_DIR, PEOPLE_DIR, PipelineFile};
+use crate::error::{Error, Result};
+use crate::report::Reporter;
+use crate::stream::assemble::{BadLine, LineAssembler};
+use crate::stream::quarantine::Quarantine;
+use crate::table::commit_metadata;
+use crate::table::dedup::{kept_rows, normalize_strings};
+use crate::table::erased::ErasedIds;
+use crate::table::ingest::{Ingest, IngestCounts, IngestOptions};
+use crate::table::layout::{events_writer, identity_writer, profiles_writer};
+use crate::workspace::Workspace;
+
+const EVENTS_TABLE: &str = "events";
+const PROFILES_TABLE: &str = "profiles";
+const IDENTITY_TABLE: &str = "identity_mappings";
+const BATCH_ROWS: usize = 32_768;
+
+/// What `mpd import pipelines` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImportReport {
+    /// The project folder read.
+    pub project_dir: PathBuf,
+    /// Event files read by this run.
+    pub event_files_read: u64,
+    /// Event files skipped because an earlier run read them.
+    pub event_files_skipped: u64,
+    /// Day folders committed.
+    pub days: u64,
+    /// Event records read.
+    pub fetched: u64,
+    /// What became of them.
+    #[serde(flatten)]
+    pub counts: IngestCounts,
+    /// Profiles in the new snapshot, when the people dataset had new files.
+    pub profiles: Option<u64>,
+    /// Identity mappings from the files, when that dataset had new files.
+    pub identity_mappings: Option<u64>,
+    /// Malformed lines quarantined.
+    pub quarantined: u64,
+    /// The quarantine file, when lines were quarantined.
+    pub quarantine_file: Option<PathBuf>,
+    /// Wall-clock seconds.
+    pub elapsed_secs: f64,
+}
+
+impl Workspace {
+    /// Imports a JSON-pipelines tree (see the module docs); `allow_bad_lines` malformed lines
+    /// are set aside before the run stops.
+    pub async fn import_pipelines(
+        &self,
+        source: &Path,
+        allow_bad_lines: u64,
+        reporter: &dyn Reporter,
+    ) -> Result<ImportReport> {
+        let started = Instant::now();
+        let project = files::project_dir(source)?;
+        let store = self.store().await?;
+        let _lock = store.lock_for_writing("import pipelines")?;
+        let ingested = ledger::ingested(store).await?;
+        let erased = ErasedIds::load(store).await?;
+        let mut report = ImportReport { project_dir: project.clone(), ..ImportReport::default() };
+        let today = chrono::Utc::now().date_naive();
+        let mut quarantine =
+            Quarantine::new(self.quarantine_file_path("pipelines", today, today)?);
+
+        let all_events = files::data_files(&project, EVENTS_DIR)?;
+        let total = all_events.len() as u64;
+        let new_events = files::new_files(all_events, &ingested);
+        report.event_files_read = new_events.len() as u64;
+        report.event_files_skipped = total - report.event_files_read;
+        let groups = files::by_day(new_events);
+        reporter.started("pipelines files", groups.len() as u64);
+        let exists = store.exists(EVENTS_TABLE).await?;
+        let sync_id = if exists { store.table_info(EVENTS_TABLE).await?.version + 1 } else { 0 };
+        let mut ingest = Ingest::new(IngestOptions {
+            store,
+            table: EVENTS_TABLE,
+            key_kind: self.key_kind(),
+            sync_id,
+            compare_with_store: exists,
+            replace_audit: false,
+            erased: erased.clone(),
+        })
+        .await?;
+        for (day, group) in groups {
+            let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append).await?;
+            let read =
+                read_events(&group, day, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
+            let records = match read {
+                Ok(records) => records,
+                Err(error) => {
+                    let _ = writer.abort().await;
+                    ingest.abort().await;
+                    return Err(error);
+                }
+            };
+            if let Err(error) = quarantine.finish(allow_bad_lines) {
+                let _ = writer.abort().await;
+                ingest.abort().await;
+                return Err(error);
+            }
+            let counts = ingest.take_counts();
+            let metadata = commit_metadata(serde_json::json!({
+                "command": "import pipelines",
+                "day": day.map(|d| d.to_string()),
+                "files": group.len(),
+                "sync_id": sync_id,
+                "fetched": records,
+                "written": counts.written,
+                "already_present": counts.already_present,
+                "duplicates_rejected": counts.duplicates_rejected,
+                "erased_dropped": counts.erased_dropped,
+            }));
+            writer.commit(metadata.clone()).await?;
+            ingest.commit_audit(metadata).await?;
+            ingest.start_next_commit();
+            ledger::record(store, EVENTS_DIR, &group).await?;
+            report.days += 1;
+            report.fetched += records;
+            report.counts.add(counts);
+            if let Some(day) = day {
+                reporter.days_finished(day, 1, records);
+            }
+        }
+        reporter.finished();
+
+        let people = files::data_files(&project, PEOPLE_DIR)?;
+        if !files::new_files(people.clone(), &ingested).is_empty() {
+            report.profiles = Some(import_people(store, &people, &erased, &mut quarantine).await?);
+            ledger::record(store, PEOPLE_DIR, &people).await?;
+        }
+        let identity = files::data_files(&project, IDENTITY_DIR)?;
+        if !files::new_files(identity.clone(), &ingested).is_empty() {
+            report.identity_mappings =
+                Some(import_identity(store, &identity, &erased, &mut quarantine).await?);
+            ledger::record(store, IDENTITY_DIR, &identity).await?;
+        }
+        (report.quarantined, report.quarantine_file) = quarantine.finish(allow_bad_lines)?;
+        report.elapsed_secs = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+}
+
+/// Reads a day folder's event files into the writer through the dedup; returns the records.
+async fn read_events(
+    group: &[PipelineFile],
+    day: Option<NaiveDate>,
+    sync_id: i64,
+    ingest: &mut Ingest<'_>,
+    writer: &mut TableWriter,
+    quarantine: &mut Quarantine,
+) -> Result<u64> {
+    let mut builder = mpd_decode::EventBatchBuilder::new(
+        mpd_decode::LineFormat::Pipelines,
+        mpd_decode::TimeCorrection::None,
+        sync_id,
+        BATCH_ROWS,
+    );
+    let mut records = 0;
+    for file in group {
+        let bytes = files::read(file)?;
+        let mut assembler = LineAssembler::default();
+        let mut bad = Vec::new();
+        for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            records += assembler.push(index as u64 + 1, line, &mut builder, &mut bad);
+            if builder.is_full()
+                && let Some(batch) = builder.finish()
+            {
+                ingest.write(batch, writer).await?;
+            }
+        }
+        assembler.finish(&mut bad);
+        record_bad(quarantine, day, file, &bad)?;
+    }
+    if let Some(batch) = builder.finish() {
+        ingest.write(batch, writer).await?;
+    }
+    Ok(records)
+}
+
+/// Replaces `profiles` with the people dataset (minus erased users).
+async fn import_people(
+    store: &Store,
+    people: &[PipelineFile],
+    erased: &ErasedIds,
+    quarantine: &mut Quarantine,
+) -> Result<u64> {
+    let sync_id = next_sync_id(store, PROFILES_TABLE).await?;
+    let mut builder = mpd_decode::ProfileBatchBuilder::new(sync_id, BATCH_ROWS);
+    let mut batches = Vec::new();
+    for file in people {
+        let bytes = files::read(file)?;
+        let mut bad = Vec::new();
+        for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if let Err(error) = builder.push_line(line) {
+                bad.push(BadLine {
+                    line: index as u64 + 1,
+                    reason: error.to_string(),
+                    text: line.to_vec(),
+                });
+            }
+            if builder.is_full()
+                && let Some(batch) = builder.finish()
+            {
+                batches.push(batch);
+            }
+        }
+        record_bad(quarantine, None, file, &bad)?;
+    }
+    batches.extend(builder.finish());
+    let mut writer = profiles_writer(store, PROFILES_TABLE, WriteMode::Replace).await?;
+    let mut seen = HashSet::new();
+    let mut written = 0;
+    for batch in batches {
+        let keep = keep_first_unerased(&batch, "distinct_id", erased, &mut seen)?;
+        let kept = kept_rows(&batch, keep)?;
+        written += kept.num_rows() as u64;
+        writer.write(kept).await?;
+    }
+    writer
+        .commit(commit_metadata(serde_json::json!({
+            "command": "import pipelines", "dataset": PEOPLE_DIR, "sync_id": sync_id, "written": written,
+        })))
+        .await?;
+    Ok(written)
+}
+
+/// Replaces the `pipelines` mappings of `identity_mappings`, keeping the derived ones.
+async fn import_identity(
+    store: &Store,
+    identity: &[PipelineFile],
+    erased: &ErasedIds,
+    quarantine: &mut Quarantine,
+) -> Result<u64> {
+    let sync_id = next_sync_id(store, IDENTITY_TABLE).await?;
+    let mut derived = Vec::new();
+    if store.exists(IDENTITY_TABLE).await? {
+        let query = format!(
+            "SELECT distinct_id, resolved_distinct_id, source, _sync_id FROM {IDENTITY_TABLE} WHERE source = 'derived'"
+        );
+        for batch in store.sql(&query).await?.batches {
+            derived.push(normalize_strings(batch)?);
+        }
+    }
+    let mut builder = mpd_decode::IdentityBatchBuilder::new(
+        mpd_decode::IdentitySource::Pipelines,
+        sync_id,
+        BATCH_ROWS,
+    );
+    let mut batches = Vec::new();
+    for file in identity {
+        let bytes = files::read(file)?;
+        let mut bad = Vec::new();
+        for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if let Err(error) = builder.push_line(line) {
+                bad.push(BadLine {
+                    line: index as u64 + 1,
+                    reason: error.to_string(),
+                    text: line.to_vec(),
+                });
+            }
+            if builder.is_full()
+                && let Some(batch) = builder.finish()
+            {
+                batches.push(batch);
+            }
+        }
+        record_bad(quarantine, None, file, &bad)?;
+    }
+    batches.extend(builder.finish());
+    let mut writer = identity_writer(store, IDENTITY_TABLE, WriteMode::Replace).await?;
+    let mut seen = HashSet::new();
+    let mut written = 0;
+    for batch in batches {
+        let keep = keep_first_unerased(&batch, "distinct_id", erased, &mut seen)?;
+        let kept = kept_rows(&batch, keep)?;
+        written += kept.num_rows() as u64;
+        writer.write(kept).await?;
+    }
+    for batch in derived {
+        writer.write(batch).await?;
+    }
+    writer
+        .commit(commit_metadata(serde_json::json!({
+            "command": "import pipelines", "dataset": IDENTITY_DIR, "sync_id": sync_id, "written": written,
+        })))
+        .await?;
+    Ok(written)
+}
+
+/// First row per id, and none of an erased user.
+fn keep_first_unerased(
+    batch: &RecordBatch,
+    column: &str,
+    erased: &ErasedIds,
+    seen: &mut HashSet<String>,
+) -> Result<Vec<bool>> {
+    let ids = batch
+        .column_by_name(column)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| Error::Internal(format!("{column} is not a string column")))?;
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let id = id.unwrap_or_default();
+            !erased.contains(id) && seen.insert(id.to_owned())
+        })
+        .collect())
+}
+
+fn record_bad(
+    quarantine: &mut Quarantine,
+    day: Option<NaiveDate>,
+    file: &PipelineFile,
+    bad: &[BadLine],
+) -> Result<()> {
+    if bad.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(file = %file.relative, n = bad.len(), "malformed lines in a pipelines file");
+    // People and identity files have no day: the day they were read stands in.
+    let day = day.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    quarantine.record(day, day, bad)
+}
+
+async fn next_sync_id(store: &Store, table: &str) -> Result<i64> {
+    Ok(if store.exists(table).await? { store.table_info(table).await?.version + 1 } else { 0 })
+}
