@@ -1,34 +1,48 @@
 //! `mpd demo`: the main job against the bundled mock Mixpanel, with no account.
 //!
 //! The mock runs in this process on 127.0.0.1 with a few faults switched on (a server error, a
-//! rate limit, a stream cut short) so the demo also shows that retries never lose or repeat data;
-//! the events land in an ephemeral store (removed at the end) and are queried with SQL.
+//! rate limit, a stream cut short) so the demo also shows that retries never lose or repeat data.
+//! A first `sync` fills an ephemeral store (removed at the end); then late events arrive in the
+//! mock, a second `sync` picks up exactly them, and SQL answers two cookbook questions.
 
 use chrono::NaiveDate;
 use mpd_testkit::{DaySelector, FaultRule, Faults, MockConfig, MockServer};
 
 use crate::error::{Error, Result};
 use crate::report::Reporter;
-use crate::stream::EventSelection;
-use crate::table::{FetchEventsRequest, FetchSummary, TableMode};
+use crate::sync::{EventsSync, SyncRequest, SyncTarget};
 use crate::workspace::{StoreKind, Workspace};
+
+/// The demo's "today" (the mock's too): the first sync reads the week up to it.
+const TODAY: (i32, u32, u32) = (2024, 3, 10);
+/// Late events the mock receives between the two syncs: (day, count).
+const LATE: [((i32, u32, u32), u32); 2] = [((2024, 3, 7), 40), ((2024, 3, 9), 25)];
 
 /// What the demo did and found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DemoReport {
     /// The mock's address.
     pub mock_url: String,
-    /// First day fetched.
+    /// First day synced.
     pub from: NaiveDate,
-    /// Last day fetched.
+    /// Last day synced (the demo's today).
     pub to: NaiveDate,
-    /// What the fetch into the (ephemeral) events table did.
-    pub fetch: FetchSummary,
-    /// Rows of the mock's deduplicated truth for the range.
+    /// The first sync (events) into the ephemeral store.
+    pub first_sync: EventsSync,
+    /// Identity mappings the first sync derived.
+    pub identity_mappings: u64,
+    /// Profiles the first sync stored.
+    pub profiles: u64,
+    /// Late events the mock received after the first sync.
+    pub late_events: u64,
+    /// The second sync: it should add exactly the late events.
+    pub second_sync: EventsSync,
+    /// Rows of the mock's deduplicated truth for the range (late events included).
     pub mock_truth_rows: u64,
     /// True duplicates the mock injected in the range.
     pub mock_true_duplicates: u64,
-    /// Whether the table holds exactly the truth: same rows, duplicates audited.
+    /// Whether the table holds exactly the truth: same rows, duplicates audited, and the second
+    /// sync added exactly the late events.
     pub matches_truth: bool,
     /// Cookbook queries run on the table: (title, SQL, rows).
     pub queries: Vec<DemoQuery>,
@@ -48,14 +62,15 @@ pub struct DemoQuery {
 /// The SQL cookbook; the demo runs two of its queries so they are the documented ones.
 const COOKBOOK: &str = include_str!("../../../docs/sql-cookbook.md");
 
-/// Runs the demo: starts the mock, fetches a week of events through the real client (with
-/// faults) into an ephemeral store, checks the table against the mock's truth, and answers two
-/// cookbook questions with SQL.
+/// Runs the demo: starts the mock, syncs a week of events through the real client (with
+/// faults) into an ephemeral store, lets late events arrive and syncs again, checks the table
+/// against the mock's truth, and answers two cookbook questions with SQL.
 pub async fn run_demo(reporter: &dyn Reporter) -> Result<DemoReport> {
     let from = day(2024, 3, 4);
-    let to = day(2024, 3, 10);
+    let to = day(TODAY.0, TODAY.1, TODAY.2);
     let config = MockConfig {
         events_per_day: 3_000,
+        today: Some(to),
         faults: Faults {
             server_error: Some(FaultRule {
                 days: DaySelector::Days(vec![day(2024, 3, 5)]),
@@ -90,19 +105,30 @@ async fn demo_steps(
     to: NaiveDate,
     reporter: &dyn Reporter,
 ) -> Result<DemoReport> {
-    let request = FetchEventsRequest {
-        table: "events".to_owned(),
-        mode: TableMode::Create,
-        selection: EventSelection { workers: 2, ..EventSelection::days(from, to) },
-    };
-    let fetch = workspace.fetch_events(&request, reporter).await?;
+    let first = SyncRequest { from: Some(from), workers: 2, ..SyncRequest::new(SyncTarget::All) };
+    let first = workspace.sync(&first, reporter).await?;
+    let first_sync = first.events.ok_or_else(|| Error::Internal("no events sync".to_owned()))?;
+    let truth_before = mock.project().deduplicated(from, to).len() as u64;
+    let mut late_events = 0;
+    for ((y, m, d), n) in LATE {
+        late_events += mock.project().add_late_events(day(y, m, d), n).len() as u64;
+    }
+    let second = SyncRequest { workers: 2, ..SyncRequest::new(SyncTarget::Events) };
+    let second_sync = workspace
+        .sync(&second, reporter)
+        .await?
+        .events
+        .ok_or_else(|| Error::Internal("no events sync".to_owned()))?;
     let mock_truth_rows = mock.project().deduplicated(from, to).len() as u64;
     let mock_true_duplicates = mock.project().true_duplicates(from, to) as u64;
     let stored = workspace.sql("SELECT count(*) AS n FROM events").await?;
     let stored_rows = stored.rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0);
+    let audited = workspace.sql("SELECT count(*) AS n FROM rejected_duplicates").await?;
+    let audited_rows = audited.rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0);
     let matches_truth = stored_rows == mock_truth_rows
-        && fetch.written == mock_truth_rows
-        && fetch.duplicates_rejected == mock_true_duplicates;
+        && first_sync.counts.written == truth_before
+        && second_sync.counts.written == late_events
+        && audited_rows == mock_true_duplicates;
     let mut queries = Vec::new();
     for title in ["Top events", "Daily active users"] {
         let sql = cookbook_query(title).ok_or_else(|| {
@@ -115,7 +141,11 @@ async fn demo_steps(
         mock_url: mock.base_url(),
         from,
         to,
-        fetch,
+        first_sync,
+        identity_mappings: first.identity.map_or(0, |i| i.written),
+        profiles: first.profiles.map_or(0, |p| p.written),
+        late_events,
+        second_sync,
         mock_truth_rows,
         mock_true_duplicates,
         matches_truth,
@@ -148,6 +178,7 @@ impl Workspace {
         let settings = mpd_config::Settings {
             base_url: Some(mock.base_url()),
             retry_base_delay_ms: 200,
+            today: Some(format!("{:04}-{:02}-{:02}", TODAY.0, TODAY.1, TODAY.2)),
             export_per_second: 100,
             // Nothing is stored; a quarantine file would only appear if the mock sent bad lines.
             store: Some(std::env::temp_dir().join("mpd-demo")),

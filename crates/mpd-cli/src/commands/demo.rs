@@ -11,19 +11,36 @@ pub(crate) async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
     );
     let reporter = BarReporter::new(!global.no_progress && !global.quiet);
     let report = mpd_service::run_demo(&reporter).await?;
-    let fetch = &report.fetch;
+    let first = &report.first_sync;
     status(
         global,
         &format!(
-            "fetched {}..={} from {} into an ephemeral store in {:.2}s: {} events received, {} rows stored, {} true duplicate(s) audited, {} request(s) retried",
+            "sync 1: {}..={} from {} into an ephemeral store in {:.2}s: {} events received, {} rows stored in {} daily commits, {} true duplicate(s) audited, {} request(s) retried; cursor now {}; {} identity mapping(s), {} profile(s)",
             report.from,
             report.to,
             report.mock_url,
-            fetch.elapsed_secs,
-            fetch.fetched,
-            fetch.written,
-            fetch.duplicates_rejected,
-            fetch.retries
+            first.elapsed_secs,
+            first.fetched,
+            first.counts.written,
+            first.commits,
+            first.counts.duplicates_rejected,
+            first.retries,
+            first.cursor_after.map_or("none".to_owned(), |c| c.to_string()),
+            report.identity_mappings,
+            report.profiles,
+        ),
+    );
+    let second = &report.second_sync;
+    status(
+        global,
+        &format!(
+            "{} late events arrive in the mock; sync 2 re-reads {}..={} (cursor minus the 5-day lookback): {} new rows, {} already present, {} commit(s)",
+            report.late_events,
+            second.window.from,
+            second.window.to,
+            second.counts.written,
+            second.counts.already_present,
+            second.commits,
         ),
     );
     status(
