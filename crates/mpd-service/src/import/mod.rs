@@ -211,40 +211,10 @@ async fn import_people(
     quarantine: &mut Quarantine,
 ) -> Result<u64> {
     let sync_id = next_sync_id(store, PROFILES_TABLE).await?;
-    let mut builder = mpd_decode::ProfileBatchBuilder::new(sync_id, BATCH_ROWS);
-    let mut batches = Vec::new();
-    for file in people {
-        let bytes = files::read(file)?;
-        let mut bad = Vec::new();
-        for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            if let Err(error) = builder.push_line(line) {
-                bad.push(BadLine {
-                    line: index as u64 + 1,
-                    reason: error.to_string(),
-                    text: line.to_vec(),
-                });
-            }
-            if builder.is_full()
-                && let Some(batch) = builder.finish()
-            {
-                batches.push(batch);
-            }
-        }
-        record_bad(quarantine, None, file, &bad)?;
-    }
-    batches.extend(builder.finish());
+    let builder = mpd_decode::ProfileBatchBuilder::new(sync_id, BATCH_ROWS);
+    let batches = read_snapshot(people, builder, quarantine)?;
     let mut writer = profiles_writer(store, PROFILES_TABLE, WriteMode::Replace).await?;
-    let mut seen = HashSet::new();
-    let mut written = 0;
-    for batch in batches {
-        let keep = keep_first_unerased(&batch, "distinct_id", erased, &mut seen)?;
-        let kept = kept_rows(&batch, keep)?;
-        written += kept.num_rows() as u64;
-        writer.write(kept).await?;
-    }
+    let written = write_snapshot(&mut writer, batches, erased).await?;
     writer
         .commit(commit_metadata(serde_json::json!({
             "command": "import pipelines", "dataset": PEOPLE_DIR, "sync_id": sync_id, "written": written,
@@ -270,13 +240,64 @@ async fn import_identity(
             derived.push(normalize_strings(batch)?);
         }
     }
-    let mut builder = mpd_decode::IdentityBatchBuilder::new(
+    let builder = mpd_decode::IdentityBatchBuilder::new(
         mpd_decode::IdentitySource::Pipelines,
         sync_id,
         BATCH_ROWS,
     );
+    let batches = read_snapshot(identity, builder, quarantine)?;
+    let mut writer = identity_writer(store, IDENTITY_TABLE, WriteMode::Replace).await?;
+    let written = write_snapshot(&mut writer, batches, erased).await?;
+    for batch in derived {
+        writer.write(batch).await?;
+    }
+    writer
+        .commit(commit_metadata(serde_json::json!({
+            "command": "import pipelines", "dataset": IDENTITY_DIR, "sync_id": sync_id, "written": written,
+        })))
+        .await?;
+    Ok(written)
+}
+
+/// The batch builders of snapshot datasets (people, identity mappings).
+trait SnapshotBuilder {
+    fn push_line(&mut self, line: &[u8]) -> std::result::Result<(), mpd_decode::LineError>;
+    fn is_full(&self) -> bool;
+    fn finish(&mut self) -> Option<RecordBatch>;
+}
+
+impl SnapshotBuilder for mpd_decode::ProfileBatchBuilder {
+    fn push_line(&mut self, line: &[u8]) -> std::result::Result<(), mpd_decode::LineError> {
+        mpd_decode::ProfileBatchBuilder::push_line(self, line)
+    }
+    fn is_full(&self) -> bool {
+        mpd_decode::ProfileBatchBuilder::is_full(self)
+    }
+    fn finish(&mut self) -> Option<RecordBatch> {
+        mpd_decode::ProfileBatchBuilder::finish(self)
+    }
+}
+
+impl SnapshotBuilder for mpd_decode::IdentityBatchBuilder {
+    fn push_line(&mut self, line: &[u8]) -> std::result::Result<(), mpd_decode::LineError> {
+        mpd_decode::IdentityBatchBuilder::push_line(self, line)
+    }
+    fn is_full(&self) -> bool {
+        mpd_decode::IdentityBatchBuilder::is_full(self)
+    }
+    fn finish(&mut self) -> Option<RecordBatch> {
+        mpd_decode::IdentityBatchBuilder::finish(self)
+    }
+}
+
+/// Every line of a snapshot dataset's files as batches; malformed lines are quarantined.
+fn read_snapshot(
+    files: &[PipelineFile],
+    mut builder: impl SnapshotBuilder,
+    quarantine: &mut Quarantine,
+) -> Result<Vec<RecordBatch>> {
     let mut batches = Vec::new();
-    for file in identity {
+    for file in files {
         let bytes = files::read(file)?;
         let mut bad = Vec::new();
         for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -284,11 +305,8 @@ async fn import_identity(
                 continue;
             }
             if let Err(error) = builder.push_line(line) {
-                bad.push(BadLine {
-                    line: index as u64 + 1,
-                    reason: error.to_string(),
-                    text: line.to_vec(),
-                });
+                let reason = error.to_string();
+                bad.push(BadLine { line: index as u64 + 1, reason, text: line.to_vec() });
             }
             if builder.is_full()
                 && let Some(batch) = builder.finish()
@@ -299,7 +317,15 @@ async fn import_identity(
         record_bad(quarantine, None, file, &bad)?;
     }
     batches.extend(builder.finish());
-    let mut writer = identity_writer(store, IDENTITY_TABLE, WriteMode::Replace).await?;
+    Ok(batches)
+}
+
+/// Writes the first row of each `distinct_id` that is not erased; returns the rows written.
+async fn write_snapshot(
+    writer: &mut TableWriter,
+    batches: Vec<RecordBatch>,
+    erased: &ErasedIds,
+) -> Result<u64> {
     let mut seen = HashSet::new();
     let mut written = 0;
     for batch in batches {
@@ -308,14 +334,6 @@ async fn import_identity(
         written += kept.num_rows() as u64;
         writer.write(kept).await?;
     }
-    for batch in derived {
-        writer.write(batch).await?;
-    }
-    writer
-        .commit(commit_metadata(serde_json::json!({
-            "command": "import pipelines", "dataset": IDENTITY_DIR, "sync_id": sync_id, "written": written,
-        })))
-        .await?;
     Ok(written)
 }
 
