@@ -199,6 +199,8 @@ impl Progress<'_> {
         let table_missing = !self.store.exists(EVENTS_TABLE).await?;
         if !changed && cursor == self.cursor && !table_missing {
             writer.abort().await?;
+            // Forget the day's keys all the same: a long re-read must not hold every day's.
+            ingest.start_next_commit();
             self.summary.counts.add(counts);
             return Ok(());
         }
