@@ -11,6 +11,9 @@ use crate::{Runner, cargo, project_root, take_value};
 
 #[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
 pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("incremental") {
+        return crate::incremental::run(runner, &args[1..]);
+    }
     let mut args = args.to_vec();
     let events_per_day: u64 =
         take_value(&mut args, "--events-per-day").map_or(Ok(100_000), |v| v.parse())?;
@@ -24,7 +27,7 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     }
     match args.first().map(String::as_str) {
         Some("stream") => {}
-        other => bail!("unknown benchmark {other:?}: available: stream, ingest"),
+        other => bail!("unknown benchmark {other:?}: available: stream, ingest, incremental"),
     }
     runner.run(cargo().args(["build", "--release", "-p", "mpd-cli", "-p", "mpd-testkit"]))?;
     if runner.explain() {
@@ -76,11 +79,7 @@ fn measure(
     days: u64,
     workers: u64,
 ) -> Result<Vec<Measurement>> {
-    let stdout = mock.stdout.take().context("mock stdout")?;
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first)?;
-    let url =
-        first.trim().strip_prefix("listening on ").context("unexpected mock banner")?.to_owned();
+    let url = mock_url(mock)?;
     let home = std::env::temp_dir().join(format!("mpd-bench-{}", std::process::id()));
     std::fs::create_dir_all(&home)?;
     let range = ("2024-02-01".to_owned(), format!("2024-02-{days:02}"));
@@ -139,6 +138,17 @@ fn run_once(
         bail!("mpd failed with exit code {exit_code}");
     }
     Ok(Measurement { mode: "", lines, bytes, seconds, peak_rss_kb })
+}
+
+/// Reads the `listening on URL` line a freshly started `mpd-mock` prints once it is ready.
+pub(crate) fn mock_url(mock: &mut Child) -> Result<String> {
+    let stdout = mock.stdout.take().context("mock stdout")?;
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first)?;
+    match first.trim().strip_prefix("listening on ") {
+        Some(url) => Ok(url.to_owned()),
+        None => bail!("unexpected mock banner {first:?}"),
+    }
 }
 
 /// Waits for `child` and returns its exit code and its own peak RSS (KiB), from `wait4`.

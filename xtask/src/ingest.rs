@@ -125,11 +125,7 @@ fn fetch_with_mpd(
     mock: &mut std::process::Child,
     work: &Path,
 ) -> Result<(f64, i64, String)> {
-    let stdout = mock.stdout.take().context("mock stdout")?;
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first)?;
-    let url =
-        first.trim().strip_prefix("listening on ").context("unexpected mock banner")?.to_owned();
+    let url = crate::bench::mock_url(mock)?;
     let store = work.join("store");
     let _ = std::fs::remove_dir_all(&store);
     let summary = work.join("mpd-summary.json");

@@ -1,8 +1,9 @@
-//! Project automation: `cargo xtask ci | test | e2e | tidy | bench stream | demo | mock`.
+//! Project automation: `cargo xtask ci | test | e2e | tidy | bench stream|ingest|incremental | demo | mock`.
 //!
 //! Every subcommand prints the commands it runs; `--explain` prints them without running.
 
 mod bench;
+mod incremental;
 mod ingest;
 mod tidy;
 
@@ -56,6 +57,7 @@ fn print_usage() {
          tidy          check crate layering and dependency rules\n  \
          bench stream [--events-per-day N] [--days D]  streaming throughput against the mock (release build)\n  \
          bench ingest --baseline-dir DIR [--events N]  fetch into a store vs the DuckDB baseline (release build)\n  \
+         bench incremental [--events-per-day N] [--repeat N] [--keep DIR]  1-day sync cost, 365-day vs 7-day store\n  \
          demo          run `mpd demo`\n  \
          mock [ARGS]   run the mock Mixpanel server"
     );
