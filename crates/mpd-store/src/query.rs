@@ -184,9 +184,7 @@ impl Store {
     async fn versions(&self) -> Result<Vec<(String, u64)>> {
         let mut versions = Vec::new();
         for name in self.table_names().await? {
-            let table = self.backend.table(&name)?;
-            let version =
-                table.get_latest_version().await.map_err(|source| Error::delta(&name, source))?;
+            let version = self.load(&name).await?.version().unwrap_or_default();
             versions.push((name, version));
         }
         Ok(versions)

@@ -48,6 +48,9 @@ pub struct TableInfo {
 pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) session: Mutex<Option<CachedSession>>,
+    /// Tables loaded before, brought up to date by reading only the commits since: a load
+    /// then costs the same whatever the table's history (the first one replays the log).
+    loaded: std::sync::Mutex<std::collections::HashMap<String, DeltaTable>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -72,7 +75,7 @@ impl Store {
         };
         let backend = Backend::folder(location)?;
         tracing::debug!(root = ?backend.root_path(), "store opened");
-        Ok(Store { backend, session: Mutex::new(None) })
+        Ok(Store { backend, session: Mutex::new(None), loaded: std::sync::Mutex::default() })
     }
 
     /// The store's folder; None for an in-memory store.
@@ -208,6 +211,7 @@ impl Store {
     pub async fn drop_table(&self, table: &str) -> Result<()> {
         self.ensure_exists(table).await?;
         self.backend.remove_table(table).await?;
+        self.forget(table);
         tracing::info!(table, "table dropped");
         Ok(())
     }
@@ -249,9 +253,43 @@ impl Store {
     /// The table at its newest version.
     pub(crate) async fn load(&self, table: &str) -> Result<DeltaTable> {
         self.ensure_exists(table).await?;
+        let cached = self.cached_tables().get(table).cloned();
+        let delta = match cached {
+            Some(mut delta) => match delta.update_incremental(None).await {
+                Ok(()) => delta,
+                Err(error) => {
+                    // Dropped and re-created by someone else, or a damaged cache: start over.
+                    tracing::debug!(table, %error, "reloading the table from its log");
+                    self.load_fresh(table).await?
+                }
+            },
+            None => self.load_fresh(table).await?,
+        };
+        self.cached_tables().insert(table.to_owned(), delta.clone());
+        Ok(delta)
+    }
+
+    /// The table's current version.
+    pub async fn version(&self, table: &str) -> Result<i64> {
+        let delta = self.load(table).await?;
+        Ok(delta.version().and_then(|v| i64::try_from(v).ok()).unwrap_or_default())
+    }
+
+    async fn load_fresh(&self, table: &str) -> Result<DeltaTable> {
         let mut delta = self.backend.table(table)?;
         delta.load().await.map_err(|source| Error::delta(table, source))?;
         Ok(delta)
+    }
+
+    /// Forgets a loaded table (it was dropped or replaced wholesale).
+    pub(crate) fn forget(&self, table: &str) {
+        self.cached_tables().remove(table);
+    }
+
+    fn cached_tables(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, DeltaTable>> {
+        self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -27,6 +27,8 @@ use serde_json::{Map, Value};
 use crate::history::COMMIT_METADATA_KEY;
 use crate::{Error, Result, schema};
 
+/// Commits between two checkpoints of tables the store creates.
+const CHECKPOINT_INTERVAL: &str = "10";
 /// Files are closed once they reach this size (compaction aims at it too).
 pub(crate) const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
 /// Row groups are flushed at this many rows or bytes, whichever comes first.
@@ -358,6 +360,12 @@ impl TableWriter {
             .with_columns(self.delta_schema.fields().cloned())
             .with_partition_columns(self.partition_by.clone())
             .with_configuration(self.stats.entries())
+            // Every load replays the commits since the last checkpoint; hourly syncs commit
+            // often, so checkpoints come every 10 commits instead of Delta's 100.
+            .with_configuration_property(
+                TableProperty::CheckpointInterval,
+                Some(CHECKPOINT_INTERVAL),
+            )
             .with_save_mode(save_mode)
             .with_actions(actions)
             .with_commit_properties(properties)

@@ -93,7 +93,7 @@ impl Workspace {
         let groups = files::by_day(new_events);
         reporter.started("pipelines files", groups.len() as u64);
         let exists = store.exists(EVENTS_TABLE).await?;
-        let sync_id = if exists { store.table_info(EVENTS_TABLE).await?.version + 1 } else { 0 };
+        let sync_id = if exists { store.version(EVENTS_TABLE).await? + 1 } else { 0 };
         let mut ingest = Ingest::new(IngestOptions {
             store,
             table: EVENTS_TABLE,
@@ -373,5 +373,5 @@ fn record_bad(
 }
 
 async fn next_sync_id(store: &Store, table: &str) -> Result<i64> {
-    Ok(if store.exists(table).await? { store.table_info(table).await?.version + 1 } else { 0 })
+    Ok(if store.exists(table).await? { store.version(table).await? + 1 } else { 0 })
 }

@@ -97,7 +97,7 @@ impl Workspace {
         let plan = self.plan(&selection)?;
         let store = self.store().await?;
         let exists = store.exists(EVENTS_TABLE).await?;
-        let sync_id = if exists { store.table_info(EVENTS_TABLE).await?.version + 1 } else { 0 };
+        let sync_id = if exists { store.version(EVENTS_TABLE).await? + 1 } else { 0 };
         tracing::info!(mode = ?window.mode, from = %window.from, to = %window.to, cursor = ?cursor, sync_id, "sync events");
         let mut ingest = Ingest::new(IngestOptions {
             store,
@@ -138,7 +138,7 @@ impl Workspace {
         }
         let mut summary = progress.summary;
         if summary.version.is_none() && store.exists(EVENTS_TABLE).await? {
-            summary.version = Some(store.table_info(EVENTS_TABLE).await?.version);
+            summary.version = Some(store.version(EVENTS_TABLE).await?);
         }
         summary.elapsed_secs = started.elapsed().as_secs_f64();
         Ok(summary)

@@ -60,7 +60,7 @@ impl Workspace {
         } else {
             None
         };
-        let events_version = store.table_info(EVENTS_TABLE).await?.version;
+        let events_version = store.version(EVENTS_TABLE).await?;
         let mut summary = IdentitySync {
             table: IDENTITY_TABLE.to_owned(),
             events_after_sync_id: covered,
@@ -87,8 +87,7 @@ impl Workspace {
              WHERE device_id IS NOT NULL AND device_id <> '' AND user_id IS NOT NULL AND user_id <> '' {since} \
              GROUP BY device_id ORDER BY device_id"
         );
-        let sync_id =
-            if mapped_exists { store.table_info(IDENTITY_TABLE).await?.version + 1 } else { 0 };
+        let sync_id = if mapped_exists { store.version(IDENTITY_TABLE).await? + 1 } else { 0 };
         let mut builder = mpd_decode::IdentityBatchBuilder::new(
             mpd_decode::IdentitySource::Derived,
             sync_id,
