@@ -167,30 +167,29 @@ impl Store {
 
     /// The SQL session, rebuilt when a table was added, dropped or committed to since.
     async fn session(&self) -> Result<SessionContext> {
-        let versions = self.versions().await?;
+        let mut tables = Vec::new();
+        for name in self.table_names().await? {
+            let table = self.load(&name).await?;
+            tables.push((name, table));
+        }
+        let versions: Vec<(String, u64)> = tables
+            .iter()
+            .map(|(name, t)| (name.clone(), t.version().unwrap_or_default()))
+            .collect();
         let mut cached = self.session.lock().await;
         if let Some(session) = cached.as_ref()
             && session.versions == versions
         {
             return Ok(session.context.clone());
         }
-        let session = self.build_session().await?;
+        let session = self.build_session(tables).await?;
         tracing::debug!(tables = session.versions.len(), "sql session built");
         let context = session.context.clone();
         *cached = Some(session);
         Ok(context)
     }
 
-    async fn versions(&self) -> Result<Vec<(String, u64)>> {
-        let mut versions = Vec::new();
-        for name in self.table_names().await? {
-            let version = self.load(&name).await?.version().unwrap_or_default();
-            versions.push((name, version));
-        }
-        Ok(versions)
-    }
-
-    async fn build_session(&self) -> Result<CachedSession> {
+    async fn build_session(&self, tables: Vec<(String, DeltaTable)>) -> Result<CachedSession> {
         let config = SessionConfig::new()
             .set_str("datafusion.sql_parser.dialect", "postgres")
             // Spans let planning errors (unknown column...) point at the query text too.
@@ -199,8 +198,7 @@ impl Store {
         let mut context = SessionContext::new_with_config(config);
         datafusion_functions_json::register_all(&mut context).map_err(Error::from_datafusion)?;
         let mut versions = Vec::new();
-        for name in self.table_names().await? {
-            let table = self.load(&name).await?;
+        for (name, table) in tables {
             versions.push((name.clone(), table.version().unwrap_or_default()));
             register(&context, &name, &table).await?;
         }
