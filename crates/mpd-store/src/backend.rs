@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use deltalake::logstore::object_store::local::LocalFileSystem;
 use deltalake::logstore::object_store::memory::InMemory;
 use deltalake::logstore::object_store::path::Path as ObjectPath;
-use deltalake::logstore::object_store::{self, ObjectStore};
+use deltalake::logstore::object_store::{self, ObjectStore, ObjectStoreExt};
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use futures::{StreamExt, TryStreamExt};
 use url::Url;
@@ -106,12 +106,32 @@ impl Backend {
 
     /// Whether `<table>/_delta_log/` holds anything.
     pub(crate) async fn has_delta_log(&self, table: &str) -> Result<bool> {
+        // One metadata lookup answers for nearly every table; listing the log (which grows
+        // with history) is left for the rest.
+        for marker in ["_last_checkpoint", "00000000000000000000.json"] {
+            if self.exists(&format!("{table}/{DELTA_LOG}/{marker}")).await? {
+                return Ok(true);
+            }
+        }
         let log = self.prefix(&format!("{table}/{DELTA_LOG}"));
         match self.root_store.list(Some(&log)).next().await {
             None => Ok(false),
             Some(Ok(_)) => Ok(true),
             Some(Err(object_store::Error::NotFound { .. })) => Ok(false),
             Some(Err(error)) => Err(self.io_error(table, error)),
+        }
+    }
+
+    /// Whether the commit `version` of `table` is in its log.
+    pub(crate) async fn has_commit(&self, table: &str, version: u64) -> Result<bool> {
+        self.exists(&format!("{table}/{DELTA_LOG}/{version:020}.json")).await
+    }
+
+    async fn exists(&self, child: &str) -> Result<bool> {
+        match self.root_store.head(&self.prefix(child)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(self.io_error(child, error)),
         }
     }
 

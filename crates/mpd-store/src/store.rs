@@ -254,6 +254,14 @@ impl Store {
     pub(crate) async fn load(&self, table: &str) -> Result<DeltaTable> {
         self.ensure_exists(table).await?;
         let cached = self.cached_tables().get(table).cloned();
+        let newest = match cached.as_ref().and_then(DeltaTable::version) {
+            Some(version) => !self.backend.has_commit(table, version + 1).await?,
+            None => false,
+        };
+        if newest && let Some(delta) = cached {
+            // No next commit: the cached state is the newest (one stat, not a log listing).
+            return Ok(delta);
+        }
         let delta = match cached {
             Some(mut delta) => match delta.update_incremental(None).await {
                 Ok(()) => delta,
