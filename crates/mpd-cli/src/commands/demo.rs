@@ -15,7 +15,7 @@ pub(crate) async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
     status(
         global,
         &format!(
-            "sync 1: {}..={} from {} into an ephemeral store in {:.2}s: {} events received, {} rows stored in {} daily commits, {} true duplicate(s) audited, {} request(s) retried; cursor now {}; {} identity mapping(s), {} profile(s)",
+            "sync 1: {}..={} from {} into an ephemeral store in {:.2}s: {} events received, {} rows stored in {} commit(s), {} true duplicate(s) audited, {} request(s) retried; cursor now {}; {} identity mapping(s), {} profile(s)",
             report.from,
             report.to,
             report.mock_url,

@@ -21,7 +21,7 @@ pub(crate) fn sigkill_during_sync() -> Result<(), String> {
     let full_run = {
         let (mock, home) = fresh(0)?;
         let started = Instant::now();
-        let output = sync(&mock, home.path(), None)?;
+        let output = sync(&mock, home.path(), None, 0)?;
         check(output.status.success(), || {
             format!("uninterrupted sync failed: {}", stderr(&output))
         })?;
@@ -35,14 +35,14 @@ pub(crate) fn sigkill_during_sync() -> Result<(), String> {
         for attempt in 0..=(trial % 3) {
             let fraction = spread(trial * 7 + attempt);
             let delay = full_run.mul_f64(0.05 + 0.9 * fraction);
-            let output = sync(&mock, home.path(), Some(delay))?;
+            let output = sync(&mock, home.path(), Some(delay), trial)?;
             if output.status.code().is_none() {
                 kills += 1;
             }
             consistent(&mock, home.path(), &truth)
                 .map_err(|e| format!("trial {trial}, kill {attempt} after {delay:?}: {e}"))?;
         }
-        let output = sync(&mock, home.path(), None)?;
+        let output = sync(&mock, home.path(), None, trial)?;
         check(output.status.success(), || {
             format!("trial {trial}: re-run failed: {}", stderr(&output))
         })?;
@@ -64,7 +64,8 @@ pub(crate) fn sigkill_during_sync() -> Result<(), String> {
 }
 
 /// Rows and cursor agree: committed days are a prefix of the window, each complete, and the
-/// cursor is the last complete day of that prefix (never today).
+/// cursor is the last complete day of that prefix (never today), whether days are committed
+/// one by one or in groups.
 fn consistent(
     mock: &MockServer,
     home: &Path,
@@ -125,8 +126,16 @@ fn fresh(trial: u64) -> Result<(MockServer, tempfile::TempDir), String> {
 }
 
 /// `mpd sync events --from FIRST_DAY`, killed with SIGKILL after `kill_after` if still running.
-fn sync(mock: &MockServer, home: &Path, kill_after: Option<Duration>) -> Result<Output, String> {
+/// Even trials commit every day, odd ones gather about three days per commit.
+fn sync(
+    mock: &MockServer,
+    home: &Path,
+    kill_after: Option<Duration>,
+    trial: u64,
+) -> Result<Output, String> {
+    let commit_rows = if trial % 2 == 0 { "1" } else { "1000" };
     let mut child = mpd(mock, home)
+        .env("MPD_SYNC_COMMIT_ROWS", commit_rows)
         .args(["sync", "events", "--from", FIRST_DAY, "--no-progress", "-q"])
         .spawn()
         .map_err(|e| e.to_string())?;

@@ -76,6 +76,10 @@ pub struct Settings {
     pub export_url: Option<String>,
     /// Origin of the query and engage APIs; wins over `base_url`.
     pub query_url: Option<String>,
+    /// Rows a sync gathers before it commits them with the cursor (default 1,000,000): one
+    /// commit per day would bloat the log of a long first run; a run stopped between commits
+    /// re-reads at most this much.
+    pub sync_commit_rows: u64,
     /// "Today" for `mpd sync` as `YYYY-MM-DD`, instead of the clock in the project's time
     /// zone: for replays and tests against a mock with a fixed date.
     pub today: Option<String>,
@@ -101,6 +105,7 @@ impl Default for Settings {
             base_url: None,
             export_url: None,
             query_url: None,
+            sync_commit_rows: 1_000_000,
             today: None,
         }
     }
@@ -146,11 +151,13 @@ pub struct SettingsOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_commit_rows: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub today: Option<String>,
 }
 
 /// Every settings key, in display order. A test keeps it in sync with [`Settings`].
-pub const SETTING_KEYS: [&str; 18] = [
+pub const SETTING_KEYS: [&str; 19] = [
     "store",
     "lookback_days",
     "dedup_key",
@@ -168,6 +175,7 @@ pub const SETTING_KEYS: [&str; 18] = [
     "base_url",
     "export_url",
     "query_url",
+    "sync_commit_rows",
     "today",
 ];
 
@@ -195,6 +203,7 @@ impl Settings {
             ("base_url", url(&self.base_url)),
             ("export_url", url(&self.export_url)),
             ("query_url", url(&self.query_url)),
+            ("sync_commit_rows", self.sync_commit_rows.to_string()),
             ("today", opt(self.today.clone())),
         ]
     }

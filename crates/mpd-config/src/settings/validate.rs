@@ -13,6 +13,7 @@ pub(super) fn check(s: &Settings) -> Result<(), (&'static str, String)> {
         ("retry_max_attempts", u64::from(s.retry_max_attempts)),
         ("export_first_byte_timeout_secs", s.export_first_byte_timeout_secs),
         ("idle_read_timeout_secs", s.idle_read_timeout_secs),
+        ("sync_commit_rows", s.sync_commit_rows),
     ];
     for (key, value) in positive {
         if value == 0 {

@@ -1,6 +1,7 @@
-//! `mpd sync events`: the window's days in order, each committed with the cursor it completes.
+//! `mpd sync events`: the window's days in order, committed in groups of consecutive days with
+//! the cursor they complete.
 //!
-//! Every commit holds a day's new rows **and** the new cursor (a Delta application transaction),
+//! Every commit holds its days' new rows **and** the new cursor (a Delta application transaction),
 //! so a run stopped at any point leaves the table and its cursor agreeing, and the next run
 //! re-reads from the cursor minus the lookback, deduplicating what is already stored.
 
@@ -34,7 +35,8 @@ pub struct EventsSync {
     pub cursor_before: Option<NaiveDate>,
     /// The cursor after the run.
     pub cursor_after: Option<NaiveDate>,
-    /// Delta commits made (days that changed nothing and did not move the cursor make none).
+    /// Delta commits made: groups of days up to `sync_commit_rows` rows or 31 days (days that
+    /// changed nothing and did not move the cursor make none).
     pub commits: u64,
     /// Records received.
     pub fetched: u64,
@@ -55,13 +57,28 @@ pub struct EventsSync {
     pub elapsed_secs: f64,
 }
 
+/// Days longest kept in one commit: a month, so a long first run still commits regularly.
+const MAX_COMMIT_DAYS: i64 = 31;
+
 /// The sync state that lives from commit to commit.
 struct Progress<'a> {
     store: &'a Store,
     app_id: String,
     window: SyncWindow,
     cursor: Option<NaiveDate>,
+    /// Rows fetched before the open group is committed.
+    commit_rows: u64,
+    /// Days written but not committed yet.
+    open: Option<OpenGroup>,
     summary: EventsSync,
+}
+
+/// Consecutive days written through one writer, committed together with the cursor.
+struct OpenGroup {
+    writer: TableWriter,
+    from: NaiveDate,
+    to: NaiveDate,
+    fetched: u64,
 }
 
 impl Workspace {
@@ -114,6 +131,8 @@ impl Workspace {
             app_id: cursor_app_id(self.credentials().project_id, EVENTS_TABLE),
             window,
             cursor,
+            commit_rows: self.settings().sync_commit_rows.max(1),
+            open: None,
             summary: EventsSync {
                 table: EVENTS_TABLE.to_owned(),
                 window,
@@ -130,9 +149,13 @@ impl Workspace {
                 elapsed_secs: 0.0,
             },
         };
-        let outcome = self.sync_days(plan, request, reporter, &mut ingest, &mut progress).await;
+        let mut outcome = self.sync_days(plan, request, reporter, &mut ingest, &mut progress).await;
+        if outcome.is_ok() {
+            outcome = progress.commit_open(&mut ingest).await;
+        }
         reporter.finished();
         if let Err(error) = outcome {
+            progress.abort().await;
             ingest.abort().await;
             return Err(error);
         }
@@ -173,7 +196,7 @@ impl Workspace {
             (progress.summary.quarantined, progress.summary.quarantine_file) =
                 quarantine.finish(request.allow_bad_lines)?;
             let (range, records) = (output.range, output.records);
-            progress.commit_day(output, ingest).await?;
+            progress.add_day(output, ingest).await?;
             reporter.days_finished(range.from, range.n_days(), records);
         }
         Ok(())
@@ -181,18 +204,59 @@ impl Workspace {
 }
 
 impl Progress<'_> {
-    /// Writes one request's rows and commits them with the cursor they complete.
-    async fn commit_day(
+    /// Writes one request's rows into the open group, committing the group once it is big
+    /// or long enough.
+    async fn add_day(
         &mut self,
         output: RangeOutput<BatchSpool>,
         ingest: &mut Ingest<'_>,
     ) -> Result<()> {
-        let range = output.range;
-        let mut writer = events_writer(self.store, EVENTS_TABLE, WriteMode::Append).await?;
-        if let Err(error) = write_all(output, ingest, &mut writer).await {
-            let _ = writer.abort().await;
+        let (range, records) = (output.range, output.records);
+        let mut group = match self.open.take() {
+            Some(group) => group,
+            None => OpenGroup {
+                writer: events_writer(self.store, EVENTS_TABLE, WriteMode::Append).await?,
+                from: range.from,
+                to: range.to,
+                fetched: 0,
+            },
+        };
+        if let Err(error) = write_all(output, ingest, &mut group.writer).await {
+            let _ = group.writer.abort().await;
             return Err(error);
         }
+        group.to = range.to;
+        group.fetched += records;
+        let days = (group.to - group.from).num_days() + 1;
+        if group.fetched >= self.commit_rows || days >= MAX_COMMIT_DAYS {
+            return self.commit_group(group, ingest).await;
+        }
+        self.open = Some(group);
+        Ok(())
+    }
+
+    /// Commits the days written since the last commit, if any.
+    async fn commit_open(&mut self, ingest: &mut Ingest<'_>) -> Result<()> {
+        match self.open.take() {
+            Some(group) => self.commit_group(group, ingest).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Removes the files of the uncommitted days.
+    async fn abort(&mut self) {
+        if let Some(group) = self.open.take()
+            && let Err(error) = group.writer.abort().await
+        {
+            tracing::warn!(%error, "could not remove the files of the uncommitted days");
+        }
+    }
+
+    /// Commits a group's rows with the cursor they complete (nothing when they changed nothing
+    /// and the cursor stays).
+    async fn commit_group(&mut self, group: OpenGroup, ingest: &mut Ingest<'_>) -> Result<()> {
+        let range = DayRange { from: group.from, to: group.to };
+        let writer = group.writer;
         let counts = ingest.take_counts();
         let cursor = self.window.cursor_after(self.cursor, range.to);
         let changed = counts.written > 0 || counts.duplicates_rejected > 0;
@@ -213,7 +277,7 @@ impl Progress<'_> {
         };
         ingest.commit_audit(metadata).await?;
         ingest.start_next_commit();
-        tracing::debug!(day = %range, version = committed.version, written = counts.written, cursor = ?cursor, "day committed");
+        tracing::debug!(days = %range, version = committed.version, written = counts.written, cursor = ?cursor, "days committed");
         self.cursor = cursor;
         self.summary.cursor_after = cursor;
         self.summary.commits += 1;
