@@ -133,7 +133,7 @@ fn sync(
     kill_after: Option<Duration>,
     trial: u64,
 ) -> Result<Output, String> {
-    let commit_rows = if trial % 2 == 0 { "1" } else { "1000" };
+    let commit_rows = if trial.is_multiple_of(2) { "1" } else { "1000" };
     let mut child = mpd(mock, home)
         .env("MPD_SYNC_COMMIT_ROWS", commit_rows)
         .args(["sync", "events", "--from", FIRST_DAY, "--no-progress", "-q"])
