@@ -65,9 +65,26 @@ impl Store {
         columns: &[&str],
         dates: Option<&[NaiveDate]>,
     ) -> Result<Vec<RecordBatch>> {
-        let Some((frame, target)) = self.read_columns_frame(table, columns, dates).await? else {
+        self.read_columns_where(table, columns, dates, None).await
+    }
+
+    /// [`Store::read_columns`] of the rows matching a SQL `predicate` over the table's columns
+    /// (e.g. `insert_id IS NULL`), without building the store's SQL session.
+    pub async fn read_columns_where(
+        &self,
+        table: &str,
+        columns: &[&str],
+        dates: Option<&[NaiveDate]>,
+        predicate: Option<&str>,
+    ) -> Result<Vec<RecordBatch>> {
+        let Some((mut frame, target)) = self.read_columns_frame(table, columns, dates).await?
+        else {
             return Ok(Vec::new());
         };
+        if let Some(predicate) = predicate {
+            let filter = frame.parse_sql_expr(predicate).map_err(Error::from_datafusion)?;
+            frame = frame.filter(filter).map_err(Error::from_datafusion)?;
+        }
         let batches = frame.collect().await.map_err(Error::from_datafusion)?;
         // DataFusion may hand strings back as views; callers get the table's own types.
         batches.into_iter().map(|batch| schema::conform(table, batch, &target)).collect()

@@ -230,14 +230,20 @@ impl<'a> Ingest<'a> {
         table: &str,
         days: &[NaiveDate],
     ) -> Result<Vec<RecordBatch>> {
-        let list: Vec<String> = days.iter().map(|d| format!("DATE '{d}'")).collect();
-        let sync = if table == self.table { ", _sync_id" } else { "" };
-        let query = format!(
-            "SELECT event_name, distinct_id, device_id, insert_id, time, mp_processing_time, properties{sync} \
-             FROM \"{table}\" WHERE insert_id IS NULL AND date IN ({})",
-            list.join(", ")
-        );
-        Ok(self.store.sql(&query).await?.batches)
+        let mut columns = vec![
+            "event_name",
+            "distinct_id",
+            "device_id",
+            "insert_id",
+            "time",
+            "mp_processing_time",
+            "properties",
+        ];
+        if table == self.table {
+            columns.push("_sync_id");
+        }
+        let predicate = Some("insert_id IS NULL");
+        Ok(self.store.read_columns_where(table, &columns, Some(days), predicate).await?)
     }
 
     async fn open_audit_writer(&mut self) -> Result<&mut TableWriter> {

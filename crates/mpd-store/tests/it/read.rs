@@ -74,3 +74,20 @@ async fn unknown_columns_and_tables_are_errors() {
     let error = store.read_columns("profiles", &["x"], None).await.expect_err("no table");
     assert!(matches!(error, Error::TableNotFound { .. }), "{error:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_predicate_narrows_the_rows_and_a_bad_one_is_an_error() {
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    let days = [day(1), day(3)];
+    let batches = store
+        .read_columns_where("events", &["insert_id"], Some(&days), Some("insert_id <> 'i1'"))
+        .await
+        .expect("read");
+    assert_eq!(insert_ids(&batches), vec!["i2", "i4"]);
+    let error = store
+        .read_columns_where("events", &["insert_id"], None, Some("no_such_column = 1"))
+        .await
+        .expect_err("unknown column");
+    assert!(matches!(error, Error::Query { .. } | Error::Sql { .. }), "{error:?}");
+}
