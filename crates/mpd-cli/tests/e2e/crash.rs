@@ -18,23 +18,27 @@ pub(crate) fn sigkill_during_sync() -> Result<(), String> {
     let days: Vec<NaiveDate> =
         day(FIRST_DAY).iter_days().take_while(|d| *d <= day(TODAY)).collect();
     // Every trial uses a new mock (faults hit the first attempts again) and a new store.
-    let full_run = {
-        let (mock, home) = fresh(0)?;
+    // How long an uninterrupted run takes, for each commit mode (see `sync`).
+    let mut full_run = [Duration::ZERO; 2];
+    for (mode, slot) in full_run.iter_mut().enumerate() {
+        let (mock, home) = fresh(mode as u64)?;
         let started = Instant::now();
-        let output = sync(&mock, home.path(), None, 0)?;
+        let output = sync(&mock, home.path(), None, mode as u64)?;
         check(output.status.success(), || {
             format!("uninterrupted sync failed: {}", stderr(&output))
         })?;
-        started.elapsed()
-    };
+        *slot = started.elapsed();
+    }
     let mut kills = 0;
     for trial in 0..TRIALS {
         let (mock, home) = fresh(trial)?;
         let truth = truth_by_day(&mock, &days);
-        // Up to three kills per trial, each at a pseudo-random point of a full run's duration.
+        // Up to three kills per trial at pseudo-random points of a run; a resumed run has less
+        // left to do, so later kills come earlier.
+        let run = full_run[usize::from(!trial.is_multiple_of(2))];
         for attempt in 0..=(trial % 3) {
             let fraction = spread(trial * 7 + attempt);
-            let delay = full_run.mul_f64(0.05 + 0.9 * fraction);
+            let delay = run.mul_f64((0.03 + 0.7 * fraction) / (attempt + 1) as f64);
             let output = sync(&mock, home.path(), Some(delay), trial)?;
             if output.status.code().is_none() {
                 kills += 1;
