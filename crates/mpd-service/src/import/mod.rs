@@ -25,11 +25,11 @@ use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::stream::assemble::{BadLine, LineAssembler};
 use crate::stream::quarantine::Quarantine;
-use crate::table::commit_metadata;
 use crate::table::dedup::{kept_rows, normalize_strings};
 use crate::table::erased::ErasedIds;
 use crate::table::ingest::{Ingest, IngestCounts, IngestOptions};
 use crate::table::layout::{events_writer, identity_writer, profiles_writer};
+use crate::table::{commit_metadata, next_sync_id};
 use crate::workspace::Workspace;
 
 const EVENTS_TABLE: &str = "events";
@@ -93,7 +93,7 @@ impl Workspace {
         let groups = files::by_day(new_events);
         reporter.started("pipelines files", groups.len() as u64);
         let exists = store.exists(EVENTS_TABLE).await?;
-        let sync_id = if exists { store.version(EVENTS_TABLE).await? + 1 } else { 0 };
+        let sync_id = next_sync_id(store, EVENTS_TABLE).await?;
         let mut ingest = Ingest::new(IngestOptions {
             store,
             table: EVENTS_TABLE,
@@ -370,8 +370,4 @@ fn record_bad(
     // People and identity files have no day: the day they were read stands in.
     let day = day.unwrap_or_else(|| chrono::Utc::now().date_naive());
     quarantine.record(day, day, bad)
-}
-
-async fn next_sync_id(store: &Store, table: &str) -> Result<i64> {
-    Ok(if store.exists(table).await? { store.version(table).await? + 1 } else { 0 })
 }

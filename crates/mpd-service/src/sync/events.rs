@@ -114,7 +114,7 @@ impl Workspace {
         let plan = self.plan(&selection)?;
         let store = self.store().await?;
         let exists = store.exists(EVENTS_TABLE).await?;
-        let sync_id = if exists { store.version(EVENTS_TABLE).await? + 1 } else { 0 };
+        let sync_id = crate::table::next_sync_id(store, EVENTS_TABLE).await?;
         tracing::info!(mode = ?window.mode, from = %window.from, to = %window.to, cursor = ?cursor, sync_id, "sync events");
         let mut ingest = Ingest::new(IngestOptions {
             store,

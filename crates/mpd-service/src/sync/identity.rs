@@ -87,7 +87,7 @@ impl Workspace {
              WHERE device_id IS NOT NULL AND device_id <> '' AND user_id IS NOT NULL AND user_id <> '' {since} \
              GROUP BY device_id ORDER BY device_id"
         );
-        let sync_id = if mapped_exists { store.version(IDENTITY_TABLE).await? + 1 } else { 0 };
+        let sync_id = crate::table::next_sync_id(store, IDENTITY_TABLE).await?;
         let mut builder = mpd_decode::IdentityBatchBuilder::new(
             mpd_decode::IdentitySource::Derived,
             sync_id,

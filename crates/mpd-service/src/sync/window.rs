@@ -92,7 +92,7 @@ impl SyncWindow {
 
     /// Days in the window.
     pub fn n_days(&self) -> u64 {
-        (self.to - self.from).num_days().unsigned_abs() + 1
+        crate::stream::range::DayRange { from: self.from, to: self.to }.n_days()
     }
 
     /// The cursor after the days up to `last` are committed: the last complete day read, never

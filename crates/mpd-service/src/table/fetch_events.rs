@@ -92,7 +92,7 @@ impl Workspace {
         if exists && request.mode == TableMode::Create {
             return Err(mpd_store::Error::TableExists { table: table.to_owned() }.into());
         }
-        let sync_id = if exists { store.version(table).await? + 1 } else { 0 };
+        let sync_id = super::next_sync_id(store, table).await?;
         let events_mode = match request.mode {
             TableMode::Replace => WriteMode::Replace,
             TableMode::Create | TableMode::Append => WriteMode::Append,

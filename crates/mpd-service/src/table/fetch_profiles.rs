@@ -66,7 +66,7 @@ impl Workspace {
         if exists && mode == TableMode::Create {
             return Err(mpd_store::Error::TableExists { table: table.to_owned() }.into());
         }
-        let sync_id = if exists { store.version(table).await? + 1 } else { 0 };
+        let sync_id = super::next_sync_id(store, table).await?;
         let mut known: HashSet<String> = HashSet::new();
         if exists && mode == TableMode::Append {
             for batch in store.read_columns(table, &["distinct_id"], None).await? {

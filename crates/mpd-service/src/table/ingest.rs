@@ -117,13 +117,8 @@ impl<'a> Ingest<'a> {
         batch: RecordBatch,
         writer: &mut TableWriter,
     ) -> Result<()> {
-        let batch = match self.erased.drop_erased(batch)? {
-            (batch, 0) => batch,
-            (batch, dropped) => {
-                self.counts.erased_dropped += dropped;
-                batch
-            }
-        };
+        let (batch, dropped) = self.erased.drop_erased(batch)?;
+        self.counts.erased_dropped += dropped;
         if batch.num_rows() == 0 {
             return Ok(());
         }

@@ -12,6 +12,11 @@ pub use fetch_events::{FetchEventsRequest, FetchSummary, TableMode};
 pub use fetch_profiles::ProfileFetchSummary;
 pub use ingest::IngestCounts;
 
+/// The `_sync_id` of the rows a run adds to `table`: the version its first commit will have.
+pub(crate) async fn next_sync_id(store: &mpd_store::Store, table: &str) -> crate::Result<i64> {
+    Ok(if store.exists(table).await? { store.version(table).await? + 1 } else { 0 })
+}
+
 /// Commit metadata from a `json!({...})` object literal (anything else gives an empty map).
 pub(crate) fn commit_metadata(
     value: serde_json::Value,
