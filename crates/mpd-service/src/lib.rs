@@ -29,6 +29,7 @@ mod demo;
 mod error;
 mod gdpr;
 mod import;
+mod live;
 mod local;
 mod maintenance;
 mod report;
@@ -42,6 +43,18 @@ pub use demo::{DemoQuery, DemoReport, run_demo};
 pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};
 pub use import::ImportReport;
+pub use live::request::{
+    ActivityQuery, ConversionWindow, CountType, DateSpan, EventCountsQuery, FrequencyQuery,
+    FunnelQuery, LengthUnit, MetricQuery, PropertyCountsQuery, RetentionQuery, RetentionType,
+    SegmentationQuery, TimeUnit,
+};
+pub use live::result::{
+    ActivityEvent, ActivityFeed, CohortInfo, EventCountsResult, FlowNode, FlowPath, FlowStep,
+    FlowsResult, FrequencyResult, FrequencyRow, FunnelBucket, FunnelInfo, FunnelResult,
+    FunnelSegment, FunnelStep, Metric, MetricResult, Number, PropertyCount, PropertyCountsResult,
+    RetentionCohort, RetentionResult, SavedReport, SegmentationResult, Series, Source, TimeSeries,
+    TopEvent, bucket_day, serialize_number,
+};
 pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
 pub use maintenance::HistoryEntry;
 pub use mpd_config::{EnvVars, Secret, SettingsOverrides};

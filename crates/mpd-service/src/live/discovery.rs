@@ -1,0 +1,1 @@
+//! Schema discovery (event names, properties, values, funnels, cohorts, top events).

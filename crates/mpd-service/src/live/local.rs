@@ -1,0 +1,1 @@
+//! The `--local` equivalents: the same answers computed from the store with SQL.
