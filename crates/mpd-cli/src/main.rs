@@ -15,6 +15,7 @@ mod commands;
 mod jq;
 mod output;
 mod progress;
+mod view;
 
 use std::process::ExitCode;
 

@@ -4,20 +4,10 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use mpd_service::Workspace;
 
-use crate::cli::{Format, GlobalArgs, InspectCommand, QueryCommand, QuerySql};
-use crate::commands::{print_result, status, unfinished, usage, workspace_options};
+use crate::cli::{Format, GlobalArgs, InspectCommand, QuerySql};
+use crate::commands::{print_result, status, usage, workspace_options};
 
-pub(crate) async fn query(global: &GlobalArgs, command: QueryCommand) -> anyhow::Result<()> {
-    match command {
-        QueryCommand::Sql(args) => sql(global, args).await,
-        QueryCommand::Live(args) => unfinished(
-            &format!("mpd query {}", args.first().map(String::as_str).unwrap_or_default()),
-            "live Mixpanel queries",
-        ),
-    }
-}
-
-async fn sql(global: &GlobalArgs, args: QuerySql) -> anyhow::Result<()> {
+pub(crate) async fn sql(global: &GlobalArgs, args: QuerySql) -> anyhow::Result<()> {
     let query = match (&args.query, &args.file) {
         (Some(query), _) => query.clone(),
         (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| crate::Exit {
@@ -59,11 +49,8 @@ async fn sql(global: &GlobalArgs, args: QuerySql) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn inspect(global: &GlobalArgs, command: InspectCommand) -> anyhow::Result<()> {
-    if let InspectCommand::Live(args) = &command {
-        return unfinished(
-            &format!("mpd inspect {}", args.first().map(String::as_str).unwrap_or_default()),
-            "discovery through the live API",
-        );
+    if command.asks_mixpanel() {
+        return super::live::inspect(global, command).await;
     }
     let workspace = Workspace::open(workspace_options(global))?;
     match command {
@@ -93,7 +80,12 @@ pub(crate) async fn inspect(global: &GlobalArgs, command: InspectCommand) -> any
             status(global, &format!("dropped {table}"));
             Ok(())
         }
-        InspectCommand::Live(_) => Ok(()),
+        InspectCommand::Events(_)
+        | InspectCommand::Properties(_)
+        | InspectCommand::Values(_)
+        | InspectCommand::Funnels(_)
+        | InspectCommand::Cohorts(_)
+        | InspectCommand::TopEvents(_) => Ok(()),
     }
 }
 

@@ -3,6 +3,7 @@
 mod auth;
 mod demo;
 mod fetch;
+mod live;
 mod local;
 mod maintain;
 mod sync;
@@ -12,7 +13,7 @@ use std::io::Write;
 use clap::CommandFactory;
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, Format, GlobalArgs};
+use crate::cli::{Cli, Command, Format, GlobalArgs, QueryCommand};
 use crate::{EXIT_USAGE, Exit};
 
 /// Runs the parsed command line.
@@ -29,21 +30,12 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sync(args) => sync::run(global, args).await,
         Command::Import(command) => maintain::import(global, command).await,
-        Command::Query(command) => local::query(global, command).await,
+        Command::Query(QueryCommand::Sql(args)) => local::sql(global, args).await,
+        Command::Query(command) => live::query(global, command).await,
         Command::Inspect(command) => local::inspect(global, command).await,
         Command::Gdpr(command) => maintain::gdpr(global, command).await,
         Command::Tables(command) => maintain::tables(global, command).await,
     }
-}
-
-pub(crate) fn unfinished(command: &str, what: &str) -> anyhow::Result<()> {
-    Err(Exit {
-        code: 1,
-        message: format!(
-            "`{command}` ({what}) is not implemented in this version of mpd yet; `mpd fetch`, `mpd query sql`, `mpd inspect` (local) and `mpd auth` work today"
-        ),
-    }
-    .into())
 }
 
 /// The workspace options every command that talks to Mixpanel starts from.

@@ -55,6 +55,11 @@ pub(crate) struct Step {
     /// Strings that must not appear anywhere in stdout or stderr.
     #[serde(default)]
     pub(crate) never_shows: Vec<String>,
+    /// The mock's faults from this step on (a `Faults` table; `{}` clears them).
+    pub(crate) faults: Option<toml::Table>,
+    /// Values stdout's JSON must hold.
+    #[serde(default)]
+    pub(crate) expect: Vec<crate::truth::Expect>,
 }
 
 fn default_credentials() -> String {

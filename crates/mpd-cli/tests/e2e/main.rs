@@ -8,6 +8,7 @@
 mod case;
 mod crash;
 mod run;
+mod truth;
 
 use std::path::PathBuf;
 

@@ -25,6 +25,12 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
     let mut transcript = String::new();
     let mut failures = Vec::new();
     for step in &case.steps {
+        if let Some(faults) = &step.faults {
+            let faults: mpd_testkit::Faults = toml::Value::Table(faults.clone())
+                .try_into()
+                .map_err(|e| format!("faults of a step of {}: {e}", case.name))?;
+            mock.set_faults(faults);
+        }
         let seen_before = mock.requests().len();
         let output = run_step(case, step, &mock, home.path())?;
         let code = output.status.code().unwrap_or(-1);
@@ -59,6 +65,11 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
             seen.sort();
             if &seen != expected {
                 failures.push(format!("export requests were {seen:?}, expected {expected:?}"));
+            }
+        }
+        for expect in &step.expect {
+            if let Err(e) = expect.check(&mock, &stdout) {
+                failures.push(format!("`mpd {}`: {e}", step.args.join(" ")));
             }
         }
         if step.stdout_equals_profiles

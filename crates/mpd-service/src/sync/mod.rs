@@ -175,8 +175,8 @@ impl Workspace {
         Ok(plan)
     }
 
-    /// Today in the project's time zone, or the `today` setting.
-    pub(crate) fn today(&self) -> Result<NaiveDate> {
+    /// Today in the project's time zone, or the `today` setting (`MPD_TODAY`).
+    pub fn today(&self) -> Result<NaiveDate> {
         if let Some(text) = &self.settings().today {
             return text.parse().map_err(|_| {
                 Error::InvalidArgument(format!("the today setting '{text}' is not a calendar date"))

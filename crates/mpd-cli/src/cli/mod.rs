@@ -1,9 +1,13 @@
 //! The command-line grammar (clap derive).
 
+mod live;
+
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub(crate) use live::*;
 
 /// Mixpanel data into a local Delta Lake, deduplicated and queryable with SQL.
 #[derive(Debug, Parser)]
@@ -69,10 +73,10 @@ pub(crate) enum Command {
     /// Import data Mixpanel exported elsewhere.
     #[command(subcommand)]
     Import(ImportCommand),
-    /// SQL over the store (live Mixpanel queries are not available yet).
+    /// SQL over the store, and live Mixpanel queries (segmentation, funnels, retention, ...).
     #[command(subcommand)]
     Query(QueryCommand),
-    /// Inspect the store (discovery through the live API is not available yet).
+    /// Inspect the store, or discover the project's events, properties, funnels and cohorts.
     #[command(subcommand)]
     Inspect(InspectCommand),
     /// Erase users' data from every table of the store (GDPR / CCPA).
@@ -202,20 +206,37 @@ pub(crate) enum TablesCommand {
     },
 }
 
-/// Arguments of a command that is not built yet; accepted so the error can say so.
-#[derive(Debug, Args)]
-pub(crate) struct Unfinished {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub(crate) args: Vec<String>,
-}
-
 #[derive(Debug, Subcommand)]
 pub(crate) enum QueryCommand {
     /// Run SQL over the store's tables (DataFusion, with JSON functions).
     Sql(QuerySql),
-    /// Live Mixpanel queries (segmentation, funnel, retention, ...): not available yet.
-    #[command(external_subcommand)]
-    Live(Vec<String>),
+    /// An event over time, optionally split by a property (live, or --local).
+    Segmentation(SegmentationArgs),
+    /// An event over time, split into buckets of a numeric property.
+    SegmentationNumeric(NumericArgs),
+    /// The sum of a numeric property of an event over time.
+    SegmentationSum(MetricArgs),
+    /// The average of a numeric property of an event over time.
+    SegmentationAverage(MetricArgs),
+    /// Several events over time (live, or --local).
+    EventCounts(EventCountsArgs),
+    /// An event over time, split by the values of a property.
+    PropertyCounts(PropertyCountsArgs),
+    /// A saved funnel's conversion (live), or a funnel of --steps from the store (--local).
+    Funnel(FunnelArgs),
+    /// How many users come back after doing an event (live, or --local).
+    Retention(RetentionArgs),
+    /// How many users did an event in at least N distinct hours (or days) of each day.
+    Frequency(FrequencyArgs),
+    /// Every event of some users.
+    ActivityFeed(ActivityArgs),
+    /// A saved Insights report.
+    SavedReport(BookmarkArgs),
+    /// A saved Flows report.
+    Flows(BookmarkArgs),
+    /// JQL is not supported: Mixpanel has sunset it.
+    #[command(hide = true)]
+    Jql(JqlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -272,10 +293,33 @@ pub(crate) enum InspectCommand {
         #[arg(short = 'y', long)]
         yes: bool,
     },
-    /// Discovery through the live API (events, properties, values, funnels, cohorts,
-    /// top-events): not available yet.
-    #[command(external_subcommand)]
-    Live(Vec<String>),
+    /// The project's event names (live; cached for this process).
+    Events(CacheArgs),
+    /// An event's properties and how often they are set (live).
+    Properties(PropertiesArgs),
+    /// A property's most frequent values (live).
+    Values(ValuesArgs),
+    /// The saved funnels (live).
+    Funnels(CacheArgs),
+    /// The saved cohorts (live).
+    Cohorts(CacheArgs),
+    /// Today's most frequent events and their change since yesterday (live; never cached).
+    TopEvents(TopEventsArgs),
+}
+
+impl InspectCommand {
+    /// Discovery goes to Mixpanel; the other subcommands read the store.
+    pub(crate) fn asks_mixpanel(&self) -> bool {
+        matches!(
+            self,
+            Self::Events(_)
+                | Self::Properties(_)
+                | Self::Values(_)
+                | Self::Funnels(_)
+                | Self::Cohorts(_)
+                | Self::TopEvents(_)
+        )
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -414,7 +458,7 @@ pub(crate) struct FetchProfiles {
     pub(crate) raw: bool,
 }
 
-fn parse_day(value: &str) -> Result<NaiveDate, String> {
+pub(crate) fn parse_day(value: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|_| format!("{value:?} is not a date: use YYYY-MM-DD, e.g. 2024-01-31"))
 }
