@@ -234,23 +234,26 @@ impl Store {
 
 /// `events_resolved` over identity mappings from both sources: per `distinct_id`, a
 /// `pipelines` mapping (Mixpanel's own) wins over a `derived` one. Grouping keeps at most one
-/// mapping per id, so a second mapping of an id never doubles events.
+/// mapping per id, so a second mapping of an id never doubles events. The mapping side's
+/// columns get names of their own: with names shared with `events`, DataFusion 55 resolved
+/// `resolved_distinct_id` to the mapping side in queries that also call JSON functions, so
+/// unmapped users came out NULL.
 const RESOLVED_BY_SOURCE: &str = "CREATE VIEW events_resolved AS \
-     SELECT e.*, coalesce(m.resolved_distinct_id, e.distinct_id) AS resolved_distinct_id \
+     SELECT e.*, coalesce(m.mapped_to, e.distinct_id) AS resolved_distinct_id \
      FROM events e LEFT JOIN \
-     (SELECT distinct_id, \
+     (SELECT distinct_id AS mapped_from, \
              coalesce(min(CASE WHEN source = 'pipelines' THEN resolved_distinct_id END), \
-                      min(resolved_distinct_id)) AS resolved_distinct_id \
+                      min(resolved_distinct_id)) AS mapped_to \
       FROM identity_mappings GROUP BY distinct_id) m \
-     ON e.distinct_id = m.distinct_id";
+     ON e.distinct_id = m.mapped_from";
 
 /// `events_resolved` for an `identity_mappings` table without a `source` column.
 const RESOLVED_BY_ANY_MAPPING: &str = "CREATE VIEW events_resolved AS \
-     SELECT e.*, coalesce(m.resolved_distinct_id, e.distinct_id) AS resolved_distinct_id \
+     SELECT e.*, coalesce(m.mapped_to, e.distinct_id) AS resolved_distinct_id \
      FROM events e LEFT JOIN \
-     (SELECT distinct_id, min(resolved_distinct_id) AS resolved_distinct_id \
+     (SELECT distinct_id AS mapped_from, min(resolved_distinct_id) AS mapped_to \
       FROM identity_mappings GROUP BY distinct_id) m \
-     ON e.distinct_id = m.distinct_id";
+     ON e.distinct_id = m.mapped_from";
 
 /// `events_resolved` when there are no mappings.
 const UNRESOLVED: &str =

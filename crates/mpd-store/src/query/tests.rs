@@ -76,3 +76,69 @@ fn end_position_is_past_the_last_character() {
 fn days_count_from_the_epoch() {
     assert_eq!(days_since_epoch(NaiveDate::from_ymd_opt(1970, 1, 2).expect("day")), 1);
 }
+
+async fn write_strings(store: &Store, table: &str, columns: &[(&str, Vec<&str>)]) {
+    use arrow_array::StringArray;
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, _)| Field::new(*name, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays = columns
+        .iter()
+        .map(|(_, values)| Arc::new(StringArray::from(values.clone())) as arrow_array::ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).expect("batch");
+    let mut writer = store.writer(table, schema, &[], WriteMode::Create).await.expect("writer");
+    writer.write(batch).await.expect("write");
+    writer.commit(serde_json::Map::new()).await.expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_resolved_keeps_unmapped_users_when_json_functions_are_used() {
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    write_strings(
+        &store,
+        "events",
+        &[
+            ("distinct_id", vec!["$device:a", "u_1", "anon_b"]),
+            ("properties", vec![r#"{"page":"/"}"#, r#"{"page":"/"}"#, r#"{"page":"/docs"}"#]),
+        ],
+    )
+    .await;
+    write_strings(
+        &store,
+        "identity_mappings",
+        &[
+            ("distinct_id", vec!["$device:a"]),
+            ("resolved_distinct_id", vec!["u_1"]),
+            ("source", vec!["derived"]),
+        ],
+    )
+    .await;
+    let result = store
+        .sql(
+            "SELECT json_get_str(properties, 'page') AS page, \
+             count(DISTINCT resolved_distinct_id) AS users \
+             FROM events_resolved GROUP BY 1 ORDER BY 1",
+        )
+        .await
+        .expect("query");
+    let users: Vec<i64> = result
+        .batches
+        .iter()
+        .flat_map(|b| {
+            let counts = b.column(1).as_any().downcast_ref::<Int64Array>().expect("counts");
+            counts.values().to_vec()
+        })
+        .collect();
+    // "/" is u_1 twice (once through the mapping), "/docs" the unmapped anon_b.
+    assert_eq!(users, vec![1, 1]);
+    let ids = store
+        .sql("SELECT resolved_distinct_id FROM events_resolved WHERE json_get_str(properties, 'page') = '/docs'")
+        .await
+        .expect("query");
+    let text = arrow_cast::pretty::pretty_format_batches(&ids.batches).expect("format").to_string();
+    assert!(text.contains("anon_b"), "{text}");
+}
