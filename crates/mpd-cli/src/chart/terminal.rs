@@ -18,6 +18,9 @@ const COLORS: [u8; 12] = [36, 33, 35, 32, 31, 34, 96, 93, 95, 92, 91, 94];
 const MIN_PLOT_COLUMNS: usize = 12;
 const MIN_PLOT_ROWS: usize = 3;
 const MIN_WIDTH: usize = 24;
+/// Larger sizes (a bogus terminal size) are cut to these, which bounds the canvas' memory.
+const MAX_WIDTH: usize = 1_000;
+const MAX_HEIGHT: usize = 500;
 /// About this many cells between two markers on one line: enough to tell lines apart
 /// without colour, few enough not to hide the line's shape.
 const MARKER_SPACING: f64 = 8.0;
@@ -43,9 +46,11 @@ impl Default for TerminalStyle {
 }
 
 /// Draws `chart` as lines of text (each ending in `\n`), `style.width` × `style.height`
-/// cells unless that is too small to read, in which case the minimum size is used.
+/// cells. Sizes too small to read are raised to a minimum (the chart then overflows them),
+/// absurd ones capped at 1,000 × 500.
 pub(crate) fn render_terminal(chart: &Chart, style: &TerminalStyle) -> String {
-    let width = style.width.max(MIN_WIDTH);
+    let width = style.width.clamp(MIN_WIDTH, MAX_WIDTH);
+    let height = style.height.min(MAX_HEIGHT);
     let mut out = Vec::new();
     if !chart.title.is_empty() {
         out.push(truncate(&clean_text(&chart.title), width));
@@ -59,7 +64,7 @@ pub(crate) fn render_terminal(chart: &Chart, style: &TerminalStyle) -> String {
     let unit = (!chart.y_label.is_empty()).then(|| truncate(&clean_text(&chart.y_label), width));
     // Title, unit, x axis, x labels and the legend around the plot.
     let around = out.len() + usize::from(unit.is_some()) + 2 + legend.len();
-    let rows = style.height.saturating_sub(around).max(MIN_PLOT_ROWS);
+    let rows = height.saturating_sub(around).max(MIN_PLOT_ROWS);
     // A tick every three rows or so keeps labels apart while still reading off values.
     let scale = chart.scale((rows / 3).clamp(1, 8));
     let ticks: Vec<(f64, String)> =
@@ -378,6 +383,14 @@ mod tests {
             assert!(out.lines().all(|l| l.chars().count() <= MIN_WIDTH.max(width)), "{out}");
             assert!(out.contains("2024-03-01"), "the first bucket is named:\n{out}");
         }
+    }
+
+    #[test]
+    fn absurd_sizes_are_capped() {
+        let style = TerminalStyle { width: usize::MAX, height: usize::MAX, color: false };
+        let out = render_terminal(&fixtures::logins_and_purchases(), &style);
+        assert_eq!(out.lines().count(), MAX_HEIGHT);
+        assert!(out.lines().all(|l| l.chars().count() <= MAX_WIDTH));
     }
 
     #[test]
