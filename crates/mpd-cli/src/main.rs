@@ -10,6 +10,7 @@
 //! $ mpd fetch events --from 2024-01-01 --to 2024-01-07 --stdout --raw > events.jsonl
 //! ```
 
+mod chart;
 mod cli;
 mod commands;
 mod jq;
