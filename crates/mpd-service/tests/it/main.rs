@@ -5,5 +5,6 @@ mod fetch_tables;
 mod gdpr;
 mod import;
 mod interop;
+mod live;
 mod support;
 mod sync;
