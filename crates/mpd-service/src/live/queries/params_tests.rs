@@ -1,3 +1,5 @@
+//! Query parameters: what each live query sends, and what it refuses to send.
+
 use chrono::NaiveDate;
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Funnel answers: summed buckets, recomputed ratios, weighted times, segments.
+
 use serde_json::json;
 
 use super::*;

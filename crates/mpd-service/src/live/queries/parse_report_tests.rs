@@ -1,3 +1,5 @@
+//! Insights and Flows answers.
+
 use serde_json::json;
 
 use super::*;
