@@ -312,10 +312,14 @@ impl Client {
         let delay = error.retry_after().unwrap_or_else(|| self.inner.retry.backoff(attempt));
         let status = error.status().unwrap_or(0);
         if status == 429 {
+            let budget = error.query_rate_limit();
             tracing::warn!(
                 endpoint = %prepared.label,
                 status,
                 attempt,
+                running = budget.and_then(|b| b.running),
+                last_hour = budget.and_then(|b| b.last_hour),
+                hourly_limit = budget.and_then(|b| b.hourly_limit),
                 delay_ms = delay.as_millis() as u64,
                 "rate limited; retrying"
             );

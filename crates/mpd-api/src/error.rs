@@ -240,6 +240,15 @@ impl Error {
         self.http_failure().and_then(|f| f.retry_after)
     }
 
+    /// The query budget a Query API 429 reported (`1/5 queries running concurrently and
+    /// 61/60 queries running in the last hour`), when this is such an error.
+    pub fn query_rate_limit(&self) -> Option<crate::QueryRateLimit> {
+        match self {
+            Error::RateLimited(failure) => crate::QueryRateLimit::parse(&failure.message),
+            _ => None,
+        }
+    }
+
     /// The HTTP status, when the error came from a response.
     pub fn status(&self) -> Option<u16> {
         self.http_failure().map(|f| f.status)
@@ -388,6 +397,16 @@ mod tests {
         let early = Error::TerminatedEarly { endpoint: "GET /x".into(), line: 3 };
         assert!(early.is_retryable());
         assert_eq!(early.class(), ErrorClass::Remote);
+    }
+
+    #[test]
+    fn query_rate_limit_comes_from_429_messages_only() {
+        let message = "Query rate limit exceeded for project_id: 7. 1/5 queries running \
+                       concurrently and 61/60 queries running in the last hour.";
+        let limit = Error::from_status(failure(429, message)).query_rate_limit().expect("parsed");
+        assert_eq!((limit.last_hour, limit.hourly_limit), (Some(61), Some(60)));
+        assert_eq!(Error::from_status(failure(429, "slow down")).query_rate_limit(), None);
+        assert_eq!(Error::from_status(failure(400, message)).query_rate_limit(), None);
     }
 
     #[test]

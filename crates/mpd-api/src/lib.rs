@@ -39,6 +39,7 @@ mod error;
 mod export;
 mod lines;
 mod options;
+mod rate_limit;
 mod retry;
 mod urls;
 
@@ -50,4 +51,5 @@ pub use lines::{Line, LineBatch};
 pub use options::{
     BaseUrls, Budget, ClientOptions, Credentials, Region, RetryPolicy, Secret, Timeouts,
 };
+pub use rate_limit::QueryRateLimit;
 pub use url::Url;

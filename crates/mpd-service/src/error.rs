@@ -56,6 +56,29 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An event Mixpanel does not know, with the project's closest event names.
+    #[error("{}", event_not_found_message(event, *project_id, suggestions))]
+    EventNotFound {
+        /// The event as given.
+        event: String,
+        /// The project that was asked.
+        project_id: u64,
+        /// Up to five known events with similar names, best first.
+        suggestions: Vec<String>,
+    },
+    /// A saved report, funnel or other object that does not exist (`saved report 8009 not found`).
+    #[error("{0}")]
+    NotFound(String),
+    /// The project's plan does not include the API an endpoint belongs to (HTTP 402).
+    #[error("the Mixpanel plan of project {project_id} lacks API access for {endpoint}: {message}")]
+    NoApiAccess {
+        /// The endpoint, e.g. `segmentation`.
+        endpoint: String,
+        /// The project.
+        project_id: u64,
+        /// What Mixpanel said.
+        message: String,
+    },
     /// Mixpanel sent something mpd cannot read.
     #[error("{0}")]
     Unreadable(String),
@@ -86,6 +109,8 @@ impl Error {
                 mpd_api::ErrorClass::Remote | mpd_api::ErrorClass::Internal => ErrorClass::General,
             },
             Error::InvalidArgument(_) => ErrorClass::Usage,
+            Error::EventNotFound { .. } | Error::NotFound(_) => ErrorClass::NotFound,
+            Error::NoApiAccess { .. } => ErrorClass::Auth,
             Error::Store(e) => match e.class() {
                 mpd_store::ErrorClass::Usage => ErrorClass::Usage,
                 mpd_store::ErrorClass::NotFound => ErrorClass::NotFound,
@@ -100,15 +125,14 @@ impl Error {
     }
 
     /// What to do next, for failures whose message comes from Mixpanel rather than from mpd.
-    pub fn hint(&self) -> Option<&'static str> {
-        let Error::Api(error) = self else { return None };
-        match error.class() {
-            mpd_api::ErrorClass::RateLimited => Some(
-                "Mixpanel allows 60 export requests an hour and 3 a second per project: wait a while and rerun, or use fewer --workers",
-            ),
-            mpd_api::ErrorClass::Remote => Some(
-                "Mixpanel or the network kept failing after every retry: rerun later, or retry longer with MPD_RETRY_MAX_ATTEMPTS",
-            ),
+    /// Rate limits get the advice of their API family: the export budget, or the Query API's
+    /// budget with the numbers Mixpanel reported.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Api(error) => api_hint(error),
+            Error::EventNotFound { .. } => {
+                Some("`mpd inspect events` lists the project's event names".to_owned())
+            }
             _ => None,
         }
     }
@@ -117,6 +141,69 @@ impl Error {
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Write { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
+}
+
+fn event_not_found_message(event: &str, project_id: u64, suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        format!("event {event:?} not found in project {project_id}")
+    } else {
+        format!(
+            "event {event:?} not found in project {project_id}; did you mean: {}?",
+            suggestions.join(", ")
+        )
+    }
+}
+
+/// Query API endpoints whose answers `--local` computes from the synced store.
+const LOCAL_EQUIVALENTS: [&str; 4] = ["segmentation", "events", "funnels", "retention"];
+
+fn api_hint(error: &mpd_api::Error) -> Option<String> {
+    match error.class() {
+        mpd_api::ErrorClass::RateLimited => Some(match query_endpoint(error) {
+            Some(endpoint) => query_rate_hint(endpoint, error.query_rate_limit()),
+            None => "Mixpanel allows 60 export requests an hour and 3 a second per project: wait a while and rerun, or use fewer --workers".to_owned(),
+        }),
+        mpd_api::ErrorClass::Remote => Some(
+            "Mixpanel or the network kept failing after every retry: rerun later, or retry longer with MPD_RETRY_MAX_ATTEMPTS"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// The Query API endpoint (`segmentation`, `events/names`, `engage`) an error came from, if
+/// it came from that family rather than from the export.
+fn query_endpoint(error: &mpd_api::Error) -> Option<&str> {
+    let label = &error.http_failure()?.endpoint;
+    let path = label.split_whitespace().nth(1).unwrap_or(label);
+    let path = path.split('?').next().unwrap_or(path);
+    if let Some(endpoint) = path.split_once("/api/query/").map(|(_, rest)| rest) {
+        return Some(endpoint.trim_matches('/'));
+    }
+    path.ends_with("/engage").then_some("engage")
+}
+
+fn query_rate_hint(endpoint: &str, reported: Option<mpd_api::QueryRateLimit>) -> String {
+    let mut hint =
+        "Mixpanel's Query API allows each project 60 queries an hour and 5 at a time".to_owned();
+    let reported = reported.unwrap_or_default();
+    let mut parts = Vec::new();
+    if let (Some(running), Some(limit)) = (reported.running, reported.concurrent_limit) {
+        parts.push(format!("{running}/{limit} running"));
+    }
+    if let (Some(used), Some(limit)) = (reported.last_hour, reported.hourly_limit) {
+        parts.push(format!("{used}/{limit} in the last hour"));
+    }
+    if !parts.is_empty() {
+        hint.push_str(&format!(" (Mixpanel reported {})", parts.join(", ")));
+    }
+    hint.push_str(
+        "; wait and rerun, and keep mpd under your plan's limit with [mpd] query_per_hour / query_concurrent (MPD_QUERY_PER_HOUR, MPD_QUERY_CONCURRENT)",
+    );
+    if LOCAL_EQUIVALENTS.contains(&endpoint) {
+        hint.push_str("; or answer from the synced store with --local");
+    }
+    hint
 }
 
 impl From<mpd_store::Error> for Error {
@@ -160,5 +247,86 @@ mod tests {
     #[test]
     fn error_stays_small() {
         assert!(std::mem::size_of::<Error>() <= 64, "{}", std::mem::size_of::<Error>());
+    }
+
+    fn api(status: u16, endpoint: &str, message: &str) -> Error {
+        let failure = mpd_api::HttpFailure {
+            endpoint: endpoint.to_owned(),
+            status,
+            message: message.to_owned(),
+            retry_after: None,
+        };
+        Error::Api(match status {
+            429 => mpd_api::Error::RateLimited(Box::new(failure)),
+            _ => mpd_api::Error::Server(Box::new(failure)),
+        })
+    }
+
+    const LIMITED: &str = "Query rate limit exceeded for project_id: 1234. 1/5 queries running concurrently and 61/60 queries running in the last hour.";
+
+    #[test]
+    fn query_429_hint_names_the_budget_its_numbers_and_local() {
+        let error = api(429, "GET /api/query/segmentation?event=Login&project_id=1234", LIMITED);
+        assert_eq!(error.class(), ErrorClass::RateLimited);
+        let hint = error.hint().expect("a hint");
+        assert!(hint.contains("60 queries an hour and 5 at a time"), "{hint}");
+        assert!(hint.contains("1/5 running, 61/60 in the last hour"), "{hint}");
+        assert!(hint.contains("query_per_hour") && hint.contains("MPD_QUERY_CONCURRENT"), "{hint}");
+        assert!(hint.contains("--local"), "{hint}");
+        for endpoint in ["events", "funnels", "retention"] {
+            let error = api(429, &format!("GET /api/query/{endpoint}?x=1"), "slow down");
+            assert!(error.hint().unwrap().contains("--local"), "{endpoint}");
+        }
+    }
+
+    #[test]
+    fn query_429_hint_without_numbers_or_local_equivalent() {
+        let hint = api(429, "GET /api/query/segmentation/numeric?x=1", "slow down").hint().unwrap();
+        assert!(!hint.contains("reported") && !hint.contains("--local"), "{hint}");
+        let hint = api(429, "POST /api/query/cohorts/list?project_id=1", LIMITED).hint().unwrap();
+        assert!(hint.contains("61/60") && !hint.contains("--local"), "{hint}");
+        let hint = api(429, "POST /api/2.0/engage?project_id=1", "slow").hint().unwrap();
+        assert!(hint.contains("Query API"), "{hint}");
+    }
+
+    #[test]
+    fn export_hints_stay_as_they_are() {
+        let hint = api(429, "GET /api/2.0/export?from_date=2024-01-01", "slow").hint().unwrap();
+        assert!(hint.contains("60 export requests an hour"), "{hint}");
+        let hint = api(503, "GET /api/2.0/export?from_date=2024-01-01", "down").hint().unwrap();
+        assert!(hint.contains("MPD_RETRY_MAX_ATTEMPTS"), "{hint}");
+        assert_eq!(Error::InvalidArgument("x".into()).hint(), None);
+    }
+
+    #[test]
+    fn event_not_found_reads_like_a_suggestion() {
+        let error = Error::EventNotFound {
+            event: "Logn".into(),
+            project_id: 1234,
+            suggestions: vec!["Login".into(), "Logout".into()],
+        };
+        assert_eq!(
+            error.to_string(),
+            r#"event "Logn" not found in project 1234; did you mean: Login, Logout?"#
+        );
+        assert_eq!(error.class(), ErrorClass::NotFound);
+        assert!(error.hint().unwrap().contains("mpd inspect events"));
+        let bare = Error::EventNotFound { event: "X".into(), project_id: 1, suggestions: vec![] };
+        assert_eq!(bare.to_string(), r#"event "X" not found in project 1"#);
+    }
+
+    #[test]
+    fn not_found_and_no_api_access_classes() {
+        assert_eq!(
+            Error::NotFound("saved report 8009 not found".into()).class(),
+            ErrorClass::NotFound
+        );
+        let error = Error::NoApiAccess {
+            endpoint: "segmentation".into(),
+            project_id: 1234,
+            message: "Payment required".into(),
+        };
+        assert_eq!(error.class(), ErrorClass::Auth);
+        assert!(error.to_string().contains("lacks API access for segmentation"), "{error}");
     }
 }

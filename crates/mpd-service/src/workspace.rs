@@ -8,6 +8,7 @@ use mpd_config::{ConfigFile, EnvVars, ResolvedCredentials, Settings, SettingsOve
 use mpd_store::StoreLocation;
 
 use crate::error::{AuthRefused, Error, Result};
+use crate::live::DiscoveryCache;
 
 /// How to build a [`Workspace`].
 #[derive(Debug, Default)]
@@ -47,6 +48,8 @@ pub struct Workspace {
     store_kind: StoreKind,
     client: OnceLock<mpd_api::Client>,
     store: tokio::sync::OnceCell<mpd_store::Store>,
+    /// Discovery answers (event names, properties, funnels, ...) for the workspace's lifetime.
+    pub(crate) discovery: DiscoveryCache,
 }
 
 impl Workspace {
@@ -77,6 +80,7 @@ impl Workspace {
             store_kind: StoreKind::Persistent,
             client: OnceLock::new(),
             store: tokio::sync::OnceCell::new(),
+            discovery: DiscoveryCache::default(),
         }
     }
 

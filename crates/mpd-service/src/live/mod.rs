@@ -5,7 +5,11 @@
 //! tolerantly from the shape variants Mixpanel is known to send.
 
 mod discovery;
+mod json;
 mod local;
 mod queries;
 pub(crate) mod request;
 pub(crate) mod result;
+mod wire;
+
+pub(crate) use discovery::DiscoveryCache;

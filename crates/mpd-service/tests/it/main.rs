@@ -5,6 +5,7 @@ mod fetch_tables;
 mod gdpr;
 mod import;
 mod interop;
+mod live;
 mod live_local;
 mod support;
 mod sync;
