@@ -89,7 +89,7 @@ fn report(error: &anyhow::Error) -> ExitCode {
         }
         print_error(&service.to_string());
         if let Some(hint) = service.hint() {
-            print_hint(hint);
+            print_hint(&hint);
         }
         return ExitCode::from(exit_code(service.class()));
     }

@@ -8,7 +8,7 @@ use mpd_service::{
     PropertyCount, RetentionResult, TimeSeries, TopEvent,
 };
 
-use crate::chart::{Chart, ChartLine};
+use crate::chart::{Chart, ChartLine, LegendValue};
 
 /// Whether a time series' values add up to something meaningful over the range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,9 +186,7 @@ pub(crate) fn flows_rows(flows: &FlowsResult) -> Value {
 }
 
 pub(crate) fn property_rows(properties: &[PropertyCount]) -> Value {
-    Value::Array(
-        properties.iter().map(|p| json!({"property": p.name, "count": p.count})).collect(),
-    )
+    Value::Array(properties.iter().map(|p| json!({"property": p.name, "count": p.count})).collect())
 }
 
 pub(crate) fn names_rows(key: &str, names: &[String]) -> Value {
@@ -216,8 +214,14 @@ pub(crate) fn top_event_rows(events: &[TopEvent]) -> Value {
     Value::Array(rows)
 }
 
-/// A chart of every series of `series`, buckets on the x axis.
-pub(crate) fn series_chart(title: String, y_label: &str, series: &TimeSeries) -> Chart {
+/// A chart of every series of `series`, buckets on the x axis; the legend shows totals when
+/// the values add up, else the last value.
+pub(crate) fn series_chart(
+    title: String,
+    y_label: &str,
+    series: &TimeSeries,
+    totals: Totals,
+) -> Chart {
     let lines = series
         .series
         .iter()
@@ -226,7 +230,11 @@ pub(crate) fn series_chart(title: String, y_label: &str, series: &TimeSeries) ->
             values: series.dates.iter().map(|d| line.values.get(d).copied()).collect(),
         })
         .collect();
-    Chart { title, y_label: y_label.to_owned(), x_labels: series.dates.clone(), lines }
+    let legend = match totals {
+        Totals::Additive => LegendValue::Total,
+        Totals::NotAdditive => LegendValue::Last,
+    };
+    Chart { title, y_label: y_label.to_owned(), x_labels: series.dates.clone(), lines, legend }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Charts the renderers' tests draw.
 
-use super::{Chart, ChartLine};
+use super::{Chart, ChartLine, LegendValue};
 
 /// `n` day labels from 2024-03-01.
 pub(crate) fn days(n: usize) -> Vec<String> {
@@ -25,6 +25,7 @@ pub(crate) fn logins_and_purchases() -> Chart {
         })
         .collect();
     Chart {
+        legend: LegendValue::Total,
         title: "Login, Purchase — general count per day, 2024-03-01 to 2024-03-30".to_owned(),
         y_label: "events".to_owned(),
         x_labels: days(30),
@@ -34,6 +35,7 @@ pub(crate) fn logins_and_purchases() -> Chart {
 
 pub(crate) fn single_bucket() -> Chart {
     Chart {
+        legend: LegendValue::Total,
         title: "Signup — unique users, 2024-03-01".to_owned(),
         y_label: "users".to_owned(),
         x_labels: days(1),
@@ -43,6 +45,7 @@ pub(crate) fn single_bucket() -> Chart {
 
 pub(crate) fn flat_zero() -> Chart {
     Chart {
+        legend: LegendValue::Total,
         title: "Refund — general count per day".to_owned(),
         y_label: "events".to_owned(),
         x_labels: days(14),
@@ -54,6 +57,7 @@ pub(crate) fn flat_zero() -> Chart {
 pub(crate) fn negative() -> Chart {
     let values = [12.5, 8.0, -3.25, -17.0, -9.5, 2.0, 6.75, 4.0, -1.5, 10.0];
     Chart {
+        legend: LegendValue::Total,
         title: "Net revenue change per day".to_owned(),
         y_label: "USD".to_owned(),
         x_labels: days(values.len()),
@@ -66,6 +70,7 @@ pub(crate) fn gaps() -> Chart {
     let a = [Some(5.0), Some(7.0), None, None, Some(9.0), Some(8.0), Some(11.0), None, Some(6.0)];
     let b = [None, Some(2.0), Some(3.0), Some(2.0), None, Some(4.0), None, Some(5.0), Some(3.0)];
     Chart {
+        legend: LegendValue::Total,
         title: "Sessions with gaps".to_owned(),
         y_label: "sessions".to_owned(),
         x_labels: days(a.len()),

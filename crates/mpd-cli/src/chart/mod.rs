@@ -5,9 +5,6 @@
 //! bucket) and hand it to [`render_terminal`] or [`render_svg`]. Both renderers share the value
 //! scale ("nice" 1-2-5 ticks) and the x-label thinning, so a chart reads the same in both.
 
-// The query commands will call these renderers; until they are wired up only the tests do.
-#![cfg_attr(not(test), allow(dead_code, unused_imports))]
-
 mod braille;
 #[cfg(test)]
 mod fixtures;
@@ -32,6 +29,28 @@ pub(crate) struct Chart {
     pub(crate) x_labels: Vec<String>,
     /// The series, drawn in this order of importance (the first one ends up on top).
     pub(crate) lines: Vec<ChartLine>,
+    /// The number the legend shows next to each series.
+    pub(crate) legend: LegendValue,
+}
+
+/// What the legend says about each series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum LegendValue {
+    /// The sum of the values: the headline number of counts and sums.
+    #[default]
+    Total,
+    /// The last value: adding up unique users or averages over buckets would mean nothing.
+    Last,
+}
+
+impl LegendValue {
+    /// The word in front of the legend.
+    fn prefix(self) -> &'static str {
+        match self {
+            LegendValue::Total => "Totals:",
+            LegendValue::Last => "Last:",
+        }
+    }
 }
 
 /// One series of a [`Chart`].
@@ -89,6 +108,19 @@ impl ChartLine {
         let mut values = (0..self.values.len()).filter_map(|i| self.value(i)).peekable();
         values.peek()?;
         Some(values.sum())
+    }
+
+    /// The last drawable value.
+    fn last(&self) -> Option<f64> {
+        (0..self.values.len()).rev().find_map(|i| self.value(i))
+    }
+
+    /// The number the legend shows for this line.
+    fn legend_value(&self, kind: LegendValue) -> Option<f64> {
+        match kind {
+            LegendValue::Total => self.total(),
+            LegendValue::Last => self.last(),
+        }
     }
 
     /// Whether the value at `index` has no drawn neighbour, so a line through it would be a

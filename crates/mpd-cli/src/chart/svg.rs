@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::labels::{Slot, pick_labels, truncate};
 use super::scale::{Scale, format_value};
-use super::{Chart, ChartLine};
+use super::{Chart, ChartLine, LegendValue};
 
 const WIDTH: f64 = 960.0;
 /// The usual height; charts with a legend of many rows grow taller instead of squashing
@@ -266,18 +266,17 @@ struct Legend {
     left: f64,
 }
 
-const LEGEND_PREFIX: &str = "Totals:";
 const SWATCH: f64 = 28.0;
 /// Longest series name in the legend; longer ones are cut with `…`.
 const LEGEND_NAME_CHARS: usize = 48;
 
 impl Legend {
     fn new(chart: &Chart, left: f64, right: f64) -> Legend {
-        let start = left + text_width(LEGEND_PREFIX, TEXT_SIZE) + 10.0;
+        let start = left + text_width(chart.legend.prefix(), TEXT_SIZE) + 10.0;
         let (mut row, mut x) = (0, start);
         let mut places = Vec::with_capacity(chart.lines.len());
         for line in &chart.lines {
-            let width = SWATCH + 6.0 + text_width(&entry_text(line), TEXT_SIZE);
+            let width = SWATCH + 6.0 + text_width(&entry_text(line, chart.legend), TEXT_SIZE);
             if x > start && x + width > right {
                 (row, x) = (row + 1, start);
             }
@@ -291,10 +290,11 @@ impl Legend {
     fn draw(&self, svg: &mut String, chart: &Chart, top: f64, points: bool) {
         let _ = writeln!(
             svg,
-            r##"<text x="{}" y="{}" font-size="{}" fill="#666666">{LEGEND_PREFIX}</text>"##,
+            r##"<text x="{}" y="{}" font-size="{}" fill="#666666">{}</text>"##,
             num(self.left),
             num(top + 4.0),
             num(TEXT_SIZE),
+            chart.legend.prefix(),
         );
         for (series, (line, (row, x))) in chart.lines.iter().zip(&self.places).enumerate() {
             let y = top + *row as f64 * LEGEND_ROW;
@@ -321,15 +321,15 @@ impl Legend {
                 num(x + SWATCH + 6.0),
                 num(y + 4.0),
                 num(TEXT_SIZE),
-                escape(&entry_text(line)),
+                escape(&entry_text(line, chart.legend)),
             );
         }
     }
 }
 
-/// `Login 45,210`: the name (cut when long) and the total.
-fn entry_text(line: &ChartLine) -> String {
-    let total = line.total().map_or_else(|| "–".to_owned(), format_value);
+/// `Login 45,210`: the name (cut when long) and its legend value.
+fn entry_text(line: &ChartLine, kind: LegendValue) -> String {
+    let total = line.legend_value(kind).map_or_else(|| "–".to_owned(), format_value);
     format!("{} {total}", truncate(&line.name, LEGEND_NAME_CHARS))
 }
 

@@ -26,7 +26,6 @@ const MAX_HEIGHT: usize = 500;
 const MARKER_SPACING: f64 = 8.0;
 /// Cells kept free between two x labels.
 const LABEL_GAP: f64 = 2.0;
-const LEGEND_PREFIX: &str = "Totals: ";
 
 /// The size of a terminal chart in character cells, and whether to use ANSI colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,15 +227,16 @@ fn x_axis(chart: &Chart, plot: &Plot, margin: usize) -> [String; 2] {
 
 /// The legend, wrapped to `width`: `Totals: ● Login 45,210  ◆ Purchase 3,120`.
 fn legend(chart: &Chart, width: usize, color: bool) -> Vec<String> {
-    let indent = LEGEND_PREFIX.chars().count();
+    let prefix = format!("{} ", chart.legend.prefix());
+    let indent = prefix.chars().count();
     // Long names are cut so that at least one entry fits on a line next to its total.
     let max_name = (width / 2).clamp(8, 40);
     let mut lines = Vec::new();
-    let mut current = LEGEND_PREFIX.to_owned();
+    let mut current = prefix.clone();
     let mut used = indent;
     for (series, line) in chart.lines.iter().enumerate() {
         let name = truncate(&clean_text(&line.name), max_name);
-        let total = line.total().map_or_else(|| "–".to_owned(), format_value);
+        let total = line.legend_value(chart.legend).map_or_else(|| "–".to_owned(), format_value);
         let visible = 2 + name.chars().count() + 1 + total.chars().count();
         if used > indent && used + 2 + visible > width {
             lines.push(std::mem::replace(&mut current, " ".repeat(indent)));
@@ -326,6 +326,7 @@ mod tests {
             })
             .collect();
         Chart {
+            legend: super::super::LegendValue::Total,
             title: "Crowded".to_owned(),
             y_label: "events".to_owned(),
             x_labels: fixtures::days(700),
@@ -360,7 +361,7 @@ mod tests {
     #[test]
     fn legend_wraps_and_cuts_long_names() {
         let out = plain(&crowded());
-        let legend: Vec<&str> = out.lines().skip_while(|l| !l.starts_with(LEGEND_PREFIX)).collect();
+        let legend: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("Totals: ")).collect();
         assert_eq!(legend.len(), 12, "one long entry per line:\n{out}");
         assert!(legend.iter().all(|l| l.contains('…')), "names are cut:\n{out}");
         assert!(legend[11].starts_with("        ◈ series 11 "), "symbols cycle on:\n{out}");
@@ -368,7 +369,7 @@ mod tests {
         let mut short = crowded();
         short.lines.iter_mut().enumerate().for_each(|(i, l)| l.name = format!("s{i}"));
         let out = plain(&short);
-        let legend: Vec<&str> = out.lines().skip_while(|l| !l.starts_with(LEGEND_PREFIX)).collect();
+        let legend: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("Totals: ")).collect();
         assert!(legend.len() >= 2, "twelve entries do not fit one line:\n{out}");
         assert!(legend.len() < 12, "short entries share lines:\n{out}");
     }

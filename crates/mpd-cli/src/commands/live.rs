@@ -58,7 +58,8 @@ fn span(workspace: &Workspace, args: &SpanArgs) -> anyhow::Result<DateSpan> {
         Some(to) => to,
         None => workspace.today()?,
     };
-    let from = args.from.unwrap_or_else(|| to.checked_sub_days(Days::new(DEFAULT_DAYS)).unwrap_or(to));
+    let from =
+        args.from.unwrap_or_else(|| to.checked_sub_days(Days::new(DEFAULT_DAYS)).unwrap_or(to));
     if from > to {
         return Err(usage(format!("--from {from} is after --to {to}")));
     }
@@ -86,11 +87,16 @@ async fn segmentation(
     };
     let what = format!("{} {}", result.event, describe_count(result.count_type));
     let title = title(&what, result.unit.as_str(), &result.span, result.on.as_deref());
-    let chart = view::series_chart(title, count_label(result.count_type), &result.series);
-    show_series(global, &args.chart, &result, &result.series, totals(result.count_type), chart)
+    let totals = totals(result.count_type);
+    let chart = view::series_chart(title, count_label(result.count_type), &result.series, totals);
+    show_series(global, &args.chart, &result, &result.series, totals, chart)
 }
 
-async fn numeric(global: &GlobalArgs, workspace: &Workspace, args: NumericArgs) -> anyhow::Result<()> {
+async fn numeric(
+    global: &GlobalArgs,
+    workspace: &Workspace,
+    args: NumericArgs,
+) -> anyhow::Result<()> {
     let query = SegmentationQuery {
         event: args.event,
         span: span(workspace, &args.span)?,
@@ -103,8 +109,9 @@ async fn numeric(global: &GlobalArgs, workspace: &Workspace, args: NumericArgs) 
     let result = workspace.segmentation_numeric(&query).await?;
     let what = format!("{} {}", result.event, describe_count(result.count_type));
     let title = title(&what, result.unit.as_str(), &result.span, result.on.as_deref());
-    let chart = view::series_chart(title, count_label(result.count_type), &result.series);
-    show_series(global, &args.chart, &result, &result.series, totals(result.count_type), chart)
+    let totals = totals(result.count_type);
+    let chart = view::series_chart(title, count_label(result.count_type), &result.series, totals);
+    show_series(global, &args.chart, &result, &result.series, totals, chart)
 }
 
 async fn metric(
@@ -127,7 +134,7 @@ async fn metric(
     };
     let what = format!("{word} of {} on {}", result.on, result.event);
     let title = title(&what, result.unit.as_str(), &result.span, None);
-    let chart = view::series_chart(title, word, &result.series);
+    let chart = view::series_chart(title, word, &result.series, totals);
     show_series(global, &args.chart, &result, &result.series, totals, chart)
 }
 
@@ -149,8 +156,9 @@ async fn event_counts(
     };
     let what = describe_count(result.count_type).to_owned();
     let title = title(&what, result.unit.as_str(), &result.span, None);
-    let chart = view::series_chart(title, count_label(result.count_type), &result.series);
-    show_series(global, &args.chart, &result, &result.series, totals(result.count_type), chart)
+    let totals = totals(result.count_type);
+    let chart = view::series_chart(title, count_label(result.count_type), &result.series, totals);
+    show_series(global, &args.chart, &result, &result.series, totals, chart)
 }
 
 async fn property_counts(
@@ -170,18 +178,25 @@ async fn property_counts(
     let result = workspace.property_counts(&query).await?;
     let what = format!("{} {}", result.event, describe_count(result.count_type));
     let title = title(&what, result.unit.as_str(), &result.span, Some(&result.property));
-    let chart = view::series_chart(title, count_label(result.count_type), &result.series);
-    show_series(global, &args.chart, &result, &result.series, totals(result.count_type), chart)
+    let totals = totals(result.count_type);
+    let chart = view::series_chart(title, count_label(result.count_type), &result.series, totals);
+    show_series(global, &args.chart, &result, &result.series, totals, chart)
 }
 
-async fn funnel(global: &GlobalArgs, workspace: &Workspace, args: FunnelArgs) -> anyhow::Result<()> {
+async fn funnel(
+    global: &GlobalArgs,
+    workspace: &Workspace,
+    args: FunnelArgs,
+) -> anyhow::Result<()> {
     if !args.local && args.funnel_id.is_none() {
         return Err(usage(
             "give the saved funnel's id (`mpd inspect funnels` lists them), or --local --steps A,B,C to compute a funnel from the store".to_owned(),
         ));
     }
     if args.local && args.steps.len() < 2 {
-        return Err(usage("--local needs at least two --steps, e.g. --steps \"View Item,Purchase\"".to_owned()));
+        return Err(usage(
+            "--local needs at least two --steps, e.g. --steps \"View Item,Purchase\"".to_owned(),
+        ));
     }
     let query = FunnelQuery {
         funnel_id: args.funnel_id,
@@ -190,7 +205,9 @@ async fn funnel(global: &GlobalArgs, workspace: &Workspace, args: FunnelArgs) ->
         unit: args.unit.map(Into::into),
         on: args.on,
         where_expr: args.where_expr,
-        window: args.length.map(|length| ConversionWindow { length, unit: args.length_unit.into() }),
+        window: args
+            .length
+            .map(|length| ConversionWindow { length, unit: args.length_unit.into() }),
         limit: args.limit,
     };
     let result = if args.local {
@@ -266,7 +283,7 @@ async fn saved_report(
         _ => String::new(),
     };
     let title = format!("saved report {}{range}", report.bookmark_id);
-    let chart = view::series_chart(title, "value", &report.series);
+    let chart = view::series_chart(title, "value", &report.series, Totals::Additive);
     show_series(global, &args.chart, &report, &report.series, Totals::Additive, chart)
 }
 
@@ -347,7 +364,10 @@ fn show_series<T: Serialize>(
     if args.chart {
         let style = terminal_style();
         let mut out = std::io::stdout().lock();
-        return match out.write_all(render_terminal(&chart, &style).as_bytes()).and_then(|()| out.flush()) {
+        return match out
+            .write_all(render_terminal(&chart, &style).as_bytes())
+            .and_then(|()| out.flush())
+        {
             Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             other => Ok(other?),
         };

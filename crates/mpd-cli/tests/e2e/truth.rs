@@ -82,7 +82,9 @@ impl Truth {
                 }
             }
             count += 1;
-            if let Some(value) = self.property.as_ref().and_then(|p| properties[p.as_str()].as_f64()) {
+            if let Some(value) =
+                self.property.as_ref().and_then(|p| properties[p.as_str()].as_f64())
+            {
                 sum += value;
                 numeric += 1;
             }
@@ -95,7 +97,9 @@ impl Truth {
             "sum" => Ok(sum),
             "average" if numeric == 0 => Ok(0.0),
             "average" => Ok(sum / numeric as f64),
-            other => Err(format!("unknown truth measure {other:?}: use count, unique, sum or average")),
+            other => {
+                Err(format!("unknown truth measure {other:?}: use count, unique, sum or average"))
+            }
         }
     }
 }
