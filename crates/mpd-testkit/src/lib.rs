@@ -25,6 +25,7 @@
 //! [`pipelines`] writes the folder tree Mixpanel's JSON pipelines produce from the same
 //! project, events as ingested (never re-keyed), for readers of pipeline buckets.
 
+mod analytics;
 mod body;
 mod config;
 mod filter;
@@ -38,8 +39,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
-pub use config::{DaySelector, FaultRule, Faults, MockConfig};
-pub use project::Project;
+pub use config::{DaySelector, FaultRule, Faults, MockConfig, StatusRule};
+pub use project::{Project, QueryEvent, SavedFunnel};
 pub use server::{MockServer, RequestRecord};
 
 /// Errors starting the mock or loading its scenario.
