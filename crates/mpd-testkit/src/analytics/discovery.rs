@@ -113,7 +113,12 @@ mod tests {
 
     #[test]
     fn names_by_count_then_name() {
-        let events = [ev("B", "a", json!({})), ev("A", "a", json!({})), ev("C", "a", json!({})), ev("C", "b", json!({}))];
+        let events = [
+            ev("B", "a", json!({})),
+            ev("A", "a", json!({})),
+            ev("C", "a", json!({})),
+            ev("C", "b", json!({})),
+        ];
         let got: Vec<String> = names(events.iter()).into_iter().map(|(n, _)| n).collect();
         assert_eq!(got, ["C", "A", "B"]);
     }

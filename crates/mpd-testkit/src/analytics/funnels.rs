@@ -50,9 +50,10 @@ pub(crate) fn journeys<'a>(
     for (_, mut events) in by_user {
         // Stable: same-second events keep their served order.
         events.sort_by_key(|(e, _)| e.time_secs);
-        let Some(entry_at) = events.iter().position(|(e, _)| {
-            e.name == spec.steps[0] && spec.range.contains(e.time_secs)
-        }) else {
+        let Some(entry_at) = events
+            .iter()
+            .position(|(e, _)| e.name == spec.steps[0] && spec.range.contains(e.time_secs))
+        else {
             continue;
         };
         let entry = events[entry_at].0;
@@ -258,7 +259,10 @@ mod tests {
         assert_eq!(s[2]["avg_time"], 70.0);
         assert_eq!(s[2]["avg_time_from_start"], 90.0);
         assert_eq!(s[2]["overall_conv_ratio"], 0.5);
-        assert_eq!(analysis_json(&s), json!({"completion": 1, "starting_amount": 2, "steps": 3, "worst": 1}));
+        assert_eq!(
+            analysis_json(&s),
+            json!({"completion": 1, "starting_amount": 2, "steps": 3, "worst": 1})
+        );
     }
 
     #[test]
@@ -268,7 +272,8 @@ mod tests {
         let steps = steps();
         let on = PropertyExpr { name: "plan".to_owned() };
         let range = DayRange { from: date(2024, 1, 1), to: date(2024, 1, 2) };
-        let spec = FunnelSpec { steps: &steps, window_secs: 60, range, where_expr: None, on: Some(&on) };
+        let spec =
+            FunnelSpec { steps: &steps, window_secs: 60, range, where_expr: None, on: Some(&on) };
         let js = journeys(events.iter(), spec);
         let buckets = Buckets::new(Unit::Day, range.from, range.to);
         let plain = funnel_json(&js, &steps, &buckets, None, true);

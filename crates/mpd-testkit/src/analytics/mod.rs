@@ -236,7 +236,9 @@ pub(crate) struct PropertyExpr {
 impl PropertyExpr {
     pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        let unsupported = || format!("unsupported property expression {raw:?}: use a name or properties[\"name\"]");
+        let unsupported = || {
+            format!("unsupported property expression {raw:?}: use a name or properties[\"name\"]")
+        };
         if let Some(inner) = raw.strip_prefix("properties[").and_then(|r| r.strip_suffix(']')) {
             let inner = inner.trim();
             let quoted = ['"', '\'']
@@ -282,7 +284,10 @@ pub(crate) fn number(value: &Value) -> Option<f64> {
 }
 
 /// Sorts `(name, total)` pairs largest first, ties by name, and keeps `limit`.
-pub(crate) fn top_by_total<T>(mut items: Vec<(String, f64, T)>, limit: usize) -> Vec<(String, f64, T)> {
+pub(crate) fn top_by_total<T>(
+    mut items: Vec<(String, f64, T)>,
+    limit: usize,
+) -> Vec<(String, f64, T)> {
     items.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     items.truncate(limit);
     items

@@ -169,7 +169,10 @@ mod tests {
 
     #[test]
     fn labels_and_edges() {
-        assert_eq!(labels(&[2000.0, 2900.0, 2050.0]), ["2,000 - 2,100", "2,800 - 2,900", "2,000 - 2,100"]);
+        assert_eq!(
+            labels(&[2000.0, 2900.0, 2050.0]),
+            ["2,000 - 2,100", "2,800 - 2,900", "2,000 - 2,100"]
+        );
         assert_eq!(labels(&[0.0, 4.5, 0.5]), ["0 - 0.5", "4 - 4.5", "0.5 - 1"]);
         assert_eq!(labels(&[7.0]), ["7 - 8"]);
         // Range 100 from 5: width 10, lower 0, so 105 opens an eleventh bucket.

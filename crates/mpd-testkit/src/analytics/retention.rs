@@ -182,7 +182,8 @@ mod tests {
 
     #[test]
     fn addiction_counts_distinct_hours_per_user() {
-        let events = [ev("E", 1, 1, "a"), ev("E", 1, 1, "a"), ev("E", 1, 5, "a"), ev("E", 1, 3, "b")];
+        let events =
+            [ev("E", 1, 1, "a"), ev("E", 1, 1, "a"), ev("E", 1, 5, "a"), ev("E", 1, 3, "b")];
         let buckets = Buckets::new(Unit::Day, date(2024, 1, 1), date(2024, 1, 2));
         let v = addiction_json(events.iter(), &buckets, Unit::Hour);
         let mut want = vec![0; 24];
@@ -191,8 +192,16 @@ mod tests {
         assert_eq!(v["2024-01-01"], json!(want));
         assert_eq!(v["2024-01-02"], json!(vec![0; 24]));
         let weeks = Buckets::new(Unit::Week, date(2024, 1, 1), date(2024, 1, 2));
-        assert_eq!(addiction_json(events.iter(), &weeks, Unit::Day)["2024-01-01"], json!([2, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(
+            addiction_json(events.iter(), &weeks, Unit::Day)["2024-01-01"],
+            json!([2, 0, 0, 0, 0, 0, 0])
+        );
         let months = Buckets::new(Unit::Month, date(2024, 2, 1), date(2024, 2, 2));
-        assert_eq!(addiction_json(events.iter(), &months, Unit::Day)["2024-02-01"].as_array().map(Vec::len), Some(29));
+        assert_eq!(
+            addiction_json(events.iter(), &months, Unit::Day)["2024-02-01"]
+                .as_array()
+                .map(Vec::len),
+            Some(29)
+        );
     }
 }

@@ -127,13 +127,20 @@ mod tests {
         let lines = keep_top(lines, CountType::General, 10);
         assert_eq!(lines.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["pro", "free"]);
         let v = values_json(&lines, &buckets.labels(), CountType::General);
-        assert_eq!(v, json!({"pro": {"2024-01-01": 2, "2024-01-02": 0}, "free": {"2024-01-01": 0, "2024-01-02": 1}}));
+        assert_eq!(
+            v,
+            json!({"pro": {"2024-01-01": 2, "2024-01-02": 0}, "free": {"2024-01-01": 0, "2024-01-02": 1}})
+        );
         let u = values_json(&lines, &buckets.labels(), CountType::Unique);
         assert_eq!(u["pro"]["2024-01-01"], 1);
         let a = values_json(&lines, &buckets.labels(), CountType::Average);
         assert_eq!(a["pro"]["2024-01-01"], 2.0);
         assert_eq!(a["pro"]["2024-01-02"], 0.0);
-        let top1 = keep_top(tally(events.iter(), &buckets, |e| on.text(&e.properties)), CountType::Unique, 1);
+        let top1 = keep_top(
+            tally(events.iter(), &buckets, |e| on.text(&e.properties)),
+            CountType::Unique,
+            1,
+        );
         assert_eq!(top1[0].name, "free", "ties on unique totals break by name");
     }
 
