@@ -62,7 +62,8 @@ pub struct MockConfig {
     pub query_shape_variants: bool,
     /// Query API requests allowed over the mock's lifetime (Mixpanel allows 60 per hour);
     /// every later one gets 429 with Mixpanel's body and `Retry-After:
-    /// <faults.retry_after_secs>`. Unlimited when unset.
+    /// <faults.retry_after_secs>`. Unlimited when unset. Every Query API request that passes
+    /// authentication counts (rejected ones too); export and engage do not.
     pub query_rate_limit_per_hour: Option<u32>,
 }
 

@@ -7,6 +7,13 @@
 //! - `/segmentation/numeric` counts general events whatever `type` says, and lists only the
 //!   bucket labels that hold at least one value.
 //! - `number(x)` is a JSON number, or a string that parses as one; anything else is skipped.
+//! - A segment's "total" for `limit` is the sum of its per-bucket values of the requested
+//!   `type` (for `unique`, users are counted once per bucket).
+//! - `/events` lists its series in request order (an unseen event is a series of zeros);
+//!   `/events/properties` `values` keeps only listed values that occur.
+//! - `/cohorts/list` "Never identified" = resolved users still keyed `$device:...` in the data
+//!   range; "Purchasers" = resolved users with a Purchase in the data range.
+//! - Funnels, retention and discovery document their own choices in their modules.
 
 pub(crate) mod discovery;
 pub(crate) mod flows;
