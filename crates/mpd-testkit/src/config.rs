@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
@@ -54,6 +54,17 @@ pub struct MockConfig {
     /// user id, as Mixpanel's raw export shows them after an identity merge. Switchable at
     /// run time ([`crate::Project::set_rekey_identified`], `POST /__mock/rekey?on=true`).
     pub rekey_identified: bool,
+    /// Answer Query API calls in the alternative shapes clients must also accept:
+    /// `/segmentation` and `/events` without the `data` wrapper, `/retention/addiction` with
+    /// the date map at top level, `/funnels` with an extra `"$overall"` key next to the dates,
+    /// `/events/top` entries without `percent_change`, and some `/events/properties/top`
+    /// entries as `{}` (no count).
+    pub query_shape_variants: bool,
+    /// Query API requests allowed over the mock's lifetime (Mixpanel allows 60 per hour);
+    /// every later one gets 429 with Mixpanel's body and `Retry-After:
+    /// <faults.retry_after_secs>`. Unlimited when unset. Every Query API request that passes
+    /// authentication counts (rejected ones too); export and engage do not.
+    pub query_rate_limit_per_hour: Option<u32>,
 }
 
 impl Default for MockConfig {
@@ -78,6 +89,8 @@ impl Default for MockConfig {
             faults: Faults::default(),
             jsonl_file: None,
             rekey_identified: false,
+            query_shape_variants: false,
+            query_rate_limit_per_hour: None,
         }
     }
 }
@@ -106,12 +119,19 @@ impl MockConfig {
         if !(0.0..=1.0).contains(&self.missing_insert_id_rate) {
             return invalid("missing_insert_id_rate must be between 0 and 1");
         }
+        if let Some(rule) = &self.faults.http_status
+            && !(400..=599).contains(&rule.status)
+        {
+            return invalid("faults.http_status.status must be between 400 and 599");
+        }
         Ok(())
     }
 }
 
 /// Faults injected into responses; all off by default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+///
+/// Also the JSON body of `POST /__mock/faults`, which replaces the faults at run time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// 429 with a Mixpanel-style JSON body and `Retry-After`.
@@ -130,6 +150,8 @@ pub struct Faults {
     pub split_line: Option<FaultRule>,
     /// Delay before export response headers, in milliseconds.
     pub slow_first_byte_ms: u64,
+    /// A fixed error status on chosen endpoints of any family (export, engage, Query API).
+    pub http_status: Option<StatusRule>,
 }
 
 impl Default for Faults {
@@ -143,12 +165,13 @@ impl Default for Faults {
             malformed_line: None,
             split_line: None,
             slow_first_byte_ms: 0,
+            http_status: None,
         }
     }
 }
 
 /// Which days a fault hits, and on how many requests per day.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultRule {
     /// Days the fault applies to.
@@ -175,9 +198,40 @@ impl FaultRule {
     }
 }
 
+/// An error status answered on chosen endpoints:
+/// `http_status = { status = 402, endpoints = ["segmentation", "funnels"], attempts = 0 }`.
+///
+/// Endpoints are the path after `/api/query/` or `/api/2.0/` (`export`, `engage`,
+/// `events/names`, `segmentation/sum`, ...); an empty list selects every endpoint. The body is
+/// Mixpanel-like JSON for the status (401 "Invalid credentials", 402 "Your plan does not
+/// include access to this API", 429 the rate-limit text with `Retry-After`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusRule {
+    /// The status answered (400..=599).
+    pub status: u16,
+    /// Endpoints hit; empty = every endpoint.
+    pub endpoints: Vec<String>,
+    /// The first `attempts` requests per endpoint get the status; 0 means every request.
+    pub attempts: u32,
+}
+
+impl Default for StatusRule {
+    fn default() -> Self {
+        Self { status: 500, endpoints: Vec::new(), attempts: 0 }
+    }
+}
+
+impl StatusRule {
+    /// Whether `endpoint` (e.g. `segmentation/sum`) is selected.
+    pub fn selects(&self, endpoint: &str) -> bool {
+        self.endpoints.is_empty() || self.endpoints.iter().any(|e| e.trim_matches('/') == endpoint)
+    }
+}
+
 /// A set of days; in scenario files `"all"`, `["2024-01-02", ...]` or `{every_nth = 3}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(try_from = "DaySelectorRepr")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "DaySelectorRepr", into = "DaySelectorRepr")]
 pub enum DaySelector {
     /// Every day.
     #[default]
@@ -200,12 +254,22 @@ impl DaySelector {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum DaySelectorRepr {
     Keyword(String),
     Days(Vec<NaiveDate>),
     EveryNth { every_nth: u32 },
+}
+
+impl From<DaySelector> for DaySelectorRepr {
+    fn from(days: DaySelector) -> Self {
+        match days {
+            DaySelector::All => Self::Keyword("all".to_owned()),
+            DaySelector::Days(days) => Self::Days(days),
+            DaySelector::EveryNth(every_nth) => Self::EveryNth { every_nth },
+        }
+    }
 }
 
 impl TryFrom<DaySelectorRepr> for DaySelector {
@@ -265,6 +329,39 @@ mod tests {
         assert!(MockConfig::from_toml("events_per_dya = 3").is_err());
         assert!(MockConfig::from_toml("[faults]\nrate_limit = { days = \"some\" }").is_err());
         assert!(MockConfig::from_toml("chunk_bytes = 0").is_err());
+    }
+
+    #[test]
+    fn faults_round_trip_through_json() {
+        let faults = Faults {
+            rate_limit: Some(FaultRule::all_days(2)),
+            disconnect: Some(FaultRule::on_days(vec![date(2024, 2, 3)], 1)),
+            split_line: Some(FaultRule { days: DaySelector::EveryNth(3), attempts: 0 }),
+            http_status: Some(StatusRule {
+                status: 402,
+                endpoints: vec!["segmentation".to_owned()],
+                attempts: 0,
+            }),
+            ..Faults::default()
+        };
+        let text = serde_json::to_string(&faults).unwrap();
+        assert!(text.contains(r#""days":"all""#), "{text}");
+        assert!(text.contains(r#""every_nth":3"#), "{text}");
+        assert_eq!(serde_json::from_str::<Faults>(&text).unwrap(), faults);
+        let partial: Faults =
+            serde_json::from_str(r#"{"http_status": {"status": 403, "endpoints": ["export"]}}"#)
+                .unwrap();
+        assert_eq!(partial.http_status.as_ref().map(|r| r.status), Some(403));
+        assert!(partial.http_status.unwrap().selects("export"));
+        assert!(MockConfig::from_toml("[faults]\nhttp_status = { status = 200 }").is_err());
+    }
+
+    #[test]
+    fn status_rules_select_endpoints() {
+        let rule = StatusRule { status: 402, endpoints: vec!["funnels".to_owned()], attempts: 0 };
+        assert!(rule.selects("funnels"));
+        assert!(!rule.selects("funnels/list"));
+        assert!(StatusRule::default().selects("export"));
     }
 
     #[test]

@@ -1,10 +1,23 @@
 //! A mock Mixpanel server for tests, benchmarks and `mpd demo`.
 //!
 //! [`MockServer`] is a real HTTP/1.1 server (hyper) on `127.0.0.1` serving Mixpanel's raw event
-//! export, engage and event-names endpoints over a deterministic synthetic [`Project`], with
+//! export, engage and the whole Query API over a deterministic synthetic [`Project`], with
 //! knobs for the failures users meet in the wild ([`Faults`]): 429 with `Retry-After`, 5xx,
-//! mid-stream disconnects, `terminated early`, malformed and split lines, slow first bytes.
+//! mid-stream disconnects, `terminated early`, malformed and split lines, slow first bytes,
+//! and any fixed error status on chosen endpoints ([`StatusRule`]).
 //! The [`Project`] is the truth tests compare against.
+//!
+//! The Query API (under `/api/query/` and `/api/2.0/`: `events/names`, `events/top`,
+//! `events/properties/top`, `events/properties/values`, `events`, `events/properties`,
+//! `segmentation` and its `numeric`, `sum`, `average`, `funnels/list`, `funnels`,
+//! `cohorts/list`, `retention`, `retention/addiction`, `stream/query`, `insights`,
+//! `arb_funnels`; `jql` answers 400 "JQL has been sunset") computes every number from the
+//! project's deduplicated, identity-resolved events ([`Project::query_events`]) following the
+//! live-query semantics `mpd --local` also implements, so live and local answers can be
+//! compared. Saved funnels, cohorts, reports and flows have fixed ids
+//! ([`Project::saved_funnels`]). [`MockConfig::query_shape_variants`] switches to the
+//! alternative response shapes clients must accept, and
+//! [`MockConfig::query_rate_limit_per_hour`] answers Mixpanel's query 429 after N requests.
 //!
 //! ```
 //! use mpd_testkit::{MockConfig, MockServer};
@@ -20,11 +33,13 @@
 //! (fault-free JSONL), `GET /__mock/requests` (the request log as JSON), and
 //! `POST /__mock/late?day=YYYY-MM-DD&n=N` (adds late events, answers their JSONL) and
 //! `POST /__mock/rekey?on=true|false` (identity re-keying of anonymous events, see
-//! [`MockConfig::rekey_identified`]).
+//! [`MockConfig::rekey_identified`]) and `POST /__mock/faults` (a JSON [`Faults`] body replaces
+//! the faults, like [`MockServer::set_faults`]; an empty body clears them).
 //!
 //! [`pipelines`] writes the folder tree Mixpanel's JSON pipelines produce from the same
 //! project, events as ingested (never re-keyed), for readers of pipeline buckets.
 
+mod analytics;
 mod body;
 mod config;
 mod filter;
@@ -38,8 +53,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
-pub use config::{DaySelector, FaultRule, Faults, MockConfig};
-pub use project::Project;
+pub use config::{DaySelector, FaultRule, Faults, MockConfig, StatusRule};
+pub use project::{Project, QueryEvent, SavedFunnel};
 pub use server::{MockServer, RequestRecord};
 
 /// Errors starting the mock or loading its scenario.

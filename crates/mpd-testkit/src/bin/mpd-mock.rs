@@ -9,6 +9,9 @@
 //! or its stdin closes (so a parent that dies takes the mock with it; `--ignore-stdin` when
 //! stdin is `/dev/null`).
 //!
+//! The server answers export, engage and every Query API endpoint (see the `mpd_testkit` crate
+//! docs), plus the `/__mock/` control endpoints (`truth`, `requests`, `late`, `rekey`, `faults`).
+//!
 //! `pipelines` writes the JSON-pipelines tree of the scenario's project instead (late files
 //! after the first export, in the order given), prints the project folder it wrote, and exits.
 

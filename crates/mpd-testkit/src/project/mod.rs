@@ -2,6 +2,7 @@
 
 mod day;
 mod file;
+mod query;
 mod rekey;
 
 use std::collections::{HashMap, HashSet};
@@ -13,6 +14,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 pub(crate) use day::{DayBuilder, DayData};
+pub use query::{QueryEvent, SavedFunnel};
 
 use crate::Result;
 use crate::config::MockConfig;
@@ -36,6 +38,12 @@ pub struct Project {
     rekey_identified: AtomicBool,
     /// Built on first use: big benchmark projects that never re-key never pay for it.
     rekeyer: OnceLock<Rekeyer>,
+    /// Parsed, deduplicated days for the Query API.
+    query_cache: Mutex<query::QueryCache>,
+    /// `distinct_id` -> user, from the identity merges; built on the first query.
+    resolver: OnceLock<HashMap<String, String>>,
+    first_day: NaiveDate,
+    last_day: NaiveDate,
 }
 
 /// Days as served, keyed by (day, re-keyed or not) so flipping the switch can never serve
@@ -78,7 +86,23 @@ impl Project {
             late: Mutex::default(),
             rekey_identified: AtomicBool::new(config.rekey_identified),
             rekeyer: OnceLock::new(),
+            query_cache: Mutex::default(),
+            resolver: OnceLock::new(),
+            first_day: config.first_day,
+            last_day: config.last_day,
         })
+    }
+
+    /// The first and last day holding data: the file's days for a JSONL file, else the
+    /// configured `first_day..=last_day`.
+    pub fn data_range(&self) -> (NaiveDate, NaiveDate) {
+        match &self.file {
+            Some(f) => match (f.days.keys().next(), f.days.keys().next_back()) {
+                (Some(first), Some(last)) => (*first, *last),
+                _ => (self.first_day, self.first_day),
+            },
+            None => (self.first_day, self.last_day.max(self.first_day)),
+        }
     }
 
     /// The Mixpanel project id (the folder name of a pipelines tree).
@@ -195,13 +219,17 @@ impl Project {
             entry.lines.extend(added.iter().cloned());
             added
         };
-        let mut cache = lock(&self.cache);
-        cache.generation += 1;
-        for key in [(day, false), (day, true)] {
-            if let Some(old) = cache.days.remove(&key) {
-                cache.bytes = cache.bytes.saturating_sub(old.bytes.len());
+        {
+            let mut cache = lock(&self.cache);
+            cache.generation += 1;
+            for key in [(day, false), (day, true)] {
+                if let Some(old) = cache.days.remove(&key) {
+                    cache.bytes = cache.bytes.saturating_sub(old.bytes.len());
+                }
             }
         }
+        // After the day cache, so a query day parsed after this sees the new lines.
+        lock(&self.query_cache).invalidate(day);
         added
     }
 

@@ -1,45 +1,16 @@
-//! Event names (the cheap "does this account work" call) and the `/__mock/` control endpoints
-//! other processes use to read the truth and the request log.
+//! The `/__mock/` control endpoints other processes use to read the truth and the request
+//! log, add late events, and switch re-keying and faults.
 
 use bytes::Bytes;
 use chrono::NaiveDate;
 use http::{Response, StatusCode};
 use serde_json::json;
 
-use super::export::transient_reply;
-use super::faults::Target;
+use super::State;
 use super::request::{Ctx, bytes_response, json_response};
-use super::{Reply, State};
+use crate::Faults;
 use crate::body::MockBody;
 use crate::project::lock;
-
-/// `GET /api/2.0/events/names`: a JSON array of names, cut to `limit`.
-pub(crate) fn event_names(state: &State, ctx: &Ctx) -> Reply {
-    if let Err(response) = ctx.authorize(state) {
-        return (*response).into();
-    }
-    let limit = match ctx.param("limit").map(str::parse::<usize>) {
-        None => usize::MAX,
-        Some(Ok(n)) => n,
-        Some(Err(_)) => {
-            return ctx
-                .error(StatusCode::BAD_REQUEST, "'limit' must be a non-negative integer")
-                .into();
-        }
-    };
-    if let Some(t) = ctx.param("type")
-        && !matches!(t, "general" | "unique" | "average")
-    {
-        return ctx
-            .error(StatusCode::BAD_REQUEST, "'type' must be general, unique or average")
-            .into();
-    }
-    if let Some(t) = lock(&state.faults).take_transient(&[Target::EventNames]) {
-        return transient_reply(state, ctx, t);
-    }
-    let names: Vec<String> = state.project.event_names().into_iter().take(limit).collect();
-    json_response(StatusCode::OK, &json!(names)).into()
-}
 
 /// `GET /__mock/truth?from_date=..&to_date=..`: the fault-free JSONL of the range.
 pub(crate) fn truth(state: &State, ctx: &Ctx) -> Response<MockBody> {
@@ -87,6 +58,28 @@ pub(crate) fn rekey(state: &State, ctx: &Ctx) -> Response<MockBody> {
     };
     state.project.set_rekey_identified(on);
     json_response(StatusCode::OK, &json!({ "rekey_identified": on }))
+}
+
+/// `POST /__mock/faults` with a JSON [`Faults`] body (empty: none): replaces the faults and
+/// resets their counters, answers the faults now in force.
+pub(crate) fn faults(state: &State, ctx: &Ctx) -> Response<MockBody> {
+    let faults = if ctx.body.iter().all(u8::is_ascii_whitespace) {
+        Faults::default()
+    } else {
+        match serde_json::from_slice::<Faults>(&ctx.body) {
+            Ok(faults) => faults,
+            Err(e) => return ctx.error(StatusCode::BAD_REQUEST, &format!("invalid faults: {e}")),
+        }
+    };
+    if let Some(rule) = &faults.http_status
+        && !(400..=599).contains(&rule.status)
+    {
+        return ctx
+            .error(StatusCode::BAD_REQUEST, "http_status.status must be between 400 and 599");
+    }
+    let answer = serde_json::to_value(&faults).unwrap_or_default();
+    lock(&state.faults).set(faults);
+    json_response(StatusCode::OK, &answer)
 }
 
 fn date_param(ctx: &Ctx, name: &str) -> Result<NaiveDate, String> {

@@ -3,8 +3,9 @@
 //! Transient faults (429, 5xx, disconnect, `terminated early`) are checked in that order and at
 //! most one hits a request; only the one that hits counts an attempt, so a rule for 429 and one
 //! for disconnects on the same day give 429, then a disconnect, then success. Engage and
-//! event-names requests have no day: only rules selecting `all` days apply to them, with their
+//! Query API requests have no day: only rules selecting `all` days apply to them, with their
 //! own counters. Data faults (malformed, split lines) hit selected days on every attempt.
+//! The `http_status` rule counts attempts per endpoint and is checked before all of these.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,8 @@ use crate::config::{DaySelector, FaultRule, Faults};
 pub(crate) enum Target {
     Day(NaiveDate),
     Engage,
-    EventNames,
+    /// A Query API endpoint (`events/names`, `segmentation`, ...).
+    Query(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,11 +57,37 @@ pub(crate) struct FaultState {
     first_day: NaiveDate,
     counters: HashMap<(Kind, Target), u32>,
     server_errors: u32,
+    status_counters: HashMap<String, u32>,
 }
 
 impl FaultState {
     pub(crate) fn new(faults: Faults, first_day: NaiveDate) -> Self {
-        Self { faults, first_day, counters: HashMap::new(), server_errors: 0 }
+        Self {
+            faults,
+            first_day,
+            counters: HashMap::new(),
+            server_errors: 0,
+            status_counters: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.faults.retry_after_secs
+    }
+
+    /// The status the `http_status` rule answers `endpoint` with, if it hits; counts the
+    /// attempt.
+    pub(crate) fn take_status(&mut self, endpoint: &str) -> Option<StatusCode> {
+        let rule = self.faults.http_status.as_ref()?;
+        if !rule.selects(endpoint) {
+            return None;
+        }
+        let seen = self.status_counters.entry(endpoint.to_owned()).or_insert(0);
+        if rule.attempts != 0 && *seen >= rule.attempts {
+            return None;
+        }
+        *seen += 1;
+        StatusCode::from_u16(rule.status).ok()
     }
 
     pub(crate) fn set(&mut self, faults: Faults) {
@@ -125,7 +153,7 @@ impl FaultState {
     fn selects(&self, days: &DaySelector, target: Target) -> bool {
         match target {
             Target::Day(day) => days.contains(day, self.first_day),
-            Target::Engage | Target::EventNames => *days == DaySelector::All,
+            Target::Engage | Target::Query(_) => *days == DaySelector::All,
         }
     }
 }
@@ -197,6 +225,21 @@ mod tests {
             s.take_transient(&[Target::Day(date(2024, 1, 5))]),
             Some(Transient::RateLimit { .. })
         ));
+    }
+
+    #[test]
+    fn status_rule_counts_attempts_per_endpoint() {
+        use crate::config::StatusRule;
+        let rule = StatusRule { status: 402, endpoints: vec!["funnels".to_owned()], attempts: 1 };
+        let mut s = state(Faults { http_status: Some(rule), ..Faults::default() });
+        assert_eq!(s.take_status("funnels"), Some(StatusCode::PAYMENT_REQUIRED));
+        assert_eq!(s.take_status("funnels"), None);
+        assert_eq!(s.take_status("segmentation"), None);
+        let every = StatusRule { status: 503, endpoints: Vec::new(), attempts: 0 };
+        s.set(Faults { http_status: Some(every), ..Faults::default() });
+        for endpoint in ["export", "engage", "funnels", "funnels"] {
+            assert_eq!(s.take_status(endpoint), Some(StatusCode::SERVICE_UNAVAILABLE));
+        }
     }
 
     #[test]

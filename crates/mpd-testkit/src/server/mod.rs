@@ -4,12 +4,14 @@ mod control;
 mod engage;
 mod export;
 mod faults;
+mod query;
+mod replies;
 mod request;
 
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -67,6 +69,8 @@ pub(crate) struct State {
     log: Mutex<Vec<RequestRecord>>,
     pub(crate) sessions: Mutex<HashSet<String>>,
     pub(crate) next_session: AtomicU64,
+    /// Query API requests admitted past authentication, for the hourly limit.
+    query_requests: AtomicU64,
 }
 
 impl State {
@@ -187,6 +191,13 @@ impl MockServer {
     pub fn set_faults(&self, faults: Faults) {
         lock(&self.state.faults).set(faults);
     }
+
+    /// The step events and conversion window (seconds) of saved funnel `id`
+    /// ([`Project::saved_funnels`]).
+    pub fn funnel_steps(&self, id: u64) -> Option<(Vec<String>, i64)> {
+        let funnel = self.state.project.saved_funnels().into_iter().find(|f| f.id == id)?;
+        Some((funnel.steps, funnel.window_secs))
+    }
 }
 
 impl Drop for MockServer {
@@ -219,6 +230,7 @@ async fn launch(config: MockConfig) -> Result<(SocketAddr, Arc<State>, watch::Se
         log: Mutex::default(),
         sessions: Mutex::default(),
         next_session: AtomicU64::new(0),
+        query_requests: AtomicU64::new(0),
     });
     let (shutdown, stopped) = watch::channel(());
     tokio::spawn(accept_loop(listener, Arc::clone(&state), stopped));
@@ -281,37 +293,80 @@ async fn handle(
     Ok(reply.response)
 }
 
+/// The API families behind `/api/2.0/` and `/api/query/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Export,
+    Engage,
+    Query(&'static str),
+}
+
+/// The family and endpoint name (`export`, `engage`, `segmentation/sum`, ...) of an API path.
+fn api_endpoint(path: &str) -> Option<(Api, &str)> {
+    let (legacy, rest) = match path.strip_prefix("/api/2.0/") {
+        Some(rest) => (true, rest),
+        None => (false, path.strip_prefix("/api/query/")?),
+    };
+    let name = rest.trim_matches('/');
+    let api = match name {
+        "export" if legacy => Api::Export,
+        "engage" => Api::Engage,
+        other => Api::Query(query::endpoint(other)?),
+    };
+    Some((api, name))
+}
+
 async fn route(state: &Arc<State>, ctx: &Ctx) -> Reply {
+    if let Some((api, name)) = api_endpoint(&ctx.path) {
+        return api_route(state, ctx, api, name).await;
+    }
     let path = ctx.path.as_str();
     let method = &ctx.method;
     match path {
-        "/api/2.0/export" | "/api/2.0/export/" if method == Method::GET => {
-            export::handle(state, ctx).await
-        }
-        "/api/2.0/engage" | "/api/2.0/engage/" | "/api/query/engage" | "/api/query/engage/"
-            if method == Method::GET || method == Method::POST =>
-        {
-            engage::handle(state, ctx)
-        }
-        "/api/2.0/events/names" | "/api/query/events/names" if method == Method::GET => {
-            control::event_names(state, ctx)
-        }
         "/__mock/truth" if method == Method::GET => control::truth(state, ctx).into(),
         "/__mock/requests" if method == Method::GET => control::requests(state).into(),
         "/__mock/late" if method == Method::POST => control::late(state, ctx).into(),
         "/__mock/rekey" if method == Method::POST => control::rekey(state, ctx).into(),
-        "/api/2.0/export"
-        | "/api/2.0/export/"
-        | "/api/2.0/engage"
-        | "/api/2.0/engage/"
-        | "/api/query/engage"
-        | "/api/query/engage/"
-        | "/api/2.0/events/names"
-        | "/api/query/events/names"
-        | "/__mock/truth"
-        | "/__mock/requests"
-        | "/__mock/late"
-        | "/__mock/rekey" => ctx.error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into(),
-        _ => ctx.error(StatusCode::NOT_FOUND, "not found").into(),
+        "/__mock/faults" if method == Method::POST => control::faults(state, ctx).into(),
+        "/__mock/truth" | "/__mock/requests" | "/__mock/late" | "/__mock/rekey"
+        | "/__mock/faults" => {
+            ctx.error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into()
+        }
+        _ => ctx.error(StatusCode::NOT_FOUND, "Not found").into(),
+    }
+}
+
+/// Method, credentials, the query rate limit and the `http_status` fault, then the family.
+async fn api_route(state: &Arc<State>, ctx: &Ctx, api: Api, name: &str) -> Reply {
+    let method = &ctx.method;
+    let allowed = match api {
+        Api::Export => method == Method::GET,
+        Api::Engage => method == Method::GET || method == Method::POST,
+        Api::Query(endpoint) => query::allows(endpoint, method),
+    };
+    if !allowed {
+        return ctx.error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into();
+    }
+    if let Err(response) = ctx.authorize(state) {
+        return (*response).into();
+    }
+    if let Api::Query(endpoint) = api {
+        let used = state.query_requests.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(limit) = state.config.query_rate_limit_per_hour
+            && used > u64::from(limit)
+        {
+            let response =
+                replies::query_rate_limited(state, ctx, endpoint, used, u64::from(limit));
+            return Reply { response, faults: vec!["query_rate_limit".to_owned()] };
+        }
+    }
+    let status = lock(&state.faults).take_status(name);
+    if let Some(status) = status {
+        return replies::injected_status(state, ctx, name, status);
+    }
+    match api {
+        Api::Export => export::handle(state, ctx).await,
+        Api::Engage => engage::handle(state, ctx),
+        Api::Query(endpoint) => query::handle(state, ctx, endpoint),
     }
 }

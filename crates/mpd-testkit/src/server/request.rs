@@ -37,6 +37,8 @@ pub(crate) struct Ctx {
     pub(crate) request_line: String,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) body_params: Vec<(String, String)>,
+    /// The raw body (control endpoints read JSON from it).
+    pub(crate) body: Bytes,
     pub(crate) credentials: Credentials,
     pub(crate) accept_gzip: bool,
 }
@@ -70,6 +72,7 @@ impl Ctx {
             request_line,
             query,
             body_params: Vec::new(),
+            body: Bytes::new(),
             credentials,
             accept_gzip,
         };
@@ -83,6 +86,7 @@ impl Ctx {
             ctx.body_params = parse_body(&body, is_json)
                 .map_err(|msg| ctx.reject(StatusCode::BAD_REQUEST, &msg))?;
         }
+        ctx.body = body;
         Ok(ctx)
     }
 

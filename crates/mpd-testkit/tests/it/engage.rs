@@ -136,7 +136,10 @@ async fn event_names_list_the_project_events() {
     let server = start(small_config()).await;
     let names =
         get(&server, "/api/query/events/names?project_id=1234&type=general&limit=3").await.json();
-    assert_eq!(names, Value::from(server.project().event_names()[..3].to_vec()));
+    let known = server.project().event_names();
+    let names = names.as_array().unwrap();
+    assert_eq!(names.len(), 3);
+    assert!(names.iter().all(|n| known.iter().any(|k| n == k)));
     let legacy = get(&server, "/api/2.0/events/names?project_id=1234").await.json();
     assert_eq!(legacy.as_array().unwrap().len(), 10);
 }

@@ -6,6 +6,7 @@ mod engage;
 mod export;
 mod faults;
 mod pipelines;
+mod query;
 
 use mpd_testkit::{MockConfig, MockServer};
 

@@ -1,0 +1,196 @@
+//! Saved things and feeds: `/cohorts/list`, `/insights` (saved reports), `/arb_funnels`
+//! (saved flows), `/stream/query` (activity feed) and the sunset `/jql`.
+
+use std::collections::HashSet;
+
+use chrono::{Duration, NaiveDate};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::params::{Answer, Bad, Params, bad};
+use crate::analytics::series::{self, Line};
+use crate::analytics::{Buckets, CountType, DayRange, Unit, flows};
+use crate::project::QueryEvent;
+
+/// The saved flows report: users' first "Page View" of the last 7 days, then 3 events.
+const FLOWS_BOOKMARK: u64 = 8101;
+const FLOWS_START: &str = "Page View";
+const FLOWS_DEPTH: usize = 3;
+const FLOWS_DAYS: i64 = 7;
+
+pub(crate) fn cohorts(p: &Params<'_>) -> Answer {
+    let project = &p.state.project;
+    let (first, last) = project.data_range();
+    let population = p.population(DayRange { from: first, to: last });
+    let mut purchasers = HashSet::new();
+    let mut anonymous = HashSet::new();
+    for e in population.iter() {
+        if e.name == "Purchase" {
+            purchasers.insert(e.resolved.as_str());
+        }
+        if e.resolved.starts_with("$device:") {
+            anonymous.insert(e.resolved.as_str());
+        }
+    }
+    let pro = project
+        .profiles()
+        .iter()
+        .filter(|v| v["$properties"]["plan"].as_str() == Some("pro"))
+        .count();
+    let cohort = |id: u64, name: &str, description: &str, created: &str, count: usize| {
+        json!({
+            "count": count,
+            "is_visible": 1,
+            "description": description,
+            "created": created,
+            "project_id": project.project_id(),
+            "id": id,
+            "name": name,
+        })
+    };
+    Ok(json!([
+        cohort(
+            9001,
+            "Purchasers",
+            "Users with at least one Purchase",
+            "2024-01-05 10:00:00",
+            purchasers.len()
+        ),
+        cohort(9002, "Pro plan", "Profiles on the pro plan", "2024-01-06 11:30:00", pro),
+        cohort(
+            9003,
+            "Never identified",
+            "Users never identified",
+            "2024-01-07 09:15:00",
+            anonymous.len()
+        ),
+    ]))
+}
+
+fn bookmark_id(p: &Params<'_>) -> Result<u64, Bad> {
+    let raw = p.get("bookmark_id").ok_or_else(|| {
+        bad("'bookmark_id' is a required parameter (the mock serves saved reports only)")
+    })?;
+    raw.trim()
+        .parse()
+        .map_err(|_| bad(format!("Invalid value for parameter 'bookmark_id': {raw:?}")))
+}
+
+fn iso_day(day: NaiveDate) -> String {
+    format!("{day}T00:00:00+00:00")
+}
+
+pub(crate) fn insights(p: &Params<'_>) -> Answer {
+    let id = bookmark_id(p)?;
+    let (days, headers) = match id {
+        8001 => (30, json!(["$event"])),
+        8002 => (14, json!(["$event", "$browser"])),
+        _ => {
+            return Err(Bad {
+                status: StatusCode::NOT_FOUND,
+                message: format!("bookmark {id} not found"),
+            });
+        }
+    };
+    let to = p.today();
+    let range = DayRange { from: to - Duration::days(days - 1), to };
+    let buckets = Buckets::new(Unit::Day, range.from, range.to);
+    let population = p.population(range);
+    let labels: Vec<String> = buckets.starts.iter().map(|s| iso_day(s.date())).collect();
+    let by_day = |lines: &[Line<'_>]| series::values_json(lines, &labels, CountType::General);
+    let series = if id == 8001 {
+        let names = ["Login", "Purchase"];
+        let events = population.iter().filter(|e| names.contains(&e.name.as_str()));
+        let tallied = series::tally(events, &buckets, |e| Some(e.name.clone()));
+        let lines: Vec<Line<'_>> = names
+            .iter()
+            .map(|n| {
+                tallied
+                    .iter()
+                    .find(|l| l.name == *n)
+                    .cloned()
+                    .unwrap_or_else(|| Line::empty(n, buckets.len()))
+            })
+            .collect();
+        by_day(&lines)
+    } else {
+        let purchases = population.iter().filter(|e| e.name == "Purchase");
+        let lines = series::tally(purchases, &buckets, |e: &QueryEvent| {
+            e.properties.get("$browser").and_then(crate::analytics::value_text)
+        });
+        json!({"Purchase": by_day(&series::keep_top(lines, CountType::General, usize::MAX))})
+    };
+    Ok(json!({
+        "computed_at": super::computed_at(),
+        "date_range": {"from_date": iso_day(range.from), "to_date": iso_day(range.to)},
+        "headers": headers,
+        "series": series,
+    }))
+}
+
+pub(crate) fn flows(p: &Params<'_>) -> Answer {
+    let id = bookmark_id(p)?;
+    if id != FLOWS_BOOKMARK {
+        return Err(Bad {
+            status: StatusCode::NOT_FOUND,
+            message: format!("bookmark {id} not found"),
+        });
+    }
+    match p.get("query_type").map(str::trim) {
+        None | Some("flows_sankey") => {}
+        Some(other) => {
+            return Err(bad(format!(
+                "Invalid value for parameter 'query_type': {other:?} (the mock serves flows_sankey)"
+            )));
+        }
+    }
+    let to = p.today();
+    let population = p.population(DayRange { from: to - Duration::days(FLOWS_DAYS - 1), to });
+    let mut answer = flows::flows_json(population.iter(), FLOWS_START, FLOWS_DEPTH);
+    answer["computed_at"] = json!(super::computed_at());
+    Ok(answer)
+}
+
+pub(crate) fn stream(p: &Params<'_>) -> Answer {
+    let ids: HashSet<String> = p
+        .string_list("distinct_ids")?
+        .ok_or_else(|| bad("'distinct_ids' is a required parameter"))?
+        .into_iter()
+        .collect();
+    let range = p.range(false)?;
+    let population = p.population(range);
+    let mut events: Vec<&QueryEvent> = population
+        .iter()
+        .filter(|e| ids.contains(&e.distinct_id) || ids.contains(&e.resolved))
+        .collect();
+    events.sort_by_key(|e| e.time_secs);
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|e| {
+            let mut props = Map::new();
+            props.insert("time".to_owned(), json!(e.time_secs));
+            props.insert("$distinct_id".to_owned(), json!(e.distinct_id));
+            for (k, v) in &e.properties {
+                if k != "time" && k != "distinct_id" {
+                    props.insert(k.clone(), v.clone());
+                }
+            }
+            json!({"event": e.name, "properties": props})
+        })
+        .collect();
+    Ok(json!({"status": "ok", "results": {"events": events}}))
+}
+
+pub(crate) fn jql(_: &Params<'_>) -> Answer {
+    Err(bad("JQL has been sunset"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insight_keys_are_offset_timestamps() {
+        assert_eq!(iso_day(crate::config::date(2024, 3, 1)), "2024-03-01T00:00:00+00:00");
+    }
+}
