@@ -373,10 +373,15 @@ fn show_series<T: Serialize>(
         };
     }
     if wants_json(global) {
-        print_result(global, Format::Json, result)
-    } else {
-        print_result(global, Format::Table, &view::series_rows(series, totals))
+        return print_result(global, Format::Json, result);
     }
+    // A total row helps a reader; in csv or plain output it would be a bogus data row.
+    let totals = if matches!(global.format, None | Some(Format::Table)) {
+        totals
+    } else {
+        Totals::NotAdditive
+    };
+    print_result(global, Format::Table, &view::series_rows(series, totals))
 }
 
 /// The terminal's width (`COLUMNS`, else 100 columns) and colour when stdout is a terminal.

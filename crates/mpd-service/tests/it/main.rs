@@ -7,5 +7,6 @@ mod import;
 mod interop;
 mod live;
 mod live_local;
+mod live_vs_local;
 mod support;
 mod sync;
