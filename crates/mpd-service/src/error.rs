@@ -133,6 +133,10 @@ impl Error {
             Error::EventNotFound { .. } => {
                 Some("`mpd inspect events` lists the project's event names".to_owned())
             }
+            Error::Store(error) if error.class() == mpd_store::ErrorClass::NotFound => Some(
+                "`mpd inspect tables` lists what the store holds; `mpd sync --from YYYY-MM-DD` fills it from Mixpanel"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
