@@ -39,7 +39,7 @@ impl Workspace {
         let answer = self.live_get(SEGMENTATION, params.pairs()).await?;
         let series =
             parse_series::values_answer(&answer).map_err(|why| unreadable(SEGMENTATION, why))?;
-        Ok(segmentation_result(q, series))
+        Ok(SegmentationResult::answer(Source::Live, q, series))
     }
 
     /// How often a numeric property fell into each range (`/segmentation/numeric`).
@@ -48,7 +48,7 @@ impl Workspace {
         let answer = self.live_get(SEGMENTATION_NUMERIC, params.pairs()).await?;
         let series = parse_series::values_answer(&answer)
             .map_err(|why| unreadable(SEGMENTATION_NUMERIC, why))?;
-        Ok(segmentation_result(q, series))
+        Ok(SegmentationResult::answer(Source::Live, q, series))
     }
 
     /// Sum or mean of a numeric property per bucket (`/segmentation/sum`, `/average`).
@@ -81,15 +81,7 @@ impl Workspace {
         let params = params::event_counts(q)?;
         let answer = self.live_get(EVENTS, params.pairs()).await?;
         let series = parse_series::values_answer(&answer).map_err(|why| unreadable(EVENTS, why))?;
-        Ok(EventCountsResult {
-            source: Source::Live,
-            events: q.events.clone(),
-            span: q.span,
-            unit: q.unit,
-            count_type: q.count_type,
-            total: series.total(),
-            series,
-        })
+        Ok(EventCountsResult::answer(Source::Live, q, series))
     }
 
     /// One event over time, split by the values of a property (`/events/properties`).
@@ -140,15 +132,7 @@ impl Workspace {
         let answer = self.live_get(RETENTION, params.pairs()).await?;
         let cohorts =
             parse_cohorts::retention_answer(&answer).map_err(|why| unreadable(RETENTION, why))?;
-        Ok(RetentionResult {
-            source: Source::Live,
-            born_event: q.born_event.clone(),
-            return_event: q.return_event.clone(),
-            span: q.span,
-            retention_type: q.retention_type,
-            unit: q.unit,
-            cohorts,
-        })
+        Ok(RetentionResult::answer(Source::Live, q, cohorts))
     }
 
     /// How many users did an event in at least N distinct hours/days of each bucket
@@ -212,21 +196,5 @@ impl Workspace {
             paths: flows.paths,
             overall_conversion_rate: flows.overall_conversion_rate,
         })
-    }
-}
-
-fn segmentation_result(
-    q: &SegmentationQuery,
-    series: crate::live::result::TimeSeries,
-) -> SegmentationResult {
-    SegmentationResult {
-        source: Source::Live,
-        event: q.event.clone(),
-        span: q.span,
-        unit: q.unit,
-        count_type: q.count_type,
-        on: q.on.clone(),
-        total: series.total(),
-        series,
     }
 }

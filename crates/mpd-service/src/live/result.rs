@@ -7,7 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::request::{ConversionWindow, CountType, DateSpan, RetentionType, TimeUnit};
+use super::request::{
+    ConversionWindow, CountType, DateSpan, EventCountsQuery, RetentionQuery, RetentionType,
+    SegmentationQuery, TimeUnit,
+};
 
 /// Values over time buckets, one line per series: what segmentation, event counts, property
 /// counts, numeric buckets, sums, averages and saved Insights reports return.
@@ -138,6 +141,22 @@ pub enum Metric {
     Average,
 }
 
+impl SegmentationResult {
+    /// The answer to `q` from `source`; the total is the sum of `series`.
+    pub fn answer(source: Source, q: &SegmentationQuery, series: TimeSeries) -> Self {
+        Self {
+            source,
+            event: q.event.clone(),
+            span: q.span,
+            unit: q.unit,
+            count_type: q.count_type,
+            on: q.on.clone(),
+            total: series.total(),
+            series,
+        }
+    }
+}
+
 /// `segmentation-sum` and `segmentation-average`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricResult {
@@ -180,6 +199,21 @@ pub struct EventCountsResult {
     /// One series per event.
     #[serde(flatten)]
     pub series: TimeSeries,
+}
+
+impl EventCountsResult {
+    /// The answer to `q` from `source`; the total is the sum of `series`.
+    pub fn answer(source: Source, q: &EventCountsQuery, series: TimeSeries) -> Self {
+        Self {
+            source,
+            events: q.events.clone(),
+            span: q.span,
+            unit: q.unit,
+            count_type: q.count_type,
+            total: series.total(),
+            series,
+        }
+    }
 }
 
 /// `property-counts`.
@@ -297,6 +331,21 @@ pub struct RetentionResult {
     pub unit: TimeUnit,
     /// Cohorts in time order.
     pub cohorts: Vec<RetentionCohort>,
+}
+
+impl RetentionResult {
+    /// The answer to `q` from `source`.
+    pub fn answer(source: Source, q: &RetentionQuery, cohorts: Vec<RetentionCohort>) -> Self {
+        Self {
+            source,
+            born_event: q.born_event.clone(),
+            return_event: q.return_event.clone(),
+            span: q.span,
+            retention_type: q.retention_type,
+            unit: q.unit,
+            cohorts,
+        }
+    }
 }
 
 /// Users per bucket by how often they did the event.

@@ -83,15 +83,7 @@ impl Workspace {
                 counts.iter().map(|c| if size == 0 { 0.0 } else { *c as f64 / size as f64 });
             cohorts.push(RetentionCohort { date: label, size, rates: rates.collect(), counts });
         }
-        Ok(RetentionResult {
-            source: Source::Local,
-            born_event: q.born_event.clone(),
-            return_event: q.return_event.clone(),
-            span: q.span,
-            retention_type: q.retention_type,
-            unit: q.unit,
-            cohorts,
-        })
+        Ok(RetentionResult::answer(Source::Local, q, cohorts))
     }
 
     /// The last day the events table holds: retention's "today".

@@ -49,16 +49,7 @@ impl Workspace {
         let limit = q.limit.unwrap_or(DEFAULT_SEGMENT_LIMIT);
         let series =
             time_series(buckets::labels(q.unit, q.span), names, cells, q.count_type).limited(limit);
-        Ok(SegmentationResult {
-            source: Source::Local,
-            event: q.event.clone(),
-            span: q.span,
-            unit: q.unit,
-            count_type: q.count_type,
-            on: q.on.clone(),
-            total: series.total(),
-            series,
-        })
+        Ok(SegmentationResult::answer(Source::Local, q, series))
     }
 
     /// `event-counts --local`: each event per time bucket, one series per event asked for
@@ -78,15 +69,7 @@ impl Workspace {
         let conditions = [format!("event_name IN ({})", names.join(", ")), span_sql(q.span)];
         let cells = self.local_cells(q.unit, "event_name", &conditions).await?;
         let series = time_series(buckets::labels(q.unit, q.span), events, cells, q.count_type);
-        Ok(EventCountsResult {
-            source: Source::Local,
-            events: q.events.clone(),
-            span: q.span,
-            unit: q.unit,
-            count_type: q.count_type,
-            total: series.total(),
-            series,
-        })
+        Ok(EventCountsResult::answer(Source::Local, q, series))
     }
 
     /// Events and distinct resolved users per (bucket, segment) of the events matching every
