@@ -11,7 +11,7 @@ use mpd_service::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::chart::{Chart, TerminalStyle, render_svg, render_terminal};
+use crate::chart::{TerminalStyle, render_svg, render_terminal};
 use crate::cli::{
     ActivityArgs, BookmarkArgs, ChartArgs, EventCountsArgs, Format, FrequencyArgs, FunnelArgs,
     GlobalArgs, InspectCommand, MetricArgs, NumericArgs, PropertyCountsArgs, QueryCommand,
@@ -87,9 +87,7 @@ async fn segmentation(
     };
     let what = format!("{} {}", result.event, describe_count(result.count_type));
     let title = title(&what, result.unit.as_str(), &result.span, result.on.as_deref());
-    let totals = totals(result.count_type);
-    let chart = view::series_chart(title, count_label(result.count_type), &result.series, totals);
-    show_series(global, &args.chart, &result, &result.series, totals, chart)
+    show_counts(global, &args.chart, &result, &result.series, result.count_type, title)
 }
 
 async fn numeric(
@@ -109,9 +107,7 @@ async fn numeric(
     let result = workspace.segmentation_numeric(&query).await?;
     let what = format!("{} {}", result.event, describe_count(result.count_type));
     let title = title(&what, result.unit.as_str(), &result.span, result.on.as_deref());
-    let totals = totals(result.count_type);
-    let chart = view::series_chart(title, count_label(result.count_type), &result.series, totals);
-    show_series(global, &args.chart, &result, &result.series, totals, chart)
+    show_counts(global, &args.chart, &result, &result.series, result.count_type, title)
 }
 
 async fn metric(
@@ -134,8 +130,7 @@ async fn metric(
     };
     let what = format!("{word} of {} on {}", result.on, result.event);
     let title = title(&what, result.unit.as_str(), &result.span, None);
-    let chart = view::series_chart(title, word, &result.series, totals);
-    show_series(global, &args.chart, &result, &result.series, totals, chart)
+    show_series(global, &args.chart, &result, &result.series, totals, title, word)
 }
 
 async fn event_counts(
@@ -156,9 +151,7 @@ async fn event_counts(
     };
     let what = describe_count(result.count_type).to_owned();
     let title = title(&what, result.unit.as_str(), &result.span, None);
-    let totals = totals(result.count_type);
-    let chart = view::series_chart(title, count_label(result.count_type), &result.series, totals);
-    show_series(global, &args.chart, &result, &result.series, totals, chart)
+    show_counts(global, &args.chart, &result, &result.series, result.count_type, title)
 }
 
 async fn property_counts(
@@ -178,9 +171,7 @@ async fn property_counts(
     let result = workspace.property_counts(&query).await?;
     let what = format!("{} {}", result.event, describe_count(result.count_type));
     let title = title(&what, result.unit.as_str(), &result.span, Some(&result.property));
-    let totals = totals(result.count_type);
-    let chart = view::series_chart(title, count_label(result.count_type), &result.series, totals);
-    show_series(global, &args.chart, &result, &result.series, totals, chart)
+    show_counts(global, &args.chart, &result, &result.series, result.count_type, title)
 }
 
 async fn funnel(
@@ -283,8 +274,7 @@ async fn saved_report(
         _ => String::new(),
     };
     let title = format!("saved report {}{range}", report.bookmark_id);
-    let chart = view::series_chart(title, "value", &report.series, Totals::Additive);
-    show_series(global, &args.chart, &report, &report.series, Totals::Additive, chart)
+    show_series(global, &args.chart, &report, &report.series, Totals::Additive, title, "value")
 }
 
 fn short_day(stamp: &str) -> &str {
@@ -339,6 +329,20 @@ fn refuse_chart(chart: &ChartArgs, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// [`show_series`] of a count: the chart's unit and whether buckets add up follow from what
+/// was counted.
+fn show_counts<T: Serialize>(
+    global: &GlobalArgs,
+    args: &ChartArgs,
+    result: &T,
+    series: &mpd_service::TimeSeries,
+    count_type: mpd_service::CountType,
+    title: String,
+) -> anyhow::Result<()> {
+    let label = count_label(count_type);
+    show_series(global, args, result, series, totals(count_type), title, label)
+}
+
 /// Prints a time series: table (default), another format, or a terminal chart; and writes the
 /// SVG when asked.
 fn show_series<T: Serialize>(
@@ -347,13 +351,15 @@ fn show_series<T: Serialize>(
     result: &T,
     series: &mpd_service::TimeSeries,
     totals: Totals,
-    chart: Chart,
+    title: String,
+    y_label: &str,
 ) -> anyhow::Result<()> {
     if args.chart && (global.format.is_some() || global.jq.is_some()) {
         return Err(usage(
             "--chart draws instead of printing rows; leave out --format/--jq (or use --plot FILE.svg next to them)".to_owned(),
         ));
     }
+    let chart = view::series_chart(title, y_label, series, totals);
     if let Some(path) = &args.plot {
         std::fs::write(path, render_svg(&chart)).map_err(|e| crate::Exit {
             code: 1,

@@ -21,8 +21,6 @@ use crate::workspace::Workspace;
 
 /// The table the local queries read; its absence means nothing was synced yet.
 const EVENTS: &str = "events";
-/// Identity mappings, when synced.
-const MAPPINGS: &str = "identity_mappings";
 
 /// The name the generated queries read events by; a CTE over `events` with each event's
 /// resolved user as `person`.
@@ -37,13 +35,9 @@ impl Workspace {
         Ok(self.sql(&query).await?.rows)
     }
 
-    /// The events with `person` = the identity mapping of `distinct_id` (one per id, a
-    /// `pipelines` mapping before a `derived` one), else `distinct_id` itself.
-    ///
-    /// This is what the store's `events_resolved` view computes. The view is not used: with
-    /// DataFusion 55, a JSON function over it (moved below its join by the optimizer) makes
-    /// its `resolved_distinct_id` and `distinct_id` read the mapping side's same-named
-    /// columns, so unmapped users turn NULL. Unique names on the mapping side avoid that.
+    /// The events with `person` = their resolved user, from the store's `events_resolved`
+    /// view (one mapping per id, a `pipelines` mapping before a `derived` one, else the
+    /// `distinct_id` itself).
     async fn local_resolved_events(&self) -> Result<String> {
         let store = self.store().await?;
         if !store.exists(EVENTS).await? {
@@ -52,25 +46,10 @@ impl Workspace {
                 available: store.table_names().await?,
             })));
         }
-        const COLUMNS: &str = "ev.event_name, ev.time, ev.date, ev.properties";
-        if !store.exists(MAPPINGS).await? {
-            return Ok(format!(
-                "SELECT {COLUMNS}, coalesce(ev.distinct_id, '') AS person FROM {EVENTS} ev"
-            ));
-        }
-        let info = store.table_info(MAPPINGS).await?;
-        let mapped = if info.schema.index_of("source").is_ok() {
-            "coalesce(min(CASE WHEN source = 'pipelines' THEN resolved_distinct_id END), \
-             min(resolved_distinct_id))"
-        } else {
-            "min(resolved_distinct_id)"
-        };
         Ok(format!(
-            "SELECT {COLUMNS}, coalesce(idm.mapped_person, ev.distinct_id, '') AS person \
-             FROM {EVENTS} ev LEFT JOIN \
-             (SELECT distinct_id AS mapped_from, {mapped} AS mapped_person \
-              FROM {MAPPINGS} GROUP BY distinct_id) idm \
-             ON ev.distinct_id = idm.mapped_from"
+            "SELECT event_name, time, date, properties, \
+             coalesce(resolved_distinct_id, '') AS person FROM {}",
+            mpd_store::EVENTS_RESOLVED_VIEW
         ))
     }
 }
