@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, Timelike as _};
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, Timelike as _, Utc};
 
 use crate::parse::Number;
 
@@ -45,13 +45,18 @@ pub(crate) fn number_to_ms(n: Number) -> Option<i64> {
         Number::UInt(t) => i64::try_from(t).ok()?,
         Number::Float(t) => f64_to_i64(t)?,
     };
-    // Only timestamps that can also be written out as RFC 3339 are kept.
-    DateTime::from_timestamp_millis(ms).map(|_| ms)
+    DateTime::from_timestamp_millis(ms).filter(has_four_digit_year).map(|_| ms)
 }
 
-/// The UTC day of a timestamp in microseconds, `None` outside chrono's range.
+/// The UTC day of a timestamp in microseconds, `None` outside the years 0000 to 9999.
 pub(crate) fn utc_date(us: i64) -> Option<NaiveDate> {
-    DateTime::from_timestamp_micros(us).map(|t| t.date_naive())
+    DateTime::from_timestamp_micros(us).filter(has_four_digit_year).map(|t| t.date_naive())
+}
+
+/// Only timestamps that RFC 3339 and the `date=YYYY-MM-DD` partitions can hold are kept:
+/// a year 10000 (or -1) is a corrupt value, not an event to store under a five-digit path.
+fn has_four_digit_year(t: &DateTime<Utc>) -> bool {
+    (0..=9999).contains(&t.year())
 }
 
 /// `$last_seen` and similar profile dates: ISO-like text without a zone is UTC.

@@ -261,6 +261,14 @@ fn missing_non_numeric_or_out_of_range_time() {
         err(export(r#"{"event":"e","properties":{"time":18446744073709551615}}"#)).0,
         "`properties.time` is out of range"
     );
+    // 10000-01-01T00:00:00Z in milliseconds: chrono holds it, RFC 3339 and the partitions do not.
+    assert_eq!(
+        err(pipelines(r#"{"event_name":"e","time":253402300800000,"properties":{}}"#)),
+        ("`time` is out of range".into(), Some(26))
+    );
+    let last_moment = r#"{"event_name":"e","time":253402300799999,"properties":{}}"#;
+    let mut decoder = EventDecoder::new(LineFormat::Pipelines, TimeCorrection::None);
+    assert_eq!(decoder.decode(last_moment.as_bytes()).unwrap().date.to_string(), "9999-12-31");
 }
 
 #[test]

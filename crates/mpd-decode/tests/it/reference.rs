@@ -1,6 +1,6 @@
 //! The event rules again, written plainly over `serde_json::Value`, as the oracle.
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, Datelike as _, NaiveDate};
 use mpd_decode::LineFormat;
 use serde_json::{Map, Value};
 
@@ -27,6 +27,9 @@ pub(crate) fn decode(line: &str, format: LineFormat) -> Option<Expected> {
     let time = if pipelines { root.get("time").or(props.get("time")) } else { props.get("time") };
     let time_us = epoch_us(time?)?;
     let date = DateTime::from_timestamp_micros(time_us)?.date_naive();
+    if !(0..=9999).contains(&date.year()) {
+        return None;
+    }
 
     let id = |top_key: &str, prop_key: &str| {
         let top = root.get(top_key).filter(|_| pipelines).and_then(id_text);
@@ -34,7 +37,7 @@ pub(crate) fn decode(line: &str, format: LineFormat) -> Option<Expected> {
     };
     let processing = |v: Option<&Value>| {
         let ms = v?.as_i64()?;
-        DateTime::from_timestamp_millis(ms).map(|_| ms)
+        DateTime::from_timestamp_millis(ms).filter(|t| (0..=9999).contains(&t.year())).map(|_| ms)
     };
     Some(Expected {
         event_name,
