@@ -178,8 +178,12 @@ fn has_nextest() -> bool {
     cargo().args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false)
 }
 
+/// `cargo run` tells the running xtask where its manifest is; the compile-time path is only a
+/// fallback, since a build shared between checkouts may have been compiled in another one.
 pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 pub(crate) fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {
