@@ -170,8 +170,24 @@ fn show(command: &Command) -> String {
     words.join(" ")
 }
 
+/// A cargo command without the variables `cargo run` set for the xtask package itself: build
+/// scripts such as ring's rerun when `CARGO_MANIFEST_DIR` or `CARGO_PKG_*` change, so passing
+/// xtask's values on rebuilt every dependency above them after each plain `cargo build`.
 pub(crate) fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        let set_for_xtask = key_text.starts_with("CARGO_PKG_")
+            || key_text.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                key_text.as_ref(),
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
+            );
+        if set_for_xtask {
+            command.env_remove(&key);
+        }
+    }
+    command
 }
 
 fn has_nextest() -> bool {
