@@ -175,12 +175,36 @@ pub(crate) fn activity_rows(feed: &ActivityFeed) -> Value {
     Value::Array(rows)
 }
 
-/// The most common paths; steps stay in the json output.
+/// Top paths, one per row; a sankey report, one node per row with its share of the step's
+/// users (edges stay in the json output).
 pub(crate) fn flows_rows(flows: &FlowsResult) -> Value {
+    if !flows.paths.is_empty() {
+        let with_segment = flows.paths.iter().any(|p| p.segment.is_some());
+        let rows = flows
+            .paths
+            .iter()
+            .map(|path| {
+                let mut row = Map::new();
+                if with_segment {
+                    row.insert("segment".to_owned(), json!(path.segment));
+                }
+                row.insert("path".to_owned(), json!(path.labels().join(" → ")));
+                row.insert("users".to_owned(), json!(path.count));
+                Value::Object(row)
+            })
+            .collect();
+        return Value::Array(rows);
+    }
     let rows = flows
-        .paths
+        .steps
         .iter()
-        .map(|path| json!({"path": path.events.join(" → "), "users": path.count}))
+        .flat_map(|step| {
+            let users: u64 = step.nodes.iter().map(|n| n.count).sum();
+            step.nodes.iter().map(move |node| {
+                let share = if users == 0 { 0.0 } else { node.count as f64 / users as f64 };
+                json!({"step": step.step, "node": node.label(), "users": node.count, "share": percent(share)})
+            })
+        })
         .collect();
     Value::Array(rows)
 }

@@ -23,6 +23,19 @@ pub enum Error {
     /// Configuration or credentials could not be read or resolved.
     #[error(transparent)]
     Config(Box<mpd_config::Error>),
+    /// A workspace opened for a store alone was asked to talk to Mixpanel.
+    #[error(
+        "this workspace was opened for a store alone and has no Mixpanel account; open it with credentials (an account or the MP_* variables) to send requests to Mixpanel"
+    )]
+    NoAccount,
+    /// No store location was configured and none can be derived without a project id.
+    #[error(
+        "which store? none is configured (--store DIR, MPD_STORE or `store` in [mpd]) and the default, ~/.mp/lake/<project_id>/, needs a Mixpanel project: {reason}"
+    )]
+    NoStore {
+        /// Why the project is unknown (the credential lookup's message).
+        reason: String,
+    },
     /// Mixpanel rejected the account's credentials or permissions.
     #[error(transparent)]
     Auth(Box<AuthRefused>),
@@ -100,7 +113,8 @@ impl Error {
                 mpd_config::ErrorClass::Io => ErrorClass::General,
                 mpd_config::ErrorClass::Auth => ErrorClass::Auth,
             },
-            Error::Auth(_) => ErrorClass::Auth,
+            Error::Auth(_) | Error::NoAccount => ErrorClass::Auth,
+            Error::NoStore { .. } => ErrorClass::Usage,
             Error::Api(e) => match e.class() {
                 mpd_api::ErrorClass::Auth => ErrorClass::Auth,
                 mpd_api::ErrorClass::InvalidRequest => ErrorClass::Usage,

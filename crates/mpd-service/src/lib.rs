@@ -25,6 +25,7 @@
 //! ```
 
 mod accounts;
+mod credentials;
 mod demo;
 mod error;
 mod gdpr;
@@ -44,16 +45,16 @@ pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};
 pub use import::ImportReport;
 pub use live::request::{
-    ActivityQuery, ConversionWindow, CountType, DateSpan, EventCountsQuery, FrequencyQuery,
-    FunnelQuery, LengthUnit, MetricQuery, PropertyCountsQuery, RetentionQuery, RetentionType,
-    SegmentationQuery, TimeUnit,
+    ActivityQuery, ConversionWindow, CountType, DateSpan, EventCountsQuery, FlowsView,
+    FrequencyQuery, FunnelQuery, LengthUnit, MetricQuery, PropertyCountsQuery, RetentionQuery,
+    RetentionType, SegmentationQuery, TimeUnit,
 };
 pub use live::result::{
-    ActivityEvent, ActivityFeed, CohortInfo, EventCountsResult, FlowNode, FlowPath, FlowStep,
-    FlowsResult, FrequencyResult, FrequencyRow, FunnelBucket, FunnelInfo, FunnelResult,
-    FunnelSegment, FunnelStep, Metric, MetricResult, Number, PropertyCount, PropertyCountsResult,
-    RetentionCohort, RetentionResult, SavedReport, SegmentationResult, Series, Source, TimeSeries,
-    TopEvent, bucket_day, serialize_number,
+    ActivityEvent, ActivityFeed, CohortInfo, EventCountsResult, FlowEdge, FlowNode, FlowNodeKind,
+    FlowPath, FlowSegment, FlowStep, FlowsResult, FrequencyResult, FrequencyRow, FunnelBucket,
+    FunnelInfo, FunnelResult, FunnelSegment, FunnelStep, Metric, MetricResult, Number,
+    PropertyCount, PropertyCountsResult, RetentionCohort, RetentionResult, SavedReport,
+    SegmentationResult, Series, Source, TimeSeries, TopEvent, bucket_day, serialize_number,
 };
 pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
 pub use maintenance::HistoryEntry;

@@ -34,8 +34,8 @@ pub struct ColumnView {
 pub struct StoreInfo {
     /// Where the store lives.
     pub store: String,
-    /// The Mixpanel project.
-    pub project_id: u64,
+    /// The Mixpanel project, when an account is configured.
+    pub project_id: Option<u64>,
     /// Number of tables.
     pub tables: usize,
     /// Rows over all tables (from Delta file statistics).
@@ -117,7 +117,7 @@ impl Workspace {
         let tables = store.tables().await?;
         Ok(StoreInfo {
             store: store.mode_label(),
-            project_id: self.credentials().project_id,
+            project_id: self.project_id_if_known(),
             tables: tables.len(),
             rows: tables.iter().filter_map(|t| t.n_rows).sum(),
             size_bytes: tables.iter().map(|t| t.size_bytes).sum(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use mpd_config::{ConfigFile, EnvVars, ResolvedCredentials, Settings, SettingsOverrides};
 use mpd_store::StoreLocation;
 
+use crate::credentials::LazyCredentials;
 use crate::error::{AuthRefused, Error, Result};
 use crate::live::DiscoveryCache;
 
@@ -37,12 +38,13 @@ pub enum StoreKind {
     InMemory,
 }
 
-/// The entry point for library users and the CLI: one Mixpanel project, its credentials and
-/// settings. Credentials are resolved once in [`Workspace::open`] and never change afterwards;
-/// the HTTP client is created on first use.
+/// The entry point for library users and the CLI: one store and, when a command talks to
+/// Mixpanel, one project's credentials. Credentials are resolved on the first request to
+/// Mixpanel and never change afterwards, so local work (SQL, inspection, import, maintenance,
+/// `--local` queries) needs no account; the HTTP client and the store are created on first use.
 #[derive(Debug)]
 pub struct Workspace {
-    credentials: ResolvedCredentials,
+    credentials: LazyCredentials,
     settings: Settings,
     home: Option<PathBuf>,
     store_kind: StoreKind,
@@ -53,23 +55,44 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Reads the config file and environment, resolves credentials and settings.
+    /// Reads the config file's settings and captures the environment; the account is looked up
+    /// in them only when a command first needs Mixpanel.
     pub fn open(options: WorkspaceOptions) -> Result<Self> {
         let path = match options.config_path {
-            Some(path) => path,
-            None => ConfigFile::default_path(&options.env)?,
+            Some(path) => Some(path),
+            None => ConfigFile::default_path(&options.env).ok(),
         };
-        let file = ConfigFile::load(&path)?;
-        let credentials =
-            mpd_config::resolve_credentials(&file, &options.env, options.account.as_deref())?;
-        let settings = mpd_config::load_settings(&file, &options.env, &options.overrides)?;
-        let home = options.env.get("HOME").map(PathBuf::from);
-        Ok(Self::from_parts(credentials, settings, home).with_store_kind(options.store_kind))
+        let file = path.as_deref().map(ConfigFile::load).transpose()?;
+        let settings = match &file {
+            Some(file) => mpd_config::load_settings(file, &options.env, &options.overrides)?,
+            None => mpd_config::load_settings(
+                &ConfigFile::empty(std::path::Path::new("")),
+                &options.env,
+                &options.overrides,
+            )?,
+        };
+        let home = options.env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        let credentials = LazyCredentials::from_config(file, options.env, options.account);
+        Ok(Self::with_credentials(credentials, settings, home).with_store_kind(options.store_kind))
     }
 
     /// A workspace from already resolved parts (tests, the demo, embedding applications).
     pub fn from_parts(
         credentials: ResolvedCredentials,
+        settings: Settings,
+        home: Option<PathBuf>,
+    ) -> Self {
+        Self::with_credentials(LazyCredentials::given(credentials), settings, home)
+    }
+
+    /// A workspace over a store alone: SQL, inspection, import, maintenance, GDPR erasure and
+    /// `--local` queries work; a request to Mixpanel fails with [`Error::NoAccount`].
+    pub fn for_store(settings: Settings) -> Self {
+        Self::with_credentials(LazyCredentials::store_only(), settings, None)
+    }
+
+    fn with_credentials(
+        credentials: LazyCredentials,
         settings: Settings,
         home: Option<PathBuf>,
     ) -> Self {
@@ -92,11 +115,21 @@ impl Workspace {
 
     /// The store, opened on first use.
     pub async fn store(&self) -> Result<&mpd_store::Store> {
+        self.store_for_project(None).await
+    }
+
+    /// The store, opened on first use; `project_hint` names the project whose default store to
+    /// use when neither a store nor an account is configured (`import pipelines` reads it from
+    /// the folder).
+    pub(crate) async fn store_for_project(
+        &self,
+        project_hint: Option<u64>,
+    ) -> Result<&mpd_store::Store> {
         self.store
             .get_or_try_init(|| async {
                 let mode = match self.store_kind {
                     StoreKind::Persistent => mpd_store::StoreMode::Persistent(
-                        self.store_location()?.root().to_path_buf(),
+                        self.store_location_for(project_hint)?.root().to_path_buf(),
                     ),
                     StoreKind::Ephemeral => mpd_store::StoreMode::Ephemeral,
                     StoreKind::InMemory => mpd_store::StoreMode::InMemory,
@@ -131,9 +164,14 @@ impl Workspace {
         )))
     }
 
-    /// The credentials in use (the secret stays redacted in `Debug`).
-    pub fn credentials(&self) -> &ResolvedCredentials {
-        &self.credentials
+    /// The credentials, resolved on this first need (the secret stays redacted in `Debug`).
+    pub fn credentials(&self) -> Result<&ResolvedCredentials> {
+        self.credentials.get()
+    }
+
+    /// The configured project, when an account is configured (never an error).
+    pub fn project_id_if_known(&self) -> Option<u64> {
+        self.credentials.project_id_if_known()
     }
 
     /// The effective settings.
@@ -141,18 +179,28 @@ impl Workspace {
         &self.settings
     }
 
-    /// The project's store location: the configured one, else `~/.mp/lake/<project_id>/`.
+    /// The project's store location: the configured one, else `~/.mp/lake/<project_id>/` of
+    /// the configured account.
     pub fn store_location(&self) -> Result<StoreLocation> {
+        self.store_location_for(None)
+    }
+
+    fn store_location_for(&self, project_hint: Option<u64>) -> Result<StoreLocation> {
         if let Some(store) = &self.settings.store {
             return Ok(StoreLocation::at(store));
         }
+        let project_id = match (self.credentials.get(), project_hint) {
+            (Ok(credentials), _) => credentials.project_id,
+            (Err(_), Some(hint)) => hint,
+            (Err(error), None) => return Err(Error::NoStore { reason: error.to_string() }),
+        };
         let home = self.home.as_ref().ok_or_else(|| {
             Error::InvalidArgument(
                 "HOME is not set, so the default store location is unknown: pass --store DIR or set MPD_STORE"
                     .to_owned(),
             )
         })?;
-        Ok(StoreLocation::default_for_project(home, self.credentials.project_id))
+        Ok(StoreLocation::default_for_project(home, project_id))
     }
 
     /// The Mixpanel client, built on first use from the credentials and settings.
@@ -167,10 +215,11 @@ impl Workspace {
     /// Makes one cheap authenticated call and reports whether the account works.
     pub async fn check_auth(&self) -> Result<AuthCheck> {
         let n_events = self.client()?.check_auth().await.map_err(|e| self.api_error(e))?;
+        let credentials = self.credentials()?;
         Ok(AuthCheck {
-            account: self.credentials.account_label(),
-            project_id: self.credentials.project_id,
-            region: self.credentials.region.to_string(),
+            account: credentials.account_label(),
+            project_id: credentials.project_id,
+            region: credentials.region.to_string(),
             ok: true,
             n_event_names: n_events as u64,
         })
@@ -189,14 +238,16 @@ impl Workspace {
             }
             None => source.to_string(),
         };
-        let account = match self.credentials.account_name() {
+        // An API error implies a client, and a client implies resolved credentials.
+        let Ok(credentials) = self.credentials() else { return Error::Api(source) };
+        let account = match credentials.account_name() {
             Some(name) => format!("account '{name}'"),
             None => "the credentials in MP_USERNAME/MP_SECRET".to_owned(),
         };
         Error::Auth(Box::new(AuthRefused {
             account,
-            project_id: self.credentials.project_id,
-            region: self.credentials.region.to_string(),
+            project_id: credentials.project_id,
+            region: credentials.region.to_string(),
             detail,
             source,
         }))
@@ -204,16 +255,16 @@ impl Workspace {
 
     fn client_options(&self) -> Result<mpd_api::ClientOptions> {
         let s = &self.settings;
-        let region: mpd_api::Region =
-            self.credentials.region.to_string().parse().map_err(|_| {
-                Error::InvalidArgument(format!("unknown region {}", self.credentials.region))
-            })?;
+        let credentials = self.credentials()?;
+        let region: mpd_api::Region = credentials.region.to_string().parse().map_err(|_| {
+            Error::InvalidArgument(format!("unknown region {}", credentials.region))
+        })?;
         Ok(mpd_api::ClientOptions {
             region,
             credentials: mpd_api::Credentials {
-                username: self.credentials.username.clone(),
-                secret: mpd_api::Secret::new(self.credentials.secret.expose()),
-                project_id: self.credentials.project_id,
+                username: credentials.username.clone(),
+                secret: mpd_api::Secret::new(credentials.secret.expose()),
+                project_id: credentials.project_id,
             },
             base_urls: mpd_api::BaseUrls {
                 all: parse_url("base_url", s.base_url.as_deref())?,

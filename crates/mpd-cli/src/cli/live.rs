@@ -339,6 +339,18 @@ pub(crate) struct BookmarkArgs {
     pub(crate) chart: ChartArgs,
 }
 
+/// `flows`.
+#[derive(Debug, Args)]
+pub(crate) struct FlowsArgs {
+    /// The saved report's bookmark id (from its URL in Mixpanel).
+    pub(crate) bookmark_id: u64,
+    /// Ask for the report's most common paths instead of its steps.
+    #[arg(long)]
+    pub(crate) paths: bool,
+    #[command(flatten)]
+    pub(crate) chart: ChartArgs,
+}
+
 /// `jql`: accepted so the command can explain that JQL is gone.
 #[derive(Debug, Args)]
 pub(crate) struct JqlArgs {

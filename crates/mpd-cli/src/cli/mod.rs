@@ -232,8 +232,8 @@ pub(crate) enum QueryCommand {
     ActivityFeed(ActivityArgs),
     /// A saved Insights report.
     SavedReport(BookmarkArgs),
-    /// A saved Flows report.
-    Flows(BookmarkArgs),
+    /// A saved Flows report: steps of events and drop-offs, or its top paths.
+    Flows(FlowsArgs),
     /// JQL is not supported: Mixpanel has sunset it.
     #[command(hide = true)]
     Jql(JqlArgs),

@@ -5,8 +5,9 @@ use std::io::{IsTerminal, Write};
 
 use chrono::Days;
 use mpd_service::{
-    ActivityQuery, ConversionWindow, DateSpan, EventCountsQuery, FrequencyQuery, FunnelQuery,
-    Metric, MetricQuery, PropertyCountsQuery, RetentionQuery, SegmentationQuery, Workspace,
+    ActivityQuery, ConversionWindow, DateSpan, EventCountsQuery, FlowsView, FrequencyQuery,
+    FunnelQuery, Metric, MetricQuery, PropertyCountsQuery, RetentionQuery, SegmentationQuery,
+    Workspace,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -45,7 +46,8 @@ pub(crate) async fn query(global: &GlobalArgs, command: QueryCommand) -> anyhow:
         QueryCommand::ActivityFeed(args) => activity(global, &workspace, args).await,
         QueryCommand::SavedReport(args) => saved_report(global, &workspace, args).await,
         QueryCommand::Flows(args) => {
-            let flows = workspace.flows(args.bookmark_id).await?;
+            let view = if args.paths { FlowsView::TopPaths } else { FlowsView::Sankey };
+            let flows = workspace.flows(args.bookmark_id, view).await?;
             refuse_chart(&args.chart, "flows")?;
             show(global, &flows, view::flows_rows(&flows))
         }

@@ -22,9 +22,21 @@ pub(crate) struct Case {
     pub(crate) credentials: String,
     /// A config file written to `$HOME/.mp/config.toml` before the first step.
     pub(crate) config: Option<String>,
+    /// A JSON-pipelines tree of the mock's project written to `$HOME/<folder>/<project_id>/`
+    /// before the first step.
+    pub(crate) pipelines: Option<PipelinesSpec>,
     /// The mock's scenario (a `MockConfig` table); defaults keep the cases small.
     #[serde(default)]
     pub(crate) mock: toml::Table,
+}
+
+/// Which days a case's pipelines tree holds, and where it goes under HOME.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PipelinesSpec {
+    pub(crate) folder: String,
+    pub(crate) from: chrono::NaiveDate,
+    pub(crate) to: chrono::NaiveDate,
 }
 
 /// One run of the binary.

@@ -22,6 +22,15 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         std::fs::write(dir.join("config.toml"), text).map_err(|e| e.to_string())?;
     }
+    if let Some(spec) = &case.pipelines {
+        let options = mpd_testkit::pipelines::PipelinesOptions::new(spec.from, spec.to);
+        mpd_testkit::pipelines::PipelinesTree::write(
+            mock.project(),
+            &home.path().join(&spec.folder),
+            &options,
+        )
+        .map_err(|e| format!("pipelines tree of {}: {e}", case.name))?;
+    }
     let mut transcript = String::new();
     let mut failures = Vec::new();
     for step in &case.steps {

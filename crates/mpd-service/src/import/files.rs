@@ -58,6 +58,12 @@ pub(crate) fn project_dir(source: &Path) -> Result<PathBuf> {
     }
 }
 
+/// The project id a pipelines tree names in its folder (`<bucket>/<project_id>/mp_master_event/`),
+/// when the project folder's name is a number.
+pub(crate) fn folder_project_id(project: &Path) -> Option<u64> {
+    project.file_name()?.to_str()?.parse().ok().filter(|id| *id > 0)
+}
+
 /// The `*.json` / `*.json.gz` files under `dataset`, sorted, skipping hidden (in-progress) ones.
 pub(crate) fn data_files(project: &Path, dataset: &str) -> Result<Vec<PipelineFile>> {
     let mut files = Vec::new();
@@ -145,6 +151,13 @@ mod tests {
             NaiveDate::from_ymd_opt(2024, 3, 5)
         );
         assert_eq!(day_of("mp_master_event/odd/file.json"), None);
+    }
+
+    #[test]
+    fn the_project_id_comes_from_a_numeric_project_folder() {
+        assert_eq!(folder_project_id(Path::new("bucket/2195193")), Some(2195193));
+        assert_eq!(folder_project_id(Path::new("s3-mirror")), None);
+        assert_eq!(folder_project_id(Path::new("bucket/0")), None);
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Workspace {
     ) -> Result<ImportReport> {
         let started = Instant::now();
         let project = files::project_dir(source)?;
-        let store = self.store().await?;
+        let store = self.store_for_project(files::folder_project_id(&project)).await?;
         let _lock = store.lock_for_writing("import pipelines")?;
         let ingested = ledger::ingested(store).await?;
         let erased = ErasedIds::load(store).await?;

@@ -173,7 +173,7 @@ impl Workspace {
     fn event_not_found(&self, event: &str, known: &[String]) -> Error {
         Error::EventNotFound {
             event: event.to_owned(),
-            project_id: self.credentials().project_id,
+            project_id: self.project_id_if_known().unwrap_or_default(),
             suggestions: suggest::suggest(event, known),
         }
     }

@@ -5,14 +5,15 @@
 pub(in crate::live) mod params;
 mod parse_activity;
 mod parse_cohorts;
+mod parse_flows;
 mod parse_funnel;
 mod parse_report;
 pub(in crate::live) mod parse_series;
 
 use crate::error::Result;
 use crate::live::request::{
-    ActivityQuery, EventCountsQuery, FrequencyQuery, FunnelQuery, MetricQuery, PropertyCountsQuery,
-    RetentionQuery, SegmentationQuery,
+    ActivityQuery, EventCountsQuery, FlowsView, FrequencyQuery, FunnelQuery, MetricQuery,
+    PropertyCountsQuery, RetentionQuery, SegmentationQuery,
 };
 use crate::live::result::{
     ActivityFeed, EventCountsResult, FlowsResult, FrequencyResult, FunnelResult, Metric,
@@ -179,21 +180,26 @@ impl Workspace {
         })
     }
 
-    /// A saved Flows report (`/arb_funnels?bookmark_id=&query_type=flows_sankey`, an
-    /// undocumented endpoint).
-    pub async fn flows(&self, bookmark_id: u64) -> Result<FlowsResult> {
-        let params =
-            [("bookmark_id", bookmark_id.to_string()), ("query_type", "flows_sankey".to_owned())];
+    /// A saved Flows report (`/arb_funnels?bookmark_id=&query_type=flows_sankey` or
+    /// `flows_top_paths`, an undocumented endpoint). A report answers in its own shape
+    /// whatever view was asked for, so either shape is read.
+    pub async fn flows(&self, bookmark_id: u64, view: FlowsView) -> Result<FlowsResult> {
+        let params = [
+            ("bookmark_id", bookmark_id.to_string()),
+            ("query_type", view.query_type().to_owned()),
+        ];
         let answer = self
             .live_get(FLOWS, &params)
             .await
             .map_err(|e| not_found_as(e, || format!("saved flows report {bookmark_id}")))?;
-        let flows = parse_report::flows_answer(&answer).map_err(|why| unreadable(FLOWS, why))?;
+        let flows = parse_flows::flows_answer(&answer).map_err(|why| unreadable(FLOWS, why))?;
         Ok(FlowsResult {
             bookmark_id,
             computed_at: flows.computed_at,
             steps: flows.steps,
             paths: flows.paths,
+            paths_found: flows.paths_found,
+            segments: flows.segments,
             overall_conversion_rate: flows.overall_conversion_rate,
         })
     }

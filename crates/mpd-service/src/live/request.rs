@@ -274,3 +274,24 @@ pub struct ActivityQuery {
     /// The days.
     pub span: DateSpan,
 }
+
+/// Which view of a saved Flows report to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowsView {
+    /// Steps of nodes with the edges between them (`query_type=flows_sankey`).
+    #[default]
+    Sankey,
+    /// The most common paths (`query_type=flows_top_paths`).
+    TopPaths,
+}
+
+impl FlowsView {
+    /// The `query_type` parameter of `/arb_funnels`.
+    pub fn query_type(self) -> &'static str {
+        match self {
+            FlowsView::Sankey => "flows_sankey",
+            FlowsView::TopPaths => "flows_top_paths",
+        }
+    }
+}

@@ -417,11 +417,62 @@ pub struct SavedReport {
     pub series: TimeSeries,
 }
 
-/// One node of a flows step.
+/// What a node of a flows report stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowNodeKind {
+    /// Users who did this event at this step (Mixpanel's `ANCHOR`, `FORWARD`, `REVERSE`, ...).
+    Event,
+    /// Events too rare to show on their own, merged into one node (`PRUNED`).
+    Pruned,
+    /// A node type this version of mpd does not know, without an event name.
+    Other,
+    /// No event at this position of a path (`EMPTY`, in top-paths reports).
+    Empty,
+    /// Users who did nothing more (`DROPOFF`).
+    DropOff,
+}
+
+/// One node of a flows step, or one position of a path.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowNode {
-    /// The event at this step.
-    pub event: String,
+    /// What the node stands for.
+    pub kind: FlowNodeKind,
+    /// The event; `None` for drop-offs, pruned and empty nodes.
+    pub event: Option<String>,
+    /// Mixpanel's node type as sent (`ANCHOR`, `FORWARD`, `DROPOFF`, ...).
+    pub node_type: Option<String>,
+    /// Users.
+    pub count: u64,
+    /// Where this node's users went at the next step (sankey reports).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub edges: Vec<FlowEdge>,
+}
+
+impl FlowNode {
+    /// The event, or what the node stands for: `(drop-off)`, `(other events)`, `(none)`.
+    pub fn label(&self) -> String {
+        match (self.kind, &self.event) {
+            (FlowNodeKind::Event, Some(event)) => event.clone(),
+            (FlowNodeKind::DropOff, _) => "(drop-off)".to_owned(),
+            (FlowNodeKind::Pruned, _) => "(other events)".to_owned(),
+            (FlowNodeKind::Empty, _) => "(none)".to_owned(),
+            (_, _) => {
+                format!("({})", self.node_type.as_deref().unwrap_or("unknown").to_ascii_lowercase())
+            }
+        }
+    }
+}
+
+/// Users moving from a node to a node of the next step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowEdge {
+    /// The 0-based step the edge leads to.
+    pub step: u32,
+    /// What the target node stands for.
+    pub kind: FlowNodeKind,
+    /// The target's event, when it is one.
+    pub event: Option<String>,
     /// Users.
     pub count: u64,
 }
@@ -431,31 +482,56 @@ pub struct FlowNode {
 pub struct FlowStep {
     /// 0-based position.
     pub step: u32,
-    /// Events users did at this step, largest first.
+    /// Events users did at this step, largest first, then pruned and drop-off nodes.
     pub nodes: Vec<FlowNode>,
 }
 
-/// One path through a flows report.
+/// One path of a top-paths flows report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowPath {
-    /// The events in order.
-    pub events: Vec<String>,
-    /// Users who took it.
+    /// The positions in order; a path shorter than the report ends in `empty` nodes.
+    pub nodes: Vec<FlowNode>,
+    /// Users who took the whole path: the count of its last non-empty position.
+    pub count: u64,
+    /// The breakdown segment the path belongs to (`Converted`), when the report has one.
+    pub segment: Option<String>,
+}
+
+impl FlowPath {
+    /// The path's events and drop-offs, without the padding after its end.
+    pub fn labels(&self) -> Vec<String> {
+        let end =
+            self.nodes.iter().rposition(|n| n.kind != FlowNodeKind::Empty).map_or(0, |i| i + 1);
+        self.nodes[..end].iter().map(FlowNode::label).collect()
+    }
+}
+
+/// Users of a breakdown segment of a whole flows report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowSegment {
+    /// The segment (`Converted`, `Did Not Convert`, a property value).
+    pub segment: String,
+    /// Users.
     pub count: u64,
 }
 
-/// `flows`: a saved Flows report.
+/// `flows`: a saved Flows report, as a sankey (steps of nodes) or as top paths.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowsResult {
     /// The bookmark.
     pub bookmark_id: u64,
     /// When Mixpanel computed it.
     pub computed_at: Option<String>,
-    /// Steps in order.
+    /// Steps in order (sankey reports).
     pub steps: Vec<FlowStep>,
-    /// The most common paths, largest first.
+    /// The most common paths, largest first (top-paths reports).
     pub paths: Vec<FlowPath>,
-    /// Share of starting users who reached the last step, when Mixpanel told it.
+    /// How many distinct paths Mixpanel found, of which `paths` holds the top ones.
+    pub paths_found: Option<u64>,
+    /// The report's users per breakdown segment.
+    pub segments: Vec<FlowSegment>,
+    /// Share of starting users who reached the last step, when Mixpanel told it (an empty
+    /// report's `"NaN"` reads as none).
     pub overall_conversion_rate: Option<f64>,
 }
 

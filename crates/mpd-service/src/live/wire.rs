@@ -34,7 +34,7 @@ impl Workspace {
         if let mpd_api::Error::PaymentRequired(failure) = &error {
             return Error::NoApiAccess {
                 endpoint: endpoint.to_owned(),
-                project_id: self.credentials().project_id,
+                project_id: self.project_id_if_known().unwrap_or_default(),
                 message: failure.message.clone(),
             };
         }

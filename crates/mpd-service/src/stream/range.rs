@@ -107,6 +107,9 @@ impl Workspace {
     /// Checks the selection and cuts it into requests.
     pub(crate) fn plan(&self, selection: &EventSelection) -> Result<RunPlan> {
         selection.validate()?;
+        // Every plan ends in export requests: a missing account is reported before anything
+        // else (such as the default store, which also needs the account's project).
+        self.credentials()?;
         let ranges = DayRange::split(selection.from, selection.to, selection.chunk_days);
         let quarantine_path = match &selection.quarantine_path {
             Some(path) => path.clone(),

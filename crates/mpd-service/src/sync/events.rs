@@ -87,8 +87,9 @@ impl Workspace {
         &self,
         request: &SyncRequest,
     ) -> Result<(SyncWindow, Option<NaiveDate>)> {
+        // The account first: a sync needs Mixpanel, and its default store needs the project.
+        let app_id = cursor_app_id(self.credentials()?.project_id, EVENTS_TABLE);
         let store = self.store().await?;
-        let app_id = cursor_app_id(self.credentials().project_id, EVENTS_TABLE);
         let cursor = if store.exists(EVENTS_TABLE).await? {
             store.app_transaction_version(EVENTS_TABLE, &app_id).await?.and_then(version_to_day)
         } else {
@@ -128,7 +129,7 @@ impl Workspace {
         .await?;
         let mut progress = Progress {
             store,
-            app_id: cursor_app_id(self.credentials().project_id, EVENTS_TABLE),
+            app_id: cursor_app_id(self.credentials()?.project_id, EVENTS_TABLE),
             window,
             cursor,
             commit_rows: self.settings().sync_commit_rows.max(1),

@@ -46,6 +46,7 @@ impl Workspace {
     /// Derives identity mappings from the events added since the last identity sync.
     pub(crate) async fn sync_identity(&self) -> Result<IdentitySync> {
         let started = Instant::now();
+        let app_id = cursor_app_id(self.credentials()?.project_id, IDENTITY_TABLE);
         let store = self.store().await?;
         if !store.exists(EVENTS_TABLE).await? {
             return Err(Error::InvalidArgument(
@@ -53,7 +54,6 @@ impl Workspace {
                     .to_owned(),
             ));
         }
-        let app_id = cursor_app_id(self.credentials().project_id, IDENTITY_TABLE);
         let mapped_exists = store.exists(IDENTITY_TABLE).await?;
         let covered = if mapped_exists {
             store.app_transaction_version(IDENTITY_TABLE, &app_id).await?

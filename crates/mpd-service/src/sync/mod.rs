@@ -128,6 +128,8 @@ impl Workspace {
                 "--backfill re-reads event days: use it with `mpd sync events` (or all)".to_owned(),
             ));
         }
+        // A sync talks to Mixpanel: no account is the account's error, not the store's.
+        self.credentials()?;
         if request.dry_run {
             return Ok(SyncReport {
                 plan: Some(self.sync_plan(request).await?),

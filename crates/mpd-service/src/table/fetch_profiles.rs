@@ -48,6 +48,7 @@ impl Workspace {
         request: &StreamProfilesRequest,
         reporter: &dyn Reporter,
     ) -> Result<ProfileFetchSummary> {
+        self.credentials()?;
         let _lock = self.store().await?.lock_for_writing("fetch profiles")?;
         self.fetch_profiles_locked(table, mode, request, reporter).await
     }

@@ -53,36 +53,3 @@ fn unreadable_insights() {
     let bad = insights_answer(&json!({"series": {"Purchase": 3}})).unwrap_err();
     assert!(bad.contains("\"Purchase\"") && bad.contains("a number"), "{bad}");
 }
-
-#[test]
-fn flows_sorted_largest_first() {
-    let answer = flows_answer(&json!({
-        "computed_at": "2024-03-08T00:00:00",
-        "steps": [
-            {"step": 1, "nodes": [{"event": "Search", "count": 2}, {"event": "View Item", "count": 7}]},
-            {"step": 0, "nodes": [{"event": "Page View", "count": 10}]}
-        ],
-        "flows": [{"path": ["Page View", "Search"], "count": 2}, {"path": ["Page View", "View Item"], "count": 7}],
-        "overallConversionRate": 0.9
-    }))
-    .unwrap();
-    assert_eq!(answer.steps[0].step, 0);
-    assert_eq!(answer.steps[1].nodes[0], FlowNode { event: "View Item".into(), count: 7 });
-    assert_eq!(answer.paths[0].events, ["Page View", "View Item"]);
-    assert_eq!(answer.overall_conversion_rate, Some(0.9));
-}
-
-#[test]
-fn flows_with_missing_parts() {
-    let answer =
-        flows_answer(&json!({"steps": [{"nodes": [{"name": "A", "count": 1.0}]}]})).unwrap();
-    assert_eq!(answer.steps[0].nodes[0].event, "A");
-    assert!(answer.paths.is_empty());
-    assert_eq!(answer.overall_conversion_rate, None);
-    assert!(
-        flows_answer(&json!({"steps": [{"nodes": [{"count": 1}]}]}))
-            .unwrap_err()
-            .contains("no event")
-    );
-    assert!(flows_answer(&json!([])).is_err());
-}
