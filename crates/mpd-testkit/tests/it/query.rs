@@ -483,11 +483,26 @@ async fn reports_cohorts_stream_insights_and_flows() {
         .filter(|e| e.name == "Page View" && e.day() >= day(2024, 1, 14))
         .map(|e| e.user.as_str())
         .collect();
+    let anchor = &flows["steps"][0]["nodes"][0];
     assert_eq!(
-        flows["steps"][0]["nodes"][0],
-        json!({"event": "Page View", "count": starters.len()})
+        (anchor["event"].as_str(), anchor["type"].as_str()),
+        (Some("Page View"), Some("ANCHOR"))
     );
+    assert_eq!(anchor["totalCount"], starters.len().to_string());
     assert_eq!(flows["steps"].as_array().unwrap().len(), 4);
+    for step in flows["steps"].as_array().unwrap() {
+        let users: usize = step["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["totalCount"].as_str().unwrap().parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(users, starters.len(), "every starter is in one node of every step");
+    }
+    let paths = query(&server, "arb_funnels", "bookmark_id=8101&query_type=flows_top_paths").await;
+    assert_eq!(paths["flows"][0]["flowSteps"][0]["totalCount"], starters.len().to_string());
+    let empty = query(&server, "arb_funnels", "bookmark_id=8103&query_type=flows_sankey").await;
+    assert_eq!(empty["overallConversionRate"], "NaN");
 }
 
 #[tokio::test]

@@ -15,6 +15,9 @@ use crate::project::QueryEvent;
 /// The saved flows report: users' first "Page View" of the last 7 days, then 3 events.
 const FLOWS_BOOKMARK: u64 = 8101;
 const FLOWS_START: &str = "Page View";
+/// A saved flows report nobody enters (its start event never happens): Mixpanel's empty report.
+const EMPTY_FLOWS_BOOKMARK: u64 = 8103;
+const EMPTY_FLOWS_START: &str = "App Uninstalled";
 const FLOWS_DEPTH: usize = 3;
 const FLOWS_DAYS: i64 = 7;
 
@@ -130,23 +133,27 @@ pub(crate) fn insights(p: &Params<'_>) -> Answer {
 
 pub(crate) fn flows(p: &Params<'_>) -> Answer {
     let id = bookmark_id(p)?;
-    if id != FLOWS_BOOKMARK {
-        return Err(Bad {
-            status: StatusCode::NOT_FOUND,
-            message: format!("bookmark {id} not found"),
-        });
-    }
-    match p.get("query_type").map(str::trim) {
-        None | Some("flows_sankey") => {}
-        Some(other) => {
-            return Err(bad(format!(
-                "Invalid value for parameter 'query_type': {other:?} (the mock serves flows_sankey)"
-            )));
+    let start = match id {
+        FLOWS_BOOKMARK => FLOWS_START,
+        EMPTY_FLOWS_BOOKMARK => EMPTY_FLOWS_START,
+        _ => {
+            return Err(Bad {
+                status: StatusCode::NOT_FOUND,
+                message: format!("bookmark {id} not found"),
+            });
         }
-    }
+    };
     let to = p.today();
     let population = p.population(DayRange { from: to - Duration::days(FLOWS_DAYS - 1), to });
-    let mut answer = flows::flows_json(population.iter(), FLOWS_START, FLOWS_DEPTH);
+    let mut answer = match p.get("query_type").map(str::trim) {
+        None | Some("flows_sankey") => flows::sankey_json(population.iter(), start, FLOWS_DEPTH),
+        Some("flows_top_paths") => flows::top_paths_json(population.iter(), start, FLOWS_DEPTH),
+        Some(other) => {
+            return Err(bad(format!(
+                "Invalid value for parameter 'query_type': {other:?} (the mock serves flows_sankey and flows_top_paths)"
+            )));
+        }
+    };
     answer["computed_at"] = json!(super::computed_at());
     Ok(answer)
 }
