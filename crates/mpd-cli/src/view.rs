@@ -12,15 +12,28 @@ use crate::chart::{Chart, ChartLine, LegendValue};
 
 /// Whether a time series' values add up to something meaningful over the range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Totals {
+pub(crate) enum Totals<'a> {
     /// Counts of events or sums: a total row is shown.
     Additive,
-    /// Unique users, averages: adding buckets up would double count.
+    /// Unique users, averages, rates: adding buckets up would double count.
     NotAdditive,
+    /// Only the series with these names add up (a saved report mixing metrics).
+    Only(&'a [String]),
 }
 
-/// One row per bucket, a column per series; a `total` row when the values add up.
-pub(crate) fn series_rows(series: &TimeSeries, totals: Totals) -> Value {
+impl Totals<'_> {
+    fn adds_up(self, name: &str) -> bool {
+        match self {
+            Totals::Additive => true,
+            Totals::NotAdditive => false,
+            Totals::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// One row per bucket, a column per series; a `total` row when values add up (a column whose
+/// values do not add up stays empty in it).
+pub(crate) fn series_rows(series: &TimeSeries, totals: Totals<'_>) -> Value {
     let mut rows: Vec<Value> = series
         .dates
         .iter()
@@ -34,11 +47,12 @@ pub(crate) fn series_rows(series: &TimeSeries, totals: Totals) -> Value {
             Value::Object(row)
         })
         .collect();
-    if totals == Totals::Additive && series.dates.len() > 1 {
+    if series.series.iter().any(|line| totals.adds_up(&line.name)) && series.dates.len() > 1 {
         let mut row = Map::new();
         row.insert("date".to_owned(), json!("total"));
         for line in &series.series {
-            row.insert(line.name.clone(), number(line.total()));
+            let cell = if totals.adds_up(&line.name) { number(line.total()) } else { Value::Null };
+            row.insert(line.name.clone(), cell);
         }
         rows.push(Value::Object(row));
     }
@@ -244,7 +258,7 @@ pub(crate) fn series_chart(
     title: String,
     y_label: &str,
     series: &TimeSeries,
-    totals: Totals,
+    totals: Totals<'_>,
 ) -> Chart {
     let lines = series
         .series
@@ -254,9 +268,10 @@ pub(crate) fn series_chart(
             values: series.dates.iter().map(|d| line.values.get(d).copied()).collect(),
         })
         .collect();
-    let legend = match totals {
-        Totals::Additive => LegendValue::Total,
-        Totals::NotAdditive => LegendValue::Last,
+    let legend = if series.series.iter().all(|line| totals.adds_up(&line.name)) {
+        LegendValue::Total
+    } else {
+        LegendValue::Last
     };
     Chart { title, y_label: y_label.to_owned(), x_labels: series.dates.clone(), lines, legend }
 }
@@ -300,5 +315,25 @@ mod tests {
             ])
         );
         assert_eq!(series_rows(&series, Totals::NotAdditive).as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn a_mixed_report_totals_only_the_columns_that_add_up() {
+        let line = |name: &str| mpd_service::Series {
+            name: name.into(),
+            values: [("d1".to_owned(), 2.0), ("d2".to_owned(), 3.0)].into_iter().collect(),
+        };
+        let series = TimeSeries {
+            dates: vec!["d1".into(), "d2".into()],
+            series: vec![line("Sign Up [Total Events]"), line("Purchase [Unique Users]")],
+        };
+        let additive = ["Sign Up [Total Events]".to_owned()];
+        let rows = series_rows(&series, Totals::Only(&additive));
+        assert_eq!(
+            rows[2],
+            json!({"date": "total", "Sign Up [Total Events]": 5, "Purchase [Unique Users]": null})
+        );
+        let none: [String; 0] = [];
+        assert_eq!(series_rows(&series, Totals::Only(&none)).as_array().map(Vec::len), Some(2));
     }
 }

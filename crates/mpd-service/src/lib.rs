@@ -53,8 +53,9 @@ pub use live::result::{
     ActivityEvent, ActivityFeed, CohortInfo, EventCountsResult, FlowEdge, FlowNode, FlowNodeKind,
     FlowPath, FlowSegment, FlowStep, FlowsResult, FrequencyResult, FrequencyRow, FunnelBucket,
     FunnelInfo, FunnelResult, FunnelSegment, FunnelStep, Metric, MetricResult, Number,
-    PropertyCount, PropertyCountsResult, RetentionCohort, RetentionResult, SavedReport,
-    SegmentationResult, Series, Source, TimeSeries, TopEvent, bucket_day, serialize_number,
+    PropertyCount, PropertyCountsResult, ReportSeries, RetentionCohort, RetentionResult,
+    SavedReport, SegmentationResult, Series, Source, TimeSeries, TopEvent, bucket_day,
+    serialize_number,
 };
 pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
 pub use maintenance::HistoryEntry;

@@ -276,7 +276,10 @@ async fn saved_report(
         _ => String::new(),
     };
     let title = format!("saved report {}{range}", report.bookmark_id);
-    show_series(global, &args.chart, &report, &report.series, Totals::Additive, title, "value")
+    let additive: Vec<String> =
+        report.series_info.iter().filter(|s| s.additive).map(|s| s.name.clone()).collect();
+    let totals = Totals::Only(&additive);
+    show_series(global, &args.chart, &report, &report.series, totals, title, "value")
 }
 
 fn short_day(stamp: &str) -> &str {
@@ -299,7 +302,7 @@ fn count_label(count_type: mpd_service::CountType) -> &'static str {
     }
 }
 
-fn totals(count_type: mpd_service::CountType) -> Totals {
+fn totals(count_type: mpd_service::CountType) -> Totals<'static> {
     match count_type {
         mpd_service::CountType::General => Totals::Additive,
         mpd_service::CountType::Unique | mpd_service::CountType::Average => Totals::NotAdditive,
@@ -352,7 +355,7 @@ fn show_series<T: Serialize>(
     args: &ChartArgs,
     result: &T,
     series: &mpd_service::TimeSeries,
-    totals: Totals,
+    totals: Totals<'_>,
     title: String,
     y_label: &str,
 ) -> anyhow::Result<()> {

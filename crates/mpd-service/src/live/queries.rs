@@ -177,6 +177,9 @@ impl Workspace {
             to: report.to,
             headers: report.headers,
             series: report.series,
+            series_info: report.series_info,
+            secondary: report.secondary,
+            other_values: report.other_values,
         })
     }
 

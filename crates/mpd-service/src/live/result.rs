@@ -398,6 +398,21 @@ pub struct ActivityFeed {
     pub events: Vec<ActivityEvent>,
 }
 
+/// What one series of a saved report holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportSeries {
+    /// The series' name in [`SavedReport::series`].
+    pub name: String,
+    /// The metric it measures (`Sign Up [Total Events]`, `View Item [Unique Users]`, or a
+    /// funnel's `count`, `step_conv_ratio`, ...).
+    pub metric: String,
+    /// An `$overall` roll-up of a breakdown's segments, not a segment of its own.
+    pub rollup: bool,
+    /// Whether its values add up over buckets (event totals do; unique users, averages, rates
+    /// and conversion ratios do not).
+    pub additive: bool,
+}
+
 /// `saved-report`: a saved Insights report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SavedReport {
@@ -412,9 +427,25 @@ pub struct SavedReport {
     /// What each nesting level of the series is split by (`$event`, a property, ...).
     pub headers: Vec<String>,
     /// Series named by their nesting path joined with ` / `; bucket labels as Mixpanel sent
-    /// them.
+    /// them (`all` for a single number).
     #[serde(flatten)]
     pub series: TimeSeries,
+    /// What each series of `series` measures, in the same order.
+    pub series_info: Vec<ReportSeries>,
+    /// The report's secondary series (the counts behind a retention report's rates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secondary: Option<TimeSeries>,
+    /// Values that are not series (a funnel's `p_value` objects, ...), as Mixpanel sent them,
+    /// by their path.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_values: BTreeMap<String, Value>,
+}
+
+impl SavedReport {
+    /// What the series called `name` measures.
+    pub fn series_info(&self, name: &str) -> Option<&ReportSeries> {
+        self.series_info.iter().find(|s| s.name == name)
+    }
 }
 
 /// What a node of a flows report stands for.

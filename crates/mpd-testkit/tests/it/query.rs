@@ -462,16 +462,30 @@ async fn reports_cohorts_stream_insights_and_flows() {
     assert_eq!(insight["date_range"]["from_date"], "2023-12-22T00:00:00+00:00");
     let logins = per_day(truth.iter().filter(|e| e.name == "Login"));
     for (d, n) in logins {
-        assert_eq!(insight["series"]["Login"][format!("{d}T00:00:00+00:00")], n);
+        assert_eq!(insight["series"]["Login [Total Events]"][format!("{d}T00:00:00+00:00")], n);
     }
-    let nested = query(&server, "insights", "bookmark_id=8002").await;
-    assert!(
-        nested["series"]["Purchase"].as_object().unwrap().values().all(|b| b
-            .as_object()
-            .unwrap()
-            .len()
-            == 14)
+    let buyers_on = |d: NaiveDate, browser: Option<&str>| {
+        let buyers: HashSet<&str> = truth
+            .iter()
+            .filter(|e| e.name == "Purchase" && e.day() == d)
+            .filter(|e| browser.is_none_or(|b| e.props["$browser"] == b))
+            .map(|e| e.user.as_str())
+            .collect();
+        buyers.len()
+    };
+    let buyers = &insight["series"]["Purchase [Unique Users]"];
+    assert_eq!(buyers["2024-01-19T00:00:00+00:00"], buyers_on(day(2024, 1, 19), None));
+    assert_eq!(
+        insight["meta"]["report_sections"]["show"][1]["metric_key"],
+        "Purchase [Unique Users]"
     );
+    let nested = query(&server, "insights", "bookmark_id=8002").await;
+    let segments = nested["series"]["Purchase [Unique Users]"].as_object().unwrap();
+    assert!(segments.values().all(|b| b.as_object().unwrap().len() == 14));
+    let chrome = &segments["Chrome"]["2024-01-19T00:00:00+00:00"];
+    assert_eq!(chrome, &json!(buyers_on(day(2024, 1, 19), Some("Chrome"))));
+    let overall = &segments["$overall"]["2024-01-19T00:00:00+00:00"];
+    assert_eq!(overall, &json!(buyers_on(day(2024, 1, 19), None)));
     assert_eq!(
         get(&server, "/api/query/insights?project_id=1234&bookmark_id=1").await.status,
         StatusCode::NOT_FOUND

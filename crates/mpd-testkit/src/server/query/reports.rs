@@ -83,11 +83,17 @@ fn iso_day(day: NaiveDate) -> String {
     format!("{day}T00:00:00+00:00")
 }
 
+/// Saved Insights reports, in the shape of bodies recorded from Mixpanel (parse vectors of
+/// Mixpanel's Python client `mixpanel-headless`, `insights.jsonl`, bookmarks 60327249 and
+/// 60327233): metric keys named `<event> [Total Events]` / `<event> [Unique Users]`, a `meta`
+/// member, and with a breakdown an `$overall` roll-up beside the segments.
+/// - 8001: 30 days of `Login [Total Events]` and `Purchase [Unique Users]`;
+/// - 8002: 14 days of `Purchase [Unique Users]` by `$browser`.
 pub(crate) fn insights(p: &Params<'_>) -> Answer {
     let id = bookmark_id(p)?;
-    let (days, headers) = match id {
-        8001 => (30, json!(["$event"])),
-        8002 => (14, json!(["$event", "$browser"])),
+    let days = match id {
+        8001 => 30,
+        8002 => 14,
         _ => {
             return Err(Bad {
                 status: StatusCode::NOT_FOUND,
@@ -100,33 +106,47 @@ pub(crate) fn insights(p: &Params<'_>) -> Answer {
     let buckets = Buckets::new(Unit::Day, range.from, range.to);
     let population = p.population(range);
     let labels: Vec<String> = buckets.starts.iter().map(|s| iso_day(s.date())).collect();
-    let by_day = |lines: &[Line<'_>]| series::values_json(lines, &labels, CountType::General);
-    let series = if id == 8001 {
-        let names = ["Login", "Purchase"];
-        let events = population.iter().filter(|e| names.contains(&e.name.as_str()));
-        let tallied = series::tally(events, &buckets, |e| Some(e.name.clone()));
-        let lines: Vec<Line<'_>> = names
-            .iter()
-            .map(|n| {
-                tallied
-                    .iter()
-                    .find(|l| l.name == *n)
-                    .cloned()
-                    .unwrap_or_else(|| Line::empty(n, buckets.len()))
-            })
-            .collect();
-        by_day(&lines)
+    let of_event = |name: &'static str, count: CountType, metric: &str| {
+        let events = population.iter().filter(move |e| e.name == name);
+        let lines = series::tally(events, &buckets, |_| Some(metric.to_owned()));
+        let line = lines.into_iter().next().unwrap_or_else(|| Line::empty(metric, buckets.len()));
+        series::values_json(&[line], &labels, count)
+    };
+    let (headers, group, series) = if id == 8001 {
+        let mut series = of_event("Login", CountType::General, "Login [Total Events]");
+        if let (Some(all), Value::Object(uniques)) = (
+            series.as_object_mut(),
+            of_event("Purchase", CountType::Unique, "Purchase [Unique Users]"),
+        ) {
+            all.extend(uniques);
+        }
+        (json!(["$event"]), json!([]), series)
     } else {
-        let purchases = population.iter().filter(|e| e.name == "Purchase");
-        let lines = series::tally(purchases, &buckets, |e: &QueryEvent| {
+        let metric = "Purchase [Unique Users]";
+        let purchases = || population.iter().filter(|e| e.name == "Purchase");
+        let by_browser = series::tally(purchases(), &buckets, |e: &QueryEvent| {
             e.properties.get("$browser").and_then(crate::analytics::value_text)
         });
-        json!({"Purchase": by_day(&series::keep_top(lines, CountType::General, usize::MAX))})
+        let mut lines = series::tally(purchases(), &buckets, |_| Some("$overall".to_owned()));
+        lines.extend(series::keep_top(by_browser, CountType::Unique, usize::MAX));
+        let group = json!([{"bookmark": {"dataset": "$mixpanel", "propertyType": "string",
+            "resourceType": "events", "search": "", "value": "$browser"}}]);
+        let segments = series::values_json(&lines, &labels, CountType::Unique);
+        (json!(["$event", "$browser"]), group, json!({ metric: segments }))
     };
+    let show: Vec<Value> = series
+        .as_object()
+        .map(|m| m.keys().map(|k| json!({"metric_key": k})).collect())
+        .unwrap_or_default();
     Ok(json!({
         "computed_at": super::computed_at(),
         "date_range": {"from_date": iso_day(range.from), "to_date": iso_day(range.to)},
         "headers": headers,
+        "meta": {
+            "is_segmentation_limit_hit": false,
+            "min_sampling_factor": 1,
+            "report_sections": {"group": group, "show": show},
+        },
         "series": series,
     }))
 }
