@@ -59,6 +59,9 @@ pub fn decode_profile(line: &[u8]) -> Result<ProfileRecord<'_>, LineError> {
     ProfileDecoder::default().decode(line)
 }
 
+/// The properties of a profile sent without any.
+const EMPTY_OBJECT: &str = "{}";
+
 fn read_profile<'a>(doc: &Doc<'_, '_, 'a>) -> Result<ProfileRecord<'a>, LineError> {
     let Some(members) = doc.members(ROOT) else {
         let reason = format!("line is not a JSON object (found {})", doc.kind(ROOT));
@@ -86,8 +89,11 @@ fn read_profile<'a>(doc: &Doc<'_, '_, 'a>) -> Result<ProfileRecord<'a>, LineErro
         return Err(LineError::new(reason, doc.column_of(root_start, id.ordinal)));
     };
 
-    let Some(props) = props.or(props_plain) else {
-        return Err(LineError::new("missing `$properties`", None));
+    // Engage returns cohort members without a profile (`include_all_users`, the default with
+    // `filter_by_cohort`) as a bare `{"$distinct_id"}`: a profile with no properties.
+    let props = props.or(props_plain).filter(|p| doc.kind(p.value) != "null");
+    let Some(props) = props else {
+        return Ok(ProfileRecord { distinct_id, properties: EMPTY_OBJECT, last_seen_us: None });
     };
     let Some(props_members) = doc.members(props.value) else {
         let reason = format!("`{}` is not an object (found {})", props.key, doc.kind(props.value));
@@ -120,6 +126,18 @@ mod tests {
     fn err(line: &str) -> (String, Option<usize>) {
         let e = decode_profile(line.as_bytes()).expect_err("line should be rejected");
         (e.reason, e.column)
+    }
+
+    #[test]
+    fn a_profile_without_properties_has_empty_properties() {
+        for line in [r#"{"$distinct_id":"u_43"}"#, r#"{"$distinct_id":"u_43","$properties":null}"#]
+        {
+            let p = decode_profile(line.as_bytes()).unwrap();
+            assert_eq!(
+                (p.distinct_id.as_ref(), p.properties, p.last_seen_us),
+                ("u_43", "{}", None)
+            );
+        }
     }
 
     #[test]
@@ -175,7 +193,10 @@ mod tests {
             err(r#"{"$distinct_id":null,"$properties":{}}"#),
             ("`$distinct_id` is not a string or number (found null)".into(), Some(17))
         );
-        assert_eq!(err(r#"{"$distinct_id":"u"}"#), ("missing `$properties`".into(), None));
+        assert_eq!(
+            err(r#"{"$distinct_id":"u","$properties":[1]}"#).0,
+            "`$properties` is not an object (found array)"
+        );
         assert_eq!(
             err(r#"{"distinct_id":"u","properties":[]}"#),
             ("`properties` is not an object (found array)".into(), Some(33))

@@ -142,7 +142,7 @@ mod tests {
         )
         .unwrap();
         b.push_line(br#"{"distinct_id":42,"properties":{}}"#).unwrap();
-        assert!(b.push_line(br#"{"distinct_id":"u3"}"#).is_err());
+        assert!(b.push_line(br#"{"properties":{}}"#).is_err());
         assert_eq!(b.len(), 2);
         let batch = b.finish().unwrap();
         assert_eq!(batch.schema(), profiles_schema());
@@ -155,6 +155,25 @@ mod tests {
         assert_eq!(seen, [Some(1_704_164_645_000_000), None]);
         let sync: Vec<_> = batch.column(3).as_primitive::<Int64Type>().values().to_vec();
         assert_eq!(sync, [3, 3]);
+    }
+
+    /// The documented engage page, with a cohort member that has no profile (see
+    /// `fixtures/mixpanel/README.md`): the member is kept with empty properties.
+    #[test]
+    fn an_engage_result_without_properties_is_kept() {
+        let page: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../../fixtures/mixpanel/engage_no_properties.json"
+        ))
+        .unwrap();
+        let mut b = ProfileBatchBuilder::new(1, 10);
+        for result in page["results"].as_array().unwrap() {
+            b.push_line(result.to_string().as_bytes()).unwrap();
+        }
+        let batch = b.finish().unwrap();
+        let ids: Vec<_> = batch.column(0).as_string::<i32>().iter().collect();
+        assert_eq!(ids, [Some("u_42"), Some("u_43")]);
+        assert_eq!(batch.column(1).as_string::<i32>().value(1), "{}");
+        assert!(batch.column(2).is_null(1));
     }
 
     #[test]

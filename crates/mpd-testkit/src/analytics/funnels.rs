@@ -109,7 +109,9 @@ pub(crate) fn steps_json(group: &[&Journey], steps: &[String]) -> Vec<Value> {
                 "avg_time": mean(k, |j, k| j.reached[k - 1]),
                 "avg_time_from_start": mean(k, |j, _| j.reached[0]),
                 "step_conv_ratio": step_conv,
-                "overall_conv_ratio": ratio(counts[k], counts[0]),
+                // As recorded from Mixpanel (airbyte's source-mixpanel integration records,
+                // funnel 36152117): step 1 has ratio 1 even with a count of 0.
+                "overall_conv_ratio": if k == 0 { 1.0 } else { ratio(counts[k], counts[0]) },
                 "goal": name,
                 "event": name,
                 "step_label": name,

@@ -61,7 +61,8 @@ impl Totals {
                     0 => 1.0,
                     _ => ratio(count, previous),
                 },
-                overall_conv_ratio: ratio(count, first),
+                // Mixpanel's value: the first step converts 1 of 1 even when nobody entered.
+                overall_conv_ratio: if i == 0 { 1.0 } else { ratio(count, first) },
                 avg_time: mean(&self.from_previous),
                 avg_time_from_start: mean(&self.from_start),
             });
@@ -246,7 +247,8 @@ mod tests {
         assert_eq!(steps[2].step_conv_ratio, 0.0);
         assert_eq!(steps[2].avg_time, None, "nobody reached it");
         let empty = Totals::new(3).steps(&names);
-        assert_eq!((empty[0].step_conv_ratio, empty[0].overall_conv_ratio), (1.0, 0.0));
+        assert_eq!((empty[0].step_conv_ratio, empty[0].overall_conv_ratio), (1.0, 1.0));
+        assert_eq!((empty[1].step_conv_ratio, empty[1].overall_conv_ratio), (0.0, 0.0));
     }
 
     #[test]

@@ -91,8 +91,13 @@ impl StepSums {
                 Some(0) => 0.0,
                 Some(prev) => sum.count as f64 / prev as f64,
             };
-            let overall_conv_ratio = if first == 0 { 0.0 } else { sum.count as f64 / first as f64 };
             let first_step = i == 0;
+            // Mixpanel's value: the first step converts 1 of 1, even when nobody entered.
+            let overall_conv_ratio = match (first_step, first) {
+                (true, _) => 1.0,
+                (false, 0) => 0.0,
+                (false, _) => sum.count as f64 / first as f64,
+            };
             out.push(FunnelStep {
                 step: i as u32 + 1,
                 event: sum.event.clone(),
@@ -113,6 +118,8 @@ impl StepSums {
 /// date holds `$overall` plus one step list per segment value.
 pub(super) fn funnel_answer(root: &Value) -> Result<FunnelAnswer, Why> {
     let data = match root.get("data") {
+        // A funnel nobody entered may come back as `{"data": []}`.
+        Some(Value::Array(list)) if list.is_empty() => return Ok(FunnelAnswer::default()),
         Some(data) => data,
         None => root,
     };

@@ -54,14 +54,31 @@ fn optional_fields_null_times_and_labels() {
     assert_eq!(answer.steps[2].overall_conv_ratio, 0.0);
 }
 
+/// A live answer recorded in airbyte's source-mixpanel integration records (funnel 36152117;
+/// see `fixtures/mixpanel/README.md`): nobody entered, yet step 1 converts with ratio 1.
 #[test]
-fn empty_first_step_gives_zero_ratios() {
-    let answer = funnel_answer(&json!({"data": {"2024-03-01": {"steps": [
-        step("A", 0.0, None), step("B", 0.0, None)]}}}))
+fn an_empty_first_step_still_converts_with_mixpanels_ratio_of_one() {
+    let recorded: Value = serde_json::from_str(include_str!(
+        "../../../../../fixtures/mixpanel/funnel_zero_start.json"
+    ))
     .unwrap();
+    let answer = funnel_answer(&recorded).unwrap();
+    assert_eq!(counts(&answer.steps), [0, 0]);
     assert_eq!(answer.steps[0].step_conv_ratio, 1.0);
-    assert_eq!(answer.steps[0].overall_conv_ratio, 0.0);
+    assert_eq!(answer.steps[0].overall_conv_ratio, 1.0);
     assert_eq!(answer.steps[1].overall_conv_ratio, 0.0);
+    assert_eq!(answer.steps[1].event, "Repeat buyer", "a custom event shows its label");
+    assert_eq!((answer.steps[0].avg_time, answer.steps[1].avg_time), (None, None));
+    assert_eq!(answer.buckets[0].steps[0].overall_conv_ratio, 1.0);
+}
+
+#[test]
+fn an_empty_data_array_is_an_empty_answer() {
+    assert_eq!(funnel_answer(&json!({"data": []})).unwrap(), FunnelAnswer::default());
+    assert_eq!(
+        funnel_answer(&json!({"meta": {"dates": []}, "data": []})).unwrap(),
+        FunnelAnswer::default()
+    );
 }
 
 #[test]
@@ -102,7 +119,7 @@ fn unreadable_funnels_name_the_place() {
     let bad =
         funnel_answer(&json!({"data": {"2024-03-01": {"steps": [{"event": "A"}]}}})).unwrap_err();
     assert!(bad.contains("no count"), "{bad}");
-    assert!(funnel_answer(&json!({"data": []})).unwrap_err().contains("`data`"));
+    assert!(funnel_answer(&json!({"data": [1]})).unwrap_err().contains("`data`"));
     assert!(funnel_answer(&json!({"data": {"2024-03-01": 3}})).unwrap_err().contains("2024-03-01"));
     assert_eq!(funnel_answer(&json!({"data": {}})).unwrap(), FunnelAnswer::default());
 }
