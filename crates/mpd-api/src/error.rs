@@ -82,6 +82,17 @@ pub enum Error {
         "permission denied: {0}; the service account may lack a role on this project or the date range is not allowed"
     )]
     Forbidden(Box<HttpFailure>),
+    /// 403 with Mixpanel's data-history gate (`Date range exceeds 90 days into the past`):
+    /// the project may not query that far back; the credentials are fine.
+    #[error(
+        "Mixpanel refuses dates more than {max_days} days in the past for this project: {failure}"
+    )]
+    DateRangeTooOld {
+        /// The response.
+        failure: Box<HttpFailure>,
+        /// The limit Mixpanel named.
+        max_days: u32,
+    },
     /// 404.
     #[error("not found: {0}")]
     NotFound(Box<HttpFailure>),
@@ -94,6 +105,9 @@ pub enum Error {
     /// 5xx after the retry policy was exhausted.
     #[error("Mixpanel server error: {0}")]
     Server(Box<HttpFailure>),
+    /// 400 `Timeout Error.`: Mixpanel gave up computing the answer. Retried like a 5xx.
+    #[error("Mixpanel timed out computing the answer: {0}")]
+    ServerTimeout(Box<HttpFailure>),
     /// A successful status whose JSON body is an object with an `error` key.
     #[error("Mixpanel returned an error: {0}")]
     ErrorInBody(Box<HttpFailure>),
@@ -203,6 +217,7 @@ impl Error {
             self,
             Error::RateLimited(_)
                 | Error::Server(_)
+                | Error::ServerTimeout(_)
                 | Error::Transport { .. }
                 | Error::Timeout { .. }
                 | Error::Body { .. }
@@ -217,12 +232,14 @@ impl Error {
             Error::Auth(_) | Error::PaymentRequired(_) | Error::Forbidden(_) => ErrorClass::Auth,
             Error::NotFound(_) => ErrorClass::NotFound,
             Error::InvalidRequest(_)
+            | Error::DateRangeTooOld { .. }
             | Error::ErrorInBody(_)
             | Error::InvalidRegion { .. }
             | Error::InvalidBaseUrl { .. } => ErrorClass::InvalidRequest,
             Error::InvalidCredentials { .. } => ErrorClass::Auth,
             Error::RateLimited(_) => ErrorClass::RateLimited,
             Error::Server(_)
+            | Error::ServerTimeout(_)
             | Error::UnexpectedStatus(_)
             | Error::Transport { .. }
             | Error::Timeout { .. }
@@ -264,8 +281,10 @@ impl Error {
             | Error::InvalidRequest(f)
             | Error::RateLimited(f)
             | Error::Server(f)
+            | Error::ServerTimeout(f)
             | Error::ErrorInBody(f)
-            | Error::UnexpectedStatus(f) => Some(f),
+            | Error::UnexpectedStatus(f)
+            | Error::DateRangeTooOld { failure: f, .. } => Some(f),
             _ => None,
         }
     }
@@ -273,13 +292,17 @@ impl Error {
     /// Maps a non-success status to its variant.
     pub(crate) fn from_status(failure: HttpFailure) -> Error {
         let failure = Box::new(failure);
+        let message = failure.message.to_ascii_lowercase();
         match failure.status {
             401 => Error::Auth(failure),
-            400 if failure.message.to_ascii_lowercase().contains("unable to authenticate") => {
-                Error::Auth(failure)
-            }
+            400 if message.contains("unable to authenticate") => Error::Auth(failure),
+            // `{"error": "Timeout Error."}`: the query, not the request, failed.
+            400 if message.contains("timeout error") => Error::ServerTimeout(failure),
             402 => Error::PaymentRequired(failure),
-            403 => Error::Forbidden(failure),
+            403 => match history_limit_days(&message) {
+                Some(max_days) => Error::DateRangeTooOld { failure, max_days },
+                None => Error::Forbidden(failure),
+            },
             404 => Error::NotFound(failure),
             429 => Error::RateLimited(failure),
             500..=599 => Error::Server(failure),
@@ -287,6 +310,14 @@ impl Error {
             _ => Error::UnexpectedStatus(failure),
         }
     }
+}
+
+/// The `N` of Mixpanel's data-history gate, `Date range exceeds N days into the past` (the
+/// wording reported by users of several clients, e.g. ploner/RMixpanel#7, airbytehq/airbyte#2291).
+fn history_limit_days(lowercase_message: &str) -> Option<u32> {
+    let rest = lowercase_message.split_once("exceeds")?.1.trim_start();
+    let (days, rest) = rest.split_once(char::is_whitespace)?;
+    rest.trim_start().starts_with("days").then(|| days.parse().ok()).flatten()
 }
 
 /// Longest message kept from a non-JSON error body, in characters.
@@ -361,6 +392,36 @@ mod tests {
         assert_eq!(message.chars().count(), MESSAGE_CHARS + 1);
         assert!(message.ends_with('…'));
         assert_eq!(parse_error_message(b""), "(empty body)");
+    }
+
+    #[test]
+    fn a_timeout_error_400_is_retried_like_a_server_error() {
+        // The body tap-mixpanel's tests use for Mixpanel's query timeouts.
+        let error = Error::from_status(failure(400, "Timeout Error."));
+        assert!(matches!(error, Error::ServerTimeout(_)), "{error:?}");
+        assert!(error.is_retryable());
+        assert_eq!(error.class(), ErrorClass::Remote);
+        assert_eq!(error.status(), Some(400));
+        assert_eq!(
+            error.to_string(),
+            "Mixpanel timed out computing the answer: GET /api/2.0/export?from_date=2024-01-01 (HTTP 400): Timeout Error."
+        );
+    }
+
+    #[test]
+    fn a_date_range_403_is_not_a_credentials_problem() {
+        let error = Error::from_status(failure(403, "Date range exceeds 365 days into the past"));
+        assert!(matches!(error, Error::DateRangeTooOld { max_days: 365, .. }), "{error:?}");
+        assert_eq!(error.class(), ErrorClass::InvalidRequest);
+        assert!(!error.is_retryable());
+        assert_eq!(
+            error.to_string(),
+            "Mixpanel refuses dates more than 365 days in the past for this project: GET /api/2.0/export?from_date=2024-01-01 (HTTP 403): Date range exceeds 365 days into the past"
+        );
+        let other = Error::from_status(failure(403, "Permission denied"));
+        assert!(matches!(other, Error::Forbidden(_)));
+        assert_eq!(history_limit_days("date range exceeds many days"), None);
+        assert_eq!(history_limit_days("exceeds 90 days into the past"), Some(90));
     }
 
     #[test]

@@ -176,6 +176,20 @@ fn event_not_found_message(event: &str, project_id: u64, suggestions: &[String])
 const LOCAL_EQUIVALENTS: [&str; 4] = ["segmentation", "events", "funnels", "retention"];
 
 fn api_hint(error: &mpd_api::Error) -> Option<String> {
+    match error {
+        mpd_api::Error::ServerTimeout(_) => {
+            return Some(
+                "Mixpanel timed out on every try: ask for fewer days (--from/--to), or fewer segments (--limit)"
+                    .to_owned(),
+            );
+        }
+        mpd_api::Error::DateRangeTooOld { max_days, .. } => {
+            return Some(format!(
+                "this project's data can be queried only {max_days} days back: ask for dates within the last {max_days} days"
+            ));
+        }
+        _ => {}
+    }
     match error.class() {
         mpd_api::ErrorClass::RateLimited => Some(match query_endpoint(error) {
             Some(endpoint) => query_rate_hint(endpoint, error.query_rate_limit()),
@@ -202,18 +216,26 @@ fn query_endpoint(error: &mpd_api::Error) -> Option<&str> {
 }
 
 fn query_rate_hint(endpoint: &str, reported: Option<mpd_api::QueryRateLimit>) -> String {
-    let mut hint =
-        "Mixpanel's Query API allows each project 60 queries an hour and 5 at a time".to_owned();
     let reported = reported.unwrap_or_default();
+    // Plans and eras differ (60 or 400 an hour): the limits Mixpanel quoted win over the
+    // documented defaults.
+    let hourly = reported.hourly_limit.unwrap_or(60);
+    let concurrent = reported.concurrent_limit.unwrap_or(5);
+    let whose = if reported.hourly_limit.is_some() || reported.concurrent_limit.is_some() {
+        "Mixpanel allows this project"
+    } else {
+        "Mixpanel's Query API allows each project"
+    };
+    let mut hint = format!("{whose} {hourly} queries an hour and {concurrent} at a time");
     let mut parts = Vec::new();
-    if let (Some(running), Some(limit)) = (reported.running, reported.concurrent_limit) {
-        parts.push(format!("{running}/{limit} running"));
+    if let Some(running) = reported.running {
+        parts.push(format!("{running} running"));
     }
-    if let (Some(used), Some(limit)) = (reported.last_hour, reported.hourly_limit) {
-        parts.push(format!("{used}/{limit} in the last hour"));
+    if let Some(used) = reported.last_hour {
+        parts.push(format!("{used} in the last hour"));
     }
     if !parts.is_empty() {
-        hint.push_str(&format!(" (Mixpanel reported {})", parts.join(", ")));
+        hint.push_str(&format!(" and reported {}", parts.join(", ")));
     }
     hint.push_str(
         "; wait and rerun, and keep mpd under your plan's limit with [mpd] query_per_hour / query_concurrent (MPD_QUERY_PER_HOUR, MPD_QUERY_CONCURRENT)",
@@ -287,8 +309,10 @@ mod tests {
         let error = api(429, "GET /api/query/segmentation?event=Login&project_id=1234", LIMITED);
         assert_eq!(error.class(), ErrorClass::RateLimited);
         let hint = error.hint().expect("a hint");
-        assert!(hint.contains("60 queries an hour and 5 at a time"), "{hint}");
-        assert!(hint.contains("1/5 running, 61/60 in the last hour"), "{hint}");
+        assert!(
+            hint.starts_with("Mixpanel allows this project 60 queries an hour and 5 at a time and reported 1 running, 61 in the last hour;"),
+            "{hint}"
+        );
         assert!(hint.contains("query_per_hour") && hint.contains("MPD_QUERY_CONCURRENT"), "{hint}");
         assert!(hint.contains("--local"), "{hint}");
         for endpoint in ["events", "funnels", "retention"] {
@@ -301,10 +325,25 @@ mod tests {
     fn query_429_hint_without_numbers_or_local_equivalent() {
         let hint = api(429, "GET /api/query/segmentation/numeric?x=1", "slow down").hint().unwrap();
         assert!(!hint.contains("reported") && !hint.contains("--local"), "{hint}");
+        assert!(
+            hint.starts_with("Mixpanel's Query API allows each project 60 queries an hour"),
+            "{hint}"
+        );
         let hint = api(429, "POST /api/query/cohorts/list?project_id=1", LIMITED).hint().unwrap();
-        assert!(hint.contains("61/60") && !hint.contains("--local"), "{hint}");
+        assert!(hint.contains("61 in the last hour") && !hint.contains("--local"), "{hint}");
         let hint = api(429, "POST /api/2.0/engage?project_id=1", "slow").hint().unwrap();
         assert!(hint.contains("Query API"), "{hint}");
+    }
+
+    /// A plan of another era: the 429 text airbyte users reported (airbytehq/airbyte#7126).
+    #[test]
+    fn query_429_hint_quotes_the_limit_mixpanel_reported() {
+        let older = "Query rate limit exceeded for project_id: 1234. 1/5 queries running concurrently and 401/400 queries running in the last hour.";
+        let hint = api(429, "GET /api/query/segmentation?x=1", older).hint().unwrap();
+        assert!(
+            hint.starts_with("Mixpanel allows this project 400 queries an hour and 5 at a time and reported 1 running, 401 in the last hour;"),
+            "{hint}"
+        );
     }
 
     #[test]

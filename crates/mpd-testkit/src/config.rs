@@ -204,7 +204,10 @@ impl FaultRule {
 /// Endpoints are the path after `/api/query/` or `/api/2.0/` (`export`, `engage`,
 /// `events/names`, `segmentation/sum`, ...); an empty list selects every endpoint. The body is
 /// Mixpanel-like JSON for the status (401 "Invalid credentials", 402 "Your plan does not
-/// include access to this API", 429 the rate-limit text with `Retry-After`, ...).
+/// include access to this API", 429 the rate-limit text with `Retry-After`, ...), or the
+/// rule's `message`, as texts Mixpanel is known to send: `400 "Timeout Error."` (the body
+/// tap-mixpanel's tests use for a query timeout) or `403 "Date range exceeds 90 days into the
+/// past"` (the data-history gate users of airbyte and RMixpanel reported).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StatusRule {
@@ -214,11 +217,13 @@ pub struct StatusRule {
     pub endpoints: Vec<String>,
     /// The first `attempts` requests per endpoint get the status; 0 means every request.
     pub attempts: u32,
+    /// The `error` text of the body, instead of the status's usual message.
+    pub message: Option<String>,
 }
 
 impl Default for StatusRule {
     fn default() -> Self {
-        Self { status: 500, endpoints: Vec::new(), attempts: 0 }
+        Self { status: 500, endpoints: Vec::new(), attempts: 0, message: None }
     }
 }
 
@@ -341,6 +346,7 @@ mod tests {
                 status: 402,
                 endpoints: vec!["segmentation".to_owned()],
                 attempts: 0,
+                message: Some("Date range exceeds 90 days into the past".to_owned()),
             }),
             ..Faults::default()
         };
@@ -358,7 +364,12 @@ mod tests {
 
     #[test]
     fn status_rules_select_endpoints() {
-        let rule = StatusRule { status: 402, endpoints: vec!["funnels".to_owned()], attempts: 0 };
+        let rule = StatusRule {
+            status: 402,
+            endpoints: vec!["funnels".to_owned()],
+            attempts: 0,
+            message: None,
+        };
         assert!(rule.selects("funnels"));
         assert!(!rule.selects("funnels/list"));
         assert!(StatusRule::default().selects("export"));

@@ -61,7 +61,8 @@ async fn query_rate_limit_is_exit_5_with_the_budget_mixpanel_reported() {
     let error = workspace.list_events().await.expect_err("rate limited");
     assert_eq!(error.class(), ErrorClass::RateLimited, "{error}");
     let hint = error.hint().expect("a hint");
-    assert!(hint.contains("61/60 in the last hour"), "{hint}");
+    assert!(hint.contains("allows this project 60 queries an hour"), "{hint}");
+    assert!(hint.contains("61 in the last hour"), "{hint}");
     assert!(hint.contains("query_per_hour"), "{hint}");
     assert_eq!(requests_to(&mock, NAMES), 2, "retried once, then gave up");
 }

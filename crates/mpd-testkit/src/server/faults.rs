@@ -75,9 +75,9 @@ impl FaultState {
         self.faults.retry_after_secs
     }
 
-    /// The status the `http_status` rule answers `endpoint` with, if it hits; counts the
-    /// attempt.
-    pub(crate) fn take_status(&mut self, endpoint: &str) -> Option<StatusCode> {
+    /// The status (and the rule's message, if any) the `http_status` rule answers `endpoint`
+    /// with, if it hits; counts the attempt.
+    pub(crate) fn take_status(&mut self, endpoint: &str) -> Option<(StatusCode, Option<String>)> {
         let rule = self.faults.http_status.as_ref()?;
         if !rule.selects(endpoint) {
             return None;
@@ -87,7 +87,7 @@ impl FaultState {
             return None;
         }
         *seen += 1;
-        StatusCode::from_u16(rule.status).ok()
+        Some((StatusCode::from_u16(rule.status).ok()?, rule.message.clone()))
     }
 
     pub(crate) fn set(&mut self, faults: Faults) {
@@ -230,15 +230,20 @@ mod tests {
     #[test]
     fn status_rule_counts_attempts_per_endpoint() {
         use crate::config::StatusRule;
-        let rule = StatusRule { status: 402, endpoints: vec!["funnels".to_owned()], attempts: 1 };
+        let rule = StatusRule {
+            status: 402,
+            endpoints: vec!["funnels".to_owned()],
+            attempts: 1,
+            message: None,
+        };
         let mut s = state(Faults { http_status: Some(rule), ..Faults::default() });
-        assert_eq!(s.take_status("funnels"), Some(StatusCode::PAYMENT_REQUIRED));
+        assert_eq!(s.take_status("funnels"), Some((StatusCode::PAYMENT_REQUIRED, None)));
         assert_eq!(s.take_status("funnels"), None);
         assert_eq!(s.take_status("segmentation"), None);
-        let every = StatusRule { status: 503, endpoints: Vec::new(), attempts: 0 };
+        let every = StatusRule { status: 503, endpoints: Vec::new(), attempts: 0, message: None };
         s.set(Faults { http_status: Some(every), ..Faults::default() });
         for endpoint in ["export", "engage", "funnels", "funnels"] {
-            assert_eq!(s.take_status(endpoint), Some(StatusCode::SERVICE_UNAVAILABLE));
+            assert_eq!(s.take_status(endpoint), Some((StatusCode::SERVICE_UNAVAILABLE, None)));
         }
     }
 

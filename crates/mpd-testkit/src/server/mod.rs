@@ -362,7 +362,7 @@ async fn api_route(state: &Arc<State>, ctx: &Ctx, api: Api, name: &str) -> Reply
     }
     let status = lock(&state.faults).take_status(name);
     if let Some(status) = status {
-        return replies::injected_status(state, ctx, name, status);
+        return replies::injected_status(state, ctx, name, status.0, status.1.as_deref());
     }
     match api {
         Api::Export => export::handle(state, ctx).await,

@@ -67,23 +67,25 @@ pub(crate) fn query_transient(
     }
 }
 
-/// The reply of the `http_status` rule: Mixpanel's message for the status.
+/// The reply of the `http_status` rule: the rule's message, else Mixpanel's for the status.
 pub(crate) fn injected_status(
     state: &State,
     ctx: &Ctx,
     endpoint: &str,
     status: StatusCode,
+    message: Option<&str>,
 ) -> Reply {
-    let response = match status.as_u16() {
-        429 if endpoint == "export" => {
+    let response = match (status.as_u16(), message) {
+        (_, Some(message)) => ctx.error(status, message),
+        (429, None) if endpoint == "export" => {
             let retry_after_secs = lock(&state.faults).retry_after_secs();
             transient_reply(state, ctx, Transient::RateLimit { retry_after_secs }).response
         }
-        429 => {
+        (429, None) => {
             let limit = hourly_limit(state);
             query_rate_limited(state, ctx, endpoint, limit + 1, limit)
         }
-        _ => ctx.error(status, status_message(status)),
+        (_, None) => ctx.error(status, status_message(status)),
     };
     Reply { response, faults: vec!["http_status".to_owned()] }
 }
