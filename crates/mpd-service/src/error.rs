@@ -183,6 +183,12 @@ fn api_hint(error: &mpd_api::Error) -> Option<String> {
                     .to_owned(),
             );
         }
+        mpd_api::Error::TerminatedEarly { .. } => {
+            return Some(
+                "Mixpanel cut this export short on every try, even in hour-long pieces: rerun later, or ask for less with --events/--where"
+                    .to_owned(),
+            );
+        }
         mpd_api::Error::DateRangeTooOld { max_days, .. } => {
             return Some(format!(
                 "this project's data can be queried only {max_days} days back: ask for dates within the last {max_days} days"

@@ -144,6 +144,9 @@ pub struct Faults {
     pub disconnect: Option<FaultRule>,
     /// 200, about half the lines, then the line `terminated early`, then a clean end.
     pub terminated_early: Option<FaultRule>,
+    /// `terminated_early` cuts only bodies of more than this many lines (0: any body), as
+    /// Mixpanel cuts exports that are too large: a smaller request for the day gets through.
+    pub terminated_early_above_lines: u32,
     /// A non-JSON line in the middle of the day, on every attempt (bad data, not transient).
     pub malformed_line: Option<FaultRule>,
     /// One record of the day broken over two physical lines, on every attempt.
@@ -162,6 +165,7 @@ impl Default for Faults {
             server_error: None,
             disconnect: None,
             terminated_early: None,
+            terminated_early_above_lines: 0,
             malformed_line: None,
             split_line: None,
             slow_first_byte_ms: 0,

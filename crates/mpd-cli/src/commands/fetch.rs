@@ -9,7 +9,7 @@ use mpd_service::{
 
 use crate::cli::Format;
 use crate::cli::{FetchCommand, FetchEvents, FetchProfiles, GlobalArgs};
-use crate::commands::{print_result, status, usage, workspace_options};
+use crate::commands::{print_result, split_days_line, status, usage, workspace_options};
 use crate::progress::BarReporter;
 
 pub(crate) async fn run(global: &GlobalArgs, command: FetchCommand) -> anyhow::Result<()> {
@@ -32,6 +32,9 @@ async fn events(global: &GlobalArgs, args: FetchEvents) -> anyhow::Result<()> {
     let summary = workspace.stream_events(&request, &mut out, &reporter).await?;
     out.flush().or_else(ignore_broken_pipe)?;
     let rate = summary.records as f64 / summary.elapsed_secs.max(1e-9);
+    if let Some(line) = split_days_line(&summary.split_days) {
+        status(global, &line);
+    }
     status(
         global,
         &format!(
@@ -69,6 +72,9 @@ async fn events_into_table(global: &GlobalArgs, args: FetchEvents) -> anyhow::Re
     let closed = workspace.close().await;
     let summary = result?;
     closed?;
+    if let Some(line) = split_days_line(&summary.split_days) {
+        status(global, &line);
+    }
     status(
         global,
         &format!(

@@ -79,6 +79,18 @@ pub(crate) fn print_result<T: Serialize>(
     }
 }
 
+/// The status line for days Mixpanel cut short on every try, when there were any.
+pub(crate) fn split_days_line(days: &[chrono::NaiveDate]) -> Option<String> {
+    if days.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = days.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "Mixpanel cut the export of {} short on every try; fetched in smaller requests instead",
+        list.join(", ")
+    ))
+}
+
 pub(crate) fn usage(message: String) -> anyhow::Error {
     Exit { code: EXIT_USAGE, message }.into()
 }

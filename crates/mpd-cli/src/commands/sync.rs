@@ -62,6 +62,7 @@ fn summary_lines(report: &SyncReport) -> Vec<String> {
         return lines;
     }
     if let Some(events) = &report.events {
+        lines.extend(super::split_days_line(&events.split_days));
         let cursor = |c: Option<chrono::NaiveDate>| c.map_or("none".to_owned(), |c| c.to_string());
         lines.push(format!(
             "events: {} row(s) added from {} to {} in {} commit(s); {} fetched, {} already present, {} true duplicate(s) audited{}; cursor {} -> {} ({:.2}s)",

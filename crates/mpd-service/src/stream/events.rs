@@ -39,6 +39,8 @@ pub struct StreamSummary {
     pub bytes_received: u64,
     /// Day requests that were retried after a failure.
     pub retries: u64,
+    /// Days Mixpanel cut short on every try, fetched in smaller requests instead.
+    pub split_days: Vec<chrono::NaiveDate>,
     /// Malformed lines quarantined.
     pub quarantined: u64,
     /// The quarantine file, when lines were quarantined.
@@ -66,13 +68,13 @@ impl Workspace {
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
             .map(|range| {
                 let limit = remaining.remaining();
-                self.fetch_range(client, &filter, range, limit, reporter, move || TextWork {
+                self.fetch_range(client, &filter, range, limit, reporter, move |cap| TextWork {
                     assembler: LineAssembler::default(),
                     sink: TextSink::new(shape),
                     spool: Spool::new(SPOOL_MEMORY_LIMIT),
                     bad: Vec::new(),
                     records: 0,
-                    cap: limit.map_or(u64::MAX, u64::from),
+                    cap: cap.map_or(u64::MAX, u64::from),
                 })
             })
             .buffered(workers);
@@ -82,6 +84,7 @@ impl Workspace {
             summary.bytes_written += output.output.len();
             summary.bytes_received += output.bytes_received;
             summary.retries += output.retries;
+            summary.split_days.extend(&output.split_days);
             quarantine.record(output.range.from, output.range.to, &output.bad)?;
             output
                 .output
@@ -114,6 +117,12 @@ struct TextWork {
 
 impl RangeWork for TextWork {
     type Output = Spool;
+
+    fn append(output: &mut Spool, piece: Spool) -> Result<()> {
+        output
+            .append(piece)
+            .map_err(|source| Error::Write { what: "the day's spool file".to_owned(), source })
+    }
 
     fn consume(mut self, batch: &mpd_api::LineBatch) -> Result<Self> {
         self.sink.out.clear();

@@ -1,6 +1,13 @@
 //! One export request (a range of days) from first byte to a finished, retried-if-needed
 //! result. What happens to the lines is a [`RangeWork`]: text for `--stdout`, Arrow batches
 //! for tables.
+//!
+//! Mixpanel cuts exports that are too large (the body ends in `terminated early`), on every
+//! try. A request cut on every attempt is split before the run gives up: a range of days into
+//! single days, a day into four windows of its `$time`, and each window into six. Windows are
+//! sent as `where` filters beside the same `from_date`/`to_date`; the first and last window of
+//! a day are open-ended, so every event of the day falls in exactly one window whatever the
+//! project's time zone. The pieces' results are joined in order into one output.
 
 use chrono::NaiveDate;
 
@@ -165,6 +172,8 @@ pub(crate) struct ExportFilter {
 pub(crate) trait RangeWork: Sized + Send + 'static {
     /// What a finished attempt hands back.
     type Output: Send;
+    /// Appends the output of a later piece of a split request to `output`.
+    fn append(output: &mut Self::Output, piece: Self::Output) -> Result<()>;
     /// Takes one batch of lines; runs on the blocking pool.
     fn consume(self, batch: &mpd_api::LineBatch) -> Result<Self>;
     /// Records accepted so far.
@@ -181,6 +190,96 @@ pub(crate) struct RangeOutput<O> {
     pub(crate) bad: Vec<BadLine>,
     pub(crate) retries: u64,
     pub(crate) bytes_received: u64,
+    /// Days Mixpanel cut short on every try, fetched in smaller requests instead.
+    pub(crate) split_days: Vec<NaiveDate>,
+}
+
+/// A window of `$time` (unix seconds, `from` inclusive, `to` exclusive; `None` is open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TimeWindow {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+/// One request of a possibly split range: its days, a window of `$time` within them, and how
+/// many times a single day was split to get here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    range: DayRange,
+    window: Option<TimeWindow>,
+    depth: u8,
+}
+
+/// Windows a day is split into first, and each window after that.
+const DAY_PIECES: i64 = 4;
+const WINDOW_PIECES: i64 = 6;
+const HOUR: i64 = 3600;
+
+impl Piece {
+    fn whole(range: DayRange) -> Self {
+        Piece { range, window: None, depth: 0 }
+    }
+
+    /// The smaller requests this one is split into, in time order; `None` when it is already
+    /// as small as mpd asks for (a day split twice: windows of an hour).
+    fn split(self) -> Option<Vec<Piece>> {
+        if self.range.from != self.range.to {
+            let days = self.range.from.iter_days().take_while(|d| *d <= self.range.to);
+            return Some(days.map(|d| Piece::whole(DayRange { from: d, to: d })).collect());
+        }
+        let (first, last, cuts) = match (self.depth, self.window) {
+            // A whole day: cut at 6:00, 12:00 and 18:00 UTC; the outer windows stay open.
+            (0, _) => {
+                let midnight = self.range.from.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
+                let cuts = (1..DAY_PIECES).map(|i| midnight + i * 24 * HOUR / DAY_PIECES).collect();
+                (None, None, cuts)
+            }
+            // A window of the day: hours, counted from its closed end when the other is open.
+            (1, Some(TimeWindow { from, to })) => {
+                let cuts: Vec<i64> = match (from, to) {
+                    (Some(a), Some(b)) => {
+                        (1..WINDOW_PIECES).map(|i| a + i * (b - a) / WINDOW_PIECES).collect()
+                    }
+                    (None, Some(b)) => (1..WINDOW_PIECES).rev().map(|i| b - i * HOUR).collect(),
+                    (Some(a), None) => (1..WINDOW_PIECES).map(|i| a + i * HOUR).collect(),
+                    (None, None) => return None,
+                };
+                (from, to, cuts)
+            }
+            _ => return None,
+        };
+        let mut edges = vec![first];
+        edges.extend(cuts.into_iter().map(Some));
+        edges.push(last);
+        let pieces = edges
+            .windows(2)
+            .map(|w| Piece {
+                range: self.range,
+                window: Some(TimeWindow { from: w[0], to: w[1] }),
+                depth: self.depth + 1,
+            })
+            .collect();
+        Some(pieces)
+    }
+
+    /// The request's `where`: the user's filter and the window, both required.
+    fn where_expr(self, user: Option<&str>) -> Option<String> {
+        let window = self.window.map(|w| {
+            let clauses: Vec<String> = [
+                w.from.map(|t| format!("properties[\"$time\"] >= datetime({t})")),
+                w.to.map(|t| format!("properties[\"$time\"] < datetime({t})")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            clauses.join(" and ")
+        });
+        match (user, window) {
+            (Some(user), Some(window)) => Some(format!("({user}) and {window}")),
+            (Some(user), None) => Some(user.to_owned()),
+            (None, window) => window,
+        }
+    }
 }
 
 /// Why one attempt at a request failed.
@@ -196,7 +295,9 @@ enum AttemptError {
 }
 
 impl Workspace {
-    /// Runs one export request to completion, retrying it whole when its body breaks off.
+    /// Runs one export request to completion, retrying it whole when its body breaks off, and
+    /// splitting it into smaller requests when Mixpanel cuts it short on every try.
+    /// `new_work(cap)` makes the work of one attempt that may accept `cap` records.
     pub(crate) async fn fetch_range<W: RangeWork>(
         &self,
         client: &mpd_api::Client,
@@ -204,14 +305,91 @@ impl Workspace {
         range: DayRange,
         limit: Option<u32>,
         reporter: &dyn Reporter,
-        new_work: impl Fn() -> W,
+        new_work: impl Fn(Option<u32>) -> W,
     ) -> Result<RangeOutput<W::Output>> {
+        let piece = Piece::whole(range);
+        let mut output =
+            self.fetch_piece(client, filter, piece, limit, reporter, &new_work).await?;
+        output.range = range;
+        Ok(output)
+    }
+
+    /// One piece with retries; on a cut that outlasts the retries, its smaller pieces in turn.
+    fn fetch_piece<'a, W: RangeWork>(
+        &'a self,
+        client: &'a mpd_api::Client,
+        filter: &'a ExportFilter,
+        piece: Piece,
+        limit: Option<u32>,
+        reporter: &'a dyn Reporter,
+        new_work: &'a dyn Fn(Option<u32>) -> W,
+    ) -> futures_util::future::LocalBoxFuture<'a, Result<RangeOutput<W::Output>>> {
+        Box::pin(async move {
+            let cut =
+                match self.attempt_piece(client, filter, piece, limit, reporter, new_work).await? {
+                    Ok(output) => return Ok(output),
+                    Err(cut) => cut,
+                };
+            let Some(pieces) = piece.split() else { return Err(self.api_error(cut)) };
+            tracing::warn!(days = %piece.range, pieces = pieces.len(), %cut, "Mixpanel cut the export short on every try; asking for smaller pieces");
+            let mut joined: Option<RangeOutput<W::Output>> = None;
+            for smaller in pieces {
+                let remaining = match (limit, &joined) {
+                    (Some(limit), Some(done)) => {
+                        let left = u64::from(limit).saturating_sub(done.records);
+                        if left == 0 {
+                            break;
+                        }
+                        Some(u32::try_from(left).unwrap_or(u32::MAX))
+                    }
+                    (limit, _) => limit,
+                };
+                let part = self
+                    .fetch_piece(client, filter, smaller, remaining, reporter, new_work)
+                    .await?;
+                joined = Some(match joined {
+                    None => part,
+                    Some(mut done) => {
+                        W::append(&mut done.output, part.output)?;
+                        done.records += part.records;
+                        done.bad.extend(part.bad);
+                        done.retries += part.retries;
+                        done.bytes_received += part.bytes_received;
+                        done.split_days.extend(part.split_days);
+                        done
+                    }
+                });
+            }
+            let mut joined = joined
+                .ok_or_else(|| Error::Internal("a split request has no pieces".to_owned()))?;
+            joined.range = piece.range;
+            if piece.range.from == piece.range.to && piece.window.is_none() {
+                joined.split_days.push(piece.range.from);
+            }
+            joined.split_days.sort();
+            joined.split_days.dedup();
+            Ok(joined)
+        })
+    }
+
+    /// Sends `piece` until it completes, or until it was cut short on every attempt the
+    /// retry policy allows (the inner `Err`, for the caller to split).
+    async fn attempt_piece<W: RangeWork>(
+        &self,
+        client: &mpd_api::Client,
+        filter: &ExportFilter,
+        piece: Piece,
+        limit: Option<u32>,
+        reporter: &dyn Reporter,
+        new_work: &dyn Fn(Option<u32>) -> W,
+    ) -> Result<std::result::Result<RangeOutput<W::Output>, mpd_api::Error>> {
         let policy = *client.retry_policy();
+        let range = piece.range;
         let export = mpd_api::ExportRequest {
             from: range.from,
             to: range.to,
             events: filter.events.clone(),
-            where_expr: filter.where_expr.clone(),
+            where_expr: piece.where_expr(filter.where_expr.as_deref()),
             limit,
             time_in_ms: false,
         };
@@ -220,16 +398,17 @@ impl Workspace {
         loop {
             attempt += 1;
             reporter.day_started(range.from);
-            match attempt_range(client, &export, cap, reporter, new_work()).await {
+            match attempt_range(client, &export, cap, reporter, new_work(limit)).await {
                 Ok((output, records, bad, bytes_received)) => {
-                    return Ok(RangeOutput {
+                    return Ok(Ok(RangeOutput {
                         range,
                         output,
                         records,
                         bad,
                         retries: u64::from(attempt - 1),
                         bytes_received,
-                    });
+                        split_days: Vec::new(),
+                    }));
                 }
                 Err(AttemptError::Local(error)) => return Err(error),
                 Err(AttemptError::Open(error)) => return Err(self.api_error(error)),
@@ -240,6 +419,9 @@ impl Workspace {
                     tracing::warn!(days = %range, attempt, delay_ms = delay.as_millis() as u64, %error, "retrying the request");
                     reporter.retrying(range.from, attempt, delay, &error.to_string());
                     tokio::time::sleep(delay).await;
+                }
+                Err(AttemptError::Body(error @ mpd_api::Error::TerminatedEarly { .. })) => {
+                    return Ok(Err(error));
                 }
                 Err(AttemptError::Body(error)) => return Err(self.api_error(error)),
             }
@@ -300,5 +482,68 @@ mod tests {
         assert_eq!(DayRange::split(day(1), day(3), 1).len(), 3);
         assert_eq!(DayRange::split(day(1), day(3), 0).len(), 3);
         assert_eq!(DayRange::split(day(2), day(2), 7), vec![DayRange { from: day(2), to: day(2) }]);
+    }
+
+    fn window(p: &Piece) -> (Option<i64>, Option<i64>) {
+        p.window.map_or((None, None), |w| (w.from, w.to))
+    }
+
+    #[test]
+    fn a_range_of_days_splits_into_single_days() {
+        let pieces = Piece::whole(DayRange { from: day(1), to: day(3) }).split().unwrap();
+        assert_eq!(pieces.len(), 3);
+        assert!(pieces.iter().all(|p| p.range.from == p.range.to && p.window.is_none()));
+    }
+
+    #[test]
+    fn a_day_splits_into_open_ended_quarters_then_hours_then_stops() {
+        let midnight = 1_704_067_200; // 2024-01-01T00:00:00Z
+        let quarters = Piece::whole(DayRange { from: day(1), to: day(1) }).split().unwrap();
+        let bounds: Vec<_> = quarters.iter().map(window).collect();
+        assert_eq!(
+            bounds,
+            [
+                (None, Some(midnight + 6 * HOUR)),
+                (Some(midnight + 6 * HOUR), Some(midnight + 12 * HOUR)),
+                (Some(midnight + 12 * HOUR), Some(midnight + 18 * HOUR)),
+                (Some(midnight + 18 * HOUR), None),
+            ]
+        );
+        let hours = quarters[1].split().unwrap();
+        assert_eq!(hours.len(), 6);
+        assert_eq!(window(&hours[0]), (Some(midnight + 6 * HOUR), Some(midnight + 7 * HOUR)));
+        assert_eq!(window(&hours[5]), (Some(midnight + 11 * HOUR), Some(midnight + 12 * HOUR)));
+        let early = quarters[0].split().unwrap();
+        assert_eq!(window(&early[0]), (None, Some(midnight + HOUR)));
+        assert_eq!(window(&early[5]), (Some(midnight + 5 * HOUR), Some(midnight + 6 * HOUR)));
+        let late = quarters[3].split().unwrap();
+        assert_eq!(window(&late[5]), (Some(midnight + 23 * HOUR), None));
+        assert_eq!(hours[0].split(), None, "an hour is as small as it gets");
+        // The pieces of each level cover the day without gaps or overlaps.
+        for level in [&quarters, &early, &late] {
+            assert!(level.windows(2).all(|w| window(&w[0]).1 == window(&w[1]).0));
+        }
+    }
+
+    #[test]
+    fn windows_become_where_filters_beside_the_users() {
+        let piece = Piece {
+            range: DayRange { from: day(1), to: day(1) },
+            window: Some(TimeWindow { from: Some(10), to: Some(20) }),
+            depth: 1,
+        };
+        assert_eq!(
+            piece.where_expr(None).as_deref(),
+            Some(r#"properties["$time"] >= datetime(10) and properties["$time"] < datetime(20)"#)
+        );
+        assert_eq!(
+            piece.where_expr(Some(r#"properties["plan"] == "pro""#)).as_deref(),
+            Some(
+                r#"(properties["plan"] == "pro") and properties["$time"] >= datetime(10) and properties["$time"] < datetime(20)"#
+            )
+        );
+        let open = Piece { window: Some(TimeWindow { from: None, to: Some(5) }), ..piece };
+        assert_eq!(open.where_expr(None).as_deref(), Some(r#"properties["$time"] < datetime(5)"#));
+        assert_eq!(Piece::whole(piece.range).where_expr(Some("x")).as_deref(), Some("x"));
     }
 }

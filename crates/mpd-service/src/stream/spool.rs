@@ -63,6 +63,11 @@ impl Spool {
         self.len
     }
 
+    /// Appends everything `other` holds (a later piece of the same request).
+    pub(crate) fn append(&mut self, other: Spool) -> io::Result<()> {
+        other.copy_to(&mut Appender(self))
+    }
+
     /// Copies everything to `out`.
     pub(crate) fn copy_to(self, out: &mut dyn Write) -> io::Result<()> {
         for block in &self.blocks {
@@ -80,6 +85,20 @@ impl Spool {
                 out.write_all(&buf[..n])?;
             }
         }
+        Ok(())
+    }
+}
+
+/// A spool as an `io::Write`, for [`Spool::append`].
+struct Appender<'a>(&'a mut Spool);
+
+impl Write for Appender<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.write(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
@@ -128,5 +147,25 @@ mod tests {
         let (out, spilled) = round_trip(BLOCK_BYTES + 17, &input);
         assert!(spilled);
         assert_eq!(out, input.concat().into_bytes());
+    }
+
+    #[test]
+    fn appended_spools_keep_their_order_across_the_memory_limit() {
+        let input = lines(300);
+        let (first, second) = input.split_at(120);
+        let mut spool = Spool::new(2_000);
+        for line in first {
+            spool.write(line.as_bytes()).unwrap();
+        }
+        let mut piece = Spool::new(2_000);
+        for line in second {
+            piece.write(line.as_bytes()).unwrap();
+        }
+        spool.append(piece).unwrap();
+        let mut out = Vec::new();
+        let len = spool.len();
+        spool.copy_to(&mut out).unwrap();
+        assert_eq!(out, input.concat().into_bytes());
+        assert_eq!(len, out.len() as u64);
     }
 }

@@ -49,6 +49,8 @@ pub struct EventsSync {
     pub quarantine_file: Option<PathBuf>,
     /// Requests retried after a broken body.
     pub retries: u64,
+    /// Days Mixpanel cut short on every try, fetched in smaller requests instead.
+    pub split_days: Vec<NaiveDate>,
     /// The sync id stamped on the new rows (`_sync_id`).
     pub sync_id: i64,
     /// The table's Delta version after the run.
@@ -145,6 +147,7 @@ impl Workspace {
                 quarantined: 0,
                 quarantine_file: None,
                 retries: 0,
+                split_days: Vec::new(),
                 sync_id,
                 version: None,
                 elapsed_secs: 0.0,
@@ -182,8 +185,8 @@ impl Workspace {
         let sync_id = progress.summary.sync_id;
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
             .map(|range| {
-                self.fetch_range(client, &filter, range, None, reporter, move || {
-                    BatchWork::new(sync_id, None)
+                self.fetch_range(client, &filter, range, None, reporter, move |cap| {
+                    BatchWork::new(sync_id, cap)
                 })
             })
             .buffered(workers);
@@ -191,6 +194,7 @@ impl Workspace {
             let output = output?;
             progress.summary.fetched += output.records;
             progress.summary.retries += output.retries;
+            progress.summary.split_days.extend(&output.split_days);
             quarantine.record(output.range.from, output.range.to, &output.bad)?;
             // Too many bad lines stop the run before the day is committed: the cursor stays
             // before it, so a re-run (with --allow-bad-lines) reads it again.

@@ -46,6 +46,14 @@ impl BatchSpool {
         Ok(())
     }
 
+    /// Appends every batch of `other` (a later piece of the same request), in order.
+    pub(crate) fn append(&mut self, other: BatchSpool) -> Result<()> {
+        for batch in other.into_batches()? {
+            self.push(batch?)?;
+        }
+        Ok(())
+    }
+
     #[cfg(test)]
     pub(crate) fn rows(&self) -> u64 {
         self.rows

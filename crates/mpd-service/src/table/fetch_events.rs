@@ -66,6 +66,8 @@ pub struct FetchSummary {
     pub quarantine_file: Option<PathBuf>,
     /// Requests retried after a broken body.
     pub retries: u64,
+    /// Days Mixpanel cut short on every try, fetched in smaller requests instead.
+    pub split_days: Vec<chrono::NaiveDate>,
     /// The sync id stamped on the new rows (`_sync_id`).
     pub sync_id: i64,
     /// The table's Delta version after the commit.
@@ -147,8 +149,8 @@ impl Workspace {
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
             .map(|range| {
                 let limit = remaining.remaining();
-                self.fetch_range(client, &filter, range, limit, reporter, move || {
-                    BatchWork::new(sync_id, limit)
+                self.fetch_range(client, &filter, range, limit, reporter, move |cap| {
+                    BatchWork::new(sync_id, cap)
                 })
             })
             .buffered(workers);
@@ -156,6 +158,7 @@ impl Workspace {
             let output = output?;
             summary.fetched += output.records;
             summary.retries += output.retries;
+            summary.split_days.extend(&output.split_days);
             quarantine.record(output.range.from, output.range.to, &output.bad)?;
             for batch in output.output.into_batches()? {
                 ingest.write(batch?, writer).await?;

@@ -285,6 +285,10 @@ impl BatchWork {
 impl RangeWork for BatchWork {
     type Output = BatchSpool;
 
+    fn append(output: &mut BatchSpool, piece: BatchSpool) -> Result<()> {
+        output.append(piece)
+    }
+
     fn consume(mut self, batch: &mpd_api::LineBatch) -> Result<Self> {
         for line in batch.iter() {
             self.records +=

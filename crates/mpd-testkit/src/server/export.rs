@@ -50,19 +50,36 @@ pub(crate) async fn handle(state: &Arc<State>, ctx: &Ctx) -> Reply {
     };
     let days: Vec<NaiveDate> = params.from.iter_days().take_while(|d| *d <= params.to).collect();
     let targets: Vec<Target> = days.iter().map(|d| Target::Day(*d)).collect();
-    let (transient, slow_ms, corrupted) = {
+    let (mut transient, slow_ms, corrupted, cut_above) = {
         let mut faults = lock(&state.faults);
         let corrupted = days.iter().fold((false, false), |acc, d| {
             let (m, s) = faults.corruption(*d);
             (acc.0 || m, acc.1 || s)
         });
-        (faults.take_transient(&targets), faults.slow_first_byte_ms(), corrupted)
+        let transient = faults.take_transient(&targets);
+        (transient, faults.slow_first_byte_ms(), corrupted, faults.terminated_early_above_lines())
     };
     if slow_ms > 0 {
         tokio::time::sleep(Duration::from_millis(slow_ms)).await;
     }
     if let Some(t @ (Transient::RateLimit { .. } | Transient::ServerError(_))) = transient {
         return transient_reply(state, ctx, t);
+    }
+    let mut segments = DaySegments {
+        state: Arc::clone(state),
+        remaining: params.limit.unwrap_or(usize::MAX),
+        days: days.into_iter(),
+        params,
+    };
+    // Faults that need the whole body's size build it up front.
+    let mut whole: Option<Vec<Arc<DayData>>> = None;
+    if matches!(transient, Some(Transient::Disconnect | Transient::TerminatedEarly)) {
+        let all: Vec<Arc<DayData>> = segments.by_ref().collect();
+        let lines: usize = all.iter().map(|s| s.lines.len()).sum();
+        if transient == Some(Transient::TerminatedEarly) && lines <= cut_above {
+            transient = None;
+        }
+        whole = Some(all);
     }
     let mut fault_names: Vec<String> = transient.iter().map(|t| t.name().to_owned()).collect();
     for (on, name) in [(corrupted.0, "malformed_line"), (corrupted.1, "split_line")] {
@@ -71,22 +88,14 @@ pub(crate) async fn handle(state: &Arc<State>, ctx: &Ctx) -> Reply {
         }
     }
 
-    let mut segments = DaySegments {
-        state: Arc::clone(state),
-        remaining: params.limit.unwrap_or(usize::MAX),
-        days: days.into_iter(),
-        params,
-    };
     let plan = |gzip: bool, cut_after: Option<usize>| StreamPlan {
         chunk_bytes: state.config.chunk_bytes,
         gzip,
         cut_after,
     };
     let may_gzip = |len: usize| state.config.gzip && ctx.accept_gzip && len > GZIP_MIN_BYTES;
-    let (body, gzip) = match transient {
-        Some(Transient::Disconnect | Transient::TerminatedEarly) => {
-            // Faults that need the whole body's size build it up front.
-            let mut all: Vec<Arc<DayData>> = segments.collect();
+    let (body, gzip) = match (transient, whole) {
+        (Some(Transient::Disconnect | Transient::TerminatedEarly), Some(mut all)) => {
             if transient == Some(Transient::TerminatedEarly) {
                 all = vec![Arc::new(terminated_early(&all))];
             }
@@ -96,7 +105,13 @@ pub(crate) async fn handle(state: &Arc<State>, ctx: &Ctx) -> Reply {
             let bytes = all.iter().map(|s| s.bytes.clone()).collect::<Vec<_>>();
             (body::stream(bytes.into_iter(), plan(gzip, cut)), gzip)
         }
-        _ => {
+        (_, Some(all)) => {
+            let total: usize = all.iter().map(|s| s.bytes.len()).sum();
+            let gzip = may_gzip(total);
+            let bytes = all.iter().map(|s| s.bytes.clone()).collect::<Vec<_>>();
+            (body::stream(bytes.into_iter(), plan(gzip, None)), gzip)
+        }
+        (_, None) => {
             // Days are produced while streaming (a long range of big days never sits in
             // memory at once); only enough of the head is built to decide about gzip.
             let mut head = Vec::new();

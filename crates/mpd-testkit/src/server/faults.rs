@@ -94,6 +94,11 @@ impl FaultState {
         *self = Self::new(faults, self.first_day);
     }
 
+    /// Bodies of at most this many lines are never cut short (0: any body may be).
+    pub(crate) fn terminated_early_above_lines(&self) -> usize {
+        self.faults.terminated_early_above_lines as usize
+    }
+
     pub(crate) fn slow_first_byte_ms(&self) -> u64 {
         self.faults.slow_first_byte_ms
     }
