@@ -44,8 +44,12 @@ pub struct MockConfig {
     pub chunk_bytes: usize,
     /// Engage page size when the request names none.
     pub engage_page_size: u32,
-    /// "Today" for the `to_date` check; the real UTC date when unset.
+    /// "Today" for the `to_date` check; the real date in the project's time zone when unset.
     pub today: Option<NaiveDate>,
+    /// The project's IANA time zone (`America/New_York`): the export's `from_date`/`to_date`
+    /// then name days of that zone, as Mixpanel's do for projects with a time zone other than
+    /// UTC (events keep their UTC `time`, as in projects created since 2023). UTC when unset.
+    pub project_timezone: Option<String>,
     /// Faults to inject.
     pub faults: Faults,
     /// Serve events from this export-shaped JSONL file instead of synthetic data.
@@ -86,6 +90,7 @@ impl Default for MockConfig {
             chunk_bytes: 4093,
             engage_page_size: 1000,
             today: None,
+            project_timezone: None,
             faults: Faults::default(),
             jsonl_file: None,
             rekey_identified: false,
@@ -124,7 +129,20 @@ impl MockConfig {
         {
             return invalid("faults.http_status.status must be between 400 and 599");
         }
+        self.time_zone()?;
         Ok(())
+    }
+
+    /// The parsed [`MockConfig::project_timezone`]; `None` for UTC.
+    pub fn time_zone(&self) -> Result<Option<chrono_tz::Tz>> {
+        self.project_timezone
+            .as_deref()
+            .map(|name| {
+                name.parse().map_err(|_| Error::InvalidConfig {
+                    message: format!("project_timezone {name:?} is not an IANA time zone"),
+                })
+            })
+            .transpose()
     }
 }
 

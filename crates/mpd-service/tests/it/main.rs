@@ -10,3 +10,4 @@ mod live_local;
 mod live_vs_local;
 mod support;
 mod sync;
+mod sync_timezone;

@@ -155,7 +155,10 @@ impl Iterator for DaySegments {
             return None;
         }
         let day = self.days.next()?;
-        let mut data = self.state.project.day(day);
+        let mut data = match self.state.time_zone {
+            Some(zone) => Arc::new(local_day(&self.state, zone, day)),
+            None => self.state.project.day(day),
+        };
         if self.params.needs_rewrite() {
             data = Arc::new(rewrite(&data, &self.params, self.remaining));
         } else if data.lines.len() > self.remaining {
@@ -171,6 +174,24 @@ impl Iterator for DaySegments {
         }
         Some(data)
     }
+}
+
+/// The events of `day` in the project's time zone: parts of the UTC days around it, in their
+/// served order.
+fn local_day(state: &State, zone: chrono_tz::Tz, day: NaiveDate) -> DayData {
+    let mut out = DayBuilder::default();
+    let around = [day.pred_opt(), Some(day), day.succ_opt()];
+    for utc in around.into_iter().flatten() {
+        let data = state.project.day(utc);
+        for (line, span) in data.iter_lines() {
+            let local = chrono::DateTime::from_timestamp_millis(span.time_ms)
+                .map(|t| t.with_timezone(&zone).date_naive());
+            if local == Some(day) {
+                out.push(line, span.time_ms);
+            }
+        }
+    }
+    out.finish()
 }
 
 fn rate_limited(state: &State, ctx: &Ctx, retry_after_secs: u64) -> Response<MockBody> {

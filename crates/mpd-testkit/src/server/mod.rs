@@ -66,6 +66,8 @@ pub(crate) struct State {
     pub(crate) config: MockConfig,
     pub(crate) project: Project,
     pub(crate) faults: Mutex<FaultState>,
+    /// The project's time zone; `None` for UTC.
+    pub(crate) time_zone: Option<chrono_tz::Tz>,
     log: Mutex<Vec<RequestRecord>>,
     pub(crate) sessions: Mutex<HashSet<String>>,
     pub(crate) next_session: AtomicU64,
@@ -75,7 +77,11 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn today(&self) -> NaiveDate {
-        self.config.today.unwrap_or_else(|| chrono::Utc::now().date_naive())
+        let now = chrono::Utc::now();
+        self.config.today.unwrap_or_else(|| match self.time_zone {
+            Some(zone) => now.with_timezone(&zone).date_naive(),
+            None => now.date_naive(),
+        })
     }
 }
 
@@ -225,6 +231,7 @@ async fn launch(config: MockConfig) -> Result<(SocketAddr, Arc<State>, watch::Se
     };
     let state = Arc::new(State {
         faults: Mutex::new(FaultState::new(config.faults.clone(), config.first_day)),
+        time_zone: config.time_zone()?,
         config,
         project,
         log: Mutex::default(),
