@@ -15,6 +15,7 @@ mod cli;
 mod commands;
 mod jq;
 mod output;
+mod panic_report;
 mod progress;
 mod view;
 
@@ -58,16 +59,30 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.global.verbose, cli.global.quiet);
+    let backtrace = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+    panic_report::install(cli.global.verbose >= 3 || backtrace);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => return report(&anyhow::anyhow!("cannot start the async runtime: {error}")),
     };
-    let outcome = runtime.block_on(async {
-        tokio::select! {
-            result = commands::run(cli) => Some(result),
-            _ = tokio::signal::ctrl_c() => None,
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            tokio::select! {
+                result = commands::run(cli) => Some(result),
+                _ = tokio::signal::ctrl_c() => None,
+            }
+        })
+    }));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            print_error(&panic_report::error_line(panic_report::last().as_ref()));
+            print_hint(panic_report::HINT);
+            // The runtime's threads may hold what panicked; leave without waiting for them.
+            runtime.shutdown_background();
+            return ExitCode::from(1);
         }
-    });
+    };
     match outcome {
         None => {
             print_error("interrupted");
@@ -90,6 +105,10 @@ fn report(error: &anyhow::Error) -> ExitCode {
         print_error(&service.to_string());
         if let Some(hint) = service.hint() {
             print_hint(&hint);
+        }
+        // A task that panicked reaches the user as an internal error: it is a bug to report.
+        if service.is_internal() && panic_report::last().is_some() {
+            print_hint(panic_report::HINT);
         }
         return ExitCode::from(exit_code(service.class()));
     }
@@ -121,7 +140,9 @@ fn print_hint(message: &str) {
 fn init_logging(verbose: u8, quiet: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // deltalake warns that a failed upload's parts are left for the object store to clean
+        // up; mpd deletes a failed write's files itself, so by default that is only noise.
+        (false, 0) => "warn,deltalake_core::datafile::writer=error",
         (false, 1) => "info",
         (false, 2) => "debug",
         (false, _) => "trace",

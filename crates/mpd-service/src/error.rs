@@ -155,6 +155,11 @@ impl Error {
         }
     }
 
+    /// True for a failure of mpd itself (a bug), not of the request, the data or Mixpanel.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::Internal(_))
+    }
+
     /// True when the error is a closed output pipe (e.g. `mpd ... | head`), which is not a failure.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Write { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)

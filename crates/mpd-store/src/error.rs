@@ -34,11 +34,31 @@ pub enum Error {
         /// 1-based column of the offending token, when known.
         column: Option<u64>,
     },
+    /// A data file a table's log references is gone (deleted outside mpd, a lost disk).
+    #[error(
+        "a data file of the store is missing: {path} ({detail}); it was removed outside mpd: restore it from a backup, or drop the table (`mpd inspect drop TABLE`) and fetch or sync its days again"
+    )]
+    MissingDataFile {
+        /// The file as the object store named it.
+        path: String,
+        /// What the store said.
+        detail: String,
+    },
     /// A planned query failed while it ran (unreadable file, bad data).
     #[error("query failed: {message}")]
     Query {
         /// DataFusion's message.
         message: String,
+    },
+    /// The disk (or quota) holding the store ran out of space while writing a table.
+    #[error(
+        "no space left where the store keeps table `{table}` ({detail}); the table is unchanged and this write's files were removed: free some space and rerun"
+    )]
+    StorageFull {
+        /// The table being written.
+        table: String,
+        /// The operating system's words (`No space left on device (os error 28)`).
+        detail: String,
     },
     /// The Delta Lake layer failed on a table.
     #[error("delta table `{table}`: {source}")]
@@ -122,12 +142,17 @@ impl Error {
             // A held lock is no fault of the request; retrying later is the remedy.
             Error::Query { .. }
             | Error::Delta { .. }
+            | Error::StorageFull { .. }
+            | Error::MissingDataFile { .. }
             | Error::Io { .. }
             | Error::StoreLocked { .. } => ErrorClass::Storage,
         }
     }
 
     pub(crate) fn delta(table: &str, source: DeltaTableError) -> Self {
+        if let Some(detail) = storage_full(&source) {
+            return Error::StorageFull { table: table.to_owned(), detail };
+        }
         Error::Delta { table: table.to_owned(), source: Box::new(source) }
     }
 
@@ -136,6 +161,9 @@ impl Error {
         let (line, column) = error_location(&error);
         let root = error.find_root();
         let message = root.strip_backtrace();
+        if let Some((path, detail)) = missing_file(&message) {
+            return Error::MissingDataFile { path, detail };
+        }
         match root {
             DataFusionError::SQL(..)
             | DataFusionError::Plan(_)
@@ -189,6 +217,38 @@ pub(crate) fn parse_line_column(message: &str) -> (Option<u64>, Option<u64>) {
     (number_after(message, "Line:"), number_after(message, "Column:"))
 }
 
+/// The path and the reason when a query failed because a data file is gone. object_store says
+/// `Object at location <path> not found: <reason>` whatever the backend.
+fn missing_file(message: &str) -> Option<(String, String)> {
+    let rest = message.split_once("Object at location ")?.1;
+    let (path, reason) = rest.split_once(" not found")?;
+    let reason = reason.trim_start_matches(':').trim();
+    let reason = if reason.is_empty() { "not found" } else { reason };
+    Some((path.to_owned(), reason.to_owned()))
+}
+
+/// The operating system's message when `error` (or one of its causes) is a full disk or
+/// quota. Delta and object_store often carry the cause as text only, so the text is read too.
+fn storage_full(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && (io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded)
+        {
+            return Some(io.to_string());
+        }
+        cause = current.source();
+    }
+    const TEXTS: [&str; 3] = [
+        "No space left on device (os error 28)",
+        "Disk quota exceeded (os error 122)",
+        "No space left on device",
+    ];
+    let text = error.to_string();
+    TEXTS.iter().find(|t| text.contains(*t)).map(|t| (*t).to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +279,38 @@ mod tests {
         assert!(matches!(plan, Error::Sql { .. }), "{plan:?}");
         let exec = Error::from_datafusion(DataFusionError::Execution("file vanished".into()));
         assert_eq!(exec.class(), ErrorClass::Storage);
+    }
+
+    #[test]
+    fn a_full_disk_is_named_whether_it_comes_as_an_error_or_as_text() {
+        let io = std::io::Error::from_raw_os_error(28);
+        let error = Error::delta("events", DeltaTableError::Io { source: io });
+        assert!(matches!(error, Error::StorageFull { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "no space left where the store keeps table `events` (No space left on device (os error 28)); the table is unchanged and this write's files were removed: free some space and rerun"
+        );
+        assert_eq!(error.class(), ErrorClass::Storage);
+        // What deltalake 1.1 reports when the Parquet upload hits a full disk.
+        let text = "Failed to parse parquet: External: Generic LocalFileSystem error: Unable to copy data to file: No space left on device (os error 28)";
+        let error = Error::delta("events", DeltaTableError::Generic(text.to_owned()));
+        assert!(
+            matches!(error, Error::StorageFull { ref detail, .. } if detail == "No space left on device (os error 28)"),
+            "{error:?}"
+        );
+        let other = Error::delta("events", DeltaTableError::Generic("boom".to_owned()));
+        assert!(matches!(other, Error::Delta { .. }));
+    }
+
+    #[test]
+    fn a_missing_data_file_names_the_file() {
+        let message = "Parquet error: Failed to fetch metadata for file x: Object Store error: Object at location /s/events/date=2024-01-01/part-0.parquet not found: No such file or directory (os error 2)";
+        let error = Error::from_datafusion(DataFusionError::Execution(message.to_owned()));
+        assert!(
+            matches!(&error, Error::MissingDataFile { path, detail } if path == "/s/events/date=2024-01-01/part-0.parquet" && detail == "No such file or directory (os error 2)"),
+            "{error:?}"
+        );
+        assert_eq!(error.class(), ErrorClass::Storage);
     }
 
     #[test]

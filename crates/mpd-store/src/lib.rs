@@ -52,6 +52,7 @@ mod maintenance;
 mod query;
 mod schema;
 mod store;
+mod strays;
 mod writer;
 
 pub use arrow_schema::SchemaRef;

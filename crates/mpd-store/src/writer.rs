@@ -141,6 +141,8 @@ pub struct TableWriter {
     /// Files of writers already closed (to keep the open-partition cap).
     closed: Vec<Add>,
     rows: u64,
+    /// When the writer opened: files modified since then and never committed are its own.
+    opened_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -186,6 +188,7 @@ impl TableWriter {
             partitions,
             closed: Vec::new(),
             rows: 0,
+            opened_at: chrono::Utc::now(),
         })
     }
 
@@ -255,12 +258,22 @@ impl TableWriter {
         self.finish(metadata, Some(Transaction::new(app_id, txn_version))).await
     }
 
-    /// Deletes the files written so far; the table is left as it was.
+    /// Deletes the files written so far, also those of a write that failed half-way (a full
+    /// disk); the table is left as it was.
     pub async fn abort(mut self) -> Result<()> {
-        self.close_current().await?;
+        if let Err(error) = self.close_current().await {
+            // Whatever the open files hold is discarded anyway: closing them is only tidying.
+            tracing::debug!(table = %self.name, %error, "closing the files of an aborted write failed");
+        }
+        self.discard_written().await;
+        Ok(())
+    }
+
+    /// Deletes every file this writer made, closed or half-written.
+    async fn discard_written(&mut self) {
         let adds = std::mem::take(&mut self.closed);
         self.delete_files(&adds).await;
-        Ok(())
+        crate::strays::delete_strays(&self.name, &self.table, self.existing, self.opened_at).await;
     }
 
     async fn finish(
@@ -268,7 +281,10 @@ impl TableWriter {
         metadata: Map<String, Value>,
         txn: Option<Transaction>,
     ) -> Result<CommitSummary> {
-        self.close_current().await?;
+        if let Err(error) = self.close_current().await {
+            self.discard_written().await;
+            return Err(error);
+        }
         let adds = std::mem::take(&mut self.closed);
         let mut properties = CommitProperties::default()
             .with_metadata([(COMMIT_METADATA_KEY.to_owned(), Value::Object(metadata))]);
@@ -290,6 +306,7 @@ impl TableWriter {
             Err(error) => {
                 // The files are unreferenced now; leaving them would only cost space.
                 self.delete_files(&adds).await;
+                self.discard_written().await;
                 Err(error)
             }
         }

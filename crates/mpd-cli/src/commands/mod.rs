@@ -18,6 +18,11 @@ use crate::{EXIT_USAGE, Exit};
 
 /// Runs the parsed command line.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Debug builds only: lets the end-to-end tests see how a panic reaches the user.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("MPD_TEST_PANIC").is_some() {
+        panic!("MPD_TEST_PANIC is set");
+    }
     let global = &cli.global;
     match cli.command {
         Command::Auth(command) => auth::run(global, command).await,

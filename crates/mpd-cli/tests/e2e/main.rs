@@ -7,6 +7,7 @@
 
 mod case;
 mod crash;
+mod disk_full;
 mod run;
 mod truth;
 
@@ -28,6 +29,9 @@ fn main() {
         .collect();
     trials.push(libtest_mimic::Trial::test("sync-sigkill-crash-safety", || {
         crash::sigkill_during_sync().map_err(Into::into)
+    }));
+    trials.push(libtest_mimic::Trial::test("sync-onto-a-full-disk", || {
+        disk_full::sync_into_a_full_disk().map_err(Into::into)
     }));
     libtest_mimic::run(&arguments, trials).exit();
 }

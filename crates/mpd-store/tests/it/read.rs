@@ -91,3 +91,24 @@ async fn a_predicate_narrows_the_rows_and_a_bad_one_is_an_error() {
         .expect_err("unknown column");
     assert!(matches!(error, Error::Query { .. } | Error::Sql { .. }), "{error:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_file_removed_outside_mpd_is_named_in_one_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(StoreMode::Persistent(dir.path().to_path_buf())).await.expect("open");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    let day2 = dir.path().join("events").join("date=2024-01-02");
+    for entry in std::fs::read_dir(&day2).expect("partition folder").flatten() {
+        std::fs::remove_file(entry.path()).expect("remove");
+    }
+    let error = store
+        .sql("SELECT event_name, count(*) FROM events GROUP BY 1")
+        .await
+        .expect_err("a file is gone");
+    let Error::MissingDataFile { path, .. } = &error else { panic!("{error:?}") };
+    assert!(path.contains("date=2024-01-02"), "{path}");
+    let message = error.to_string();
+    assert!(message.starts_with("a data file of the store is missing: "), "{message}");
+    assert!(message.contains("mpd inspect drop TABLE"), "{message}");
+    assert!(!message.contains('\n'), "one line: {message}");
+}
