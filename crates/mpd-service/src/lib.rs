@@ -23,6 +23,19 @@
 //! eprintln!("{} events", summary.records);
 //! # Ok(()) }
 //! ```
+//!
+//! A store alone needs no account: SQL, inspection, import, maintenance, GDPR erasure and the
+//! `--local` queries work on [`Workspace::for_store`], and only a request to Mixpanel fails.
+//!
+//! ```no_run
+//! # async fn example() -> mpd_service::Result<()> {
+//! let mut settings = mpd_service::Settings::default();
+//! settings.store = Some("lake".into());
+//! let workspace = mpd_service::Workspace::for_store(settings);
+//! let table = workspace.sql("SELECT event_name, count(*) AS n FROM events GROUP BY 1").await?;
+//! eprintln!("{} rows", table.rows.len());
+//! # Ok(()) }
+//! ```
 
 mod accounts;
 mod credentials;
@@ -59,7 +72,7 @@ pub use live::result::{
 };
 pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
 pub use maintenance::HistoryEntry;
-pub use mpd_config::{EnvVars, Secret, SettingsOverrides};
+pub use mpd_config::{EnvVars, Secret, Settings, SettingsOverrides};
 pub use mpd_store::{CompactSummary, VacuumSummary};
 pub use report::{Reporter, SilentReporter};
 pub use stream::{
