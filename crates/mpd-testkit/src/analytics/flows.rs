@@ -74,21 +74,35 @@ fn user_paths<'a>(
     paths
 }
 
-/// The sankey answer (without `computed_at`).
-pub(crate) fn sankey_json<'a>(
+/// Which answer of a flows report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlowsView {
+    Sankey,
+    TopPaths,
+}
+
+/// The report's answer (without `computed_at`): users' paths from their first `start`, at most
+/// `depth` events after it; the empty report when nobody started.
+pub(crate) fn flows_json<'a>(
     events: impl Iterator<Item = &'a QueryEvent>,
     start: &str,
     depth: usize,
+    view: FlowsView,
 ) -> Value {
     let paths = user_paths(events, start, depth);
-    if paths.is_empty() {
-        return empty_json(depth);
+    match view {
+        _ if paths.is_empty() => empty_json(depth),
+        FlowsView::Sankey => sankey_json(&paths, depth),
+        FlowsView::TopPaths => top_paths_json(&paths, depth),
     }
+}
+
+fn sankey_json(paths: &[Vec<String>], depth: usize) -> Value {
     // Each user's node per step.
     let mut nodes: Vec<Vec<Node>> = vec![Vec::with_capacity(paths.len()); depth + 1];
     for (step, at_step) in nodes.iter_mut().enumerate() {
         let mut users: HashMap<&str, usize> = HashMap::new();
-        for path in &paths {
+        for path in paths {
             if let Some(event) = path.get(step) {
                 *users.entry(event.as_str()).or_default() += 1;
             }
@@ -96,7 +110,7 @@ pub(crate) fn sankey_json<'a>(
         let mut ranked: Vec<(&str, usize)> = users.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let shown: Vec<&str> = ranked.iter().take(SHOWN_PER_STEP).map(|(e, _)| *e).collect();
-        for path in &paths {
+        for path in paths {
             at_step.push(match path.get(step) {
                 Some(event) if step == 0 || shown.contains(&event.as_str()) => {
                     Node::Event(event.clone())
@@ -148,19 +162,10 @@ pub(crate) fn sankey_json<'a>(
     json!({"breakdowns": [], "metadata": metadata(), "steps": steps})
 }
 
-/// The top-paths answer (without `computed_at`).
-pub(crate) fn top_paths_json<'a>(
-    events: impl Iterator<Item = &'a QueryEvent>,
-    start: &str,
-    depth: usize,
-) -> Value {
-    let paths = user_paths(events, start, depth);
-    if paths.is_empty() {
-        return empty_json(depth);
-    }
+fn top_paths_json(paths: &[Vec<String>], depth: usize) -> Value {
     let mut prefixes: HashMap<&[String], usize> = HashMap::new();
     let mut whole: HashMap<&[String], usize> = HashMap::new();
-    for path in &paths {
+    for path in paths {
         for end in 1..=path.len() {
             *prefixes.entry(&path[..end]).or_default() += 1;
         }
@@ -256,7 +261,7 @@ mod tests {
 
     #[test]
     fn sankey_steps_split_users_into_events_and_drop_offs() {
-        let v = sankey_json(events().iter(), "P", 3);
+        let v = flows_json(events().iter(), "P", 3, FlowsView::Sankey);
         let s = |t: &str, e: &str, n: &str| (t.to_owned(), e.to_owned(), n.to_owned());
         assert_eq!(summary(&v["steps"][0]), [s("ANCHOR", "P", "2")]);
         assert_eq!(summary(&v["steps"][1]), [s("FORWARD", "Q", "2")]);
@@ -277,7 +282,7 @@ mod tests {
             events.push(ev("S", 1, &user));
             events.push(ev(next, 2, &user));
         }
-        let v = sankey_json(events.iter(), "S", 1);
+        let v = flows_json(events.iter(), "S", 1, FlowsView::Sankey);
         let types: Vec<String> = summary(&v["steps"][1]).into_iter().map(|n| n.0).collect();
         assert_eq!(types, ["FORWARD", "FORWARD", "FORWARD", "PRUNED"]);
         assert_eq!(summary(&v["steps"][1])[3].2, "1", "the fourth most common event");
@@ -285,7 +290,7 @@ mod tests {
 
     #[test]
     fn top_paths_are_whole_paths_counted_by_prefix() {
-        let v = top_paths_json(events().iter(), "P", 3);
+        let v = flows_json(events().iter(), "P", 3, FlowsView::TopPaths);
         assert_eq!((v["foundCount"].as_str(), v["returnedCount"].as_str()), (Some("1"), Some("1")));
         let steps = v["flows"][0]["flowSteps"].as_array().unwrap();
         let counts: Vec<&str> = steps.iter().map(|s| s["totalCount"].as_str().unwrap()).collect();
@@ -297,7 +302,7 @@ mod tests {
 
     #[test]
     fn nobody_started_is_the_nan_report() {
-        let v = sankey_json(events().iter(), "Never", 2);
+        let v = flows_json(events().iter(), "Never", 2, FlowsView::Sankey);
         assert_eq!(v["overallConversionRate"], "NaN");
         assert_eq!(v["steps"], json!([{"nodes": []}, {"nodes": []}, {"nodes": []}]));
     }

@@ -8,8 +8,9 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::params::{Answer, Bad, Params, bad};
+use crate::analytics::flows::{self, FlowsView};
 use crate::analytics::series::{self, Line};
-use crate::analytics::{Buckets, CountType, DayRange, Unit, flows};
+use crate::analytics::{Buckets, CountType, DayRange, Unit};
 use crate::project::QueryEvent;
 
 /// The saved flows report: users' first "Page View" of the last 7 days, then 3 events.
@@ -165,15 +166,16 @@ pub(crate) fn flows(p: &Params<'_>) -> Answer {
     };
     let to = p.today();
     let population = p.population(DayRange { from: to - Duration::days(FLOWS_DAYS - 1), to });
-    let mut answer = match p.get("query_type").map(str::trim) {
-        None | Some("flows_sankey") => flows::sankey_json(population.iter(), start, FLOWS_DEPTH),
-        Some("flows_top_paths") => flows::top_paths_json(population.iter(), start, FLOWS_DEPTH),
+    let view = match p.get("query_type").map(str::trim) {
+        None | Some("flows_sankey") => FlowsView::Sankey,
+        Some("flows_top_paths") => FlowsView::TopPaths,
         Some(other) => {
             return Err(bad(format!(
                 "Invalid value for parameter 'query_type': {other:?} (the mock serves flows_sankey and flows_top_paths)"
             )));
         }
     };
+    let mut answer = flows::flows_json(population.iter(), start, FLOWS_DEPTH, view);
     answer["computed_at"] = json!(super::computed_at());
     Ok(answer)
 }
