@@ -422,7 +422,7 @@ mod tests {
         pager: &mut crate::EngagePager,
     ) {
         fn is_send<T: Send>(_: &T) {}
-        is_send(&body.next_lines());
+        is_send(&body.next_chunk());
         is_send(&pager.next_page());
     }
 

@@ -12,12 +12,10 @@ use crate::budget::Permit;
 use crate::client::{Client, Prepared};
 use crate::decoding::ContentDecoder;
 use crate::error::{Error, Result, TimeoutPhase};
-use crate::lines::{LineBatch, LineSplitter, SplitError, is_terminated_early};
 
-/// Batches are cut once this many bytes of whole lines are buffered.
-const BATCH_TARGET: usize = 256 * 1024;
-/// Guards memory against a body that never sends a newline.
-const MAX_LINE: usize = 64 * 1024 * 1024;
+/// Decompressed bytes handed out at once: big enough that handing a chunk to a decoding thread
+/// costs nothing next to decoding it, small enough to keep several requests in flight cheaply.
+const CHUNK_TARGET: usize = 256 * 1024;
 
 /// Parameters of one export request (`GET /api/2.0/export`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +112,6 @@ impl Client {
 pub struct ExportBody {
     body: Incoming,
     decoder: ContentDecoder,
-    splitter: LineSplitter,
     endpoint: String,
     idle_read: Duration,
     wire_bytes: u64,
@@ -140,7 +137,6 @@ impl ExportBody {
         Ok(ExportBody {
             body: response.into_body(),
             decoder,
-            splitter: LineSplitter::new(BATCH_TARGET, MAX_LINE),
             endpoint,
             idle_read,
             wire_bytes: 0,
@@ -149,34 +145,28 @@ impl ExportBody {
         })
     }
 
-    /// Next batch of complete lines, decompressed and split on `\n` incrementally. A line or a
-    /// UTF-8 character split across network chunks comes out whole; a trailing `\r` is stripped;
-    /// empty lines are skipped but counted in line numbers; a final line without `\n` is returned
-    /// at the end. `Ok(None)` means the body is complete.
+    /// The request, for messages: method and path with query string, never credentials.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The next stretch of the body, decompressed (about 256 KiB, less at the end), cut
+    /// wherever the network cut it: lines and UTF-8 characters may straddle chunks, so the
+    /// caller frames lines (mpd frames them in `mpd_decode::StreamDecoder`). `Ok(None)` means
+    /// the body is complete.
     ///
-    /// Errors mid-body (connection reset, idle timeout, corrupt gzip, the `terminated early`
-    /// marker) are retryable: the caller should restart the whole request. After an error the
-    /// body is spent and further calls return `Ok(None)`.
-    pub async fn next_lines(&mut self) -> Result<Option<LineBatch>> {
+    /// Errors mid-body (connection reset, idle timeout, corrupt gzip) are retryable: the caller
+    /// should restart the whole request. After an error the body is spent and further calls
+    /// return `Ok(None)`.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
         if self.finished {
             return Ok(None);
         }
-        let result = self.read_batch().await;
+        let result = self.read_chunk().await;
         if result.is_err() {
             self.finished = true;
         }
-        let batch = result?;
-        if let Some(batch) = &batch
-            && let Some(line) = batch.iter().find(|l| is_terminated_early(l.bytes))
-        {
-            self.finished = true;
-            tracing::warn!(endpoint = %self.endpoint, line = line.number, "export terminated early");
-            return Err(Error::TerminatedEarly {
-                endpoint: self.endpoint.as_str().into(),
-                line: line.number,
-            });
-        }
-        Ok(batch)
+        result
     }
 
     /// Compressed bytes received so far.
@@ -184,7 +174,8 @@ impl ExportBody {
         self.wire_bytes
     }
 
-    async fn read_batch(&mut self) -> Result<Option<LineBatch>> {
+    async fn read_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        let mut chunk = Vec::with_capacity(CHUNK_TARGET + (CHUNK_TARGET >> 2));
         loop {
             let frame = match tokio::time::timeout(self.idle_read, self.body.frame()).await {
                 Err(_) => {
@@ -196,7 +187,13 @@ impl ExportBody {
                 }
                 Ok(None) => {
                     self.finished = true;
-                    return self.finish();
+                    let tail = self.decoder.finish().map_err(|source| Error::Gzip {
+                        endpoint: self.endpoint.as_str().into(),
+                        source,
+                    })?;
+                    chunk.extend_from_slice(tail);
+                    tracing::debug!(endpoint = %self.endpoint, wire_bytes = self.wire_bytes, "export body complete");
+                    return Ok((!chunk.is_empty()).then_some(chunk));
                 }
                 Ok(Some(frame)) => frame.map_err(|source| Error::Body {
                     endpoint: self.endpoint.as_str().into(),
@@ -209,29 +206,10 @@ impl ExportBody {
                 endpoint: self.endpoint.as_str().into(),
                 source,
             })?;
-            if let Some(batch) =
-                self.splitter.push(decoded).map_err(|e| too_long(&self.endpoint, e))?
-            {
-                return Ok(Some(batch));
+            chunk.extend_from_slice(decoded);
+            if chunk.len() >= CHUNK_TARGET {
+                return Ok(Some(chunk));
             }
-        }
-    }
-
-    fn finish(&mut self) -> Result<Option<LineBatch>> {
-        let tail = self
-            .decoder
-            .finish()
-            .map_err(|source| Error::Gzip { endpoint: self.endpoint.as_str().into(), source })?;
-        self.splitter.extend(tail).map_err(|e| too_long(&self.endpoint, e))?;
-        tracing::debug!(endpoint = %self.endpoint, wire_bytes = self.wire_bytes, "export body complete");
-        Ok(self.splitter.finish())
-    }
-}
-
-fn too_long(endpoint: &str, error: SplitError) -> Error {
-    match error {
-        SplitError::TooLong(line) => {
-            Error::LineTooLong { endpoint: endpoint.into(), line, limit: MAX_LINE }
         }
     }
 }

@@ -2,8 +2,8 @@
 //! and a client-side request budget.
 //!
 //! This crate knows HTTP and Mixpanel's wire protocol and nothing about configuration files,
-//! storage or printing. The export body is never buffered whole: [`ExportBody::next_lines`]
-//! decompresses and splits it incrementally into [`LineBatch`]es. Requests wait for the
+//! storage or printing. The export body is never buffered whole: [`ExportBody::next_chunk`]
+//! hands it over decompressed, a stretch at a time, for the caller to frame into lines. Requests wait for the
 //! per-family [`Budget`], and 429/5xx/connection failures before a body starts are retried
 //! per the [`RetryPolicy`]; failures while a body streams are returned as retryable errors so
 //! the caller can restart the day.
@@ -22,10 +22,8 @@
 //! let client = Client::new(ClientOptions::new(Region::Eu, credentials))?;
 //! let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date");
 //! let mut body = client.export(&ExportRequest::days(day, day)).await?;
-//! while let Some(batch) = body.next_lines().await? {
-//!     for line in batch.iter() {
-//!         let _ = (line.number, line.bytes);
-//!     }
+//! while let Some(chunk) = body.next_chunk().await? {
+//!     let _ = chunk.len();
 //! }
 //! # Ok(())
 //! # }
@@ -37,7 +35,6 @@ mod decoding;
 mod engage;
 mod error;
 mod export;
-mod lines;
 mod options;
 mod rate_limit;
 mod retry;
@@ -47,7 +44,6 @@ pub use client::Client;
 pub use engage::{EngagePage, EngagePager, EngageRequest};
 pub use error::{BoxError, Error, ErrorClass, HttpFailure, Result, TimeoutPhase};
 pub use export::{ExportBody, ExportRequest};
-pub use lines::{Line, LineBatch};
 pub use options::{
     BaseUrls, Budget, ClientOptions, Credentials, Region, RetryPolicy, Secret, Timeouts,
 };

@@ -20,10 +20,12 @@ pub use event::EventBatchBuilder;
 pub use identity::{IdentityBatchBuilder, IdentitySource};
 pub use profile::ProfileBatchBuilder;
 
-/// Rows of one table built from JSON lines; what [`StreamDecoder`](crate::StreamDecoder) drives.
+/// Rows built from JSON lines, a batch at a time; what [`StreamDecoder`](crate::StreamDecoder)
+/// drives. The table builders make Arrow [`RecordBatch`]es; [`EventTextBuilder`](crate::EventTextBuilder)
+/// makes JSON-lines text.
 pub trait LineBatchBuilder {
-    /// The schema of the batches [`finish`](Self::finish) returns.
-    fn schema(&self) -> SchemaRef;
+    /// What [`finish`](Self::finish) hands out.
+    type Batch;
 
     /// Decodes one line (without its line terminator) into one row.
     ///
@@ -45,7 +47,7 @@ pub trait LineBatchBuilder {
 
     /// The rows pushed so far as one batch, `None` if there are none; the builder is empty and
     /// reusable afterwards.
-    fn finish(&mut self) -> Option<RecordBatch>;
+    fn finish(&mut self) -> Option<Self::Batch>;
 }
 
 /// Sizing of the column builders: arrow's builders give their buffers away on `finish`, so each

@@ -65,6 +65,17 @@ pub enum Error {
         /// The limit in bytes, without the line terminator.
         limit: usize,
     },
+    /// Mixpanel's truncation marker (`terminated early`) as a line of an export body: the export
+    /// was cut short, and only sending the request again can give the whole body.
+    #[error(
+        "the export was cut short by Mixpanel: `terminated early` at line {line} (byte offset {byte_offset})"
+    )]
+    TerminatedEarly {
+        /// 1-based line number of the marker.
+        line: u64,
+        /// Byte offset of the start of the marker line.
+        byte_offset: u64,
+    },
 }
 
 /// Result with this crate's [`Error`] as the default error type.

@@ -59,6 +59,7 @@ mod profile;
 mod scan;
 mod schema;
 mod stream;
+mod text;
 mod time;
 mod write;
 
@@ -76,4 +77,5 @@ pub use stream::{
     BAD_LINE_TEXT_LIMIT, BadLine, DEFAULT_MAX_LINE_BYTES, EventStreamDecoder,
     IdentityStreamDecoder, ProfileStreamDecoder, StreamDecoder,
 };
+pub use text::{EventTextBuilder, TextShape};
 pub use write::{write_event_json, write_json_string, write_profile_json};

@@ -4,12 +4,10 @@ mod newline;
 
 use std::fmt;
 
-use arrow_array::RecordBatch;
-
 use crate::batch::{
     EventBatchBuilder, IdentityBatchBuilder, IdentitySource, LineBatchBuilder, ProfileBatchBuilder,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, LineError, Result};
 use crate::event::{LineFormat, TimeCorrection};
 
 /// Lines longer than this (without terminator) stop a [`StreamDecoder`] unless changed with
@@ -44,14 +42,20 @@ impl BadLine {
     }
 }
 
-/// Push decoder over raw JSON-lines bytes, for files, HTTP bodies and benchmarks.
+/// Push decoder over raw JSON-lines bytes: export response bodies, export dumps, pipelines
+/// files. Every line mpd reads goes through it.
 ///
 /// Feed chunks of any size: it carries the partial last line over to the next chunk, counts
 /// lines (1-based, blank ones included) and byte offsets, skips blank lines and a trailing
-/// `\r`, and yields a batch every `batch_rows` rows. Batches, bad lines and their positions do
-/// not depend on how the input is cut into chunks. Lines that cannot be decoded are collected
-/// as [`BadLine`]s, not fatal: take them with [`take_bad_lines`](Self::take_bad_lines) after
-/// each call, or they accumulate.
+/// `\r`, and yields a batch whenever the builder is full. Batches, bad lines and their
+/// positions do not depend on how the input is cut into chunks.
+///
+/// Lines that cannot be decoded are collected as [`BadLine`]s, not fatal: take them with
+/// [`take_bad_lines`](Self::take_bad_lines) after each call, or they accumulate. A bad line is
+/// held back one line: Mixpanel occasionally sends one record broken over two lines, and when
+/// the next line is not a record on its own but the two joined are, they count as that one
+/// record. With [`stop_at_truncation_marker`](Self::stop_at_truncation_marker), Mixpanel's
+/// `terminated early` line ends the input with [`Error::TerminatedEarly`].
 ///
 /// ```
 /// use mpd_decode::{EventStreamDecoder, LineFormat, TimeCorrection};
@@ -80,8 +84,35 @@ pub struct StreamDecoder<B> {
     bytes: u64,
     max_line_bytes: usize,
     bad: Vec<BadLine>,
-    /// Set once a line was too long: the input is not JSON lines, so every call fails.
+    /// A bad line held back: the next line may be the rest of its record.
+    held: Option<Held>,
+    /// Scratch space for a held line and the next one joined.
+    joined: Vec<u8>,
+    /// Rows accepted in the current input.
+    records: u64,
+    /// Rows the current input may still add; lines past it are read but not decoded.
+    row_limit: u64,
+    /// Whether Mixpanel's `terminated early` line fails the input.
+    truncation_marker: bool,
+    /// Set once a line was too long or a truncation marker came: every call fails.
     failed: Option<Error>,
+}
+
+/// A line that failed on its own, kept until the next line tells whether it was half a record.
+#[derive(Debug)]
+struct Held {
+    line: u64,
+    byte_offset: u64,
+    reason: String,
+    text: Vec<u8>,
+}
+
+impl Held {
+    fn into_bad(self) -> BadLine {
+        let mut text = self.text;
+        text.truncate(BAD_LINE_TEXT_LIMIT);
+        BadLine { line: self.line, byte_offset: self.byte_offset, reason: self.reason, text }
+    }
 }
 
 /// Events: raw export or JSON pipelines lines to [`events_schema`](crate::events_schema) batches.
@@ -145,8 +176,34 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
             bytes: 0,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             bad: Vec::new(),
+            held: None,
+            joined: Vec::new(),
+            records: 0,
+            row_limit: u64::MAX,
+            truncation_marker: false,
             failed: None,
         }
+    }
+
+    /// Makes Mixpanel's truncation marker, a line `terminated early` (or `export terminated
+    /// early`), fail the input with [`Error::TerminatedEarly`]: what export bodies need.
+    #[must_use]
+    pub fn stop_at_truncation_marker(mut self) -> Self {
+        self.truncation_marker = true;
+        self
+    }
+
+    /// Accepts at most `rows` rows per input; later lines are counted but not decoded.
+    #[must_use]
+    pub fn with_row_limit(mut self, rows: u64) -> Self {
+        self.row_limit = rows;
+        self
+    }
+
+    /// Rows accepted so far in the current input (a re-joined record counts once).
+    #[must_use]
+    pub fn records_read(&self) -> u64 {
+        self.records
     }
 
     /// Sets the longest line accepted (without terminator), [`DEFAULT_MAX_LINE_BYTES`] unless
@@ -175,7 +232,7 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
     ///
     /// [`Error::LineTooLong`] when a line exceeds the limit, at once even before the line
     /// ends; the decoder then fails every call until [`finish`](Self::finish).
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<RecordBatch>> {
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<B::Batch>> {
         let mut out = Vec::new();
         self.feed_into(chunk, &mut out)?;
         Ok(out)
@@ -186,7 +243,7 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
     /// # Errors
     ///
     /// As [`feed`](Self::feed).
-    pub fn feed_into(&mut self, chunk: &[u8], out: &mut Vec<RecordBatch>) -> Result<()> {
+    pub fn feed_into(&mut self, chunk: &[u8], out: &mut Vec<B::Batch>) -> Result<()> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -198,7 +255,7 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
         result
     }
 
-    fn split(&mut self, chunk: &[u8], out: &mut Vec<RecordBatch>) -> Result<()> {
+    fn split(&mut self, chunk: &[u8], out: &mut Vec<B::Batch>) -> Result<()> {
         let chunk_start = self.bytes;
         self.bytes += chunk.len() as u64;
         let mut pos = 0;
@@ -237,7 +294,7 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
     }
 
     /// One complete line (without `\n`) starting at `byte_offset`.
-    fn line(&mut self, raw: &[u8], byte_offset: u64, out: &mut Vec<RecordBatch>) -> Result<()> {
+    fn line(&mut self, raw: &[u8], byte_offset: u64, out: &mut Vec<B::Batch>) -> Result<()> {
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         if line.len() > self.max_line_bytes {
             return Err(self.too_long(byte_offset));
@@ -246,18 +303,56 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        match self.builder.push_line(line) {
-            Ok(()) => {
-                if self.builder.is_full() {
-                    out.extend(self.builder.finish());
-                }
-            }
-            Err(e) => self.bad.push(BadLine {
+        if self.truncation_marker && is_truncation_marker(line) {
+            return Err(Error::TerminatedEarly { line: self.lines, byte_offset });
+        }
+        if self.records >= self.row_limit {
+            return Ok(());
+        }
+        let Some(held) = self.held.take() else {
+            return self.push_or_hold(line, byte_offset, out);
+        };
+        if self.push(line, out).is_ok() {
+            self.bad.push(held.into_bad());
+            return Ok(());
+        }
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        joined.extend_from_slice(&held.text);
+        joined.extend_from_slice(line);
+        let rejoined = self.push(&joined, out).is_ok();
+        self.joined = joined;
+        if rejoined {
+            return Ok(());
+        }
+        self.bad.push(held.into_bad());
+        self.push_or_hold(line, byte_offset, out)
+    }
+
+    /// Pushes a line that follows no held line; holds it back if it fails.
+    fn push_or_hold(
+        &mut self,
+        line: &[u8],
+        byte_offset: u64,
+        out: &mut Vec<B::Batch>,
+    ) -> Result<()> {
+        if let Err(error) = self.push(line, out) {
+            self.held = Some(Held {
                 line: self.lines,
                 byte_offset,
-                reason: e.to_string(),
-                text: line[..line.len().min(BAD_LINE_TEXT_LIMIT)].to_vec(),
-            }),
+                reason: error.to_string(),
+                text: line.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    /// One record into the builder; a full builder's batch goes to `out`.
+    fn push(&mut self, line: &[u8], out: &mut Vec<B::Batch>) -> std::result::Result<(), LineError> {
+        self.builder.push_line(line)?;
+        self.records += 1;
+        if self.builder.is_full() {
+            out.extend(self.builder.finish());
         }
         Ok(())
     }
@@ -269,7 +364,7 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
     /// # Errors
     ///
     /// The error that stopped the input, if any (the decoder is still reset).
-    pub fn finish(&mut self) -> Result<Option<RecordBatch>> {
+    pub fn finish(&mut self) -> Result<Option<B::Batch>> {
         let result = match self.failed.take() {
             Some(e) => Err(e),
             None => {
@@ -281,15 +376,20 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
                     self.line(&line, self.carry_start, &mut out)
                 };
                 self.carry = line;
+                if let Some(held) = self.held.take() {
+                    self.bad.push(held.into_bad());
+                }
                 // A full builder was flushed into `out`; otherwise its rows are the last batch.
                 pushed.map(|()| out.pop().or_else(|| self.builder.finish()))
             }
         };
         // Rows of a failed input are dropped with it.
         let _ = self.builder.finish();
+        self.held = None;
         self.carry.clear();
         self.lines = 0;
         self.bytes = 0;
+        self.records = 0;
         result
     }
 
@@ -297,6 +397,14 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
     pub fn take_bad_lines(&mut self) -> Vec<BadLine> {
         std::mem::take(&mut self.bad)
     }
+}
+
+/// Whether a line is Mixpanel's truncation marker: `terminated early` or `export terminated
+/// early`, in any case, with surrounding white space.
+fn is_truncation_marker(line: &[u8]) -> bool {
+    let trimmed = line.trim_ascii();
+    trimmed.eq_ignore_ascii_case(b"terminated early")
+        || trimmed.eq_ignore_ascii_case(b"export terminated early")
 }
 
 #[cfg(test)]

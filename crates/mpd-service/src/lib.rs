@@ -47,6 +47,7 @@ mod live;
 mod local;
 mod maintenance;
 mod report;
+mod source;
 mod stream;
 mod sync;
 mod table;

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use arrow_array::builder::{Date32Builder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::SchemaRef;
 use chrono::Datelike as _;
 
 use super::{Capacity, LineBatchBuilder, Utf8Column, record_batch, sync_id_column};
@@ -175,9 +174,7 @@ impl EventBatchBuilder {
 }
 
 impl LineBatchBuilder for EventBatchBuilder {
-    fn schema(&self) -> SchemaRef {
-        events_schema()
-    }
+    type Batch = RecordBatch;
 
     fn push_line(&mut self, line: &[u8]) -> Result<(), LineError> {
         EventBatchBuilder::push_line(self, line)

@@ -6,7 +6,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow_array::{RecordBatch, StringArray};
-use arrow_schema::SchemaRef;
 
 use super::{Capacity, LineBatchBuilder, Utf8Column, record_batch, sync_id_column};
 use crate::error::LineError;
@@ -129,9 +128,7 @@ impl IdentityBatchBuilder {
 }
 
 impl LineBatchBuilder for IdentityBatchBuilder {
-    fn schema(&self) -> SchemaRef {
-        identity_schema()
-    }
+    type Batch = RecordBatch;
 
     fn push_line(&mut self, line: &[u8]) -> Result<(), LineError> {
         IdentityBatchBuilder::push_line(self, line)

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_array::builder::TimestampMicrosecondBuilder;
-use arrow_schema::SchemaRef;
 
 use super::{Capacity, LineBatchBuilder, Utf8Column, record_batch, sync_id_column};
 use crate::error::LineError;
@@ -106,9 +105,7 @@ impl ProfileBatchBuilder {
 }
 
 impl LineBatchBuilder for ProfileBatchBuilder {
-    fn schema(&self) -> SchemaRef {
-        profiles_schema()
-    }
+    type Batch = RecordBatch;
 
     fn push_line(&mut self, line: &[u8]) -> Result<(), LineError> {
         ProfileBatchBuilder::push_line(self, line)

@@ -70,14 +70,21 @@ fn the_final_line_may_fill_the_last_batch() {
 
 #[test]
 fn finish_starts_a_new_input() {
+    let positions = |bad: Vec<BadLine>| -> Vec<(u64, u64, Vec<u8>)> {
+        bad.into_iter().map(|b| (b.line, b.byte_offset, b.text)).collect()
+    };
     let mut d = decoder(10);
     d.feed(b"bad\npartial").unwrap();
     assert!(d.finish().unwrap().is_none());
+    assert_eq!(
+        positions(d.take_bad_lines()),
+        [(1, 0, b"bad".to_vec()), (2, 4, b"partial".to_vec())]
+    );
     d.feed(b"again\n").unwrap();
-    let bad = d.take_bad_lines();
-    let positions: Vec<_> = bad.iter().map(|b| (b.line, b.byte_offset)).collect();
-    assert_eq!(positions, [(1, 0), (2, 4), (1, 0)]);
-    assert_eq!(bad[1].text, b"partial");
+    // A bad line is held back until the next line (or the end) says it is not half a record.
+    assert!(d.take_bad_lines().is_empty());
+    assert!(d.finish().unwrap().is_none());
+    assert_eq!(positions(d.take_bad_lines()), [(1, 0, b"again".to_vec())]);
 }
 
 #[test]
@@ -146,5 +153,96 @@ fn profile_and_identity_streams() {
         .feed(b"{\"distinct_id\":\"d\",\"resolved_distinct_id\":\"u\"}\n{\"distinct_id\":\"d\"}\n")
         .unwrap();
     assert_eq!(batches.len(), 1);
+    assert!(identity.finish().unwrap().is_none());
     assert_eq!(identity.take_bad_lines()[0].line, 2);
+}
+
+/// The rows of `batches`' first column.
+fn rows(batches: &[arrow_array::RecordBatch]) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|b| b.column(0).as_string::<i32>().iter().map(|s| s.unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_record_broken_over_two_lines_is_joined_once() {
+    let whole = line("split");
+    let (head, tail) = whole.split_at(20);
+    let input = format!("{}\n{head}\n{tail}\n{}\n", line("a"), line("b"));
+    for chunk in [1, 5, 64, input.len()] {
+        let mut d = decoder(100);
+        let mut batches = Vec::new();
+        for piece in input.as_bytes().chunks(chunk) {
+            batches.extend(d.feed(piece).unwrap());
+        }
+        assert_eq!(d.records_read(), 3, "chunk {chunk}");
+        batches.extend(d.finish().unwrap());
+        assert_eq!(rows(&batches), ["a", "split", "b"], "chunk {chunk}");
+        assert!(d.take_bad_lines().is_empty(), "chunk {chunk}");
+    }
+}
+
+#[test]
+fn a_bad_line_followed_by_a_good_one_is_bad_alone() {
+    let input = format!("{{oops\n{}\nnot json\n{{also not\n", line("a"));
+    let mut d = decoder(100);
+    let mut batches = d.feed(input.as_bytes()).unwrap();
+    batches.extend(d.finish().unwrap());
+    assert_eq!(rows(&batches), ["a"]);
+    let bad: Vec<(u64, Vec<u8>)> =
+        d.take_bad_lines().into_iter().map(|b| (b.line, b.text)).collect();
+    assert_eq!(
+        bad,
+        [(1, b"{oops".to_vec()), (3, b"not json".to_vec()), (4, b"{also not".to_vec())]
+    );
+}
+
+#[test]
+fn the_truncation_marker_fails_the_input_when_asked() {
+    let input = format!("{}\nterminated early\n{}\n", line("a"), line("b"));
+    let mut d = decoder(100).stop_at_truncation_marker();
+    let error = d.feed(input.as_bytes()).unwrap_err();
+    let offset = line("a").len() as u64 + 1;
+    assert_eq!(error, Error::TerminatedEarly { line: 2, byte_offset: offset });
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the export was cut short by Mixpanel: `terminated early` at line 2 (byte offset {offset})"
+        )
+    );
+    assert!(d.finish().is_err(), "the input stays failed until finish");
+    // Without the option the marker is just a bad line, and `export terminated early` too.
+    let mut d = decoder(100);
+    let input = format!("{}\n  Export Terminated Early \r\n", line("a"));
+    assert_eq!(rows(&d.feed(input.as_bytes()).unwrap()), Vec::<String>::new());
+    assert!(d.finish().unwrap().is_some());
+    assert_eq!(d.take_bad_lines().len(), 1);
+    let mut d = decoder(100).stop_at_truncation_marker();
+    assert!(matches!(d.feed(input.as_bytes()), Err(Error::TerminatedEarly { line: 2, .. })));
+}
+
+#[test]
+fn a_row_limit_stops_decoding_but_not_counting() {
+    let input: String = (0..5).map(|i| line(&i.to_string()) + "\n").collect();
+    let mut d = decoder(100).with_row_limit(2);
+    let mut batches = d.feed(input.as_bytes()).unwrap();
+    assert_eq!((d.records_read(), d.lines_read()), (2, 5));
+    batches.extend(d.finish().unwrap());
+    assert_eq!(rows(&batches), ["0", "1"]);
+}
+
+#[test]
+fn text_output_goes_through_the_same_framing() {
+    let mut d = StreamDecoder::with_builder(crate::EventTextBuilder::new(
+        LineFormat::Export,
+        TimeCorrection::None,
+        crate::TextShape::Raw,
+        1 << 20,
+    ));
+    let input = format!("{}\r\n\n{{bad\n{}", line("a"), line("b"));
+    let mut text = d.feed(input.as_bytes()).unwrap().concat();
+    text.extend(d.finish().unwrap().unwrap_or_default());
+    assert_eq!(String::from_utf8(text).unwrap(), format!("{}\n{}\n", line("a"), line("b")));
+    assert_eq!(d.take_bad_lines()[0].line, 3);
 }

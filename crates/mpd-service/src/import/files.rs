@@ -1,7 +1,6 @@
 //! The JSON-pipelines folder tree: which files there are, which are new, and their lines.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -117,19 +116,6 @@ fn day_of(relative: &str) -> Option<NaiveDate> {
     let mut parts = relative.split('/').skip(1);
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
     NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
-}
-
-/// The file's bytes, gunzipped when it ends in `.gz`.
-pub(crate) fn read(file: &PipelineFile) -> Result<Vec<u8>> {
-    let raw = std::fs::read(&file.path).map_err(|e| read_error(&file.path, e))?;
-    if !file.relative.ends_with(".gz") {
-        return Ok(raw);
-    }
-    let mut out = Vec::with_capacity(raw.len() * 8);
-    flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
-        Error::Unreadable(format!("{} is not valid gzip: {e}", file.path.display()))
-    })?;
-    Ok(out)
 }
 
 fn read_error(path: &Path, source: std::io::Error) -> Error {

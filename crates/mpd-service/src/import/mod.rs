@@ -23,7 +23,6 @@ use mpd_store::{Store, TableWriter, WriteMode};
 use self::files::{EVENTS_DIR, IDENTITY_DIR, PEOPLE_DIR, PipelineFile};
 use crate::error::{Error, Result};
 use crate::report::Reporter;
-use crate::stream::assemble::{BadLine, LineAssembler};
 use crate::stream::quarantine::Quarantine;
 use crate::table::dedup::{kept_rows, normalize_strings};
 use crate::table::erased::ErasedIds;
@@ -172,33 +171,22 @@ async fn read_events(
     writer: &mut TableWriter,
     quarantine: &mut Quarantine,
 ) -> Result<u64> {
-    let mut builder = mpd_decode::EventBatchBuilder::new(
+    let builder = mpd_decode::EventBatchBuilder::new(
         mpd_decode::LineFormat::Pipelines,
         mpd_decode::TimeCorrection::None,
         sync_id,
         BATCH_ROWS,
     );
+    let mut decoder = mpd_decode::StreamDecoder::with_builder(builder);
     let mut records = 0;
     for file in group {
-        let bytes = files::read(file)?;
-        let mut assembler = LineAssembler::default();
-        let mut bad = Vec::new();
-        for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            records += assembler.push(index as u64 + 1, line, &mut builder, &mut bad);
-            if builder.is_full()
-                && let Some(batch) = builder.finish()
-            {
-                ingest.write(batch, writer).await?;
-            }
+        let mut batches = Vec::new();
+        let bad = crate::source::decode_file(&file.path, &mut decoder, |b| batches.push(b))?;
+        records += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        for batch in batches {
+            ingest.write(batch, writer).await?;
         }
-        assembler.finish(&mut bad);
         record_bad(quarantine, day, file, &bad)?;
-    }
-    if let Some(batch) = builder.finish() {
-        ingest.write(batch, writer).await?;
     }
     Ok(records)
 }
@@ -259,64 +247,21 @@ async fn import_identity(
     Ok(written)
 }
 
-/// The batch builders of snapshot datasets (people, identity mappings).
-trait SnapshotBuilder {
-    fn push_line(&mut self, line: &[u8]) -> std::result::Result<(), mpd_decode::LineError>;
-    fn is_full(&self) -> bool;
-    fn finish(&mut self) -> Option<RecordBatch>;
-}
-
-impl SnapshotBuilder for mpd_decode::ProfileBatchBuilder {
-    fn push_line(&mut self, line: &[u8]) -> std::result::Result<(), mpd_decode::LineError> {
-        mpd_decode::ProfileBatchBuilder::push_line(self, line)
-    }
-    fn is_full(&self) -> bool {
-        mpd_decode::ProfileBatchBuilder::is_full(self)
-    }
-    fn finish(&mut self) -> Option<RecordBatch> {
-        mpd_decode::ProfileBatchBuilder::finish(self)
-    }
-}
-
-impl SnapshotBuilder for mpd_decode::IdentityBatchBuilder {
-    fn push_line(&mut self, line: &[u8]) -> std::result::Result<(), mpd_decode::LineError> {
-        mpd_decode::IdentityBatchBuilder::push_line(self, line)
-    }
-    fn is_full(&self) -> bool {
-        mpd_decode::IdentityBatchBuilder::is_full(self)
-    }
-    fn finish(&mut self) -> Option<RecordBatch> {
-        mpd_decode::IdentityBatchBuilder::finish(self)
-    }
-}
-
 /// Every line of a snapshot dataset's files as batches; malformed lines are quarantined.
-fn read_snapshot(
+fn read_snapshot<B>(
     files: &[PipelineFile],
-    mut builder: impl SnapshotBuilder,
+    builder: B,
     quarantine: &mut Quarantine,
-) -> Result<Vec<RecordBatch>> {
+) -> Result<Vec<RecordBatch>>
+where
+    B: mpd_decode::LineBatchBuilder<Batch = RecordBatch>,
+{
+    let mut decoder = mpd_decode::StreamDecoder::with_builder(builder);
     let mut batches = Vec::new();
     for file in files {
-        let bytes = files::read(file)?;
-        let mut bad = Vec::new();
-        for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            if let Err(error) = builder.push_line(line) {
-                let reason = error.to_string();
-                bad.push(BadLine { line: index as u64 + 1, reason, text: line.to_vec() });
-            }
-            if builder.is_full()
-                && let Some(batch) = builder.finish()
-            {
-                batches.push(batch);
-            }
-        }
+        let bad = crate::source::decode_file(&file.path, &mut decoder, |b| batches.push(b))?;
         record_bad(quarantine, None, file, &bad)?;
     }
-    batches.extend(builder.finish());
     Ok(batches)
 }
 
@@ -361,7 +306,7 @@ fn record_bad(
     quarantine: &mut Quarantine,
     day: Option<NaiveDate>,
     file: &PipelineFile,
-    bad: &[BadLine],
+    bad: &[mpd_decode::BadLine],
 ) -> Result<()> {
     if bad.is_empty() {
         return Ok(());

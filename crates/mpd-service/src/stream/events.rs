@@ -7,15 +7,19 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 
-use super::assemble::{BadLine, LineAssembler, OutputShape, TextSink};
-use super::range::{EventSelection, RangeWork, RunPlan};
+use super::range::{EventSelection, RunPlan};
 use super::spool::Spool;
+use super::work::DecodeWork;
+use mpd_decode::{EventTextBuilder, LineFormat, TextShape, TimeCorrection};
+
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::workspace::Workspace;
 
 /// Bytes of one day kept in memory before the day's spool moves to a temporary file.
 const SPOOL_MEMORY_LIMIT: usize = 16 << 20;
+/// Text handed from the decoder to the spool at once.
+const TEXT_BATCH_BYTES: usize = 256 << 10;
 
 /// What to stream.
 #[derive(Debug, Clone)]
@@ -64,17 +68,18 @@ impl Workspace {
         let mut summary = StreamSummary { days: n_days, ..StreamSummary::default() };
         reporter.started("events", n_days);
         let client = self.client()?;
-        let shape = if request.raw { OutputShape::Raw } else { OutputShape::Normalized };
+        let shape = if request.raw { TextShape::Raw } else { TextShape::Normalized };
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
             .map(|range| {
                 let limit = remaining.remaining();
-                self.fetch_range(client, &filter, range, limit, reporter, move |cap| TextWork {
-                    assembler: LineAssembler::default(),
-                    sink: TextSink::new(shape),
-                    spool: Spool::new(SPOOL_MEMORY_LIMIT),
-                    bad: Vec::new(),
-                    records: 0,
-                    cap: cap.map_or(u64::MAX, u64::from),
+                self.fetch_range(client, &filter, range, limit, reporter, move |cap| {
+                    let text = EventTextBuilder::new(
+                        LineFormat::Export,
+                        TimeCorrection::None,
+                        shape,
+                        TEXT_BATCH_BYTES,
+                    );
+                    DecodeWork::new(text, Spool::new(SPOOL_MEMORY_LIMIT), cap)
                 })
             })
             .buffered(workers);
@@ -102,51 +107,5 @@ impl Workspace {
         (summary.quarantined, summary.quarantine_file) =
             quarantine.finish(request.selection.allow_bad_lines)?;
         Ok(summary)
-    }
-}
-
-/// One attempt at a request for `--stdout`: lines become text in a spool.
-struct TextWork {
-    assembler: LineAssembler,
-    sink: TextSink,
-    spool: Spool,
-    bad: Vec<BadLine>,
-    records: u64,
-    cap: u64,
-}
-
-impl RangeWork for TextWork {
-    type Output = Spool;
-
-    fn append(output: &mut Spool, piece: Spool) -> Result<()> {
-        output
-            .append(piece)
-            .map_err(|source| Error::Write { what: "the day's spool file".to_owned(), source })
-    }
-
-    fn consume(mut self, batch: &mpd_api::LineBatch) -> Result<Self> {
-        self.sink.out.clear();
-        for line in batch.iter() {
-            self.records +=
-                self.assembler.push(line.number, line.bytes, &mut self.sink, &mut self.bad);
-            if self.records >= self.cap {
-                break;
-            }
-        }
-        self.spool
-            .write(&self.sink.out)
-            .map_err(|source| Error::Write { what: "the day's spool file".to_owned(), source })?;
-        Ok(self)
-    }
-
-    fn records(&self) -> u64 {
-        self.records
-    }
-
-    fn finish(mut self, hit_cap: bool) -> Result<(Spool, Vec<BadLine>)> {
-        if !hit_cap {
-            self.assembler.finish(&mut self.bad);
-        }
-        Ok((self.spool, self.bad))
     }
 }

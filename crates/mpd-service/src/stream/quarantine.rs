@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
-use super::assemble::BadLine;
 use crate::error::{Error, Result};
+use mpd_decode::BadLine;
 
 /// Appends bad lines to a JSONL file, created on the first bad line only.
 #[derive(Debug)]
@@ -63,6 +63,7 @@ impl Quarantine {
                 "from": from.to_string(),
                 "to": to.to_string(),
                 "line": bad.line,
+                "offset": bad.byte_offset,
                 "reason": bad.reason,
                 "text": String::from_utf8_lossy(&bad.text),
             });

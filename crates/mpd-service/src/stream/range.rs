@@ -11,7 +11,9 @@
 
 use chrono::NaiveDate;
 
-use super::assemble::BadLine;
+use mpd_decode::BadLine;
+
+use super::work::WorkError;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::workspace::Workspace;
@@ -167,19 +169,19 @@ pub(crate) struct ExportFilter {
     pub(crate) where_expr: Option<String>,
 }
 
-/// The work done on the lines of one attempt at a request. A fresh value is made for every
-/// attempt, so a retried request starts from nothing.
+/// The work done on the bytes of one attempt at a request (`work::DecodeWork`). A fresh value
+/// is made for every attempt, so a retried request starts from nothing.
 pub(crate) trait RangeWork: Sized + Send + 'static {
     /// What a finished attempt hands back.
     type Output: Send;
     /// Appends the output of a later piece of a split request to `output`.
     fn append(output: &mut Self::Output, piece: Self::Output) -> Result<()>;
-    /// Takes one batch of lines; runs on the blocking pool.
-    fn consume(self, batch: &mpd_api::LineBatch) -> Result<Self>;
+    /// Takes one chunk of the body; runs on the blocking pool.
+    fn consume(self, chunk: &[u8]) -> std::result::Result<Self, WorkError>;
     /// Records accepted so far.
     fn records(&self) -> u64;
     /// The body ended; returns the output and the bad lines.
-    fn finish(self, hit_cap: bool) -> Result<(Self::Output, Vec<BadLine>)>;
+    fn finish(self) -> std::result::Result<(Self::Output, Vec<BadLine>), WorkError>;
 }
 
 /// A finished request.
@@ -437,16 +439,21 @@ async fn attempt_range<W: RangeWork>(
     mut work: W,
 ) -> std::result::Result<(W::Output, u64, Vec<BadLine>, u64), AttemptError> {
     let mut body = client.export(export).await.map_err(AttemptError::Open)?;
-    while let Some(batch) = body.next_lines().await.map_err(AttemptError::Body)? {
+    let endpoint = body.endpoint().to_owned();
+    let failed = |error: WorkError| match error {
+        WorkError::Body(error) => AttemptError::Body(body_error(&endpoint, error)),
+        WorkError::Local(error) => AttemptError::Local(error),
+    };
+    while let Some(chunk) = body.next_chunk().await.map_err(AttemptError::Body)? {
         let before = work.records();
-        // Validation and decoding are CPU work: they run on the blocking pool so that several
-        // requests decode on several cores while this task keeps the sockets moving.
-        work = tokio::task::spawn_blocking(move || work.consume(&batch))
+        // Decoding is CPU work: it runs on the blocking pool so that several requests decode
+        // on several cores while this task keeps the sockets moving.
+        work = tokio::task::spawn_blocking(move || work.consume(&chunk))
             .await
             .map_err(|e| {
                 AttemptError::Local(Error::Internal(format!("decoding task failed: {e}")))
             })?
-            .map_err(AttemptError::Local)?;
+            .map_err(failed)?;
         reporter.records_written(work.records() - before);
         if work.records() >= cap {
             break;
@@ -454,8 +461,25 @@ async fn attempt_range<W: RangeWork>(
     }
     let records = work.records();
     let bytes_received = body.bytes_received();
-    let (output, bad) = work.finish(records >= cap).map_err(AttemptError::Local)?;
+    let (output, bad) = work.finish().map_err(failed)?;
     Ok((output, records, bad, bytes_received))
+}
+
+/// The decoder's verdict on a body, as the export's error: a `terminated early` body is
+/// retried (then split) like any other cut body.
+fn body_error(endpoint: &str, error: mpd_decode::Error) -> mpd_api::Error {
+    match error {
+        mpd_decode::Error::TerminatedEarly { line, .. } => {
+            tracing::warn!(endpoint = %endpoint, line, "export terminated early");
+            mpd_api::Error::TerminatedEarly { endpoint: endpoint.into(), line }
+        }
+        mpd_decode::Error::LineTooLong { line, limit, .. } => {
+            mpd_api::Error::LineTooLong { endpoint: endpoint.into(), line, limit }
+        }
+        other => {
+            mpd_api::Error::InvalidResponse { endpoint: endpoint.into(), reason: other.to_string() }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::report::Reporter;
 use crate::stream::range::{DayRange, EventSelection, RangeOutput, RunPlan};
 use crate::table::batch_spool::BatchSpool;
 use crate::table::erased::ErasedIds;
-use crate::table::ingest::{BatchWork, Ingest, IngestCounts, IngestOptions};
+use crate::table::ingest::{Ingest, IngestCounts, IngestOptions, batch_work};
 use crate::table::layout::events_writer;
 use crate::workspace::Workspace;
 
@@ -186,7 +186,7 @@ impl Workspace {
         let mut outputs = futures_util::stream::iter(ranges.iter().copied())
             .map(|range| {
                 self.fetch_range(client, &filter, range, None, reporter, move |cap| {
-                    BatchWork::new(sync_id, cap)
+                    batch_work(sync_id, cap)
                 })
             })
             .buffered(workers);

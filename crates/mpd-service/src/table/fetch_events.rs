@@ -8,7 +8,7 @@ use mpd_store::{TableWriter, WriteMode};
 
 use super::dedup::KeyKind;
 use super::erased::ErasedIds;
-use super::ingest::{BatchWork, Ingest, IngestCounts, IngestOptions};
+use super::ingest::{Ingest, IngestCounts, IngestOptions, batch_work};
 use super::layout::events_writer;
 use crate::error::Result;
 use crate::report::Reporter;
@@ -150,7 +150,7 @@ impl Workspace {
             .map(|range| {
                 let limit = remaining.remaining();
                 self.fetch_range(client, &filter, range, limit, reporter, move |cap| {
-                    BatchWork::new(sync_id, cap)
+                    batch_work(sync_id, cap)
                 })
             })
             .buffered(workers);

@@ -10,8 +10,7 @@ use super::dedup::{Deduper, KeyKind, kept_rows, normalize_strings, rejected_rows
 use super::erased::ErasedIds;
 use super::layout::audit_writer;
 use crate::error::{Error, Result};
-use crate::stream::assemble::{BadLine, LineAssembler};
-use crate::stream::range::RangeWork;
+use crate::stream::work::DecodeWork;
 use crate::table::batch_spool::BatchSpool;
 
 /// Rows per decoded batch.
@@ -254,70 +253,17 @@ impl<'a> Ingest<'a> {
 }
 
 /// One attempt at an export request for a table: lines become Arrow batches in a spool.
-pub(crate) struct BatchWork {
-    assembler: LineAssembler,
-    builder: mpd_decode::EventBatchBuilder,
-    spool: BatchSpool,
-    bad: Vec<BadLine>,
-    records: u64,
-    cap: u64,
-}
-
-impl BatchWork {
-    /// `cap` stops the request after that many records (`--limit`).
-    pub(crate) fn new(sync_id: i64, cap: Option<u32>) -> Self {
-        Self {
-            assembler: LineAssembler::default(),
-            builder: mpd_decode::EventBatchBuilder::new(
-                mpd_decode::LineFormat::Export,
-                mpd_decode::TimeCorrection::None,
-                sync_id,
-                BATCH_ROWS,
-            ),
-            spool: BatchSpool::new(mpd_decode::events_schema(), SPOOL_MEMORY_LIMIT),
-            bad: Vec::new(),
-            records: 0,
-            cap: cap.map_or(u64::MAX, u64::from),
-        }
-    }
-}
-
-impl RangeWork for BatchWork {
-    type Output = BatchSpool;
-
-    fn append(output: &mut BatchSpool, piece: BatchSpool) -> Result<()> {
-        output.append(piece)
-    }
-
-    fn consume(mut self, batch: &mpd_api::LineBatch) -> Result<Self> {
-        for line in batch.iter() {
-            self.records +=
-                self.assembler.push(line.number, line.bytes, &mut self.builder, &mut self.bad);
-            if self.builder.is_full()
-                && let Some(full) = self.builder.finish()
-            {
-                self.spool.push(full)?;
-            }
-            if self.records >= self.cap {
-                break;
-            }
-        }
-        Ok(self)
-    }
-
-    fn records(&self) -> u64 {
-        self.records
-    }
-
-    fn finish(mut self, hit_cap: bool) -> Result<(BatchSpool, Vec<BadLine>)> {
-        if !hit_cap {
-            self.assembler.finish(&mut self.bad);
-        }
-        if let Some(rest) = self.builder.finish() {
-            self.spool.push(rest)?;
-        }
-        Ok((self.spool, self.bad))
-    }
+pub(crate) fn batch_work(
+    sync_id: i64,
+    cap: Option<u32>,
+) -> DecodeWork<mpd_decode::EventBatchBuilder, BatchSpool> {
+    let builder = mpd_decode::EventBatchBuilder::new(
+        mpd_decode::LineFormat::Export,
+        mpd_decode::TimeCorrection::None,
+        sync_id,
+        BATCH_ROWS,
+    );
+    DecodeWork::new(builder, BatchSpool::new(mpd_decode::events_schema(), SPOOL_MEMORY_LIMIT), cap)
 }
 
 pub(crate) fn date32_to_day(days: i32) -> Option<NaiveDate> {

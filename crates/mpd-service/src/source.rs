@@ -1,0 +1,121 @@
+//! Local files as byte chunks for the line decoder: plain or gzipped JSON lines, read in large
+//! pieces (never whole), as pipelines files and export dumps arrive.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use mpd_decode::{BadLine, LineBatchBuilder, StreamDecoder};
+
+use crate::error::{Error, Result};
+
+/// Bytes read (and gunzipped) at once.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// A file's content, a chunk at a time.
+pub(crate) struct FileChunks {
+    path: PathBuf,
+    reader: Box<dyn Read + Send>,
+}
+
+impl FileChunks {
+    /// Opens `path`; a name ending in `.gz` is gunzipped (several gzip members are read as one).
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| read_error(path, &e))?;
+        let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        let reader: Box<dyn Read + Send> = if gz {
+            Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(CHUNK_BYTES, file)))
+        } else {
+            Box::new(file)
+        };
+        Ok(Self { path: path.to_path_buf(), reader })
+    }
+
+    /// The next chunk, `None` at the end.
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        let mut chunk = vec![0; CHUNK_BYTES];
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match self.reader.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(read_error(&self.path, &e)),
+            }
+        }
+        chunk.truncate(filled);
+        Ok((filled > 0).then_some(chunk))
+    }
+}
+
+fn read_error(path: &Path, source: &std::io::Error) -> Error {
+    let what = if source.kind() == std::io::ErrorKind::InvalidInput
+        || source.kind() == std::io::ErrorKind::InvalidData
+        || source.kind() == std::io::ErrorKind::UnexpectedEof
+    {
+        "is not valid gzip"
+    } else {
+        "cannot be read"
+    };
+    Error::Unreadable(format!("{} {what}: {source}", path.display()))
+}
+
+/// A decoder's failure on a file, naming the file.
+pub(crate) fn decode_error(path: &Path, error: &mpd_decode::Error) -> Error {
+    Error::Unreadable(format!("{}: {error}", path.display()))
+}
+
+/// Decodes a whole file through `decoder` (which then starts a new input), handing each batch
+/// to `on_batch`; returns the file's bad lines.
+pub(crate) fn decode_file<B: LineBatchBuilder>(
+    path: &Path,
+    decoder: &mut StreamDecoder<B>,
+    mut on_batch: impl FnMut(B::Batch),
+) -> Result<Vec<BadLine>> {
+    let mut chunks = FileChunks::open(path)?;
+    let mut batches = Vec::new();
+    while let Some(chunk) = chunks.next_chunk()? {
+        decoder.feed_into(&chunk, &mut batches).map_err(|e| decode_error(path, &e))?;
+        batches.drain(..).for_each(&mut on_batch);
+    }
+    if let Some(last) = decoder.finish().map_err(|e| decode_error(path, &e))? {
+        on_batch(last);
+    }
+    Ok(decoder.take_bad_lines())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn gzipped_and_plain_files_read_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..50_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(dir.path().join("a.json"), &text).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("a.json.gz"), gz.finish().unwrap()).unwrap();
+        for name in ["a.json", "a.json.gz"] {
+            let mut chunks = FileChunks::open(&dir.path().join(name)).unwrap();
+            let mut all = Vec::new();
+            while let Some(chunk) = chunks.next_chunk().unwrap() {
+                all.extend(chunk);
+            }
+            assert_eq!(all, text.as_bytes(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_missing_or_corrupt_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = FileChunks::open(&dir.path().join("nope.json")).err().unwrap();
+        assert!(missing.to_string().contains("nope.json cannot be read"), "{missing}");
+        std::fs::write(dir.path().join("bad.json.gz"), b"not gzip at all").unwrap();
+        let mut chunks = FileChunks::open(&dir.path().join("bad.json.gz")).unwrap();
+        let error = chunks.next_chunk().unwrap_err();
+        assert!(error.to_string().contains("bad.json.gz is not valid gzip"), "{error}");
+    }
+}

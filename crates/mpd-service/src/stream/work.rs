@@ -1,0 +1,106 @@
+//! What happens to the bytes of one export request: the one line decoder every source goes
+//! through (`mpd_decode::StreamDecoder`), and a place to hold the decoded batches until the
+//! request completed (a retried request must never deliver rows twice).
+
+use mpd_decode::{BadLine, LineBatchBuilder, StreamDecoder};
+
+use super::range::RangeWork;
+use super::spool::Spool;
+use crate::error::{Error, Result};
+use crate::table::batch_spool::BatchSpool;
+
+/// Where a request's batches wait until the request completed.
+pub(crate) trait Holding: Send + 'static {
+    /// What is held: text for `--stdout`, Arrow batches for tables.
+    type Batch: Send + 'static;
+    /// Keeps one batch.
+    fn hold(&mut self, batch: Self::Batch) -> Result<()>;
+    /// Appends everything a later piece of the same request held.
+    fn append(&mut self, later: Self) -> Result<()>;
+}
+
+impl Holding for Spool {
+    type Batch = Vec<u8>;
+
+    fn hold(&mut self, text: Vec<u8>) -> Result<()> {
+        self.write(&text).map_err(spool_error)
+    }
+
+    fn append(&mut self, later: Spool) -> Result<()> {
+        Spool::append(self, later).map_err(spool_error)
+    }
+}
+
+fn spool_error(source: std::io::Error) -> Error {
+    Error::Write { what: "the day's spool file".to_owned(), source }
+}
+
+impl Holding for BatchSpool {
+    type Batch = arrow_array::RecordBatch;
+
+    fn hold(&mut self, batch: arrow_array::RecordBatch) -> Result<()> {
+        self.push(batch)
+    }
+
+    fn append(&mut self, later: BatchSpool) -> Result<()> {
+        BatchSpool::append(self, later)
+    }
+}
+
+/// One attempt at a request: its bytes through a fresh decoder into a fresh holding.
+pub(crate) struct DecodeWork<B: LineBatchBuilder, H> {
+    decoder: StreamDecoder<B>,
+    held: H,
+    batches: Vec<B::Batch>,
+}
+
+impl<B, H> DecodeWork<B, H>
+where
+    B: LineBatchBuilder,
+{
+    /// `cap`: the rows this attempt may accept (`--limit`), all when `None`.
+    pub(crate) fn new(builder: B, held: H, cap: Option<u32>) -> Self {
+        let decoder = StreamDecoder::with_builder(builder)
+            .stop_at_truncation_marker()
+            .with_row_limit(cap.map_or(u64::MAX, u64::from));
+        Self { decoder, held, batches: Vec::new() }
+    }
+}
+
+/// Why taking a chunk failed: the body (cut short, not JSON lines) or this machine.
+pub(crate) enum WorkError {
+    Body(mpd_decode::Error),
+    Local(Error),
+}
+
+impl<B, H> RangeWork for DecodeWork<B, H>
+where
+    B: LineBatchBuilder + Send + 'static,
+    B::Batch: Send,
+    H: Holding<Batch = B::Batch>,
+{
+    type Output = H;
+
+    fn append(output: &mut H, later: H) -> Result<()> {
+        output.append(later)
+    }
+
+    fn consume(mut self, chunk: &[u8]) -> std::result::Result<Self, WorkError> {
+        self.decoder.feed_into(chunk, &mut self.batches).map_err(WorkError::Body)?;
+        for batch in self.batches.drain(..) {
+            self.held.hold(batch).map_err(WorkError::Local)?;
+        }
+        Ok(self)
+    }
+
+    fn records(&self) -> u64 {
+        self.decoder.records_read()
+    }
+
+    fn finish(mut self) -> std::result::Result<(H, Vec<BadLine>), WorkError> {
+        if let Some(last) = self.decoder.finish().map_err(WorkError::Body)? {
+            self.held.hold(last).map_err(WorkError::Local)?;
+        }
+        Ok((self.held, self.decoder.take_bad_lines()))
+    }
+}
