@@ -57,7 +57,7 @@ pub use accounts::{AccountView, Accounts, NewAccount};
 pub use demo::{DemoQuery, DemoReport, run_demo};
 pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};
-pub use import::ImportReport;
+pub use import::{DumpImportReport, DumpSource, ImportReport};
 pub use live::request::{
     ActivityQuery, ConversionWindow, CountType, DateSpan, EventCountsQuery, FlowsView,
     FrequencyQuery, FunnelQuery, LengthUnit, MetricQuery, PropertyCountsQuery, RetentionQuery,

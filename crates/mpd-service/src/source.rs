@@ -18,17 +18,28 @@ pub(crate) struct FileChunks {
     reader: Box<dyn Read + Send>,
 }
 
+/// The first bytes of every gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 impl FileChunks {
-    /// Opens `path`; a name ending in `.gz` is gunzipped (several gzip members are read as one).
+    /// Opens `path`; gzip content is gunzipped (several gzip members are read as one), whatever
+    /// the file is called.
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| read_error(path, &e))?;
-        let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        let reader: Box<dyn Read + Send> = if gz {
-            Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(CHUNK_BYTES, file)))
+        Self::from_reader(path.to_path_buf(), Box::new(file))
+    }
+
+    /// Reads `reader` (standard input, say), gunzipping gzip content; `name` stands for it in
+    /// messages.
+    pub(crate) fn from_reader(name: PathBuf, reader: Box<dyn Read + Send>) -> Result<Self> {
+        let mut reader = BufReader::with_capacity(CHUNK_BYTES, reader);
+        let head = std::io::BufRead::fill_buf(&mut reader).map_err(|e| read_error(&name, &e))?;
+        let reader: Box<dyn Read + Send> = if head.starts_with(&GZIP_MAGIC) {
+            Box::new(flate2::bufread::MultiGzDecoder::new(reader))
         } else {
-            Box::new(file)
+            Box::new(reader)
         };
-        Ok(Self { path: path.to_path_buf(), reader })
+        Ok(Self { path: name, reader })
     }
 
     /// The next chunk, `None` at the end.
@@ -70,9 +81,19 @@ pub(crate) fn decode_error(path: &Path, error: &mpd_decode::Error) -> Error {
 pub(crate) fn decode_file<B: LineBatchBuilder>(
     path: &Path,
     decoder: &mut StreamDecoder<B>,
+    on_batch: impl FnMut(B::Batch),
+) -> Result<Vec<BadLine>> {
+    decode_chunks(FileChunks::open(path)?, decoder, on_batch)
+}
+
+/// [`decode_file`] over chunks already opened.
+pub(crate) fn decode_chunks<B: LineBatchBuilder>(
+    mut chunks: FileChunks,
+    decoder: &mut StreamDecoder<B>,
     mut on_batch: impl FnMut(B::Batch),
 ) -> Result<Vec<BadLine>> {
-    let mut chunks = FileChunks::open(path)?;
+    let path = chunks.path.clone();
+    let path = path.as_path();
     let mut batches = Vec::new();
     while let Some(chunk) = chunks.next_chunk()? {
         decoder.feed_into(&chunk, &mut batches).map_err(|e| decode_error(path, &e))?;
@@ -109,11 +130,21 @@ mod tests {
     }
 
     #[test]
+    fn gzip_is_recognised_by_its_content() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"a\nb\n").unwrap();
+        let reader = Box::new(std::io::Cursor::new(gz.finish().unwrap()));
+        let mut chunks = FileChunks::from_reader("-".into(), reader).unwrap();
+        assert_eq!(chunks.next_chunk().unwrap().unwrap(), b"a\nb\n");
+        assert_eq!(chunks.next_chunk().unwrap(), None);
+    }
+
+    #[test]
     fn a_missing_or_corrupt_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let missing = FileChunks::open(&dir.path().join("nope.json")).err().unwrap();
         assert!(missing.to_string().contains("nope.json cannot be read"), "{missing}");
-        std::fs::write(dir.path().join("bad.json.gz"), b"not gzip at all").unwrap();
+        std::fs::write(dir.path().join("bad.json.gz"), b"\x1f\x8bnot gzip after all").unwrap();
         let mut chunks = FileChunks::open(&dir.path().join("bad.json.gz")).unwrap();
         let error = chunks.next_chunk().unwrap_err();
         assert!(error.to_string().contains("bad.json.gz is not valid gzip"), "{error}");

@@ -34,7 +34,8 @@ pub(crate) const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
 /// Row groups are flushed at this many rows or bytes, whichever comes first.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
-/// Open partitions (each buffering a row group) before the writer closes its files.
+/// Open partitions (each buffering a row group) before the writer closes its files, unless
+/// [`TableWriter::with_open_partitions`] says otherwise.
 const MAX_OPEN_PARTITIONS: usize = 2;
 
 /// What a writer does to an existing table.
@@ -143,6 +144,7 @@ pub struct TableWriter {
     rows: u64,
     /// When the writer opened: files modified since then and never committed are its own.
     opened_at: chrono::DateTime<chrono::Utc>,
+    max_open_partitions: usize,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -189,7 +191,16 @@ impl TableWriter {
             closed: Vec::new(),
             rows: 0,
             opened_at: chrono::Utc::now(),
+            max_open_partitions: MAX_OPEN_PARTITIONS,
         })
+    }
+
+    /// Keeps up to `n` partitions open at once (each holds a row group in memory): for input
+    /// not ordered by partition, such as an export dump whose events spread over many days.
+    #[must_use]
+    pub fn with_open_partitions(mut self, n: usize) -> Self {
+        self.max_open_partitions = n.max(1);
+        self
     }
 
     /// The Arrow schema rows are stored with (Delta's types: microsecond UTC timestamps, Utf8).
@@ -207,7 +218,7 @@ impl TableWriter {
         }
         let batch = schema::conform(&self.name, batch, &self.schema)?;
         let keys = self.partitions.keys(&self.name, &batch)?;
-        if self.partitions.would_exceed(&keys, MAX_OPEN_PARTITIONS) {
+        if self.partitions.would_exceed(&keys, self.max_open_partitions) {
             self.close_current().await?;
         }
         let rows = batch.num_rows() as u64;

@@ -161,6 +161,16 @@ pub(crate) enum ImportCommand {
         #[arg(long, default_value_t = 0, value_name = "N")]
         allow_bad_lines: u64,
     },
+    /// Raw export dumps (JSON lines as Mixpanel's export API sends them, plain or gzipped)
+    /// into the events table, deduplicated like `mpd fetch events --append`; files already
+    /// imported are skipped.
+    Export {
+        /// A dump file, a folder of `.json`/`.jsonl`(`.gz`) files, or `-` for standard input.
+        source: PathBuf,
+        /// Malformed lines accepted before the import stops.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        allow_bad_lines: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

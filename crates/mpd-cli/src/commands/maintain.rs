@@ -111,7 +111,12 @@ async fn run_tables(
 }
 
 pub(crate) async fn import(global: &GlobalArgs, command: ImportCommand) -> anyhow::Result<()> {
-    let ImportCommand::Pipelines { source, allow_bad_lines } = command;
+    let (source, allow_bad_lines) = match command {
+        ImportCommand::Pipelines { source, allow_bad_lines } => (source, allow_bad_lines),
+        ImportCommand::Export { source, allow_bad_lines } => {
+            return import_export(global, source, allow_bad_lines).await;
+        }
+    };
     let workspace = Workspace::open(workspace_options(global))?;
     let reporter = BarReporter::new(!global.no_progress && !global.quiet);
     let result = workspace.import_pipelines(&source, allow_bad_lines, &reporter).await;
@@ -132,6 +137,46 @@ pub(crate) async fn import(global: &GlobalArgs, command: ImportCommand) -> anyho
             report
                 .identity_mappings
                 .map(|n| format!("; {n} identity mapping(s)"))
+                .unwrap_or_default(),
+        ),
+    );
+    print_result(global, Format::Json, &report)
+}
+
+async fn import_export(
+    global: &GlobalArgs,
+    source: std::path::PathBuf,
+    allow_bad_lines: u64,
+) -> anyhow::Result<()> {
+    let source = if source.as_os_str() == "-" {
+        mpd_service::DumpSource::Stdin
+    } else {
+        mpd_service::DumpSource::Path(source)
+    };
+    let workspace = Workspace::open(workspace_options(global))?;
+    let reporter = BarReporter::new(!global.no_progress && !global.quiet);
+    let result = workspace.import_export(&source, allow_bad_lines, &reporter).await;
+    let closed = workspace.close().await;
+    let report = result?;
+    closed?;
+    status(
+        global,
+        &format!(
+            "imported {} file(s) ({} already imported): {} event(s) read, {} row(s) added, {} already present, {} true duplicate(s) audited{}",
+            report.files.len(),
+            report.files_skipped,
+            report.fetched,
+            report.counts.written,
+            report.counts.already_present,
+            report.counts.duplicates_rejected,
+            report
+                .quarantine_file
+                .as_ref()
+                .map(|p| format!(
+                    "; {} malformed line(s) quarantined in {}",
+                    report.quarantined,
+                    p.display()
+                ))
                 .unwrap_or_default(),
         ),
     );

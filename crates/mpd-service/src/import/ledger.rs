@@ -1,4 +1,5 @@
-//! The `pipelines_files` table: every pipelines file already read, by path and size.
+//! The `pipelines_files` table: every file already imported, by dataset, path and size
+//! (pipelines files by their path in the project folder, export dumps by their absolute path).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -9,7 +10,6 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicro
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use mpd_store::{Store, WriteMode};
 
-use super::files::PipelineFile;
 use crate::error::{Error, Result};
 use crate::table::commit_metadata;
 use crate::table::dedup::normalize_strings;
@@ -39,8 +39,20 @@ pub(crate) async fn ingested(store: &Store) -> Result<HashSet<(String, u64)>> {
     Ok(out)
 }
 
-/// Records `files` of `dataset` as read, in one commit.
-pub(crate) async fn record(store: &Store, dataset: &str, files: &[PipelineFile]) -> Result<()> {
+/// A file as the ledger knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LedgerEntry {
+    pub(crate) path: String,
+    pub(crate) size: u64,
+}
+
+/// Records `files` of `dataset` as read by `command`, in one commit.
+pub(crate) async fn record(
+    store: &Store,
+    dataset: &str,
+    files: &[LedgerEntry],
+    command: &str,
+) -> Result<()> {
     if files.is_empty() {
         return Ok(());
     }
@@ -57,7 +69,7 @@ pub(crate) async fn record(store: &Store, dataset: &str, files: &[PipelineFile])
     let now = chrono::Utc::now().timestamp_micros();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(files.iter().map(|_| dataset))),
-        Arc::new(StringArray::from_iter_values(files.iter().map(|f| f.relative.as_str()))),
+        Arc::new(StringArray::from_iter_values(files.iter().map(|f| f.path.as_str()))),
         Arc::new(Int64Array::from_iter_values(
             files.iter().map(|f| i64::try_from(f.size).unwrap_or(i64::MAX)),
         )),
@@ -72,7 +84,7 @@ pub(crate) async fn record(store: &Store, dataset: &str, files: &[PipelineFile])
     writer.write(batch).await?;
     writer
         .commit(commit_metadata(serde_json::json!({
-            "command": "import pipelines", "dataset": dataset, "files": files.len(),
+            "command": command, "dataset": dataset, "files": files.len(),
         })))
         .await?;
     Ok(())

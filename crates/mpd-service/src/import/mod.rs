@@ -8,8 +8,11 @@
 //! People and identity datasets are full snapshots: when any of their files is new, the whole
 //! dataset replaces the table (identity keeps the mappings derived from events beside it).
 
+mod export;
 mod files;
 mod ledger;
+
+pub use export::{DumpImportReport, DumpSource};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -135,7 +138,7 @@ impl Workspace {
             writer.commit(metadata.clone()).await?;
             ingest.commit_audit(metadata).await?;
             ingest.start_next_commit();
-            ledger::record(store, EVENTS_DIR, &group).await?;
+            ledger::record(store, EVENTS_DIR, &ledger_entries(&group), "import pipelines").await?;
             report.days += 1;
             report.fetched += records;
             report.counts.add(counts);
@@ -148,13 +151,14 @@ impl Workspace {
         let people = files::data_files(&project, PEOPLE_DIR)?;
         if !files::new_files(people.clone(), &ingested).is_empty() {
             report.profiles = Some(import_people(store, &people, &erased, &mut quarantine).await?);
-            ledger::record(store, PEOPLE_DIR, &people).await?;
+            ledger::record(store, PEOPLE_DIR, &ledger_entries(&people), "import pipelines").await?;
         }
         let identity = files::data_files(&project, IDENTITY_DIR)?;
         if !files::new_files(identity.clone(), &ingested).is_empty() {
             report.identity_mappings =
                 Some(import_identity(store, &identity, &erased, &mut quarantine).await?);
-            ledger::record(store, IDENTITY_DIR, &identity).await?;
+            ledger::record(store, IDENTITY_DIR, &ledger_entries(&identity), "import pipelines")
+                .await?;
         }
         (report.quarantined, report.quarantine_file) = quarantine.finish(allow_bad_lines)?;
         report.elapsed_secs = started.elapsed().as_secs_f64();
@@ -300,6 +304,10 @@ fn keep_first_unerased(
             !erased.contains(id) && seen.insert(id.to_owned())
         })
         .collect())
+}
+
+fn ledger_entries(files: &[PipelineFile]) -> Vec<ledger::LedgerEntry> {
+    files.iter().map(|f| ledger::LedgerEntry { path: f.relative.clone(), size: f.size }).collect()
 }
 
 fn record_bad(

@@ -1,0 +1,351 @@
+//! `mpd import export FILE|DIR|-`: raw export dumps (JSON lines as Mixpanel's export API sends
+//! them, what `mpd fetch events --stdout --raw` writes; plain or gzipped) into the events
+//! table, with the same dedup, audit and commit semantics as `mpd fetch events --append`.
+//!
+//! Files of a folder are read in name order. Files already imported (same path and size, the
+//! `pipelines_files` ledger under dataset `export`) are skipped, so a folder of dumps can be
+//! imported again as it grows. Decoding runs on a blocking thread while the async side
+//! deduplicates and writes, so the two overlap on two cores.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use mpd_decode::BadLine;
+use mpd_store::WriteMode;
+
+use super::ledger::{self, LedgerEntry};
+use crate::error::{Error, Result};
+use crate::report::Reporter;
+use crate::source::{FileChunks, decode_chunks};
+use crate::stream::quarantine::Quarantine;
+use crate::table::erased::ErasedIds;
+use crate::table::ingest::{Ingest, IngestCounts, IngestOptions};
+use crate::table::layout::events_writer;
+use crate::table::{commit_metadata, next_sync_id};
+use crate::workspace::Workspace;
+
+const EVENTS_TABLE: &str = "events";
+/// The ledger's dataset for export dumps.
+const DATASET: &str = "export";
+/// Rows per decoded batch.
+const BATCH_ROWS: usize = 32_768;
+/// Decoded batches waiting for the writer (bounds memory when decoding runs ahead).
+const QUEUED_BATCHES: usize = 4;
+/// Partitions the writer keeps open: dumps are rarely ordered by day.
+const OPEN_PARTITIONS: usize = 16;
+
+/// Where the dumps come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DumpSource {
+    /// A file, or a folder of `.json`, `.jsonl` (optionally `.gz`) files.
+    Path(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+/// What `mpd import export` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DumpImportReport {
+    /// Files read by this run (`-` for standard input).
+    pub files: Vec<PathBuf>,
+    /// Files skipped because an earlier run imported them.
+    pub files_skipped: u64,
+    /// Event records read.
+    pub fetched: u64,
+    /// What became of them.
+    #[serde(flatten)]
+    pub counts: IngestCounts,
+    /// The sync id stamped on the new rows.
+    pub sync_id: i64,
+    /// The events table's version after the commit; none when nothing was read.
+    pub version: Option<i64>,
+    /// Malformed lines quarantined.
+    pub quarantined: u64,
+    /// The quarantine file, when lines were quarantined.
+    pub quarantine_file: Option<PathBuf>,
+    /// Wall-clock seconds.
+    pub elapsed_secs: f64,
+}
+
+/// What the decoding thread sends: batches of a file, then the file's end.
+enum Decoded {
+    Batch(RecordBatch),
+    FileDone { index: usize, bad: Vec<BadLine> },
+}
+
+/// One input to read.
+#[derive(Debug, Clone)]
+struct Dump {
+    /// `-` for standard input.
+    name: PathBuf,
+    /// Size and ledger key; none for standard input.
+    ledger: Option<LedgerEntry>,
+}
+
+impl Workspace {
+    /// Imports export dumps (see the module docs); `allow_bad_lines` malformed lines are set
+    /// aside before the run stops.
+    pub async fn import_export(
+        &self,
+        source: &DumpSource,
+        allow_bad_lines: u64,
+        reporter: &dyn Reporter,
+    ) -> Result<DumpImportReport> {
+        let started = Instant::now();
+        let dumps = list_dumps(source)?;
+        let store = self.store().await?;
+        let _lock = store.lock_for_writing("import export")?;
+        let imported = ledger::ingested(store).await?;
+        let (new, skipped): (Vec<Dump>, Vec<Dump>) = dumps.into_iter().partition(|d| {
+            d.ledger.as_ref().is_none_or(|e| !imported.contains(&(e.path.clone(), e.size)))
+        });
+        let sync_id = next_sync_id(store, EVENTS_TABLE).await?;
+        let mut report = DumpImportReport {
+            files: new.iter().map(|d| d.name.clone()).collect(),
+            files_skipped: skipped.len() as u64,
+            sync_id,
+            ..DumpImportReport::default()
+        };
+        if new.is_empty() {
+            report.elapsed_secs = started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+        let today = chrono::Utc::now().date_naive();
+        let mut quarantine = Quarantine::new(self.quarantine_file_path("export", today, today)?);
+        let exists = store.exists(EVENTS_TABLE).await?;
+        let mut ingest = Ingest::new(IngestOptions {
+            store,
+            table: EVENTS_TABLE,
+            key_kind: self.key_kind(),
+            sync_id,
+            compare_with_store: exists,
+            replace_audit: false,
+            erased: ErasedIds::load(store).await?,
+        })
+        .await?;
+        let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append)
+            .await?
+            .with_open_partitions(OPEN_PARTITIONS);
+        reporter.started("export files", new.len() as u64);
+        let read =
+            read_dumps(&new, sync_id, &mut ingest, &mut writer, &mut quarantine, reporter).await;
+        let outcome = match read {
+            Ok(fetched) => quarantine.finish(allow_bad_lines).map(|q| (fetched, q)),
+            Err(error) => Err(error),
+        };
+        reporter.finished();
+        let (fetched, (quarantined, quarantine_file)) = match outcome {
+            Ok(done) => done,
+            Err(error) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(%abort, "could not remove the files of the failed import");
+                }
+                ingest.abort().await;
+                return Err(error);
+            }
+        };
+        report.fetched = fetched;
+        report.counts = ingest.take_counts();
+        (report.quarantined, report.quarantine_file) = (quarantined, quarantine_file);
+        let metadata = commit_metadata(serde_json::json!({
+            "command": "import export",
+            "files": report.files.len(),
+            "sync_id": sync_id,
+            "fetched": fetched,
+            "written": report.counts.written,
+            "already_present": report.counts.already_present,
+            "duplicates_rejected": report.counts.duplicates_rejected,
+            "erased_dropped": report.counts.erased_dropped,
+            "quarantined": report.quarantined,
+        }));
+        report.version = Some(writer.commit(metadata.clone()).await?.version);
+        ingest.commit_audit(metadata).await?;
+        let entries: Vec<LedgerEntry> = new.into_iter().filter_map(|d| d.ledger).collect();
+        ledger::record(store, DATASET, &entries, "import export").await?;
+        report.elapsed_secs = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+}
+
+/// Decodes the dumps on a blocking thread and writes their batches through the dedup here;
+/// returns the records read.
+async fn read_dumps(
+    dumps: &[Dump],
+    sync_id: i64,
+    ingest: &mut Ingest<'_>,
+    writer: &mut mpd_store::TableWriter,
+    quarantine: &mut Quarantine,
+    reporter: &dyn Reporter,
+) -> Result<u64> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Decoded>>(QUEUED_BATCHES);
+    let names: Vec<PathBuf> = dumps.iter().map(|d| d.name.clone()).collect();
+    let decoding = tokio::task::spawn_blocking(move || decode_dumps(&names, sync_id, &sender));
+    let mut fetched = 0;
+    let today = chrono::Utc::now().date_naive();
+    let mut result = Ok(());
+    while let Some(message) = receiver.recv().await {
+        let step = match message {
+            Ok(Decoded::Batch(batch)) => {
+                fetched += batch.num_rows() as u64;
+                reporter.records_written(batch.num_rows() as u64);
+                ingest.write(batch, writer).await
+            }
+            Ok(Decoded::FileDone { index, bad }) => {
+                if !bad.is_empty() {
+                    let name = dumps[index].name.display();
+                    tracing::warn!(file = %name, n = bad.len(), "malformed lines in an export dump");
+                }
+                reporter.days_finished(today, 1, 0);
+                quarantine.record(today, today, &bad)
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = step {
+            result = Err(error);
+            break;
+        }
+    }
+    // Dropping the receiver stops the decoding thread at its next batch.
+    drop(receiver);
+    let joined = decoding.await;
+    result?;
+    joined.map_err(|e| Error::Internal(format!("the decoding thread failed: {e}")))?;
+    Ok(fetched)
+}
+
+/// The decoding thread: every dump through one decoder, batches to `sender`.
+fn decode_dumps(
+    names: &[PathBuf],
+    sync_id: i64,
+    sender: &tokio::sync::mpsc::Sender<Result<Decoded>>,
+) {
+    let builder = mpd_decode::EventBatchBuilder::new(
+        mpd_decode::LineFormat::Export,
+        mpd_decode::TimeCorrection::None,
+        sync_id,
+        BATCH_ROWS,
+    );
+    let mut decoder = mpd_decode::StreamDecoder::with_builder(builder).stop_at_truncation_marker();
+    for (index, name) in names.iter().enumerate() {
+        let chunks = if name.as_os_str() == "-" {
+            FileChunks::from_reader(name.clone(), Box::new(std::io::stdin()))
+        } else {
+            FileChunks::open(name)
+        };
+        let mut open = true;
+        let result = chunks.and_then(|chunks| {
+            decode_chunks(chunks, &mut decoder, |batch| {
+                open = open && sender.blocking_send(Ok(Decoded::Batch(batch))).is_ok();
+            })
+        });
+        let message = result.map(|bad| Decoded::FileDone { index, bad });
+        if !open || sender.blocking_send(message).is_err() {
+            return;
+        }
+    }
+}
+
+/// The dumps of `source`: a file, a folder's JSON-lines files in name order (recursively,
+/// hidden ones left out), or standard input.
+fn list_dumps(source: &DumpSource) -> Result<Vec<Dump>> {
+    let path = match source {
+        DumpSource::Stdin => return Ok(vec![Dump { name: PathBuf::from("-"), ledger: None }]),
+        DumpSource::Path(path) => path,
+    };
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        Error::InvalidArgument(format!("cannot read {}: {e}: give an export dump file, a folder of them, or - for standard input", path.display()))
+    })?;
+    let mut files = Vec::new();
+    if metadata.is_dir() {
+        collect_dumps(path, &mut files)?;
+        if files.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "{} holds no export dumps: expected .json, .jsonl, .json.gz or .jsonl.gz files",
+                path.display()
+            )));
+        }
+        files.sort();
+    } else {
+        files.push(path.clone());
+    }
+    files
+        .into_iter()
+        .map(|file| {
+            let size = std::fs::metadata(&file)
+                .map_err(|e| Error::Unreadable(format!("cannot read {}: {e}", file.display())))?
+                .len();
+            let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+            let entry = LedgerEntry { path: key.display().to_string(), size };
+            Ok(Dump { name: file, ledger: Some(entry) })
+        })
+        .collect()
+}
+
+fn collect_dumps(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::Unreadable(format!("cannot read {}: {e}", dir.display())))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            collect_dumps(&path, files)?;
+        } else if is_dump_name(&name) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn is_dump_name(name: &str) -> bool {
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dump_names() {
+        for name in ["a.json", "a.jsonl", "a.jsonl.gz", "a.json.gz", "a.ndjson"] {
+            assert!(is_dump_name(name), "{name}");
+        }
+        for name in ["a.gz", "a.txt", "a.parquet", "json"] {
+            assert!(!is_dump_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_folder_is_read_in_name_order_without_hidden_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.jsonl", "a.json.gz", ".partial.jsonl", "notes.txt"] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("2024")).unwrap();
+        std::fs::write(dir.path().join("2024").join("c.json"), b"{}").unwrap();
+        let dumps = list_dumps(&DumpSource::Path(dir.path().to_path_buf())).unwrap();
+        let names: Vec<String> = dumps
+            .iter()
+            .map(|d| d.name.strip_prefix(dir.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["2024/c.json", "a.json.gz", "b.jsonl"]);
+        assert_eq!(dumps[0].ledger.as_ref().unwrap().size, 2);
+    }
+
+    #[test]
+    fn unusable_sources_say_what_was_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = list_dumps(&DumpSource::Path(dir.path().join("nope"))).unwrap_err();
+        assert!(
+            missing.to_string().contains("give an export dump file, a folder of them, or -"),
+            "{missing}"
+        );
+        let empty = list_dumps(&DumpSource::Path(dir.path().to_path_buf())).unwrap_err();
+        assert!(empty.to_string().contains("holds no export dumps"), "{empty}");
+        assert_eq!(missing.class(), crate::ErrorClass::Usage);
+    }
+}
