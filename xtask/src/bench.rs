@@ -151,8 +151,43 @@ pub(crate) fn mock_url(mock: &mut Child) -> Result<String> {
     }
 }
 
+/// What a finished process cost: wall time since `started`, CPU time and peak RSS, from `wait4`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Usage {
+    pub(crate) wall: f64,
+    pub(crate) user: f64,
+    pub(crate) system: f64,
+    pub(crate) peak_rss_kb: i64,
+}
+
+/// Reads `child`'s stdout to the end, waits for it, and returns its exit code, its usage and
+/// what it printed.
+pub(crate) fn wait_with_usage(
+    mut child: Child,
+    started: Instant,
+) -> Result<(i32, Usage, String)> {
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout)?;
+    }
+    let (code, usage) = wait4(&child)?;
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let usage = Usage {
+        wall: started.elapsed().as_secs_f64(),
+        user: seconds(usage.ru_utime),
+        system: seconds(usage.ru_stime),
+        peak_rss_kb: usage.ru_maxrss,
+    };
+    Ok((code, usage, stdout))
+}
+
 /// Waits for `child` and returns its exit code and its own peak RSS (KiB), from `wait4`.
 pub(crate) fn wait_with_peak_rss(child: &Child) -> Result<(i32, i64)> {
+    let (code, usage) = wait4(child)?;
+    Ok((code, usage.ru_maxrss))
+}
+
+fn wait4(child: &Child) -> Result<(i32, libc::rusage)> {
     let mut usage = zeroed_rusage();
     let mut status: libc::c_int = 0;
     let pid = libc::pid_t::try_from(child.id())?;
@@ -163,7 +198,7 @@ pub(crate) fn wait_with_peak_rss(child: &Child) -> Result<(i32, i64)> {
         bail!("wait4 failed: {}", std::io::Error::last_os_error());
     }
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    Ok((code, usage.ru_maxrss))
+    Ok((code, usage))
 }
 
 fn zeroed_rusage() -> libc::rusage {

@@ -3,6 +3,7 @@
 //! Every subcommand prints the commands it runs; `--explain` prints them without running.
 
 mod bench;
+mod gen_events;
 mod incremental;
 mod ingest;
 mod tidy;
@@ -58,7 +59,7 @@ fn print_usage() {
          e2e [--case NAME] [--accept]  only the CLI end-to-end cases; --accept updates snapshots\n  \
          tidy          check crate layering and dependency rules\n  \
          bench stream [--events-per-day N] [--days D]  streaming throughput against the mock (release build)\n  \
-         bench ingest --baseline-dir DIR [--events N]  fetch into a store vs the DuckDB baseline (release build)\n  \
+         bench ingest [--events N] [--repeat N] [--only TOOL]  DuckDB vs mpd import export and fetch, same file (release build)\n  \
          bench incremental [--events-per-day N] [--repeat N] [--keep DIR]  1-day sync cost, 365-day vs 7-day store\n  \
          demo          run `mpd demo`\n  \
          mock [ARGS]   run the mock Mixpanel server"
