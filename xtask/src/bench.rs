@@ -162,10 +162,7 @@ pub(crate) struct Usage {
 
 /// Reads `child`'s stdout to the end, waits for it, and returns its exit code, its usage and
 /// what it printed.
-pub(crate) fn wait_with_usage(
-    mut child: Child,
-    started: Instant,
-) -> Result<(i32, Usage, String)> {
+pub(crate) fn wait_with_usage(mut child: Child, started: Instant) -> Result<(i32, Usage, String)> {
     let mut stdout = String::new();
     if let Some(mut out) = child.stdout.take() {
         out.read_to_string(&mut stdout)?;

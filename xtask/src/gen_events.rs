@@ -120,10 +120,16 @@ fn event(r: &mut Random, line: &mut String) {
             );
         }
         "Search" => {
-            let _ = write!(line, r#","query":"term {}","results":{}"#, r.below(10_000), r.below(100));
+            let _ =
+                write!(line, r#","query":"term {}","results":{}"#, r.below(10_000), r.below(100));
         }
         "Page View" => {
-            let _ = write!(line, r#","path":"/p/{}","referrer":"{}""#, r.below(500), r.pick(&REFERRERS));
+            let _ = write!(
+                line,
+                r#","path":"/p/{}","referrer":"{}""#,
+                r.below(500),
+                r.pick(&REFERRERS)
+            );
         }
         _ => {}
     }

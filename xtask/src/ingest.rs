@@ -72,11 +72,12 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
         mock = Some((child, url));
     }
 
-    let mut tools: Vec<Tool> = ["duckdb one statement", "duckdb in steps", "mpd import export", "mpd fetch events"]
-        .into_iter()
-        .filter(|name| wants(name))
-        .map(|name| Tool { name, runs: Vec::new(), rows: None })
-        .collect();
+    let mut tools: Vec<Tool> =
+        ["duckdb one statement", "duckdb in steps", "mpd import export", "mpd fetch events"]
+            .into_iter()
+            .filter(|name| wants(name))
+            .map(|name| Tool { name, runs: Vec::new(), rows: None })
+            .collect();
     let result = (|| -> Result<()> {
         // A first round warms the page cache and the mock's day cache; it is not counted.
         for round in 0..=repeat {
@@ -133,7 +134,12 @@ fn print_table(tools: &[Tool], events: u64, input_mb: f64, repeat: usize) {
     let spread = |values: &[f64]| -> String {
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
-        format!("{:.2} / {:.2} / {:.2}", sorted[0], sorted[sorted.len() / 2], sorted[sorted.len() - 1])
+        format!(
+            "{:.2} / {:.2} / {:.2}",
+            sorted[0],
+            sorted[sorted.len() / 2],
+            sorted[sorted.len() - 1]
+        )
     };
     let reference = tools
         .iter()
@@ -142,7 +148,9 @@ fn print_table(tools: &[Tool], events: u64, input_mb: f64, repeat: usize) {
     println!(
         "\ningest: {events} export-shaped events ({input_mb:.0} MB JSONL), release build, 2 cores, {repeat} runs each (after a warm-up)"
     );
-    println!("| tool | wall s (min / median / max) | CPU s (median) | peak RSS MB (median) | rows kept | speed vs DuckDB one statement |");
+    println!(
+        "| tool | wall s (min / median / max) | CPU s (median) | peak RSS MB (median) | rows kept | speed vs DuckDB one statement |"
+    );
     println!("|---|---|---|---|---|---|");
     for tool in tools {
         let walls: Vec<f64> = tool.runs.iter().map(|u| u.wall).collect();

@@ -154,14 +154,16 @@ impl Workspace {
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
     ) -> Result<PathBuf> {
+        self.quarantine_file_named(&format!("{what}-{from}-{to}"))
+    }
+
+    /// A new quarantine file for malformed lines of files read by `what` (`export`, `pipelines`).
+    pub(crate) fn quarantine_file_named(&self, what: &str) -> Result<PathBuf> {
         let dir = match self.store.get().and_then(|s| s.root()) {
             Some(root) => mpd_store::StoreLocation::at(root).quarantine_dir(),
             None => self.store_location()?.quarantine_dir(),
         };
-        Ok(dir.join(format!(
-            "{what}-{from}-{to}-{}.jsonl",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S")
-        )))
+        Ok(dir.join(format!("{what}-{}.jsonl", chrono::Utc::now().format("%Y%m%dT%H%M%S"))))
     }
 
     /// The credentials, resolved on this first need (the secret stays redacted in `Debug`).

@@ -25,6 +25,10 @@ pub(crate) struct Case {
     /// A JSON-pipelines tree of the mock's project written to `$HOME/<folder>/<project_id>/`
     /// before the first step.
     pub(crate) pipelines: Option<PipelinesSpec>,
+    /// Export dumps written to `$HOME` before the first step: the mock's export lines of the
+    /// days, as `mpd fetch events --stdout --raw` would save them.
+    #[serde(default)]
+    pub(crate) dumps: Vec<DumpSpec>,
     /// The mock's scenario (a `MockConfig` table); defaults keep the cases small.
     #[serde(default)]
     pub(crate) mock: toml::Table,
@@ -37,6 +41,19 @@ pub(crate) struct PipelinesSpec {
     pub(crate) folder: String,
     pub(crate) from: chrono::NaiveDate,
     pub(crate) to: chrono::NaiveDate,
+}
+
+/// An export dump file of a case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DumpSpec {
+    /// The file under HOME; a name ending in `.gz` is gzipped.
+    pub(crate) file: String,
+    pub(crate) from: chrono::NaiveDate,
+    pub(crate) to: chrono::NaiveDate,
+    /// Lines added after the day's lines (malformed ones, say).
+    #[serde(default)]
+    pub(crate) extra_lines: Vec<String>,
 }
 
 /// One run of the binary.

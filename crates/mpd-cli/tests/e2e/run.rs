@@ -31,6 +31,9 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
         )
         .map_err(|e| format!("pipelines tree of {}: {e}", case.name))?;
     }
+    for dump in &case.dumps {
+        write_dump(&mock, home.path(), dump).map_err(|e| format!("dump {}: {e}", dump.file))?;
+    }
     let mut transcript = String::new();
     let mut failures = Vec::new();
     for step in &case.steps {
@@ -104,6 +107,31 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
         );
     }
     if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
+}
+
+fn write_dump(
+    mock: &MockServer,
+    home: &std::path::Path,
+    dump: &crate::case::DumpSpec,
+) -> std::io::Result<()> {
+    let mut text = String::new();
+    for line in
+        mock.project().export_lines_range(dump.from, dump.to).iter().chain(&dump.extra_lines)
+    {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let path = home.join(&dump.file);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if dump.file.ends_with(".gz") {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes())?;
+        std::fs::write(path, gz.finish()?)
+    } else {
+        std::fs::write(path, text)
+    }
 }
 
 fn mock_config(case: &Case) -> Result<MockConfig, String> {

@@ -111,8 +111,7 @@ impl Workspace {
             report.elapsed_secs = started.elapsed().as_secs_f64();
             return Ok(report);
         }
-        let today = chrono::Utc::now().date_naive();
-        let mut quarantine = Quarantine::new(self.quarantine_file_path("export", today, today)?);
+        let mut quarantine = Quarantine::new(self.quarantine_file_named("export")?);
         let exists = store.exists(EVENTS_TABLE).await?;
         let mut ingest = Ingest::new(IngestOptions {
             store,
@@ -192,12 +191,8 @@ async fn read_dumps(
                 ingest.write(batch, writer).await
             }
             Ok(Decoded::FileDone { index, bad }) => {
-                if !bad.is_empty() {
-                    let name = dumps[index].name.display();
-                    tracing::warn!(file = %name, n = bad.len(), "malformed lines in an export dump");
-                }
                 reporter.days_finished(today, 1, 0);
-                quarantine.record(today, today, &bad)
+                quarantine.record_file(&dumps[index].name.display().to_string(), &bad)
             }
             Err(error) => Err(error),
         };

@@ -20,7 +20,6 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
-use chrono::NaiveDate;
 use mpd_store::{Store, TableWriter, WriteMode};
 
 use self::files::{EVENTS_DIR, IDENTITY_DIR, PEOPLE_DIR, PipelineFile};
@@ -83,9 +82,7 @@ impl Workspace {
         let ingested = ledger::ingested(store).await?;
         let erased = ErasedIds::load(store).await?;
         let mut report = ImportReport { project_dir: project.clone(), ..ImportReport::default() };
-        let today = chrono::Utc::now().date_naive();
-        let mut quarantine =
-            Quarantine::new(self.quarantine_file_path("pipelines", today, today)?);
+        let mut quarantine = Quarantine::new(self.quarantine_file_named("pipelines")?);
 
         let all_events = files::data_files(&project, EVENTS_DIR)?;
         let total = all_events.len() as u64;
@@ -109,7 +106,7 @@ impl Workspace {
         for (day, group) in groups {
             let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append).await?;
             let read =
-                read_events(&group, day, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
+                read_events(&group, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
             let records = match read {
                 Ok(records) => records,
                 Err(error) => {
@@ -169,7 +166,6 @@ impl Workspace {
 /// Reads a day folder's event files into the writer through the dedup; returns the records.
 async fn read_events(
     group: &[PipelineFile],
-    day: Option<NaiveDate>,
     sync_id: i64,
     ingest: &mut Ingest<'_>,
     writer: &mut TableWriter,
@@ -190,7 +186,7 @@ async fn read_events(
         for batch in batches {
             ingest.write(batch, writer).await?;
         }
-        record_bad(quarantine, day, file, &bad)?;
+        record_bad(quarantine, file, &bad)?;
     }
     Ok(records)
 }
@@ -264,7 +260,7 @@ where
     let mut batches = Vec::new();
     for file in files {
         let bad = crate::source::decode_file(&file.path, &mut decoder, |b| batches.push(b))?;
-        record_bad(quarantine, None, file, &bad)?;
+        record_bad(quarantine, file, &bad)?;
     }
     Ok(batches)
 }
@@ -312,15 +308,8 @@ fn ledger_entries(files: &[PipelineFile]) -> Vec<ledger::LedgerEntry> {
 
 fn record_bad(
     quarantine: &mut Quarantine,
-    day: Option<NaiveDate>,
     file: &PipelineFile,
     bad: &[mpd_decode::BadLine],
 ) -> Result<()> {
-    if bad.is_empty() {
-        return Ok(());
-    }
-    tracing::warn!(file = %file.relative, n = bad.len(), "malformed lines in a pipelines file");
-    // People and identity files have no day: the day they were read stands in.
-    let day = day.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    quarantine.record(day, day, bad)
+    quarantine.record_file(&file.relative, bad)
 }

@@ -44,6 +44,31 @@ impl Quarantine {
         to: NaiveDate,
         lines: &[BadLine],
     ) -> Result<()> {
+        for bad in lines {
+            tracing::warn!(%from, %to, line = bad.line, reason = %bad.reason, "malformed line quarantined");
+        }
+        self.write(lines, |entry| {
+            entry.insert("from".to_owned(), from.to_string().into());
+            entry.insert("to".to_owned(), to.to_string().into());
+        })
+    }
+
+    /// Records the bad lines of a file; line numbers count in that file.
+    pub(crate) fn record_file(&mut self, file: &str, lines: &[BadLine]) -> Result<()> {
+        for bad in lines {
+            tracing::warn!(file = %file, line = bad.line, reason = %bad.reason, "malformed line quarantined");
+        }
+        self.write(lines, |entry| {
+            entry.insert("file".to_owned(), file.into());
+        })
+    }
+
+    /// Appends one JSON object per line: where (`place`), then line, offset, reason, text.
+    fn write(
+        &mut self,
+        lines: &[BadLine],
+        place: impl Fn(&mut serde_json::Map<String, serde_json::Value>),
+    ) -> Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
@@ -58,15 +83,12 @@ impl Quarantine {
         }
         let mut text = Vec::new();
         for bad in lines {
-            tracing::warn!(%from, %to, line = bad.line, reason = %bad.reason, "malformed line quarantined");
-            let entry = serde_json::json!({
-                "from": from.to_string(),
-                "to": to.to_string(),
-                "line": bad.line,
-                "offset": bad.byte_offset,
-                "reason": bad.reason,
-                "text": String::from_utf8_lossy(&bad.text),
-            });
+            let mut entry = serde_json::Map::new();
+            place(&mut entry);
+            entry.insert("line".to_owned(), bad.line.into());
+            entry.insert("offset".to_owned(), bad.byte_offset.into());
+            entry.insert("reason".to_owned(), bad.reason.clone().into());
+            entry.insert("text".to_owned(), String::from_utf8_lossy(&bad.text).into_owned().into());
             serde_json::to_writer(&mut text, &entry).map_err(|e| write_error(e.into()))?;
             text.push(b'\n');
         }
