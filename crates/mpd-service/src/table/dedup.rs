@@ -5,9 +5,9 @@
 //! loads the keys of a date the first time a batch touches it and never looks at other dates.
 //! Keys are kept as 128-bit hashes, so memory is ~50 bytes per stored row of the touched days.
 
-use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -54,7 +54,7 @@ pub(crate) const REASON_IN_FETCH: &str =
 pub(crate) struct Deduper {
     kind: KeyKind,
     sync_id: i64,
-    kept: HashMap<u128, Kept>,
+    kept: KeyMap<Kept>,
     audited: HashSet<(u128, Option<i64>)>,
     loaded_dates: HashSet<i32>,
 }
@@ -134,7 +134,7 @@ impl Deduper {
         Self {
             kind,
             sync_id,
-            kept: HashMap::new(),
+            kept: KeyMap::default(),
             audited: HashSet::new(),
             loaded_dates: HashSet::new(),
         }
@@ -256,18 +256,51 @@ pub(crate) fn kept_rows(batch: &RecordBatch, keep: Vec<bool>) -> Result<RecordBa
         .map_err(|e| Error::Internal(format!("cannot filter rows: {e}")))
 }
 
+/// XXH3-128 of the parts (each after its length, so `("ab", "c")` and `("a", "bc")` differ)
+/// and the time. Keys live only in memory for one run, so the hash need not be stable.
 fn hash128(parts: &[&[u8]], time: i64) -> u128 {
-    let half = |seed: u8| {
-        let mut hasher = DefaultHasher::new();
-        seed.hash(&mut hasher);
-        for part in parts {
-            part.hash(&mut hasher);
-        }
-        time.hash(&mut hasher);
-        hasher.finish()
+    const STACK: usize = 160;
+    let len: usize = parts.iter().map(|p| p.len() + 4).sum::<usize>() + 8;
+    let mut stack = [0u8; STACK];
+    let mut heap = Vec::new();
+    let buffer: &mut [u8] = if len <= STACK {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, 0);
+        &mut heap
     };
-    (u128::from(half(0)) << 64) | u128::from(half(1))
+    let mut at = 0;
+    for part in parts {
+        let n = u32::try_from(part.len()).unwrap_or(u32::MAX);
+        buffer[at..at + 4].copy_from_slice(&n.to_le_bytes());
+        buffer[at + 4..at + 4 + part.len()].copy_from_slice(part);
+        at += 4 + part.len();
+    }
+    buffer[at..at + 8].copy_from_slice(&time.to_le_bytes());
+    twox_hash::XxHash3_128::oneshot(buffer)
 }
+
+/// Keys are already uniform 128-bit hashes: their low half is a good enough hash of its own.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = key as u64;
+    }
+}
+
+type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<KeyHasher>>;
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
     batch
