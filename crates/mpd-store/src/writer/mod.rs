@@ -5,19 +5,18 @@
 //! Each open partition holds a row group in memory, so the writer also caps how many
 //! partitions are open at once: past the cap it closes its files and starts fresh ones.
 
-use std::collections::{HashMap, HashSet};
-use std::num::NonZeroU64;
+mod part;
+mod shards;
+
+use std::collections::HashMap;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use deltalake::arrow::row::{OwnedRow, RowConverter, SortField};
-use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, StructType, Transaction};
 use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::logstore::object_store::path::Path as ObjectPath;
 use deltalake::operations::create::CreateBuilder;
-use deltalake::operations::get_num_idx_cols_and_stats_columns;
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
@@ -137,10 +136,9 @@ pub struct TableWriter {
     partition_by: Vec<String>,
     stats: StatsProperties,
     properties: WriterProperties,
-    current: Option<DeltaWriter>,
-    partitions: PartitionTracker,
-    /// Files of writers already closed (to keep the open-partition cap).
-    closed: Vec<Add>,
+    /// The part writers, started by the first batch.
+    shards: Option<shards::Shards>,
+    n_shards: usize,
     rows: u64,
     /// When the writer opened: files modified since then and never committed are its own.
     opened_at: chrono::DateTime<chrono::Utc>,
@@ -175,8 +173,7 @@ impl TableWriter {
         let WriterParts { name, mode, table, existing, delta_schema, schema, partition_by, stats } =
             parts;
         let properties = parquet_properties();
-        let partitions = PartitionTracker::new(&name, &schema, &partition_by)?;
-        Ok(Self {
+        let writer = Self {
             name,
             mode,
             table,
@@ -186,13 +183,34 @@ impl TableWriter {
             partition_by,
             stats,
             properties,
-            current: None,
-            partitions,
-            closed: Vec::new(),
+            shards: None,
+            n_shards: default_shards(),
             rows: 0,
             opened_at: chrono::Utc::now(),
             max_open_partitions: MAX_OPEN_PARTITIONS,
-        })
+        };
+        // Checks the partition columns now rather than at the first batch.
+        part::PartWriter::new(writer.part_config())?;
+        Ok(writer)
+    }
+
+    /// Encodes with `n` part writers at once (default: one per core, at most four).
+    #[must_use]
+    pub fn with_shards(mut self, n: usize) -> Self {
+        self.n_shards = n.max(1);
+        self
+    }
+
+    fn part_config(&self) -> part::PartConfig {
+        part::PartConfig {
+            table: self.name.clone(),
+            store: self.table.object_store(),
+            schema: self.schema.clone(),
+            partition_by: self.partition_by.clone(),
+            properties: self.properties.clone(),
+            stats: self.stats.0.clone(),
+            max_open_partitions: self.max_open_partitions,
+        }
     }
 
     /// Keeps up to `n` partitions open at once (each holds a row group in memory): for input
@@ -209,47 +227,32 @@ impl TableWriter {
     }
 
     /// Streams a batch into Parquet files of the table (Hive-style `date=YYYY-MM-DD/` folders
-    /// for partition columns). Memory stays bounded: files close at ~128 MiB, row groups at
-    /// 128 Ki rows or 16 MiB, and at most 2 partitions are open at once (fetches write day
-    /// after day, so an older day is finished when a new one starts).
+    /// for partition columns), encoded by part writers on their own tasks, batches handed out
+    /// in turn. Memory stays bounded: files close at ~128 MiB, row groups at 128 Ki rows or
+    /// 16 MiB, and each part writer keeps at most 2 partitions open (fetches write day after
+    /// day, so an older day is finished when a new one starts) unless told otherwise.
     pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         let batch = schema::conform(&self.name, batch, &self.schema)?;
-        let keys = self.partitions.keys(&self.name, &batch)?;
-        if self.partitions.would_exceed(&keys, self.max_open_partitions) {
-            self.close_current().await?;
-        }
         let rows = batch.num_rows() as u64;
-        let writer = self.current.get_or_insert_with(|| {
-            let (num_indexed_cols, stats_columns) =
-                get_num_idx_cols_and_stats_columns(None, self.stats.0.clone());
-            let config = WriterConfig::new(
-                self.schema.clone(),
-                self.partition_by.clone(),
-                Some(self.properties.clone()),
-                NonZeroU64::new(TARGET_FILE_BYTES),
-                None,
-                num_indexed_cols,
-                stats_columns,
-            );
-            DeltaWriter::new(self.table.object_store(), config)
-        });
-        writer.write(&batch).await.map_err(|source| Error::delta(&self.name, source))?;
-        self.partitions.seen.extend(keys);
+        if self.shards.is_none() {
+            self.shards = Some(shards::Shards::start(&self.part_config(), self.n_shards)?);
+        }
+        if let Some(shards) = &mut self.shards {
+            shards.write(batch).await?;
+        }
         self.rows += rows;
         Ok(())
     }
 
-    async fn close_current(&mut self) -> Result<()> {
-        self.partitions.clear();
-        if let Some(writer) = self.current.take() {
-            let adds = writer.close().await.map_err(|source| Error::delta(&self.name, source))?;
-            tracing::debug!(table = %self.name, n_files = adds.len(), "closed partition files");
-            self.closed.extend(adds);
+    /// Closes the part writers; every file they wrote.
+    async fn close_shards(&mut self) -> Result<Vec<Add>> {
+        match self.shards.take() {
+            Some(shards) => shards.finish().await,
+            None => Ok(Vec::new()),
         }
-        Ok(())
     }
 
     /// One Delta commit with every file written (plus, for Replace, the removal of every
@@ -272,9 +275,8 @@ impl TableWriter {
     /// Deletes the files written so far, also those of a write that failed half-way (a full
     /// disk); the table is left as it was.
     pub async fn abort(mut self) -> Result<()> {
-        if let Err(error) = self.close_current().await {
-            // Whatever the open files hold is discarded anyway: closing them is only tidying.
-            tracing::debug!(table = %self.name, %error, "closing the files of an aborted write failed");
+        if let Some(shards) = self.shards.take() {
+            shards.stop().await;
         }
         self.discard_written().await;
         Ok(())
@@ -282,8 +284,6 @@ impl TableWriter {
 
     /// Deletes every file this writer made, closed or half-written.
     async fn discard_written(&mut self) {
-        let adds = std::mem::take(&mut self.closed);
-        self.delete_files(&adds).await;
         crate::strays::delete_strays(&self.name, &self.table, self.existing, self.opened_at).await;
     }
 
@@ -292,11 +292,13 @@ impl TableWriter {
         metadata: Map<String, Value>,
         txn: Option<Transaction>,
     ) -> Result<CommitSummary> {
-        if let Err(error) = self.close_current().await {
-            self.discard_written().await;
-            return Err(error);
-        }
-        let adds = std::mem::take(&mut self.closed);
+        let adds = match self.close_shards().await {
+            Ok(adds) => adds,
+            Err(error) => {
+                self.discard_written().await;
+                return Err(error);
+            }
+        };
         let mut properties = CommitProperties::default()
             .with_metadata([(COMMIT_METADATA_KEY.to_owned(), Value::Object(metadata))]);
         if let Some(txn) = txn {
@@ -424,70 +426,7 @@ fn table_version(table: &DeltaTable) -> i64 {
     table.version().and_then(|v| i64::try_from(v).ok()).unwrap_or_default()
 }
 
-/// Distinct partition keys the open writer has seen.
-struct PartitionTracker {
-    indices: Vec<usize>,
-    converter: Option<RowConverter>,
-    seen: HashSet<OwnedRow>,
-}
-
-impl PartitionTracker {
-    fn new(table: &str, schema: &SchemaRef, partition_by: &[String]) -> Result<Self> {
-        let indices = partition_by
-            .iter()
-            .map(|column| {
-                schema.index_of(column).map_err(|_| Error::SchemaMismatch {
-                    table: table.to_owned(),
-                    expected: format!("a column `{column}` to partition by"),
-                    found: schema::describe(schema),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let converter = if indices.is_empty() {
-            None
-        } else {
-            let fields = indices
-                .iter()
-                .map(|i| SortField::new(schema.field(*i).data_type().clone()))
-                .collect();
-            Some(RowConverter::new(fields).map_err(|error| Error::SchemaMismatch {
-                table: table.to_owned(),
-                expected: "partition columns of a comparable type".to_owned(),
-                found: error.to_string(),
-            })?)
-        };
-        Ok(Self { indices, converter, seen: HashSet::new() })
-    }
-
-    /// Distinct keys of `batch`; a row equal to the one before it (the usual day-sorted
-    /// input) costs no allocation.
-    fn keys(&self, table: &str, batch: &RecordBatch) -> Result<HashSet<OwnedRow>> {
-        let mut keys = HashSet::new();
-        let Some(converter) = &self.converter else {
-            return Ok(keys);
-        };
-        let columns: Vec<_> = self.indices.iter().map(|i| batch.column(*i).clone()).collect();
-        let rows = converter.convert_columns(&columns).map_err(|error| Error::SchemaMismatch {
-            table: table.to_owned(),
-            expected: "partition values".to_owned(),
-            found: error.to_string(),
-        })?;
-        let mut previous = None;
-        for row in rows.iter() {
-            if previous != Some(row) {
-                keys.insert(row.owned());
-                previous = Some(row);
-            }
-        }
-        Ok(keys)
-    }
-
-    /// Whether writing `keys` would open more than `cap` partitions in the current writer.
-    fn would_exceed(&self, keys: &HashSet<OwnedRow>, cap: usize) -> bool {
-        !self.seen.is_empty() && self.seen.len() + keys.difference(&self.seen).count() > cap
-    }
-
-    fn clear(&mut self) {
-        self.seen.clear();
-    }
+/// Part writers of a table writer: one per core, at most four.
+fn default_shards() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4)
 }

@@ -1,0 +1,156 @@
+//! One writer of Parquet files: deltalake's data-file writer plus the cap on open partitions.
+//! A [`TableWriter`](super::TableWriter) runs one per shard.
+
+use std::collections::HashSet;
+use std::num::NonZeroU64;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use deltalake::arrow::row::{OwnedRow, RowConverter, SortField};
+use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
+use deltalake::kernel::Add;
+use deltalake::logstore::ObjectStoreRef;
+use deltalake::operations::get_num_idx_cols_and_stats_columns;
+use deltalake::parquet::file::properties::WriterProperties;
+
+use super::TARGET_FILE_BYTES;
+use crate::{Error, Result, schema};
+
+/// What a part writer needs to write files of a table.
+#[derive(Clone)]
+pub(super) struct PartConfig {
+    pub(super) table: String,
+    pub(super) store: ObjectStoreRef,
+    pub(super) schema: SchemaRef,
+    pub(super) partition_by: Vec<String>,
+    pub(super) properties: WriterProperties,
+    /// The table's statistics settings (`delta.dataSkipping*`).
+    pub(super) stats: std::collections::HashMap<String, Option<String>>,
+    pub(super) max_open_partitions: usize,
+}
+
+/// Writes batches into files; closes its open files when a batch would open one partition too
+/// many, and when it is closed.
+pub(super) struct PartWriter {
+    config: PartConfig,
+    current: Option<DeltaWriter>,
+    partitions: PartitionTracker,
+    closed: Vec<Add>,
+}
+
+impl PartWriter {
+    pub(super) fn new(config: PartConfig) -> Result<Self> {
+        let partitions = PartitionTracker::new(&config.table, &config.schema, &config.partition_by)?;
+        Ok(Self { config, current: None, partitions, closed: Vec::new() })
+    }
+
+    pub(super) async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        let keys = self.partitions.keys(&self.config.table, &batch)?;
+        if self.partitions.would_exceed(&keys, self.config.max_open_partitions) {
+            self.close_current().await?;
+        }
+        let config = &self.config;
+        let writer = self.current.get_or_insert_with(|| {
+            let (num_indexed_cols, stats_columns) =
+                get_num_idx_cols_and_stats_columns(None, config.stats.clone());
+            let writer_config = WriterConfig::new(
+                config.schema.clone(),
+                config.partition_by.clone(),
+                Some(config.properties.clone()),
+                NonZeroU64::new(TARGET_FILE_BYTES),
+                None,
+                num_indexed_cols,
+                stats_columns,
+            );
+            DeltaWriter::new(config.store.clone(), writer_config)
+        });
+        writer.write(&batch).await.map_err(|source| Error::delta(&config.table, source))?;
+        self.partitions.seen.extend(keys);
+        Ok(())
+    }
+
+    async fn close_current(&mut self) -> Result<()> {
+        self.partitions.clear();
+        if let Some(writer) = self.current.take() {
+            let adds =
+                writer.close().await.map_err(|source| Error::delta(&self.config.table, source))?;
+            tracing::debug!(table = %self.config.table, n_files = adds.len(), "closed partition files");
+            self.closed.extend(adds);
+        }
+        Ok(())
+    }
+
+    /// Closes the open files; returns every file written.
+    pub(super) async fn close(mut self) -> Result<Vec<Add>> {
+        self.close_current().await?;
+        Ok(self.closed)
+    }
+}
+
+/// Distinct partition keys the open writer has seen.
+struct PartitionTracker {
+    indices: Vec<usize>,
+    converter: Option<RowConverter>,
+    seen: HashSet<OwnedRow>,
+}
+
+impl PartitionTracker {
+    fn new(table: &str, schema: &SchemaRef, partition_by: &[String]) -> Result<Self> {
+        let indices = partition_by
+            .iter()
+            .map(|column| {
+                schema.index_of(column).map_err(|_| Error::SchemaMismatch {
+                    table: table.to_owned(),
+                    expected: format!("a column `{column}` to partition by"),
+                    found: schema::describe(schema),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let converter = if indices.is_empty() {
+            None
+        } else {
+            let fields = indices
+                .iter()
+                .map(|i| SortField::new(schema.field(*i).data_type().clone()))
+                .collect();
+            Some(RowConverter::new(fields).map_err(|error| Error::SchemaMismatch {
+                table: table.to_owned(),
+                expected: "partition columns of a comparable type".to_owned(),
+                found: error.to_string(),
+            })?)
+        };
+        Ok(Self { indices, converter, seen: HashSet::new() })
+    }
+
+    /// Distinct keys of `batch`; a row equal to the one before it (the usual day-sorted
+    /// input) costs no allocation.
+    fn keys(&self, table: &str, batch: &RecordBatch) -> Result<HashSet<OwnedRow>> {
+        let mut keys = HashSet::new();
+        let Some(converter) = &self.converter else {
+            return Ok(keys);
+        };
+        let columns: Vec<_> = self.indices.iter().map(|i| batch.column(*i).clone()).collect();
+        let rows = converter.convert_columns(&columns).map_err(|error| Error::SchemaMismatch {
+            table: table.to_owned(),
+            expected: "partition values".to_owned(),
+            found: error.to_string(),
+        })?;
+        let mut previous = None;
+        for row in rows.iter() {
+            if previous != Some(row) {
+                keys.insert(row.owned());
+                previous = Some(row);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Whether writing `keys` would open more than `cap` partitions in the current writer.
+    fn would_exceed(&self, keys: &HashSet<OwnedRow>, cap: usize) -> bool {
+        !self.seen.is_empty() && self.seen.len() + keys.difference(&self.seen).count() > cap
+    }
+
+    fn clear(&mut self) {
+        self.seen.clear();
+    }
+}
