@@ -250,6 +250,37 @@ pub(crate) fn rejected_rows(
         .map_err(|e| Error::Internal(format!("cannot build the audit rows: {e}")))
 }
 
+/// The kept rows of an events batch as one batch per `date`, in row order within each: one copy
+/// of the rows, none when every row is kept and the batch holds one date.
+pub(crate) fn kept_rows_by_date(batch: &RecordBatch, keep: &[bool]) -> Result<Vec<RecordBatch>> {
+    let dates = column(batch, "date")?
+        .as_primitive_opt::<Date32Type>()
+        .ok_or_else(|| Error::Internal("date is not a Date32 column".to_owned()))?;
+    let values = dates.values();
+    let all_kept = keep.iter().all(|k| *k);
+    if all_kept && values.iter().all(|d| Some(d) == values.first()) {
+        return Ok(if batch.num_rows() == 0 { Vec::new() } else { vec![batch.clone()] });
+    }
+    let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
+    for (row, (date, kept)) in values.iter().zip(keep).enumerate() {
+        if !*kept {
+            continue;
+        }
+        let index = u32::try_from(row).map_err(|_| Error::Internal("batch too long".to_owned()))?;
+        match groups.iter_mut().find(|(d, _)| d == date) {
+            Some((_, rows)) => rows.push(index),
+            None => groups.push((*date, vec![index])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, rows)| {
+            arrow_select::take::take_record_batch(batch, &UInt32Array::from(rows))
+                .map_err(|e| Error::Internal(format!("cannot select rows: {e}")))
+        })
+        .collect()
+}
+
 /// Keeps the rows whose verdict is `keep`.
 pub(crate) fn kept_rows(batch: &RecordBatch, keep: Vec<bool>) -> Result<RecordBatch> {
     arrow_select::filter::filter_record_batch(batch, &BooleanArray::from(keep))
@@ -379,6 +410,37 @@ mod tests {
             builder.push_line(line.as_bytes()).unwrap();
         }
         builder.finish().unwrap()
+    }
+
+    #[test]
+    fn kept_rows_come_out_one_batch_per_date_in_row_order() {
+        use arrow_array::Date32Array;
+        let schema = std::sync::Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("date", DataType::Date32, false),
+            arrow_schema::Field::new("n", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Date32Array::from(vec![1, 2, 1, 2, 1])),
+                Arc::new(Int64Array::from(vec![10, 20, 11, 21, 12])),
+            ],
+        )
+        .unwrap();
+        let parts = kept_rows_by_date(&batch, &[true, true, false, true, true]).unwrap();
+        let numbers = |b: &RecordBatch| -> Vec<i64> {
+            b.column(1).as_primitive::<Int64Type>().values().to_vec()
+        };
+        assert_eq!(parts.iter().map(numbers).collect::<Vec<_>>(), [vec![10, 12], vec![20, 21]]);
+        let one_day = batch.slice(0, 1);
+        let whole = kept_rows_by_date(&one_day, &[true]).unwrap();
+        assert_eq!(whole.len(), 1);
+        assert_eq!(
+            whole[0].column(1).to_data().buffers()[0].as_ptr(),
+            one_day.column(1).to_data().buffers()[0].as_ptr(),
+            "no copy"
+        );
+        assert!(kept_rows_by_date(&batch, &[false; 5]).unwrap().is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use arrow_array::RecordBatch;
 use chrono::NaiveDate;
 use mpd_store::{Store, TableWriter, WriteMode};
 
-use super::dedup::{Deduper, KeyKind, kept_rows, normalize_strings, rejected_rows};
+use super::dedup::{Deduper, KeyKind, kept_rows_by_date, normalize_strings, rejected_rows};
 use super::erased::ErasedIds;
 use super::layout::audit_writer;
 use crate::error::{Error, Result};
@@ -136,9 +136,8 @@ impl<'a> Ingest<'a> {
             self.counts.duplicates_rejected += audit.num_rows() as u64;
             self.open_audit_writer().await?.write(audit).await?;
         }
-        let kept = kept_rows(&batch, verdicts.keep)?;
-        self.counts.written += kept.num_rows() as u64;
-        if kept.num_rows() > 0 {
+        for kept in kept_rows_by_date(&batch, &verdicts.keep)? {
+            self.counts.written += kept.num_rows() as u64;
             writer.write(kept).await?;
         }
         Ok(())

@@ -9,6 +9,7 @@ use arrow_schema::SchemaRef;
 use deltalake::arrow::row::{OwnedRow, RowConverter, SortField};
 use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
 use deltalake::kernel::Add;
+use deltalake::kernel::scalars::ScalarExt;
 use deltalake::logstore::ObjectStoreRef;
 use deltalake::operations::get_num_idx_cols_and_stats_columns;
 use deltalake::parquet::file::properties::WriterProperties;
@@ -40,7 +41,8 @@ pub(super) struct PartWriter {
 
 impl PartWriter {
     pub(super) fn new(config: PartConfig) -> Result<Self> {
-        let partitions = PartitionTracker::new(&config.table, &config.schema, &config.partition_by)?;
+        let partitions =
+            PartitionTracker::new(&config.table, &config.schema, &config.partition_by)?;
         Ok(Self { config, current: None, partitions, closed: Vec::new() })
     }
 
@@ -49,6 +51,7 @@ impl PartWriter {
         if self.partitions.would_exceed(&keys, self.config.max_open_partitions) {
             self.close_current().await?;
         }
+        let single = keys.len() == 1;
         let config = &self.config;
         let writer = self.current.get_or_insert_with(|| {
             let (num_indexed_cols, stats_columns) =
@@ -64,7 +67,28 @@ impl PartWriter {
             );
             DeltaWriter::new(config.store.clone(), writer_config)
         });
-        writer.write(&batch).await.map_err(|source| Error::delta(&config.table, source))?;
+        let written = if single {
+            // A batch of one partition (what the ingest hands over) goes in whole: deltalake's
+            // own split would copy every row once more. The values come from its first row.
+            let values: Option<indexmap::IndexMap<String, _>> = config
+                .partition_by
+                .iter()
+                .zip(&self.partitions.indices)
+                .map(|(name, index)| {
+                    ScalarExt::from_array(batch.column(*index).as_ref(), 0)
+                        .map(|value| (name.clone(), value))
+                })
+                .collect();
+            let values = values.ok_or_else(|| Error::SchemaMismatch {
+                table: config.table.clone(),
+                expected: "a value in every partition column".to_owned(),
+                found: "a null".to_owned(),
+            })?;
+            writer.write_partition(batch, &values).await
+        } else {
+            writer.write(&batch).await
+        };
+        written.map_err(|source| Error::delta(&config.table, source))?;
         self.partitions.seen.extend(keys);
         Ok(())
     }
