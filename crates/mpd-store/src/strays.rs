@@ -38,6 +38,8 @@ pub(crate) async fn delete_strays(
             return 0;
         }
     };
+    // File times may be kept to the second: anything from the second the writer opened counts.
+    let since = since - chrono::Duration::seconds(1);
     let mut deleted = 0;
     for meta in listed {
         let path = meta.location.to_string();

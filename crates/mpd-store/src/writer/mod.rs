@@ -294,7 +294,8 @@ impl TableWriter {
     /// disk); the table is left as it was.
     pub async fn abort(mut self) -> Result<()> {
         if let Some(shards) = self.shards.take() {
-            shards.stop().await;
+            let adds = shards.stop().await;
+            self.delete_files(&adds).await;
         }
         self.discard_written().await;
         Ok(())

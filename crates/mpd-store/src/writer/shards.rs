@@ -98,12 +98,15 @@ impl Shards {
         }
     }
 
-    /// Stops every part writer; what they wrote is left for the caller to delete.
-    pub(super) async fn stop(self) {
-        for shard in self.shards {
-            drop(shard.sender);
-            shard.task.abort();
-            let _ = shard.task.await;
+    /// Stops every part writer once what it holds is written (cancelling one could leave an
+    /// upload finishing after the caller cleaned up); what they wrote is the caller's to delete.
+    pub(super) async fn stop(self) -> Vec<Add> {
+        match self.finish().await {
+            Ok(adds) => adds,
+            Err(error) => {
+                tracing::debug!(%error, "a part writer failed while it was stopped");
+                Vec::new()
+            }
         }
     }
 }
