@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::source::{FileChunks, decode_chunks};
 use crate::stream::quarantine::Quarantine;
+use crate::table::dedup::{Deduper, KeyKind};
 use crate::table::erased::ErasedIds;
 use crate::table::ingest::{Ingest, IngestCounts, IngestOptions};
 use crate::table::layout::events_writer;
@@ -68,9 +69,9 @@ pub struct DumpImportReport {
     pub elapsed_secs: f64,
 }
 
-/// What the decoding thread sends: batches of a file, then the file's end.
+/// What the decoding thread sends: batches of a file with their dedup keys, then the file's end.
 enum Decoded {
-    Batch(RecordBatch),
+    Batch(RecordBatch, Vec<u128>),
     FileDone { index: usize, bad: Vec<BadLine> },
 }
 
@@ -179,16 +180,22 @@ async fn read_dumps(
 ) -> Result<u64> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Decoded>>(QUEUED_BATCHES);
     let names: Vec<PathBuf> = dumps.iter().map(|d| d.name.clone()).collect();
-    let decoding = tokio::task::spawn_blocking(move || decode_dumps(&names, sync_id, &sender));
+    // A line of an export is about 400 bytes: room for the keys up front spares the map
+    // copies of itself while it grows.
+    let bytes: u64 = dumps.iter().filter_map(|d| d.ledger.as_ref()).map(|e| e.size).sum();
+    ingest.reserve(usize::try_from(bytes / 400).unwrap_or(0));
+    let kind = ingest.key_kind();
+    let decoding =
+        tokio::task::spawn_blocking(move || decode_dumps(&names, sync_id, kind, &sender));
     let mut fetched = 0;
     let today = chrono::Utc::now().date_naive();
     let mut result = Ok(());
     while let Some(message) = receiver.recv().await {
         let step = match message {
-            Ok(Decoded::Batch(batch)) => {
+            Ok(Decoded::Batch(batch, keys)) => {
                 fetched += batch.num_rows() as u64;
                 reporter.records_written(batch.num_rows() as u64);
-                ingest.write(batch, writer).await
+                ingest.write_keyed(batch, Some(keys), writer).await
             }
             Ok(Decoded::FileDone { index, bad }) => {
                 reporter.days_finished(today, 1, 0);
@@ -213,6 +220,7 @@ async fn read_dumps(
 fn decode_dumps(
     names: &[PathBuf],
     sync_id: i64,
+    kind: KeyKind,
     sender: &tokio::sync::mpsc::Sender<Result<Decoded>>,
 ) {
     let builder = mpd_decode::EventBatchBuilder::new(
@@ -231,7 +239,8 @@ fn decode_dumps(
         let mut open = true;
         let result = chunks.and_then(|chunks| {
             decode_chunks(chunks, &mut decoder, |batch| {
-                open = open && sender.blocking_send(Ok(Decoded::Batch(batch))).is_ok();
+                let message = Deduper::keys(kind, &batch).map(|keys| Decoded::Batch(batch, keys));
+                open = open && sender.blocking_send(message).is_ok();
             })
         });
         let message = result.map(|bad| Decoded::FileDone { index, bad });

@@ -29,11 +29,32 @@ pub(crate) enum KeyKind {
     Mixpanel,
 }
 
-/// What is remembered of a stored (or already accepted) copy.
-#[derive(Debug, Clone, Copy)]
-struct Kept {
-    mp_processing_time: Option<i64>,
-    sync_id: i64,
+/// What is remembered of a stored (or already accepted) copy, in 8 bytes so that a key costs
+/// 24 in the map: the processing time in milliseconds in the high 48 bits (all ones for
+/// none), the index of the copy's sync id in [`Deduper::sync_ids`] in the low 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Kept(u64);
+
+/// The processing-time bits of a copy without one.
+const NO_TIME: u64 = (1 << 48) - 1;
+
+impl Kept {
+    fn new(mp_processing_time: Option<i64>, sync_index: u16) -> Self {
+        let time = match mp_processing_time {
+            // Stored as microseconds with millisecond precision.
+            Some(us) => u64::try_from(us.div_euclid(1000)).unwrap_or(0).min(NO_TIME - 1),
+            None => NO_TIME,
+        };
+        Kept((time << 16) | u64::from(sync_index))
+    }
+
+    fn same_time(self, other: Kept) -> bool {
+        self.0 >> 16 == other.0 >> 16
+    }
+
+    fn sync_index(self) -> u16 {
+        (self.0 & 0xffff) as u16
+    }
 }
 
 /// Per batch: which rows to write, which to audit, what was skipped.
@@ -55,6 +76,8 @@ pub(crate) struct Deduper {
     kind: KeyKind,
     sync_id: i64,
     kept: KeyMap<Kept>,
+    /// The sync ids of kept copies, indexed by [`Kept::sync_index`]; index 0 is this run's.
+    sync_ids: Vec<i64>,
     audited: HashSet<(u128, Option<i64>)>,
     loaded_dates: HashSet<i32>,
 }
@@ -135,9 +158,33 @@ impl Deduper {
             kind,
             sync_id,
             kept: KeyMap::default(),
+            sync_ids: vec![sync_id],
             audited: HashSet::new(),
             loaded_dates: HashSet::new(),
         }
+    }
+
+    /// Makes room for `rows` more keys at once (growing a large map step by step holds two
+    /// copies of it at a time).
+    pub(crate) fn reserve(&mut self, rows: usize) {
+        self.kept.reserve(rows);
+    }
+
+    /// The index of `sync_id` in [`Deduper::sync_ids`], added when new. Past 65,535 distinct
+    /// sync ids (never seen: they number the runs that wrote the days at hand), the last index
+    /// stands for all the rest.
+    fn sync_index(&mut self, sync_id: i64) -> u16 {
+        // Stored rows come in files of one run: the last id is usually the one.
+        if self.sync_ids.last() == Some(&sync_id) {
+            return u16::try_from(self.sync_ids.len() - 1).unwrap_or(u16::MAX);
+        }
+        if let Some(index) = self.sync_ids.iter().position(|s| *s == sync_id) {
+            return u16::try_from(index).unwrap_or(u16::MAX);
+        }
+        if self.sync_ids.len() <= usize::from(u16::MAX) {
+            self.sync_ids.push(sync_id);
+        }
+        u16::try_from(self.sync_ids.len() - 1).unwrap_or(u16::MAX)
     }
 
     /// Dates (days since the epoch) of `batch` whose stored keys are not loaded yet.
@@ -169,12 +216,14 @@ impl Deduper {
             .as_primitive_opt::<Int64Type>()
             .ok_or_else(|| Error::Internal("_sync_id is not Int64".to_owned()))?;
         for row in (0..stored.num_rows()).filter(|row| keys.has_key(*row)) {
-            let kept = Kept { mp_processing_time: mpt(row), sync_id: sync.value(row) };
+            let sync_id = sync.value(row);
+            let kept = Kept::new(mpt(row), self.sync_index(sync_id));
             // The first stored copy wins: keep the lowest sync id if the store ever has two.
+            let sync_ids = &self.sync_ids;
             self.kept
-                .entry(keys.key(self.kind, row)?)
+                .entry(MapKey::from(keys.key(self.kind, row)?))
                 .and_modify(|k| {
-                    if kept.sync_id < k.sync_id {
+                    if sync_id < sync_ids[usize::from(k.sync_index())] {
                         *k = kept;
                     }
                 })
@@ -194,34 +243,56 @@ impl Deduper {
         Ok(skipped)
     }
 
-    /// Judges every row of a fetched batch, in order; accepted rows become known keys.
-    pub(crate) fn judge(&mut self, batch: &RecordBatch) -> Result<Verdicts> {
+    /// The keys of a batch's rows, in order (see [`Deduper::judge`]).
+    pub(crate) fn keys(kind: KeyKind, batch: &RecordBatch) -> Result<Vec<u128>> {
         let keys = KeyColumns::of(batch)?;
+        (0..batch.num_rows()).map(|row| keys.key(kind, row)).collect()
+    }
+
+    /// The kind of key this deduper compares.
+    pub(crate) fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    /// Judges every row of a fetched batch, in order; accepted rows become known keys.
+    /// `precomputed` are the rows' keys from [`Deduper::keys`] when the caller has them
+    /// (computed where the rows were decoded, while they were still in that core's cache).
+    pub(crate) fn judge(
+        &mut self,
+        batch: &RecordBatch,
+        precomputed: Option<&[u128]>,
+    ) -> Result<Verdicts> {
+        let computed;
+        let keys = match precomputed {
+            Some(keys) if keys.len() == batch.num_rows() => keys,
+            _ => {
+                computed = Self::keys(self.kind, batch)?;
+                &computed
+            }
+        };
         let mpt = optional_timestamps(batch, "mp_processing_time")?;
         let mut verdicts =
             Verdicts { keep: Vec::with_capacity(batch.num_rows()), ..Verdicts::default() };
-        for row in 0..batch.num_rows() {
-            let key = keys.key(self.kind, row)?;
+        for (row, &key) in keys.iter().enumerate() {
             let mp_processing_time = mpt(row);
-            match self.kept.entry(key) {
+            let copy = Kept::new(mp_processing_time, 0);
+            match self.kept.entry(MapKey::from(key)) {
                 Entry::Vacant(slot) => {
-                    slot.insert(Kept { mp_processing_time, sync_id: self.sync_id });
+                    slot.insert(copy);
                     verdicts.keep.push(true);
                 }
                 Entry::Occupied(slot) => {
                     verdicts.keep.push(false);
                     let kept = *slot.get();
-                    if kept.mp_processing_time == mp_processing_time {
+                    if kept.same_time(copy) {
                         verdicts.already_present += 1;
                     } else if !self.audited.insert((key, mp_processing_time)) {
                         verdicts.already_audited += 1;
                     } else {
-                        let reason = if kept.sync_id == self.sync_id {
-                            REASON_IN_FETCH
-                        } else {
-                            REASON_STORED
-                        };
-                        verdicts.rejected.push((row as u32, reason, kept.sync_id));
+                        let sync_id = self.sync_ids[usize::from(kept.sync_index())];
+                        let reason =
+                            if sync_id == self.sync_id { REASON_IN_FETCH } else { REASON_STORED };
+                        verdicts.rejected.push((row as u32, reason, sync_id));
                     }
                 }
             }
@@ -311,9 +382,25 @@ fn hash128(parts: &[&[u8]], time: i64) -> u128 {
     twox_hash::XxHash3_128::oneshot(buffer)
 }
 
-/// Keys are already uniform 128-bit hashes: their low half is a good enough hash of its own.
+/// A key in the map: the 128-bit hash as two halves, so an entry is aligned to 8 bytes, not 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MapKey(u64, u64);
+
+impl From<u128> for MapKey {
+    fn from(key: u128) -> Self {
+        MapKey(key as u64, (key >> 64) as u64)
+    }
+}
+
+/// Keys are already uniform hashes: their low half is the map's hash.
+impl std::hash::Hash for MapKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
+}
+
 #[derive(Default)]
-pub(crate) struct KeyHasher(u64);
+struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -326,12 +413,12 @@ impl Hasher for KeyHasher {
         }
     }
 
-    fn write_u128(&mut self, key: u128) {
-        self.0 = key as u64;
+    fn write_u64(&mut self, half: u64) {
+        self.0 = half;
     }
 }
 
-type KeyMap<V> = HashMap<u128, V, BuildHasherDefault<KeyHasher>>;
+type KeyMap<V> = HashMap<MapKey, V, BuildHasherDefault<KeyHasher>>;
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
     batch
@@ -413,6 +500,37 @@ mod tests {
     }
 
     #[test]
+    fn keys_computed_beforehand_give_the_same_verdicts() {
+        let batch = events(&[
+            ("A", Some("i1"), 1_700_000_000, Some(1)),
+            ("A", Some("i1"), 1_700_000_000, Some(5)),
+            ("B", None, 1_700_000_001, None),
+            ("A", Some("i1"), 1_700_000_000, Some(1)),
+        ]);
+        for kind in [KeyKind::InsertIdTime, KeyKind::Mixpanel] {
+            let keys = Deduper::keys(kind, &batch).unwrap();
+            let with = Deduper::new(kind, 1).judge(&batch, Some(&keys)).unwrap();
+            let without = Deduper::new(kind, 1).judge(&batch, None).unwrap();
+            assert_eq!(with.keep, without.keep);
+            assert_eq!(with.keep, [true, false, true, false]);
+            assert_eq!((with.already_present, with.rejected.len()), (1, 1));
+            // Keys of another length are ignored, not trusted.
+            let wrong = Deduper::new(kind, 1).judge(&batch, Some(&keys[..1])).unwrap();
+            assert_eq!(wrong.keep, without.keep);
+        }
+    }
+
+    #[test]
+    fn a_key_costs_24_bytes_in_the_map() {
+        assert_eq!(std::mem::size_of::<(MapKey, Kept)>(), 24);
+        let copy = Kept::new(Some(1_700_000_000_123_000), 7);
+        assert!(copy.same_time(Kept::new(Some(1_700_000_000_123_000), 0)));
+        assert!(!copy.same_time(Kept::new(Some(1_700_000_000_124_000), 7)));
+        assert!(!copy.same_time(Kept::new(None, 7)));
+        assert_eq!(copy.sync_index(), 7);
+    }
+
+    #[test]
     fn kept_rows_come_out_one_batch_per_date_in_row_order() {
         use arrow_array::Date32Array;
         let schema = std::sync::Arc::new(arrow_schema::Schema::new(vec![
@@ -453,7 +571,7 @@ mod tests {
             ("A", Some("i1"), 1_700_000_001, Some(1)), // another time: another event
             ("A", Some("i1"), 1_700_000_000, Some(2)), // the same true duplicate again
         ]);
-        let verdicts = dedup.judge(&batch).unwrap();
+        let verdicts = dedup.judge(&batch, None).unwrap();
         assert_eq!(verdicts.keep, vec![true, false, false, true, false]);
         assert_eq!(verdicts.already_present, 1);
         assert_eq!(verdicts.already_audited, 1);
@@ -466,10 +584,13 @@ mod tests {
         let mut dedup = Deduper::new(KeyKind::InsertIdTime, 9);
         dedup.remember(&stored).unwrap();
         let verdicts = dedup
-            .judge(&events(&[
-                ("A", Some("i1"), 1_700_000_000, Some(1)),
-                ("A", Some("i1"), 1_700_000_000, Some(5)),
-            ]))
+            .judge(
+                &events(&[
+                    ("A", Some("i1"), 1_700_000_000, Some(1)),
+                    ("A", Some("i1"), 1_700_000_000, Some(5)),
+                ]),
+                None,
+            )
             .unwrap();
         assert_eq!(verdicts.keep, vec![false, false]);
         assert_eq!(verdicts.already_present, 1);
@@ -480,11 +601,14 @@ mod tests {
     fn rows_without_insert_id_get_a_deterministic_key() {
         let mut dedup = Deduper::new(KeyKind::InsertIdTime, 1);
         let verdicts = dedup
-            .judge(&events(&[
-                ("A", None, 1_700_000_000, Some(1)),
-                ("A", None, 1_700_000_000, Some(1)),
-                ("B", None, 1_700_000_000, Some(1)),
-            ]))
+            .judge(
+                &events(&[
+                    ("A", None, 1_700_000_000, Some(1)),
+                    ("A", None, 1_700_000_000, Some(1)),
+                    ("B", None, 1_700_000_000, Some(1)),
+                ]),
+                None,
+            )
             .unwrap();
         assert_eq!(verdicts.keep, vec![true, false, true]);
     }
@@ -496,11 +620,11 @@ mod tests {
             ("B", Some("i1"), 1_700_000_000, Some(1)),
         ]);
         assert_eq!(
-            Deduper::new(KeyKind::Mixpanel, 1).judge(&batch).unwrap().keep,
+            Deduper::new(KeyKind::Mixpanel, 1).judge(&batch, None).unwrap().keep,
             vec![true, true]
         );
         assert_eq!(
-            Deduper::new(KeyKind::InsertIdTime, 1).judge(&batch).unwrap().keep,
+            Deduper::new(KeyKind::InsertIdTime, 1).judge(&batch, None).unwrap().keep,
             vec![true, false]
         );
     }

@@ -116,8 +116,31 @@ impl<'a> Ingest<'a> {
         batch: RecordBatch,
         writer: &mut TableWriter,
     ) -> Result<()> {
+        self.write_keyed(batch, None, writer).await
+    }
+
+    /// Makes room for `rows` more keys at once.
+    pub(crate) fn reserve(&mut self, rows: usize) {
+        self.deduper.reserve(rows);
+    }
+
+    /// The key kind rows are compared by (to compute keys elsewhere, see `write_keyed`).
+    pub(crate) fn key_kind(&self) -> KeyKind {
+        self.deduper.kind()
+    }
+
+    /// [`Ingest::write`] of a batch whose keys were computed beforehand
+    /// (`Deduper::keys`), where the rows were decoded.
+    pub(crate) async fn write_keyed(
+        &mut self,
+        batch: RecordBatch,
+        keys: Option<Vec<u128>>,
+        writer: &mut TableWriter,
+    ) -> Result<()> {
         let (batch, dropped) = self.erased.drop_erased(batch)?;
         self.counts.erased_dropped += dropped;
+        // Rows dropped for erased users shift the rest: their keys are computed again.
+        let keys = keys.filter(|_| dropped == 0);
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -128,7 +151,7 @@ impl<'a> Ingest<'a> {
             }
             self.deduper.mark_loaded(&dates);
         }
-        let verdicts = self.deduper.judge(&batch)?;
+        let verdicts = self.deduper.judge(&batch, keys.as_deref())?;
         self.counts.already_present += verdicts.already_present;
         self.counts.duplicates_already_audited += verdicts.already_audited;
         if !verdicts.rejected.is_empty() {

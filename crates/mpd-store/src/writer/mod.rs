@@ -18,7 +18,7 @@ use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::logstore::object_store::path::Path as ObjectPath;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::parquet::basic::{Compression, ZstdLevel};
-use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError, TableProperty};
@@ -122,6 +122,12 @@ pub(crate) fn parquet_properties() -> WriterProperties {
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
     for column in UNIQUE_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    // Min/max of whole JSON documents and random ids prune nothing and cost a comparison per
+    // value.
+    for column in ["properties", "insert_id"] {
+        builder = builder
+            .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
     }
     builder.build()
 }
