@@ -30,9 +30,9 @@ const EVENTS_TABLE: &str = "events";
 /// The ledger's dataset for export dumps.
 const DATASET: &str = "export";
 /// Rows per decoded batch.
-const BATCH_ROWS: usize = 32_768;
+const BATCH_ROWS: usize = 16_384;
 /// Decoded batches waiting for the writer (bounds memory when decoding runs ahead).
-const QUEUED_BATCHES: usize = 4;
+const QUEUED_BATCHES: usize = 2;
 /// Partitions the writer keeps open: dumps are rarely ordered by day.
 const OPEN_PARTITIONS: usize = 16;
 

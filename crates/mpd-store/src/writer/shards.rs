@@ -16,7 +16,7 @@ use crate::{Error, Result};
 
 /// Batches waiting for each part writer: enough to keep it busy while the producer prepares
 /// the next ones, few enough to bound memory.
-const QUEUED: usize = 2;
+const QUEUED: usize = 1;
 /// Rows written by the first part writer alone before batches are spread.
 const SPREAD_AFTER_ROWS: u64 = 256 * 1024;
 
