@@ -15,7 +15,7 @@ use crate::error::{Error, Result, TimeoutPhase};
 
 /// Decompressed bytes handed out at once: big enough that handing a chunk to a decoding thread
 /// costs nothing next to decoding it, small enough to keep several requests in flight cheaply.
-const CHUNK_TARGET: usize = 256 * 1024;
+const CHUNK_TARGET: usize = 1024 * 1024;
 
 /// Parameters of one export request (`GET /api/2.0/export`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use crate::table::batch_spool::BatchSpool;
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 32_768;
 /// Bytes of one request's batches kept in memory before they go to a temporary file.
-const SPOOL_MEMORY_LIMIT: usize = 16 << 20;
+const SPOOL_MEMORY_LIMIT: usize = 64 << 20;
 
 /// The audit table that goes with `table`.
 pub(crate) fn audit_table_name(table: &str) -> String {
