@@ -5,9 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use futures_util::StreamExt;
-
-use super::range::{EventSelection, RunPlan};
+use super::range::EventSelection;
+use super::requests::BadLinePolicy;
 use super::spool::Spool;
 use super::work::DecodeWork;
 use mpd_decode::{EventTextBuilder, LineFormat, TextShape, TimeCorrection};
@@ -63,49 +62,40 @@ impl Workspace {
         reporter: &dyn Reporter,
     ) -> Result<StreamSummary> {
         let started = Instant::now();
-        let RunPlan { ranges, n_days, mut quarantine, filter, remaining, workers } =
-            self.plan(&request.selection)?;
-        let mut summary = StreamSummary { days: n_days, ..StreamSummary::default() };
-        reporter.started("events", n_days);
-        let client = self.client()?;
+        let plan = self.plan(&request.selection)?;
+        let mut summary = StreamSummary { days: plan.n_days, ..StreamSummary::default() };
         let shape = if request.raw { TextShape::Raw } else { TextShape::Normalized };
-        let mut outputs = futures_util::stream::iter(ranges.iter().copied())
-            .map(|range| {
-                let limit = remaining.remaining();
-                self.fetch_range(client, &filter, range, limit, reporter, move |cap| {
-                    let text = EventTextBuilder::new(
-                        LineFormat::Export,
-                        TimeCorrection::None,
-                        shape,
-                        TEXT_BATCH_BYTES,
-                    );
-                    DecodeWork::new(text, Spool::new(SPOOL_MEMORY_LIMIT), cap)
-                })
+        let new_work = move |cap| {
+            let text = EventTextBuilder::new(
+                LineFormat::Export,
+                TimeCorrection::None,
+                shape,
+                TEXT_BATCH_BYTES,
+            );
+            DecodeWork::new(text, Spool::new(SPOOL_MEMORY_LIMIT), cap)
+        };
+        let policy = BadLinePolicy::AtEnd(request.selection.allow_bad_lines);
+        let mut bytes_written = 0;
+        let totals = self
+            .run_requests(plan, policy, reporter, new_work, async |output| {
+                bytes_written += output.output.len();
+                output
+                    .output
+                    .copy_to(out)
+                    .and_then(|()| out.flush())
+                    .map_err(|source| Error::Write { what: "output".to_owned(), source })
             })
-            .buffered(workers);
-        while let Some(output) = outputs.next().await {
-            let output = output?;
-            summary.records += output.records;
-            summary.bytes_written += output.output.len();
-            summary.bytes_received += output.bytes_received;
-            summary.retries += output.retries;
-            summary.split_days.extend(&output.split_days);
-            quarantine.record(output.range.from, output.range.to, &output.bad)?;
-            output
-                .output
-                .copy_to(out)
-                .and_then(|()| out.flush())
-                .map_err(|source| Error::Write { what: "output".to_owned(), source })?;
-            reporter.days_finished(output.range.from, output.range.n_days(), output.records);
-            if remaining.spend(output.records) {
-                break;
-            }
-        }
-        drop(outputs);
+            .await;
         reporter.finished();
-        summary.elapsed_secs = started.elapsed().as_secs_f64();
+        let totals = totals?;
+        summary.records = totals.records;
+        summary.bytes_written = bytes_written;
+        summary.bytes_received = totals.bytes_received;
+        summary.retries = totals.retries;
+        summary.split_days = totals.split_days;
         (summary.quarantined, summary.quarantine_file) =
-            quarantine.finish(request.selection.allow_bad_lines)?;
+            (totals.quarantined, totals.quarantine_file);
+        summary.elapsed_secs = started.elapsed().as_secs_f64();
         Ok(summary)
     }
 }

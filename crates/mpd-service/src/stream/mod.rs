@@ -4,6 +4,7 @@ mod events;
 mod profiles;
 pub(crate) mod quarantine;
 pub(crate) mod range;
+pub(crate) mod requests;
 pub(crate) mod spool;
 pub(crate) mod work;
 

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use futures_util::StreamExt;
 use mpd_store::{Store, TableWriter, WriteMode};
 use serde_json::{Map, Value};
 
@@ -18,6 +17,7 @@ use super::{EVENTS_TABLE, SyncRequest};
 use crate::error::Result;
 use crate::report::Reporter;
 use crate::stream::range::{DayRange, EventSelection, RangeOutput, RunPlan};
+use crate::stream::requests::BadLinePolicy;
 use crate::table::batch_spool::BatchSpool;
 use crate::table::erased::ErasedIds;
 use crate::table::ingest::{Ingest, IngestCounts, IngestOptions, batch_work};
@@ -179,31 +179,22 @@ impl Workspace {
         ingest: &mut Ingest<'_>,
         progress: &mut Progress<'_>,
     ) -> Result<()> {
-        let RunPlan { ranges, n_days, mut quarantine, filter, remaining: _, workers } = plan;
-        reporter.started("events", n_days);
-        let client = self.client()?;
         let sync_id = progress.summary.sync_id;
-        let mut outputs = futures_util::stream::iter(ranges.iter().copied())
-            .map(|range| {
-                self.fetch_range(client, &filter, range, None, reporter, move |cap| {
-                    batch_work(sync_id, cap)
-                })
+        // Too many bad lines stop the run before the day is committed: the cursor stays
+        // before it, so a re-run (with --allow-bad-lines) reads it again.
+        let policy = BadLinePolicy::Early(request.allow_bad_lines);
+        let new_work = move |cap| batch_work(sync_id, cap);
+        let totals = self
+            .run_requests(plan, policy, reporter, new_work, async |output| {
+                progress.add_day(output, ingest).await
             })
-            .buffered(workers);
-        while let Some(output) = outputs.next().await {
-            let output = output?;
-            progress.summary.fetched += output.records;
-            progress.summary.retries += output.retries;
-            progress.summary.split_days.extend(&output.split_days);
-            quarantine.record(output.range.from, output.range.to, &output.bad)?;
-            // Too many bad lines stop the run before the day is committed: the cursor stays
-            // before it, so a re-run (with --allow-bad-lines) reads it again.
-            (progress.summary.quarantined, progress.summary.quarantine_file) =
-                quarantine.finish(request.allow_bad_lines)?;
-            let (range, records) = (output.range, output.records);
-            progress.add_day(output, ingest).await?;
-            reporter.days_finished(range.from, range.n_days(), records);
-        }
+            .await?;
+        let summary = &mut progress.summary;
+        summary.fetched = totals.records;
+        summary.retries = totals.retries;
+        summary.split_days = totals.split_days;
+        (summary.quarantined, summary.quarantine_file) =
+            (totals.quarantined, totals.quarantine_file);
         Ok(())
     }
 }

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use futures_util::StreamExt;
 use mpd_store::{TableWriter, WriteMode};
 
 use super::dedup::KeyKind;
@@ -13,6 +12,7 @@ use super::layout::events_writer;
 use crate::error::Result;
 use crate::report::Reporter;
 use crate::stream::range::{EventSelection, RunPlan};
+use crate::stream::requests::BadLinePolicy;
 use crate::workspace::Workspace;
 
 /// How a fetch treats an existing table.
@@ -141,37 +141,25 @@ impl Workspace {
         writer: &mut TableWriter,
         summary: &mut FetchSummary,
     ) -> Result<()> {
-        let RunPlan { ranges, n_days, mut quarantine, filter, remaining, workers } = plan;
-        summary.days = n_days;
-        reporter.started("events", n_days);
-        let client = self.client()?;
+        summary.days = plan.n_days;
         let sync_id = summary.sync_id;
-        let mut outputs = futures_util::stream::iter(ranges.iter().copied())
-            .map(|range| {
-                let limit = remaining.remaining();
-                self.fetch_range(client, &filter, range, limit, reporter, move |cap| {
-                    batch_work(sync_id, cap)
-                })
+        let policy = BadLinePolicy::AtEnd(request.selection.allow_bad_lines);
+        let new_work = move |cap| batch_work(sync_id, cap);
+        let totals = self
+            .run_requests(plan, policy, reporter, new_work, async |output| {
+                for batch in output.output.into_batches()? {
+                    ingest.write(batch?, writer).await?;
+                }
+                Ok(())
             })
-            .buffered(workers);
-        while let Some(output) = outputs.next().await {
-            let output = output?;
-            summary.fetched += output.records;
-            summary.retries += output.retries;
-            summary.split_days.extend(&output.split_days);
-            quarantine.record(output.range.from, output.range.to, &output.bad)?;
-            for batch in output.output.into_batches()? {
-                ingest.write(batch?, writer).await?;
-            }
-            reporter.days_finished(output.range.from, output.range.n_days(), output.records);
-            if remaining.spend(output.records) {
-                break;
-            }
-        }
-        drop(outputs);
+            .await;
         reporter.finished();
+        let totals = totals?;
+        summary.fetched = totals.records;
+        summary.retries = totals.retries;
+        summary.split_days = totals.split_days;
         (summary.quarantined, summary.quarantine_file) =
-            quarantine.finish(request.selection.allow_bad_lines)?;
+            (totals.quarantined, totals.quarantine_file);
         Ok(())
     }
 
