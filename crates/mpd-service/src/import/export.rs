@@ -35,6 +35,11 @@ const BATCH_ROWS: usize = 16_384;
 const QUEUED_BATCHES: usize = 2;
 /// Partitions the writer keeps open: dumps are rarely ordered by day.
 const OPEN_PARTITIONS: usize = 16;
+/// Keys the deduper holds (24 bytes each in its maps, about 40 MB in all) before the least
+/// recently touched days' keys go to a temporary file, so that memory stays flat however large
+/// the dumps are: dumps in day order never come back to those days; rows of a day that comes
+/// back wait on disk and are deduplicated at the end, one day at a time.
+const HELD_KEYS_LIMIT: usize = 1 << 20;
 
 /// Where the dumps come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +98,17 @@ impl Workspace {
         allow_bad_lines: u64,
         reporter: &dyn Reporter,
     ) -> Result<DumpImportReport> {
+        self.import_export_holding(source, allow_bad_lines, reporter, HELD_KEYS_LIMIT).await
+    }
+
+    /// [`Workspace::import_export`] with the deduper holding at most `held_keys_limit` keys.
+    async fn import_export_holding(
+        &self,
+        source: &DumpSource,
+        allow_bad_lines: u64,
+        reporter: &dyn Reporter,
+        held_keys_limit: usize,
+    ) -> Result<DumpImportReport> {
         let started = Instant::now();
         let dumps = list_dumps(source)?;
         let store = self.store().await?;
@@ -122,6 +138,7 @@ impl Workspace {
             compare_with_store: exists,
             replace_audit: false,
             erased: ErasedIds::load(store).await?,
+            held_keys_limit: Some(held_keys_limit),
         })
         .await?;
         let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append)
@@ -180,10 +197,6 @@ async fn read_dumps(
 ) -> Result<u64> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Decoded>>(QUEUED_BATCHES);
     let names: Vec<PathBuf> = dumps.iter().map(|d| d.name.clone()).collect();
-    // A line of an export is about 400 bytes: room for the keys up front spares the map
-    // copies of itself while it grows.
-    let bytes: u64 = dumps.iter().filter_map(|d| d.ledger.as_ref()).map(|e| e.size).sum();
-    ingest.reserve(usize::try_from(bytes / 400).unwrap_or(0));
     let kind = ingest.key_kind();
     let decoding =
         tokio::task::spawn_blocking(move || decode_dumps(&names, sync_id, kind, &sender));
@@ -213,6 +226,7 @@ async fn read_dumps(
     let joined = decoding.await;
     result?;
     joined.map_err(|e| Error::Internal(format!("the decoding thread failed: {e}")))?;
+    ingest.write_set_aside(writer).await?;
     Ok(fetched)
 }
 
@@ -312,6 +326,7 @@ fn is_dump_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SilentReporter;
 
     #[test]
     fn dump_names() {
@@ -351,5 +366,109 @@ mod tests {
         let empty = list_dumps(&DumpSource::Path(dir.path().to_path_buf())).unwrap_err();
         assert!(empty.to_string().contains("holds no export dumps"), "{empty}");
         assert_eq!(missing.class(), crate::ErrorClass::Usage);
+    }
+
+    /// Export lines over five days in a scrambled order, with re-reads (same processing time),
+    /// true duplicates (another processing time) and events without `$insert_id`.
+    fn scrambled_dump(first: u64, n: u64) -> String {
+        let mut lines = Vec::new();
+        for k in first..first + n {
+            let time = 1_700_000_000 + (k * 7919 % 5) * 86_400 + k;
+            let mut properties = serde_json::json!({
+                "time": time,
+                "distinct_id": format!("u{}", k % 17),
+                "mp_processing_time_ms": time * 1000 + 5,
+            });
+            let has_insert_id = k % 31 != 0;
+            if has_insert_id {
+                properties["$insert_id"] = format!("id-{k}").into();
+            }
+            let line =
+                serde_json::json!({"event": format!("E{}", k % 3), "properties": properties});
+            lines.push(line.to_string());
+            if k % 10 == 0 {
+                lines.push(line.to_string());
+            }
+            // Without `$insert_id` another processing time makes another event (the synthetic
+            // key covers the properties), so only events with one are sent again that way.
+            if k % 25 == 0 && has_insert_id {
+                let mut again = line.clone();
+                again["properties"]["mp_processing_time_ms"] = (time * 1000 + 9).into();
+                lines.push(again.to_string());
+            }
+        }
+        // A fixed shuffle: the days come mixed, as in a real dump.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ first;
+        for i in (1..lines.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            lines.swap(i, usize::try_from(state % (i as u64 + 1)).unwrap());
+        }
+        lines.join("\n") + "\n"
+    }
+
+    async fn table_rows(workspace: &Workspace, table: &str) -> Vec<String> {
+        let sql = format!(
+            "SELECT coalesce(insert_id, '-') || '/' || CAST(time AS VARCHAR) || '/' || \
+             CAST(mp_processing_time AS VARCHAR) || '/' || CAST(date AS VARCHAR) AS k \
+             FROM {table} ORDER BY k"
+        );
+        let result = workspace.sql(&sql).await.unwrap();
+        result.rows.iter().map(|r| r["k"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn evicting_keys_keeps_the_same_rows_as_holding_every_key() {
+        let dumps = tempfile::tempdir().unwrap();
+        // Two files of one batch each, the second repeating half of the first. With a limit of
+        // 40 keys, four of the five days' keys are evicted after the first file, and the
+        // second file's rows of those days wait on disk; with 0, all of them do.
+        std::fs::write(dumps.path().join("a.jsonl"), scrambled_dump(0, 600)).unwrap();
+        std::fs::write(dumps.path().join("b.jsonl"), scrambled_dump(300, 600)).unwrap();
+        // A later run: a dump that overlaps the stored rows.
+        let later = tempfile::tempdir().unwrap();
+        let late_dump = later.path().join("c.jsonl");
+        std::fs::write(&late_dump, scrambled_dump(800, 400)).unwrap();
+        let mut tables = Vec::new();
+        for held_keys_limit in [usize::MAX, 40, 0] {
+            let store = tempfile::tempdir().unwrap();
+            let settings = mpd_config::Settings {
+                store: Some(store.path().to_path_buf()),
+                ..mpd_config::Settings::default()
+            };
+            let workspace = Workspace::for_store(settings);
+            let mut reports = Vec::new();
+            for source in [dumps.path(), late_dump.as_path()] {
+                let source = DumpSource::Path(source.to_path_buf());
+                let report = workspace
+                    .import_export_holding(&source, 0, &SilentReporter, held_keys_limit)
+                    .await
+                    .unwrap();
+                reports.push((report.fetched, report.counts));
+            }
+            let events = table_rows(&workspace, "events").await;
+            let audited = table_rows(&workspace, "rejected_duplicates").await;
+            tables.push((held_keys_limit, reports, events, audited, store));
+        }
+        let (_, reports, events, audited, _) = &tables[0];
+        // Every 10th event is sent twice, every 25th (with an `$insert_id`) again with another
+        // processing time; which copy comes first, and so which one is kept and which audited,
+        // depends on the shuffle.
+        for ((fetched, counts), written) in reports.iter().zip([900, 300]) {
+            assert_eq!(counts.written, written);
+            let dropped = counts.already_present
+                + counts.duplicates_already_audited
+                + counts.duplicates_rejected;
+            assert_eq!(fetched - written, dropped, "{counts:?}");
+            assert!(counts.duplicates_rejected > 0, "{counts:?}");
+        }
+        assert_eq!(events.len(), 1200);
+        assert!(!audited.is_empty());
+        for (limit, other_reports, other_events, other_audited, _) in &tables[1..] {
+            assert_eq!(other_reports, reports, "held keys limit {limit}");
+            assert_eq!(other_events, events, "held keys limit {limit}");
+            assert_eq!(other_audited, audited, "held keys limit {limit}");
+        }
     }
 }

@@ -101,6 +101,7 @@ impl Workspace {
             compare_with_store: exists,
             replace_audit: false,
             erased: erased.clone(),
+            held_keys_limit: None,
         })
         .await?;
         for (day, group) in groups {

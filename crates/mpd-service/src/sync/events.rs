@@ -127,6 +127,7 @@ impl Workspace {
             compare_with_store: exists,
             replace_audit: false,
             erased: ErasedIds::load(store).await?,
+            held_keys_limit: None,
         })
         .await?;
         let mut progress = Progress {

@@ -108,6 +108,7 @@ impl Workspace {
             compare_with_store: exists && request.mode == TableMode::Append,
             replace_audit: request.mode == TableMode::Replace,
             erased: ErasedIds::load(store).await?,
+            held_keys_limit: None,
         })
         .await?;
         let mut summary =

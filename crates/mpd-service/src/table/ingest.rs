@@ -6,7 +6,11 @@ use arrow_array::RecordBatch;
 use chrono::NaiveDate;
 use mpd_store::{Store, TableWriter, WriteMode};
 
-use super::dedup::{Deduper, KeyKind, kept_rows_by_date, normalize_strings, rejected_rows};
+use super::day_spill::DaySpill;
+use super::dedup::{
+    Deduper, KeyKind, date_values, distinct_dates, kept_rows, kept_rows_by_date, normalize_strings,
+    rejected_rows,
+};
 use super::erased::ErasedIds;
 use super::layout::audit_writer;
 use crate::error::{Error, Result};
@@ -63,6 +67,10 @@ pub(crate) struct IngestOptions<'a> {
     /// Whether the audit table is replaced by the first audit commit (fetch --replace).
     pub(crate) replace_audit: bool,
     pub(crate) erased: ErasedIds,
+    /// Keys the deduper may hold before it moves the least recently touched days' keys to a
+    /// temporary file (rows of those days then wait in a [`DaySpill`] until
+    /// [`Ingest::write_set_aside`]); None holds every key.
+    pub(crate) held_keys_limit: Option<usize>,
 }
 
 /// Deduplicating writes into one events table across one or more commits.
@@ -80,6 +88,9 @@ pub(crate) struct Ingest<'a> {
     erased: ErasedIds,
     /// What the rows given since the last [`Ingest::take_counts`] became.
     counts: IngestCounts,
+    held_keys_limit: Option<usize>,
+    /// Rows of days whose keys were evicted.
+    set_aside: Option<DaySpill>,
 }
 
 impl<'a> Ingest<'a> {
@@ -98,6 +109,8 @@ impl<'a> Ingest<'a> {
             audit_writer: None,
             erased: options.erased,
             counts: IngestCounts::default(),
+            held_keys_limit: options.held_keys_limit,
+            set_aside: None,
         })
     }
 
@@ -119,9 +132,33 @@ impl<'a> Ingest<'a> {
         self.write_keyed(batch, None, writer).await
     }
 
-    /// Makes room for `rows` more keys at once.
-    pub(crate) fn reserve(&mut self, rows: usize) {
-        self.deduper.reserve(rows);
+    /// Deduplicates and writes the rows set aside while their days' keys were evicted, one day
+    /// at a time (rows of a day in the order they came). Every other day's keys are let go of
+    /// first: the input is over, so memory holds one day's keys. Call before the commit.
+    pub(crate) async fn write_set_aside(&mut self, writer: &mut TableWriter) -> Result<()> {
+        let Some(spill) = self.set_aside.take() else {
+            return Ok(());
+        };
+        self.deduper.finish_held();
+        let limit = self.held_keys_limit.take();
+        let mut days = spill.into_days()?;
+        let mut outcome = Ok(());
+        while let Some(mut day) = days.next_day() {
+            outcome = self.deduper.restore_day(day.date, day.rows);
+            while outcome.is_ok() {
+                match day.next_batch() {
+                    Ok(Some(batch)) => outcome = self.write_keyed(batch, None, writer).await,
+                    Ok(None) => break,
+                    Err(error) => outcome = Err(error),
+                }
+            }
+            self.deduper.finish_day(day.date);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        self.held_keys_limit = limit;
+        outcome
     }
 
     /// The key kind rows are compared by (to compute keys elsewhere, see `write_keyed`).
@@ -144,14 +181,29 @@ impl<'a> Ingest<'a> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let dates = self.deduper.unloaded_dates(&batch)?;
-        if !dates.is_empty() {
+        let dates = distinct_dates(&batch)?;
+        let evicted =
+            self.deduper.any_evicted() && dates.iter().any(|d| self.deduper.is_evicted(*d));
+        let (batch, keys) =
+            if evicted { self.set_evicted_days_aside(batch, keys)? } else { (batch, keys) };
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let unloaded = self.deduper.unloaded_dates(&dates);
+        if !unloaded.is_empty() {
             if self.compare_with_store {
-                self.load_stored_keys(&dates).await?;
+                self.load_stored_keys(&unloaded).await?;
             }
-            self.deduper.mark_loaded(&dates);
+            self.deduper.mark_loaded(&unloaded);
         }
         let verdicts = self.deduper.judge(&batch, keys.as_deref())?;
+        self.deduper.touch(&dates);
+        if let Some(limit) = self.held_keys_limit
+            && self.deduper.held_keys() > limit
+        {
+            // Down to three quarters, so that eviction does not come back at every batch.
+            self.deduper.evict_down_to(limit - limit / 4)?;
+        }
         self.counts.already_present += verdicts.already_present;
         self.counts.duplicates_already_audited += verdicts.already_audited;
         if !verdicts.rejected.is_empty() {
@@ -164,6 +216,24 @@ impl<'a> Ingest<'a> {
             writer.write(kept).await?;
         }
         Ok(())
+    }
+
+    /// Sets the rows of `batch` whose day's keys are evicted aside; returns the others, with
+    /// their keys.
+    fn set_evicted_days_aside(
+        &mut self,
+        batch: RecordBatch,
+        keys: Option<Vec<u128>>,
+    ) -> Result<(RecordBatch, Option<Vec<u128>>)> {
+        let evicted: Vec<bool> =
+            date_values(&batch)?.iter().map(|d| self.deduper.is_evicted(*d)).collect();
+        let later = kept_rows(&batch, evicted.clone())?;
+        self.set_aside.get_or_insert_with(DaySpill::new).push(later)?;
+        let now: Vec<bool> = evicted.iter().map(|e| !e).collect();
+        let keys = keys.map(|keys| {
+            keys.into_iter().zip(&now).filter(|(_, now)| **now).map(|(key, _)| key).collect()
+        });
+        Ok((kept_rows(&batch, now)?, keys))
     }
 
     /// Commits the audit rows written since the last commit (after the events commit: a run
@@ -204,6 +274,7 @@ impl<'a> Ingest<'a> {
         let days: Vec<NaiveDate> = dates.iter().filter_map(|d| date32_to_day(*d)).collect();
         if self.store.exists(self.table).await? {
             let key_columns = [
+                "date",
                 "event_name",
                 "distinct_id",
                 "insert_id",
@@ -247,6 +318,7 @@ impl<'a> Ingest<'a> {
         days: &[NaiveDate],
     ) -> Result<Vec<RecordBatch>> {
         let mut columns = vec![
+            "date",
             "event_name",
             "distinct_id",
             "device_id",

@@ -1,6 +1,7 @@
 //! Fetching into tables of the store: decode to Arrow, deduplicate, write Delta commits.
 
 pub(crate) mod batch_spool;
+pub(crate) mod day_spill;
 pub(crate) mod dedup;
 pub(crate) mod erased;
 mod fetch_events;

@@ -31,9 +31,12 @@ use crate::{Error, Result, schema};
 const CHECKPOINT_INTERVAL: &str = "10";
 /// Files are closed once they reach this size (compaction aims at it too).
 pub(crate) const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
-/// Row groups are flushed at this many rows or bytes, whichever comes first.
+/// Row groups are flushed at this many rows or compressed bytes, whichever comes first. Each
+/// open file holds two or three row groups' bytes until they reach the disk, so the byte bound
+/// sets most of the writer's memory (16 MiB: 900 MB peak importing 10M day-ordered events;
+/// 4 MiB: 760 MB, docs/PERFORMANCE.md).
 const ROW_GROUP_ROWS: usize = 128 * 1024;
-const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
+const ROW_GROUP_BYTES: usize = 4 * 1024 * 1024;
 /// Open partitions (each buffering a row group) before the writer closes its files, unless
 /// [`TableWriter::with_open_partitions`] says otherwise.
 const MAX_OPEN_PARTITIONS: usize = 2;

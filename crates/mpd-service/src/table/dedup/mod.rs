@@ -2,12 +2,12 @@
 //! the same `mp_processing_time` is a re-read, one with another is a true duplicate (audited).
 //!
 //! `time` is part of every key, so copies of an event share its `date` partition: the deduper
-//! loads the keys of a date the first time a batch touches it and never looks at other dates.
-//! Keys are kept as 128-bit hashes, so memory is ~50 bytes per stored row of the touched days.
+//! loads the keys of a date the first time a batch touches it and never looks at other dates,
+//! and holds them in one map per date ([`held`]), which it lets go of when told that a day is
+//! finished. Keys are kept as 128-bit hashes, 24 bytes an entry.
 
+use std::collections::HashSet;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -20,6 +20,10 @@ use arrow_schema::DataType;
 
 use crate::error::{Error, Result};
 
+mod held;
+
+use held::{HeldKeys, Kept, MapKey};
+
 /// Which columns make an event's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeyKind {
@@ -27,34 +31,6 @@ pub(crate) enum KeyKind {
     InsertIdTime,
     /// Mixpanel's own rule: `(event_name, distinct_id, time, insert_id)`.
     Mixpanel,
-}
-
-/// What is remembered of a stored (or already accepted) copy, in 8 bytes so that a key costs
-/// 24 in the map: the processing time in milliseconds in the high 48 bits (all ones for
-/// none), the index of the copy's sync id in [`Deduper::sync_ids`] in the low 16.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Kept(u64);
-
-/// The processing-time bits of a copy without one.
-const NO_TIME: u64 = (1 << 48) - 1;
-
-impl Kept {
-    fn new(mp_processing_time: Option<i64>, sync_index: u16) -> Self {
-        let time = match mp_processing_time {
-            // Stored as microseconds with millisecond precision.
-            Some(us) => u64::try_from(us.div_euclid(1000)).unwrap_or(0).min(NO_TIME - 1),
-            None => NO_TIME,
-        };
-        Kept((time << 16) | u64::from(sync_index))
-    }
-
-    fn same_time(self, other: Kept) -> bool {
-        self.0 >> 16 == other.0 >> 16
-    }
-
-    fn sync_index(self) -> u16 {
-        (self.0 & 0xffff) as u16
-    }
 }
 
 /// Per batch: which rows to write, which to audit, what was skipped.
@@ -75,7 +51,7 @@ pub(crate) const REASON_IN_FETCH: &str =
 pub(crate) struct Deduper {
     kind: KeyKind,
     sync_id: i64,
-    kept: KeyMap<Kept>,
+    kept: HeldKeys,
     /// The sync ids of kept copies, indexed by [`Kept::sync_index`]; index 0 is this run's.
     sync_ids: Vec<i64>,
     audited: HashSet<(u128, Option<i64>)>,
@@ -157,17 +133,52 @@ impl Deduper {
         Self {
             kind,
             sync_id,
-            kept: KeyMap::default(),
+            kept: HeldKeys::default(),
             sync_ids: vec![sync_id],
             audited: HashSet::new(),
             loaded_dates: HashSet::new(),
         }
     }
 
-    /// Makes room for `rows` more keys at once (growing a large map step by step holds two
-    /// copies of it at a time).
-    pub(crate) fn reserve(&mut self, rows: usize) {
-        self.kept.reserve(rows);
+    /// How many keys are held.
+    pub(crate) fn held_keys(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// Brings back the keys of an evicted `date`, with room for `rows` more.
+    pub(crate) fn restore_day(&mut self, date: i32, rows: usize) -> Result<()> {
+        self.kept.restore(date, rows)
+    }
+
+    /// Lets go of the keys of `date` (days since the epoch): no more rows of it will come.
+    pub(crate) fn finish_day(&mut self, date: i32) {
+        self.kept.finish(date);
+    }
+
+    /// Lets go of the keys of every held date (the evicted ones wait for [`Self::restore_day`]).
+    pub(crate) fn finish_held(&mut self) {
+        self.kept.finish_held();
+    }
+
+    /// Notes that a batch touched `dates`.
+    pub(crate) fn touch(&mut self, dates: &[i32]) {
+        self.kept.touch(dates);
+    }
+
+    /// Moves the keys of the least recently touched dates to a temporary file until at most
+    /// `target` keys are held; rows of those dates must then wait for [`Self::restore_day`].
+    pub(crate) fn evict_down_to(&mut self, target: usize) -> Result<()> {
+        self.kept.evict_down_to(target)
+    }
+
+    /// Whether the keys of `date` were moved to the temporary file.
+    pub(crate) fn is_evicted(&self, date: i32) -> bool {
+        self.kept.is_evicted(date)
+    }
+
+    /// Whether any date's keys were moved to the temporary file.
+    pub(crate) fn any_evicted(&self) -> bool {
+        self.kept.any_evicted()
     }
 
     /// The index of `sync_id` in [`Deduper::sync_ids`], added when new. Past 65,535 distinct
@@ -187,16 +198,9 @@ impl Deduper {
         u16::try_from(self.sync_ids.len() - 1).unwrap_or(u16::MAX)
     }
 
-    /// Dates (days since the epoch) of `batch` whose stored keys are not loaded yet.
-    pub(crate) fn unloaded_dates(&self, batch: &RecordBatch) -> Result<Vec<i32>> {
-        let dates = column(batch, "date")?
-            .as_primitive_opt::<Date32Type>()
-            .ok_or_else(|| Error::Internal("date is not a Date32 column".to_owned()))?;
-        let mut missing: Vec<i32> =
-            dates.values().iter().copied().filter(|d| !self.loaded_dates.contains(d)).collect();
-        missing.sort_unstable();
-        missing.dedup();
-        Ok(missing)
+    /// Which of `dates` (days since the epoch) have their stored keys not loaded yet.
+    pub(crate) fn unloaded_dates(&self, dates: &[i32]) -> Vec<i32> {
+        dates.iter().copied().filter(|d| !self.loaded_dates.contains(d)).collect()
     }
 
     /// Marks dates as loaded (after their stored keys were given to [`Deduper::remember`], or
@@ -215,12 +219,14 @@ impl Deduper {
         let sync = column(stored, "_sync_id")?
             .as_primitive_opt::<Int64Type>()
             .ok_or_else(|| Error::Internal("_sync_id is not Int64".to_owned()))?;
+        let dates = date_values(stored)?;
         for row in (0..stored.num_rows()).filter(|row| keys.has_key(*row)) {
             let sync_id = sync.value(row);
             let kept = Kept::new(mpt(row), self.sync_index(sync_id));
             // The first stored copy wins: keep the lowest sync id if the store ever has two.
             let sync_ids = &self.sync_ids;
             self.kept
+                .day(dates[row])?
                 .entry(MapKey::from(keys.key(self.kind, row)?))
                 .and_modify(|k| {
                     if sync_id < sync_ids[usize::from(k.sync_index())] {
@@ -271,12 +277,13 @@ impl Deduper {
             }
         };
         let mpt = optional_timestamps(batch, "mp_processing_time")?;
+        let dates = date_values(batch)?;
         let mut verdicts =
             Verdicts { keep: Vec::with_capacity(batch.num_rows()), ..Verdicts::default() };
         for (row, &key) in keys.iter().enumerate() {
             let mp_processing_time = mpt(row);
             let copy = Kept::new(mp_processing_time, 0);
-            match self.kept.entry(MapKey::from(key)) {
+            match self.kept.day(dates[row])?.entry(MapKey::from(key)) {
                 Entry::Vacant(slot) => {
                     slot.insert(copy);
                     verdicts.keep.push(true);
@@ -324,10 +331,7 @@ pub(crate) fn rejected_rows(
 /// The kept rows of an events batch as one batch per `date`, in row order within each: one copy
 /// of the rows, none when every row is kept and the batch holds one date.
 pub(crate) fn kept_rows_by_date(batch: &RecordBatch, keep: &[bool]) -> Result<Vec<RecordBatch>> {
-    let dates = column(batch, "date")?
-        .as_primitive_opt::<Date32Type>()
-        .ok_or_else(|| Error::Internal("date is not a Date32 column".to_owned()))?;
-    let values = dates.values();
+    let values = date_values(batch)?;
     let all_kept = keep.iter().all(|k| *k);
     if all_kept && values.iter().all(|d| Some(d) == values.first()) {
         return Ok(if batch.num_rows() == 0 { Vec::new() } else { vec![batch.clone()] });
@@ -382,48 +386,32 @@ fn hash128(parts: &[&[u8]], time: i64) -> u128 {
     twox_hash::XxHash3_128::oneshot(buffer)
 }
 
-/// A key in the map: the 128-bit hash as two halves, so an entry is aligned to 8 bytes, not 16.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct MapKey(u64, u64);
-
-impl From<u128> for MapKey {
-    fn from(key: u128) -> Self {
-        MapKey(key as u64, (key >> 64) as u64)
-    }
-}
-
-/// Keys are already uniform hashes: their low half is the map's hash.
-impl std::hash::Hash for MapKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0);
-    }
-}
-
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
-        }
-    }
-
-    fn write_u64(&mut self, half: u64) {
-        self.0 = half;
-    }
-}
-
-type KeyMap<V> = HashMap<MapKey, V, BuildHasherDefault<KeyHasher>>;
-
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
     batch
         .column_by_name(name)
         .ok_or_else(|| Error::Internal(format!("column {name} missing from a batch")))
+}
+
+/// The distinct dates of a batch's rows, in order.
+pub(crate) fn distinct_dates(batch: &RecordBatch) -> Result<Vec<i32>> {
+    let values = date_values(batch)?;
+    let mut dates: Vec<i32> = Vec::new();
+    for date in values {
+        // Batches hold few dates, often in runs: a look at the last one found spares a search.
+        if dates.last() != Some(date) && !dates.contains(date) {
+            dates.push(*date);
+        }
+    }
+    dates.sort_unstable();
+    Ok(dates)
+}
+
+/// The `date` column's values (days since the epoch).
+pub(crate) fn date_values(batch: &RecordBatch) -> Result<&[i32]> {
+    Ok(column(batch, "date")?
+        .as_primitive_opt::<Date32Type>()
+        .ok_or_else(|| Error::Internal("date is not a Date32 column".to_owned()))?
+        .values())
 }
 
 fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
@@ -518,16 +506,6 @@ mod tests {
             let wrong = Deduper::new(kind, 1).judge(&batch, Some(&keys[..1])).unwrap();
             assert_eq!(wrong.keep, without.keep);
         }
-    }
-
-    #[test]
-    fn a_key_costs_24_bytes_in_the_map() {
-        assert_eq!(std::mem::size_of::<(MapKey, Kept)>(), 24);
-        let copy = Kept::new(Some(1_700_000_000_123_000), 7);
-        assert!(copy.same_time(Kept::new(Some(1_700_000_000_123_000), 0)));
-        assert!(!copy.same_time(Kept::new(Some(1_700_000_000_124_000), 7)));
-        assert!(!copy.same_time(Kept::new(None, 7)));
-        assert_eq!(copy.sync_index(), 7);
     }
 
     #[test]
