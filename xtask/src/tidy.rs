@@ -1,4 +1,7 @@
-//! Layering rules of PRODUCT.md §2, checked from `cargo metadata` rather than trusted to comments.
+//! Layering rules of docs/ARCHITECTURE.md, checked from `cargo metadata` and the sources rather
+//! than trusted to comments: which crate may depend on which, which external crates belong to
+//! one crate, the test kit only in tests and behind the `demo` feature, and a `//!` line at the
+//! top of every source file.
 
 use std::collections::BTreeMap;
 
@@ -7,10 +10,16 @@ use serde_json::Value;
 
 use crate::{Runner, cargo};
 
-const LEAVES: [&str; 4] = ["mpd-config", "mpd-api", "mpd-decode", "mpd-store"];
+const LEAVES: [&str; 5] = ["mpd-config", "mpd-api", "mpd-decode", "mpd-store", "mpd-where"];
 
 /// External crates that belong to exactly one of our crates (plus the test kit and xtask where noted).
-const OWNED: [(&str, &[&str]); 8] = [
+const OWNED: [(&str, &[&str]); 14] = [
+    ("datafusion", &["mpd-store"]),
+    ("datafusion-functions-json", &["mpd-store"]),
+    ("deltalake", &["mpd-store"]),
+    ("parquet", &["mpd-store"]),
+    ("hyper", &["mpd-api", "mpd-testkit"]),
+    ("hyper-util", &["mpd-api", "mpd-testkit"]),
     ("figment", &["mpd-config"]),
     ("hyper-rustls", &["mpd-api"]),
     ("rustls", &["mpd-api"]),
@@ -35,7 +44,12 @@ pub(crate) fn run(runner: &Runner) -> Result<()> {
         bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
     }
     let metadata: Value = serde_json::from_slice(&output.stdout)?;
-    let problems = check(&normal_dependencies(&metadata));
+    let mut problems = check(&normal_dependencies(&metadata));
+    problems.extend(check_test_kit(&metadata));
+    problems.extend(test_kit_in_lean_build()?);
+    for root in ["crates", "xtask"] {
+        problems.extend(files_without_module_doc(std::path::Path::new(root))?);
+    }
     if problems.is_empty() {
         println!("tidy: layering ok");
         return Ok(());
@@ -44,6 +58,88 @@ pub(crate) fn run(runner: &Runner) -> Result<()> {
         println!("tidy: {problem}");
     }
     bail!("{} layering problem(s)", problems.len())
+}
+
+/// The test kit (the mock) may be a normal dependency only as an optional one that a feature
+/// named `demo` switches on: everything else reaches it as a dev-dependency.
+fn check_test_kit(metadata: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or_default();
+        let normal_kit = package["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["kind"].is_null() && d["name"] == "mpd-testkit");
+        let Some(kit) = normal_kit else { continue };
+        let behind_demo = package["features"]["demo"]
+            .as_array()
+            .is_some_and(|enables| enables.iter().any(|f| f == "dep:mpd-testkit"));
+        if kit["optional"] != true || !behind_demo {
+            problems.push(format!(
+                "{name} depends on mpd-testkit outside tests; make it optional behind the `demo` feature"
+            ));
+        }
+    }
+    problems
+}
+
+/// `cargo tree` of the binary without default features must not reach the test kit.
+#[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
+fn test_kit_in_lean_build() -> Result<Vec<String>> {
+    println!("$ cargo tree -e normal -p mpd-cli --no-default-features");
+    let output = cargo()
+        .args([
+            "tree",
+            "-e",
+            "normal",
+            "-p",
+            "mpd-cli",
+            "--no-default-features",
+            "--prefix",
+            "none",
+        ])
+        .output()
+        .context("cannot run cargo tree")?;
+    if !output.status.success() {
+        bail!("cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let tree = String::from_utf8_lossy(&output.stdout);
+    Ok(if tree.lines().any(|line| line.starts_with("mpd-testkit ")) {
+        vec!["mpd-cli --no-default-features still builds mpd-testkit".to_owned()]
+    } else {
+        Vec::new()
+    })
+}
+
+/// Rust files under `root` whose first line is not a `//!` module doc.
+fn files_without_module_doc(root: &std::path::Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target" && n != "fixtures") {
+                    pending.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                if !starts_with_module_doc(&text) {
+                    problems.push(format!("{} does not open with a `//!` line", path.display()));
+                }
+            }
+        }
+    }
+    problems.sort();
+    Ok(problems)
+}
+
+fn starts_with_module_doc(text: &str) -> bool {
+    text.lines().find(|line| !line.trim().is_empty()).is_some_and(|line| line.starts_with("//!"))
 }
 
 /// Package name → names of its normal (non-dev, non-build) dependencies.
@@ -69,6 +165,10 @@ fn check(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
         let ours: Vec<&String> = package_deps.iter().filter(|d| d.starts_with("mpd-")).collect();
         if LEAVES.contains(&package.as_str()) || package == "mpd-testkit" {
             for dep in &ours {
+                // The mock evaluates the `where` language the service renders, with one parser.
+                if package == "mpd-testkit" && dep.as_str() == "mpd-where" {
+                    continue;
+                }
                 problems.push(format!("{package} is a leaf but depends on {dep}"));
             }
         }
@@ -118,11 +218,46 @@ mod tests {
         assert!(problems[0].contains("clap"));
     }
 
+    fn package(name: &str, kit: Value, features: Value) -> Value {
+        serde_json::json!({"packages": [{"name": name, "dependencies": [kit], "features": features}]})
+    }
+
+    #[test]
+    fn the_test_kit_as_a_plain_dependency_is_reported() {
+        let kit = serde_json::json!({"name": "mpd-testkit", "kind": null, "optional": false});
+        let problems = check_test_kit(&package("mpd-service", kit, serde_json::json!({})));
+        assert_eq!(
+            problems,
+            vec![
+                "mpd-service depends on mpd-testkit outside tests; make it optional behind the `demo` feature"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_test_kit_behind_demo_or_in_tests_passes() {
+        let optional = serde_json::json!({"name": "mpd-testkit", "kind": null, "optional": true});
+        let demo = serde_json::json!({"demo": ["dep:mpd-testkit"]});
+        assert!(check_test_kit(&package("mpd-service", optional.clone(), demo)).is_empty());
+        let other = serde_json::json!({"mock": ["dep:mpd-testkit"]});
+        assert_eq!(check_test_kit(&package("mpd-service", optional, other)).len(), 1);
+        let dev = serde_json::json!({"name": "mpd-testkit", "kind": "dev", "optional": false});
+        assert!(check_test_kit(&package("mpd-cli", dev, serde_json::json!({}))).is_empty());
+    }
+
+    #[test]
+    fn a_file_must_open_with_a_module_doc() {
+        assert!(starts_with_module_doc("\n//! What this is.\nuse x;"));
+        assert!(!starts_with_module_doc("use x;\n//! late"));
+        assert!(!starts_with_module_doc("/// an item doc\nfn f() {}"));
+        assert!(!starts_with_module_doc(""));
+    }
+
     #[test]
     fn the_intended_shape_passes() {
         let problems = check(&deps(&[
             ("mpd-cli", &["mpd-service", "clap", "anyhow"]),
-            ("mpd-service", &["mpd-api", "mpd-config", "mpd-decode", "mpd-store", "mpd-testkit"]),
+            ("mpd-service", &["mpd-api", "mpd-config", "mpd-decode", "mpd-store"]),
             ("mpd-api", &["hyper-rustls"]),
         ]));
         assert!(problems.is_empty(), "{problems:?}");

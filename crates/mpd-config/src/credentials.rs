@@ -54,7 +54,7 @@ impl ResolvedCredentials {
     }
 }
 
-/// Resolves credentials (PRODUCT.md §6): the four `MP_*` variables, else the named account
+/// Resolves credentials (docs/configuration.md): the four `MP_*` variables, else the named account
 /// (`explicit`, i.e. `--account`, else `MP_ACCOUNT`), else the default account.
 ///
 /// Some but not all of the four variables set is [`Error::IncompleteEnv`]: the user meant to

@@ -1,7 +1,7 @@
-//! Throughput of `EventStreamDecoder` on raw-export-shaped lines (PRODUCT.md §9: decoding alone
-//! at ≥ 1M lines/s per core), in lines/s and bytes/s.
+//! Throughput of `EventStreamDecoder` on raw-export-shaped lines (the bar: decoding alone
+//! at ≥ 1M lines/s per core, docs/PERFORMANCE.md), in lines/s and bytes/s.
 //!
-//! The input imitates the project's `bench/gen_events.py` (about 440 bytes a line), generated
+//! The input imitates the benchmark generator's lines (`xtask/src/gen_events.rs`) (about 440 bytes a line), generated
 //! in-process from a fixed seed so every run measures the same bytes.
 
 use std::fmt::Write as _;

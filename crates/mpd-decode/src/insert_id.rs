@@ -1,4 +1,4 @@
-//! The synthetic dedup key of events without `$insert_id` (PRODUCT.md §4).
+//! The synthetic dedup key of events without `$insert_id` (docs/sync.md, "Dedup").
 //!
 //! Re-fetching a day must give every row the same key again, so the key is a pure function of
 //! the event: a fixed hash (128-bit FNV-1a, spelled out below, no seeds, no `RandomState`) of the

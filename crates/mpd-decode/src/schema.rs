@@ -1,4 +1,4 @@
-//! The Arrow schemas of the tables this crate's batches are written to (PRODUCT.md §3).
+//! The Arrow schemas of the tables this crate's batches are written to (listed in docs/ARCHITECTURE.md, "Contracts").
 //!
 //! Every timestamp is `Timestamp(Microsecond, "UTC")`: Delta Lake knows only microsecond
 //! timestamps, so `mp_processing_time`, which Mixpanel gives in milliseconds, is stored as

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// What kind of failure an [`Error`] is; the CLI maps each class to an exit code (PRODUCT.md §5).
+/// What kind of failure an [`Error`] is; the CLI maps each class to an exit code (docs/ARCHITECTURE.md, "Contracts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
     /// Anything else (exit 1).

@@ -5,6 +5,7 @@
 //! Raw ids never reach the Delta log: rows are matched by the SHA-256 of their id columns
 //! (the delete predicate is stored in the log), and commit metadata carries counts only.
 
+use crate::commit_info::CommitInfo;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -153,9 +154,12 @@ async fn erase_from(
         .map(|c| format!("encode(sha256({c}), 'hex') IN ({list})"))
         .collect::<Vec<_>>()
         .join(" OR ");
-    let metadata = crate::table::commit_metadata(
-        serde_json::json!({ "command": "gdpr delete", "users": users, "ids": hashes.len() }),
-    );
+    let metadata = CommitInfo {
+        users: Some(users as u64),
+        ids: Some(hashes.len() as u64),
+        ..CommitInfo::new("gdpr delete")
+    }
+    .to_metadata();
     let deleted = store.delete_rows(table, &predicate, metadata.clone()).await?;
     if deleted.rows_removed == 0 {
         return Ok(None);
@@ -193,9 +197,10 @@ async fn record_erasures(store: &Store, hashes: &[String]) -> Result<()> {
     let mut writer = store.writer(ERASURES_TABLE, schema, &[], WriteMode::Append).await?;
     writer.write(batch).await?;
     writer
-        .commit(crate::table::commit_metadata(
-            serde_json::json!({ "command": "gdpr delete", "ids": hashes.len() }),
-        ))
+        .commit(
+            CommitInfo { ids: Some(hashes.len() as u64), ..CommitInfo::new("gdpr delete") }
+                .to_metadata(),
+        )
         .await?;
     Ok(())
 }

@@ -38,7 +38,9 @@
 //! ```
 
 mod accounts;
+mod commit_info;
 mod credentials;
+#[cfg(feature = "demo")]
 mod demo;
 mod error;
 mod gdpr;
@@ -54,6 +56,8 @@ mod table;
 mod workspace;
 
 pub use accounts::{AccountView, Accounts, NewAccount};
+pub use commit_info::CommitInfo;
+#[cfg(feature = "demo")]
 pub use demo::{DemoQuery, DemoReport, run_demo};
 pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};

@@ -1,5 +1,6 @@
 //! `mpd tables compact|vacuum|history TABLE`: Delta maintenance of one table.
 
+use crate::commit_info::CommitInfo;
 use std::time::Duration;
 
 use mpd_store::{CompactSummary, VacuumOptions, VacuumSummary};
@@ -35,8 +36,7 @@ impl Workspace {
     pub async fn compact_table(&self, table: &str) -> Result<CompactSummary> {
         let store = self.store().await?;
         let _lock = store.lock_for_writing("tables compact")?;
-        let metadata =
-            crate::table::commit_metadata(serde_json::json!({ "command": "tables compact" }));
+        let metadata = CommitInfo::new("tables compact").to_metadata();
         Ok(store.compact(table, None, metadata).await?)
     }
 
@@ -61,9 +61,7 @@ impl Workspace {
         let options = VacuumOptions {
             retention,
             dry_run,
-            metadata: crate::table::commit_metadata(
-                serde_json::json!({ "command": "tables vacuum" }),
-            ),
+            metadata: CommitInfo::new("tables vacuum").to_metadata(),
             ..VacuumOptions::default()
         };
         Ok(store.vacuum(table, options).await?)
@@ -80,22 +78,18 @@ impl Workspace {
         Ok(commits
             .into_iter()
             .map(|commit| {
-                let text = |key: &str| {
-                    commit.metadata.get(key).and_then(|v| v.as_str()).map(str::to_owned)
-                };
-                let count =
-                    |key: &str| commit.metadata.get(key).and_then(serde_json::Value::as_u64);
+                let info = CommitInfo::from_metadata(&commit.metadata);
                 HistoryEntry {
                     version: commit.version,
                     timestamp: commit
                         .timestamp
                         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                     operation: commit.operation.clone(),
-                    command: text("command"),
-                    written: count("written"),
-                    already_present: count("already_present"),
-                    duplicates_rejected: count("duplicates_rejected"),
-                    cursor: text("cursor"),
+                    command: (!info.command.is_empty()).then_some(info.command),
+                    written: info.written,
+                    already_present: info.already_present,
+                    duplicates_rejected: info.duplicates_rejected,
+                    cursor: info.cursor.map(|day| day.to_string()),
                     metadata: commit.metadata,
                 }
             })

@@ -1,4 +1,4 @@
-//! The mpd store: one Delta Lake table per table name, and SQL over them (PRODUCT.md §3).
+//! The mpd store: one Delta Lake table per table name, and SQL over them (the contract is in docs/ARCHITECTURE.md).
 //!
 //! A [`Store`] lives in a folder ([`StoreMode::Persistent`]), a temporary folder removed on
 //! close ([`StoreMode::Ephemeral`]), or process memory ([`StoreMode::InMemory`]). Rows arrive

@@ -1,4 +1,4 @@
-//! `cargo xtask bench incremental`: PRODUCT.md §9 "Incremental" — a 1-day sync into a store
+//! `cargo xtask bench incremental`: the incremental bar (docs/PERFORMANCE.md) — a 1-day sync into a store
 //! holding 365 days costs at most 1.1x the same sync into a store holding 7 days.
 //!
 //! Two stores are built from one mock with the same data per day: SMALL holds the 7 days up to

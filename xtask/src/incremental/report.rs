@@ -4,7 +4,7 @@
 use super::day::Day;
 use super::mpd::{Sample, Shape};
 
-/// PRODUCT.md §9: a 1-day sync into 365 days of history costs at most this much more than into 7.
+/// The incremental bar: a 1-day sync into 365 days of history costs at most this much more than into 7.
 pub(crate) const BAR: f64 = 1.1;
 
 /// Median, min and max of some values.

@@ -1,9 +1,26 @@
-//! `mpd demo`: the main job against the bundled mock Mixpanel.
+//! `mpd demo`: the main job against the bundled mock Mixpanel. The mock is part of the build
+//! only with the `demo` feature (on by default); without it the command says so.
 
-use crate::cli::{Format, GlobalArgs};
+#[cfg(feature = "demo")]
+use crate::cli::Format;
+use crate::cli::GlobalArgs;
+#[cfg(feature = "demo")]
 use crate::commands::{print_result, status};
+#[cfg(feature = "demo")]
 use crate::progress::BarReporter;
 
+#[cfg(not(feature = "demo"))]
+pub(crate) async fn run(_global: &GlobalArgs) -> anyhow::Result<()> {
+    Err(crate::Exit {
+        code: crate::EXIT_USAGE,
+        message: "this mpd was built without the bundled mock (cargo feature `demo`); \
+                  install it with default features to run the demo"
+            .to_owned(),
+    }
+    .into())
+}
+
+#[cfg(feature = "demo")]
 pub(crate) async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
     status(
         global,

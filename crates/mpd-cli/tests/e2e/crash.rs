@@ -1,4 +1,4 @@
-//! Crash safety (PRODUCT.md §9): `mpd sync` killed with SIGKILL at random moments, with faults
+//! Crash safety: `mpd sync` killed with SIGKILL at random moments, with faults
 //! in the mock, never leaves a table whose rows and cursor disagree, and a re-run always ends
 //! with exactly the deduplicated truth.
 

@@ -1,4 +1,4 @@
-//! A full disk (PRODUCT.md §9): `mpd sync` into a store on a small tmpfs runs out of space
+//! A full disk: `mpd sync` into a store on a small tmpfs runs out of space
 //! half-way; the run ends with one `error:` line and exit 1, no panic, and the store is exactly
 //! as before: same files, same table versions, same rows.
 //!

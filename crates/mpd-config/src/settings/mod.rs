@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ConfigFile, EnvVars, Result};
 
-/// How events are de-duplicated in the store (PRODUCT.md §4).
+/// How events are de-duplicated in the store (docs/sync.md, "Dedup").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupKey {

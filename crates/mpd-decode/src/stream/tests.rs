@@ -1,3 +1,5 @@
+//! Tests of the push decoder: framing, split records re-joined, bad lines set aside with their place.
+
 use arrow_array::cast::AsArray as _;
 
 use super::*;

@@ -15,6 +15,7 @@ use mpd_decode::BadLine;
 use mpd_store::WriteMode;
 
 use super::ledger::{self, LedgerEntry};
+use crate::commit_info::CommitInfo;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::source::{FileChunks, decode_chunks};
@@ -23,7 +24,7 @@ use crate::table::dedup::{Deduper, KeyKind};
 use crate::table::erased::ErasedIds;
 use crate::table::ingest::{Ingest, IngestCounts, IngestOptions};
 use crate::table::layout::events_writer;
-use crate::table::{commit_metadata, next_sync_id};
+use crate::table::next_sync_id;
 use crate::workspace::Workspace;
 
 const EVENTS_TABLE: &str = "events";
@@ -165,17 +166,14 @@ impl Workspace {
         report.fetched = fetched;
         report.counts = ingest.take_counts();
         (report.quarantined, report.quarantine_file) = (quarantined, quarantine_file);
-        let metadata = commit_metadata(serde_json::json!({
-            "command": "import export",
-            "files": report.files.len(),
-            "sync_id": sync_id,
-            "fetched": fetched,
-            "written": report.counts.written,
-            "already_present": report.counts.already_present,
-            "duplicates_rejected": report.counts.duplicates_rejected,
-            "erased_dropped": report.counts.erased_dropped,
-            "quarantined": report.quarantined,
-        }));
+        let metadata = CommitInfo {
+            files: Some(report.files.len() as u64),
+            sync_id: Some(sync_id),
+            fetched: Some(fetched),
+            quarantined: Some(report.quarantined),
+            ..CommitInfo::with_counts("import export", &report.counts)
+        }
+        .to_metadata();
         report.version = Some(writer.commit(metadata.clone()).await?.version);
         ingest.commit_audit(metadata).await?;
         let entries: Vec<LedgerEntry> = new.into_iter().filter_map(|d| d.ledger).collect();

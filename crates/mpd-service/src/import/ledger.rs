@@ -10,8 +10,8 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicro
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use mpd_store::{Store, WriteMode};
 
+use crate::commit_info::CommitInfo;
 use crate::error::{Error, Result};
-use crate::table::commit_metadata;
 use crate::table::dedup::normalize_strings;
 
 pub(crate) const LEDGER_TABLE: &str = "pipelines_files";
@@ -83,9 +83,14 @@ pub(crate) async fn record(
     let mut writer = store.writer(LEDGER_TABLE, schema, &[], WriteMode::Append).await?;
     writer.write(batch).await?;
     writer
-        .commit(commit_metadata(serde_json::json!({
-            "command": command, "dataset": dataset, "files": files.len(),
-        })))
+        .commit(
+            CommitInfo {
+                dataset: Some(dataset.to_owned()),
+                files: Some(files.len() as u64),
+                ..CommitInfo::new(command)
+            }
+            .to_metadata(),
+        )
         .await?;
     Ok(())
 }

@@ -23,6 +23,7 @@ use arrow_array::cast::AsArray;
 use mpd_store::{Store, TableWriter, WriteMode};
 
 use self::files::{EVENTS_DIR, IDENTITY_DIR, PEOPLE_DIR, PipelineFile};
+use crate::commit_info::CommitInfo;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::stream::quarantine::Quarantine;
@@ -30,7 +31,7 @@ use crate::table::dedup::{kept_rows, normalize_strings};
 use crate::table::erased::ErasedIds;
 use crate::table::ingest::{Ingest, IngestCounts, IngestOptions};
 use crate::table::layout::{events_writer, identity_writer, profiles_writer};
-use crate::table::{commit_metadata, next_sync_id};
+use crate::table::next_sync_id;
 use crate::workspace::Workspace;
 
 const EVENTS_TABLE: &str = "events";
@@ -122,17 +123,14 @@ impl Workspace {
                 return Err(error);
             }
             let counts = ingest.take_counts();
-            let metadata = commit_metadata(serde_json::json!({
-                "command": "import pipelines",
-                "day": day.map(|d| d.to_string()),
-                "files": group.len(),
-                "sync_id": sync_id,
-                "fetched": records,
-                "written": counts.written,
-                "already_present": counts.already_present,
-                "duplicates_rejected": counts.duplicates_rejected,
-                "erased_dropped": counts.erased_dropped,
-            }));
+            let metadata = CommitInfo {
+                day,
+                files: Some(group.len() as u64),
+                sync_id: Some(sync_id),
+                fetched: Some(records),
+                ..CommitInfo::with_counts("import pipelines", &counts)
+            }
+            .to_metadata();
             writer.commit(metadata.clone()).await?;
             ingest.commit_audit(metadata).await?;
             ingest.start_next_commit();
@@ -205,9 +203,15 @@ async fn import_people(
     let mut writer = profiles_writer(store, PROFILES_TABLE, WriteMode::Replace).await?;
     let written = write_snapshot(&mut writer, batches, erased).await?;
     writer
-        .commit(commit_metadata(serde_json::json!({
-            "command": "import pipelines", "dataset": PEOPLE_DIR, "sync_id": sync_id, "written": written,
-        })))
+        .commit(
+            CommitInfo {
+                dataset: Some(PEOPLE_DIR.to_owned()),
+                sync_id: Some(sync_id),
+                written: Some(written),
+                ..CommitInfo::new("import pipelines")
+            }
+            .to_metadata(),
+        )
         .await?;
     Ok(written)
 }
@@ -241,9 +245,15 @@ async fn import_identity(
         writer.write(batch).await?;
     }
     writer
-        .commit(commit_metadata(serde_json::json!({
-            "command": "import pipelines", "dataset": IDENTITY_DIR, "sync_id": sync_id, "written": written,
-        })))
+        .commit(
+            CommitInfo {
+                dataset: Some(IDENTITY_DIR.to_owned()),
+                sync_id: Some(sync_id),
+                written: Some(written),
+                ..CommitInfo::new("import pipelines")
+            }
+            .to_metadata(),
+        )
         .await?;
     Ok(written)
 }

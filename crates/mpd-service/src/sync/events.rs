@@ -5,6 +5,7 @@
 //! so a run stopped at any point leaves the table and its cursor agreeing, and the next run
 //! re-reads from the cursor minus the lookback, deduplicating what is already stored.
 
+use crate::commit_info::{CommitInfo, mode_name};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -289,19 +290,15 @@ impl Progress<'_> {
         counts: &IngestCounts,
         cursor: Option<NaiveDate>,
     ) -> Map<String, Value> {
-        let value = serde_json::json!({
-            "command": "sync events",
-            "mode": self.window.mode,
-            "sync_id": self.summary.sync_id,
-            "from": range.from.to_string(),
-            "to": range.to.to_string(),
-            "written": counts.written,
-            "already_present": counts.already_present,
-            "duplicates_rejected": counts.duplicates_rejected,
-            "erased_dropped": counts.erased_dropped,
-            "cursor": cursor.map(|c| c.to_string()),
-        });
-        crate::table::commit_metadata(value)
+        CommitInfo {
+            mode: mode_name(&self.window.mode),
+            sync_id: Some(self.summary.sync_id),
+            from: Some(range.from),
+            to: Some(range.to),
+            cursor,
+            ..CommitInfo::with_counts("sync events", counts)
+        }
+        .to_metadata()
     }
 }
 

@@ -6,6 +6,7 @@
 //! events version the last run covered (kept as this table's application transaction), and
 //! file statistics on `_sync_id` let the scan skip older files.
 
+use crate::commit_info::CommitInfo;
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -127,16 +128,16 @@ impl Workspace {
         if let Some(rows) = builder.finish() {
             writer.write(rows).await?;
         }
-        let metadata = serde_json::json!({
-            "command": "sync identity",
-            "source": "derived",
-            "sync_id": sync_id,
-            "events_after_sync_id": covered,
-            "events_version": events_version,
-            "written": summary.written,
-            "already_mapped": summary.already_mapped,
-        });
-        let metadata = crate::table::commit_metadata(metadata);
+        let metadata = CommitInfo {
+            source: Some("derived".to_owned()),
+            sync_id: Some(sync_id),
+            events_after_sync_id: covered,
+            events_version: Some(events_version),
+            written: Some(summary.written),
+            already_mapped: Some(summary.already_mapped),
+            ..CommitInfo::new("sync identity")
+        }
+        .to_metadata();
         let committed = writer.commit_with_txn(metadata, &app_id, events_version).await?;
         summary.version = Some(committed.version);
         summary.elapsed_secs = started.elapsed().as_secs_f64();

@@ -1,5 +1,5 @@
 //! `mpd sync`: incremental, exactly-once loads of events, identity mappings and profiles
-//! (PRODUCT.md §4).
+//! (docs/sync.md).
 
 mod events;
 mod identity;

@@ -1,5 +1,6 @@
 //! `mpd fetch events [TABLE]`: export → Arrow batches → dedup → one Delta commit.
 
+use crate::commit_info::{CommitInfo, mode_name};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -78,7 +79,7 @@ pub struct FetchSummary {
 
 impl Workspace {
     /// Fetches events into a table of the store: day by day, decoded to Arrow, deduplicated
-    /// (PRODUCT.md §4) and committed as one Delta commit. An existing table is refused with
+    /// (docs/sync.md) and committed as one Delta commit. An existing table is refused with
     /// [`TableMode::Create`] before anything is downloaded.
     pub async fn fetch_events(
         &self,
@@ -186,20 +187,20 @@ fn commit_metadata(
     request: &FetchEventsRequest,
     summary: &FetchSummary,
 ) -> serde_json::Map<String, serde_json::Value> {
-    let value = serde_json::json!({
-        "command": "fetch events",
-        "mode": request.mode,
-        "from": request.selection.from.to_string(),
-        "to": request.selection.to.to_string(),
-        "events": request.selection.events,
-        "where": request.selection.where_expr,
-        "limit": request.selection.limit,
-        "sync_id": summary.sync_id,
-        "fetched": summary.fetched,
-        "written": summary.written,
-        "already_present": summary.already_present,
-        "duplicates_rejected": summary.duplicates_rejected,
-        "quarantined": summary.quarantined,
-    });
-    crate::table::commit_metadata(value)
+    CommitInfo {
+        mode: mode_name(&request.mode),
+        from: Some(request.selection.from),
+        to: Some(request.selection.to),
+        events: (!request.selection.events.is_empty()).then(|| request.selection.events.clone()),
+        where_expr: request.selection.where_expr.clone(),
+        limit: request.selection.limit.map(u64::from),
+        sync_id: Some(summary.sync_id),
+        fetched: Some(summary.fetched),
+        written: Some(summary.written),
+        already_present: Some(summary.already_present),
+        duplicates_rejected: Some(summary.duplicates_rejected),
+        quarantined: Some(summary.quarantined),
+        ..CommitInfo::new("fetch events")
+    }
+    .to_metadata()
 }

@@ -1,5 +1,6 @@
 //! `mpd fetch profiles [TABLE]`: engage pages → `profiles` batches → one Delta commit.
 
+use crate::commit_info::{CommitInfo, mode_name};
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -92,16 +93,16 @@ impl Workspace {
             let _ = writer.abort().await;
             return Err(error);
         }
-        let metadata = serde_json::json!({
-            "command": "fetch profiles",
-            "mode": mode,
-            "where": request.where_expr,
-            "cohort": request.cohort_id,
-            "sync_id": sync_id,
-            "fetched": summary.fetched,
-            "written": summary.written,
-        });
-        let metadata = crate::table::commit_metadata(metadata);
+        let metadata = CommitInfo {
+            mode: mode_name(&mode),
+            where_expr: request.where_expr.clone(),
+            cohort: request.cohort_id,
+            sync_id: Some(sync_id),
+            fetched: Some(summary.fetched),
+            written: Some(summary.written),
+            ..CommitInfo::new("fetch profiles")
+        }
+        .to_metadata();
         summary.version = writer.commit(metadata).await?.version;
         summary.elapsed_secs = started.elapsed().as_secs_f64();
         Ok(summary)

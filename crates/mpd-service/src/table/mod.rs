@@ -17,13 +17,3 @@ pub use ingest::IngestCounts;
 pub(crate) async fn next_sync_id(store: &mpd_store::Store, table: &str) -> crate::Result<i64> {
     Ok(if store.exists(table).await? { store.version(table).await? + 1 } else { 0 })
 }
-
-/// Commit metadata from a `json!({...})` object literal (anything else gives an empty map).
-pub(crate) fn commit_metadata(
-    value: serde_json::Value,
-) -> serde_json::Map<String, serde_json::Value> {
-    match value {
-        serde_json::Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    }
-}

@@ -1,4 +1,4 @@
-//! PRODUCT.md §4 on a 30-day fetch: the table equals the mock's deduplicated truth, and a
+//! Dedup semantics (docs/sync.md) on a 30-day fetch: the table equals the mock's deduplicated truth, and a
 //! second append of the same range adds nothing and audits exactly the injected duplicates.
 
 use std::collections::BTreeMap;

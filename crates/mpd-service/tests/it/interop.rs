@@ -8,7 +8,7 @@ use mpd_service::TableMode;
 
 use crate::support::{fetch, mock, workspace};
 
-/// The Python package version the store contract was checked with (PRODUCT.md §3).
+/// The Python package version the store contract was checked with (docs/ARCHITECTURE.md).
 const DELTALAKE_REQUIREMENT: &str = "deltalake>=1.6,<1.7";
 
 fn python_with_deltalake() -> PathBuf {

@@ -1,4 +1,4 @@
-//! `mpd sync` semantics (PRODUCT.md §4): late events inside the lookback are picked up exactly
+//! `mpd sync` semantics (docs/sync.md): late events inside the lookback are picked up exactly
 //! once, older ones only by a backfill, and identity re-keying never duplicates rows.
 
 use mpd_service::{SilentReporter, SyncMode, SyncRequest, SyncTarget, Workspace};

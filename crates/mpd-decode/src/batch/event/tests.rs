@@ -1,3 +1,5 @@
+//! Tests of the event batch builder: every column of a decoded line, and what it does with odd values.
+
 use arrow_array::cast::AsArray as _;
 use arrow_array::types::{Date32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};

@@ -1,4 +1,4 @@
-//! Exactly-once rows (PRODUCT.md §4): the first stored copy of a key wins; a later copy with
+//! Exactly-once rows (docs/sync.md): the first stored copy of a key wins; a later copy with
 //! the same `mp_processing_time` is a re-read, one with another is a true duplicate (audited).
 //!
 //! `time` is part of every key, so copies of an event share its `date` partition: the deduper
