@@ -172,6 +172,11 @@ fn check(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
                 problems.push(format!("{package} is a leaf but depends on {dep}"));
             }
         }
+        if package == "mpd-live" {
+            for dep in ours.iter().filter(|d| d.as_str() != "mpd-api") {
+                problems.push(format!("mpd-live may use only mpd-api, but depends on {dep}"));
+            }
+        }
         if package == "mpd-cli" {
             for dep in ours.iter().filter(|d| d.as_str() != "mpd-service") {
                 problems.push(format!("mpd-cli must reach {dep} through mpd-service"));
@@ -209,6 +214,12 @@ mod tests {
     fn the_cli_reaching_past_the_service_is_reported() {
         let problems = check(&deps(&[("mpd-cli", &["mpd-service", "mpd-store"])]));
         assert_eq!(problems, vec!["mpd-cli must reach mpd-store through mpd-service".to_owned()]);
+    }
+
+    #[test]
+    fn live_queries_reaching_the_store_are_reported() {
+        let problems = check(&deps(&[("mpd-live", &["mpd-api", "mpd-store"])]));
+        assert_eq!(problems, vec!["mpd-live may use only mpd-api, but depends on mpd-store"]);
     }
 
     #[test]
@@ -257,7 +268,8 @@ mod tests {
     fn the_intended_shape_passes() {
         let problems = check(&deps(&[
             ("mpd-cli", &["mpd-service", "clap", "anyhow"]),
-            ("mpd-service", &["mpd-api", "mpd-config", "mpd-decode", "mpd-store"]),
+            ("mpd-service", &["mpd-api", "mpd-config", "mpd-decode", "mpd-live", "mpd-store"]),
+            ("mpd-live", &["mpd-api"]),
             ("mpd-api", &["hyper-rustls"]),
         ]));
         assert!(problems.is_empty(), "{problems:?}");

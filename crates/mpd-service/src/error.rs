@@ -69,30 +69,11 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// An event Mixpanel does not know, with the project's closest event names.
-    #[error("{}", event_not_found_message(event, *project_id, suggestions))]
-    EventNotFound {
-        /// The event as given.
-        event: String,
-        /// The project that was asked.
-        project_id: u64,
-        /// Up to five known events with similar names, best first.
-        suggestions: Vec<String>,
-    },
-    /// A saved report, funnel or other object that does not exist (`saved report 8009 not found`).
-    #[error("{0}")]
-    NotFound(String),
-    /// The project's plan does not include the API an endpoint belongs to (HTTP 402).
-    #[error("the Mixpanel plan of project {project_id} lacks API access for {endpoint}: {message}")]
-    NoApiAccess {
-        /// The endpoint, e.g. `segmentation`.
-        endpoint: String,
-        /// The project.
-        project_id: u64,
-        /// What Mixpanel said.
-        message: String,
-    },
-    /// Mixpanel sent something mpd cannot read.
+    /// A live query or discovery call failed for a reason of its own (an invalid request, an
+    /// unknown event or report, a plan without API access, an unreadable answer).
+    #[error(transparent)]
+    Live(Box<mpd_live::Error>),
+    /// Mixpanel sent something mpd cannot read, or a file could not be read.
     #[error("{0}")]
     Unreadable(String),
     /// A bug or a failure of the runtime itself.
@@ -115,16 +96,17 @@ impl Error {
             },
             Error::Auth(_) | Error::NoAccount => ErrorClass::Auth,
             Error::NoStore { .. } => ErrorClass::Usage,
-            Error::Api(e) => match e.class() {
-                mpd_api::ErrorClass::Auth => ErrorClass::Auth,
-                mpd_api::ErrorClass::InvalidRequest => ErrorClass::Usage,
-                mpd_api::ErrorClass::NotFound => ErrorClass::NotFound,
-                mpd_api::ErrorClass::RateLimited => ErrorClass::RateLimited,
-                mpd_api::ErrorClass::Remote | mpd_api::ErrorClass::Internal => ErrorClass::General,
-            },
+            Error::Api(e) => Error::api_class(e),
             Error::InvalidArgument(_) => ErrorClass::Usage,
-            Error::EventNotFound { .. } | Error::NotFound(_) => ErrorClass::NotFound,
-            Error::NoApiAccess { .. } => ErrorClass::Auth,
+            Error::Live(e) => match e.as_ref() {
+                mpd_live::Error::Api(api) => Error::api_class(api),
+                mpd_live::Error::InvalidArgument(_) => ErrorClass::Usage,
+                mpd_live::Error::EventNotFound { .. } | mpd_live::Error::NotFound(_) => {
+                    ErrorClass::NotFound
+                }
+                mpd_live::Error::NoApiAccess { .. } => ErrorClass::Auth,
+                mpd_live::Error::Unreadable(_) => ErrorClass::General,
+            },
             Error::Store(e) => match e.class() {
                 mpd_store::ErrorClass::Usage => ErrorClass::Usage,
                 mpd_store::ErrorClass::NotFound => ErrorClass::NotFound,
@@ -138,15 +120,29 @@ impl Error {
         }
     }
 
+    fn api_class(error: &mpd_api::Error) -> ErrorClass {
+        match error.class() {
+            mpd_api::ErrorClass::Auth => ErrorClass::Auth,
+            mpd_api::ErrorClass::InvalidRequest => ErrorClass::Usage,
+            mpd_api::ErrorClass::NotFound => ErrorClass::NotFound,
+            mpd_api::ErrorClass::RateLimited => ErrorClass::RateLimited,
+            mpd_api::ErrorClass::Remote | mpd_api::ErrorClass::Internal => ErrorClass::General,
+        }
+    }
+
     /// What to do next, for failures whose message comes from Mixpanel rather than from mpd.
     /// Rate limits get the advice of their API family: the export budget, or the Query API's
     /// budget with the numbers Mixpanel reported.
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Api(error) => api_hint(error),
-            Error::EventNotFound { .. } => {
-                Some("`mpd inspect events` lists the project's event names".to_owned())
-            }
+            Error::Live(live) => match live.as_ref() {
+                mpd_live::Error::Api(error) => api_hint(error),
+                mpd_live::Error::EventNotFound { .. } => {
+                    Some("`mpd inspect events` lists the project's event names".to_owned())
+                }
+                _ => None,
+            },
             Error::Store(error) if error.class() == mpd_store::ErrorClass::NotFound => Some(
                 "`mpd inspect tables` lists what the store holds; `mpd sync --from YYYY-MM-DD` fills it from Mixpanel"
                     .to_owned(),
@@ -163,17 +159,6 @@ impl Error {
     /// True when the error is a closed output pipe (e.g. `mpd ... | head`), which is not a failure.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Write { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
-    }
-}
-
-fn event_not_found_message(event: &str, project_id: u64, suggestions: &[String]) -> String {
-    if suggestions.is_empty() {
-        format!("event {event:?} not found in project {project_id}")
-    } else {
-        format!(
-            "event {event:?} not found in project {project_id}; did you mean: {}?",
-            suggestions.join(", ")
-        )
     }
 }
 
@@ -366,35 +351,37 @@ mod tests {
         assert_eq!(Error::InvalidArgument("x".into()).hint(), None);
     }
 
+    fn live(error: mpd_live::Error) -> Error {
+        Error::Live(Box::new(error))
+    }
+
     #[test]
-    fn event_not_found_reads_like_a_suggestion() {
-        let error = Error::EventNotFound {
+    fn an_unknown_event_is_not_found_with_a_hint() {
+        let error = live(mpd_live::Error::EventNotFound {
             event: "Logn".into(),
             project_id: 1234,
             suggestions: vec!["Login".into(), "Logout".into()],
-        };
+        });
         assert_eq!(
             error.to_string(),
             r#"event "Logn" not found in project 1234; did you mean: Login, Logout?"#
         );
         assert_eq!(error.class(), ErrorClass::NotFound);
         assert!(error.hint().unwrap().contains("mpd inspect events"));
-        let bare = Error::EventNotFound { event: "X".into(), project_id: 1, suggestions: vec![] };
-        assert_eq!(bare.to_string(), r#"event "X" not found in project 1"#);
     }
 
     #[test]
-    fn not_found_and_no_api_access_classes() {
-        assert_eq!(
-            Error::NotFound("saved report 8009 not found".into()).class(),
-            ErrorClass::NotFound
-        );
-        let error = Error::NoApiAccess {
+    fn live_failures_keep_their_classes() {
+        let missing = live(mpd_live::Error::NotFound("saved report 8009 not found".into()));
+        assert_eq!(missing.class(), ErrorClass::NotFound);
+        let error = live(mpd_live::Error::NoApiAccess {
             endpoint: "segmentation".into(),
             project_id: 1234,
             message: "Payment required".into(),
-        };
+        });
         assert_eq!(error.class(), ErrorClass::Auth);
         assert!(error.to_string().contains("lacks API access for segmentation"), "{error}");
+        assert_eq!(live(mpd_live::Error::InvalidArgument("x".into())).class(), ErrorClass::Usage);
+        assert_eq!(live(mpd_live::Error::Unreadable("x".into())).class(), ErrorClass::General);
     }
 }

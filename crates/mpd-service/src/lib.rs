@@ -45,8 +45,8 @@ mod demo;
 mod error;
 mod gdpr;
 mod import;
-mod live;
 mod local;
+mod local_queries;
 mod maintenance;
 mod report;
 mod source;
@@ -62,12 +62,16 @@ pub use demo::{DemoQuery, DemoReport, run_demo};
 pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};
 pub use import::{DumpImportReport, DumpSource, ImportReport};
-pub use live::request::{
+pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
+pub use maintenance::HistoryEntry;
+pub use mpd_config::{EnvVars, Secret, Settings, SettingsOverrides};
+pub use mpd_live::Error as LiveError;
+pub use mpd_live::request::{
     ActivityQuery, ConversionWindow, CountType, DateSpan, EventCountsQuery, FlowsView,
     FrequencyQuery, FunnelQuery, LengthUnit, MetricQuery, PropertyCountsQuery, RetentionQuery,
     RetentionType, SegmentationQuery, TimeUnit,
 };
-pub use live::result::{
+pub use mpd_live::result::{
     ActivityEvent, ActivityFeed, CohortInfo, EventCountsResult, FlowEdge, FlowNode, FlowNodeKind,
     FlowPath, FlowSegment, FlowStep, FlowsResult, FrequencyResult, FrequencyRow, FunnelBucket,
     FunnelInfo, FunnelResult, FunnelSegment, FunnelStep, Metric, MetricResult, Number,
@@ -75,9 +79,6 @@ pub use live::result::{
     SavedReport, SegmentationResult, Series, Source, TimeSeries, TopEvent, bucket_day,
     serialize_number,
 };
-pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
-pub use maintenance::HistoryEntry;
-pub use mpd_config::{EnvVars, Secret, Settings, SettingsOverrides};
 pub use mpd_store::{CompactSummary, VacuumSummary};
 pub use report::{Reporter, SilentReporter};
 pub use stream::{

@@ -9,7 +9,16 @@ use mpd_store::StoreLocation;
 
 use crate::credentials::LazyCredentials;
 use crate::error::{AuthRefused, Error, Result};
-use crate::live::DiscoveryCache;
+use mpd_live::request::{
+    ActivityQuery, CountType, EventCountsQuery, FlowsView, FrequencyQuery, FunnelQuery,
+    MetricQuery, PropertyCountsQuery, RetentionQuery, SegmentationQuery,
+};
+use mpd_live::result::{
+    ActivityFeed, CohortInfo, EventCountsResult, FlowsResult, FrequencyResult, FunnelInfo,
+    FunnelResult, Metric, MetricResult, PropertyCount, PropertyCountsResult, RetentionResult,
+    SavedReport, SegmentationResult, TopEvent,
+};
+use mpd_live::{DiscoveryCache, LiveApi};
 
 /// How to build a [`Workspace`].
 #[derive(Debug, Default)]
@@ -51,7 +60,7 @@ pub struct Workspace {
     client: OnceLock<mpd_api::Client>,
     store: tokio::sync::OnceCell<mpd_store::Store>,
     /// Discovery answers (event names, properties, funnels, ...) for the workspace's lifetime.
-    pub(crate) discovery: DiscoveryCache,
+    discovery: DiscoveryCache,
 }
 
 impl Workspace {
@@ -214,6 +223,117 @@ impl Workspace {
         Ok(self.client.get_or_init(|| client))
     }
 
+    // Live queries through Mixpanel's Query API (each spends one of the project's hourly
+    // queries); the work is in `mpd_live`.
+
+    /// One event over time, optionally split by a property (`/segmentation`).
+    pub async fn segmentation(&self, q: &SegmentationQuery) -> Result<SegmentationResult> {
+        self.live()?.segmentation(q).await.map_err(|e| self.live_error(e))
+    }
+
+    /// How often a numeric property fell into each range (`/segmentation/numeric`).
+    pub async fn segmentation_numeric(&self, q: &SegmentationQuery) -> Result<SegmentationResult> {
+        self.live()?.segmentation_numeric(q).await.map_err(|e| self.live_error(e))
+    }
+
+    /// Sum or mean of a numeric property per bucket (`/segmentation/sum`, `/average`).
+    pub async fn segmentation_metric(
+        &self,
+        metric: Metric,
+        q: &MetricQuery,
+    ) -> Result<MetricResult> {
+        self.live()?.segmentation_metric(metric, q).await.map_err(|e| self.live_error(e))
+    }
+
+    /// Several events over time (`/events`).
+    pub async fn event_counts(&self, q: &EventCountsQuery) -> Result<EventCountsResult> {
+        self.live()?.event_counts(q).await.map_err(|e| self.live_error(e))
+    }
+
+    /// One event's property values over time (`/events/properties`).
+    pub async fn property_counts(&self, q: &PropertyCountsQuery) -> Result<PropertyCountsResult> {
+        self.live()?.property_counts(q).await.map_err(|e| self.live_error(e))
+    }
+
+    /// A saved funnel's conversion (`/funnels`).
+    pub async fn funnel(&self, q: &FunnelQuery) -> Result<FunnelResult> {
+        self.live()?.funnel(q).await.map_err(|e| self.live_error(e))
+    }
+
+    /// Cohorts' retention (`/retention`).
+    pub async fn retention(&self, q: &RetentionQuery) -> Result<RetentionResult> {
+        self.live()?.retention(q).await.map_err(|e| self.live_error(e))
+    }
+
+    /// How many users did an event on how many distinct units (`/retention/addiction`).
+    pub async fn frequency(&self, q: &FrequencyQuery) -> Result<FrequencyResult> {
+        self.live()?.frequency(q).await.map_err(|e| self.live_error(e))
+    }
+
+    /// Users' recent events (`/stream/query`).
+    pub async fn activity_feed(&self, q: &ActivityQuery) -> Result<ActivityFeed> {
+        self.live()?.activity_feed(q).await.map_err(|e| self.live_error(e))
+    }
+
+    /// A saved Insights report (`/insights`).
+    pub async fn saved_report(&self, bookmark_id: u64) -> Result<SavedReport> {
+        self.live()?.saved_report(bookmark_id).await.map_err(|e| self.live_error(e))
+    }
+
+    /// A saved Flows report (`/arb_funnels`).
+    pub async fn flows(&self, bookmark_id: u64, view: FlowsView) -> Result<FlowsResult> {
+        self.live()?.flows(bookmark_id, view).await.map_err(|e| self.live_error(e))
+    }
+
+    // Schema discovery, cached for the life of the workspace.
+
+    /// Discovery answers are cached for the life of this workspace unless switched off.
+    pub fn with_discovery_cache(mut self, on: bool) -> Self {
+        self.discovery.set_enabled(on);
+        self
+    }
+
+    /// Forgets every cached discovery answer.
+    pub fn clear_discovery_cache(&self) {
+        self.discovery.clear();
+    }
+
+    /// The project's event names, most common in the last 31 days first.
+    pub async fn list_events(&self) -> Result<Vec<String>> {
+        self.live()?.list_events().await.map_err(|e| self.live_error(e))
+    }
+
+    /// The properties seen on `event` and how often, most frequent first.
+    pub async fn list_properties(&self, event: &str) -> Result<Vec<PropertyCount>> {
+        self.live()?.list_properties(event).await.map_err(|e| self.live_error(e))
+    }
+
+    /// Values of `property` (on `event` if given), most frequent first, at most `limit`.
+    pub async fn list_property_values(
+        &self,
+        property: &str,
+        event: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let live = self.live()?;
+        live.list_property_values(property, event, limit).await.map_err(|e| self.live_error(e))
+    }
+
+    /// The project's saved funnels.
+    pub async fn list_funnels(&self) -> Result<Vec<FunnelInfo>> {
+        self.live()?.list_funnels().await.map_err(|e| self.live_error(e))
+    }
+
+    /// The project's saved cohorts.
+    pub async fn list_cohorts(&self) -> Result<Vec<CohortInfo>> {
+        self.live()?.list_cohorts().await.map_err(|e| self.live_error(e))
+    }
+
+    /// Today's most frequent events, largest first (never cached).
+    pub async fn top_events(&self, count_type: CountType, limit: u32) -> Result<Vec<TopEvent>> {
+        self.live()?.top_events(count_type, limit).await.map_err(|e| self.live_error(e))
+    }
+
     /// Makes one cheap authenticated call and reports whether the account works.
     pub async fn check_auth(&self) -> Result<AuthCheck> {
         let n_events = self.client()?.check_auth().await.map_err(|e| self.api_error(e))?;
@@ -225,6 +345,19 @@ impl Workspace {
             ok: true,
             n_event_names: n_events as u64,
         })
+    }
+
+    /// Live queries and discovery through this workspace's client and discovery cache.
+    fn live(&self) -> Result<LiveApi<'_>> {
+        Ok(LiveApi::new(self.client()?, &self.discovery, self.credentials()?.project_id))
+    }
+
+    /// A live failure as the service reports it: credential refusals name the account.
+    fn live_error(&self, error: mpd_live::Error) -> Error {
+        match error {
+            mpd_live::Error::Api(api) => self.api_error(api),
+            other => Error::Live(Box::new(other)),
+        }
     }
 
     /// Wraps an API error with the account it happened for, when the credentials are at fault.

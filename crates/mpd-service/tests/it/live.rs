@@ -73,7 +73,10 @@ async fn unknown_saved_report_is_not_found() {
     let store = tempfile::tempdir().expect("temp dir");
     let workspace = workspace_with(&mock, store.path(), &[]);
     let error = workspace.saved_report(8009).await.expect_err("no such report");
-    assert!(matches!(error, Error::NotFound(_)), "{error:?}");
+    assert!(
+        matches!(&error, Error::Live(live) if matches!(live.as_ref(), mpd_service::LiveError::NotFound(_))),
+        "{error:?}"
+    );
     assert_eq!(error.to_string(), "saved report 8009 not found");
     assert_eq!(error.class(), ErrorClass::NotFound);
     let log = mock.requests();

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::live::json::{Why, array, count, object, unwrap_data};
-use crate::live::result::{FrequencyRow, RetentionCohort, bucket_day};
+use crate::json::{Why, array, count, object, unwrap_data};
+use crate::result::{FrequencyRow, RetentionCohort, bucket_day};
 
 /// Cohorts in date order; rates are recomputed from counts (`rates` sent by Mixpanel are
 /// ignored, so both shapes give the same answer). A segmented cohort uses its `$overall`.

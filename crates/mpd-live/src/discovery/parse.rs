@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use crate::live::json::{Why, array, count, id, kind, number, object, text};
-use crate::live::result::{CohortInfo, FunnelInfo, PropertyCount, TopEvent};
+use crate::json::{Why, array, count, id, kind, number, object, text};
+use crate::result::{CohortInfo, FunnelInfo, PropertyCount, TopEvent};
 
 /// `/events/names`: `["Login", ...]`, most common first.
 pub(super) fn event_names(root: &Value) -> Result<Vec<String>, Why> {

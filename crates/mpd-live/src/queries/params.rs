@@ -2,32 +2,28 @@
 //! bad request before it spends one of the project's hourly queries.
 
 use crate::error::{Error, Result};
-use crate::live::request::{
+use crate::request::{
     ActivityQuery, DateSpan, EventCountsQuery, FrequencyQuery, FunnelQuery, MetricQuery,
     PropertyCountsQuery, RetentionQuery, SegmentationQuery, TimeUnit,
 };
 
 /// Largest `limit` the Query API accepts.
-pub(in crate::live) const MAX_LIMIT: u32 = 10_000;
+pub(crate) const MAX_LIMIT: u32 = 10_000;
 
 /// Longest funnel conversion window Mixpanel accepts.
 const MAX_WINDOW_SECS: i64 = 90 * 86_400;
 
 /// Query-string pairs in the order they were added.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub(in crate::live) struct Params(Vec<(&'static str, String)>);
+pub(crate) struct Params(Vec<(&'static str, String)>);
 
 impl Params {
-    pub(in crate::live) fn push(
-        &mut self,
-        key: &'static str,
-        value: impl Into<String>,
-    ) -> &mut Self {
+    pub(crate) fn push(&mut self, key: &'static str, value: impl Into<String>) -> &mut Self {
         self.0.push((key, value.into()));
         self
     }
 
-    pub(in crate::live) fn push_opt(
+    pub(crate) fn push_opt(
         &mut self,
         key: &'static str,
         value: Option<impl Into<String>>,
@@ -38,24 +34,24 @@ impl Params {
         self
     }
 
-    pub(in crate::live) fn push_span(&mut self, span: &DateSpan) -> &mut Self {
+    pub(crate) fn push_span(&mut self, span: &DateSpan) -> &mut Self {
         self.push("from_date", span.from.to_string()).push("to_date", span.to.to_string())
     }
 
-    pub(in crate::live) fn pairs(&self) -> &[(&'static str, String)] {
+    pub(crate) fn pairs(&self) -> &[(&'static str, String)] {
         &self.0
     }
 
     /// The first value of `key` (tests).
     #[cfg(test)]
-    pub(in crate::live) fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
     }
 }
 
 /// A property expression: bare names (`plan`) become `properties["plan"]`; expressions
 /// (`properties["x"]`, `user["$email"]`, `number(...)`) are passed through.
-pub(in crate::live) fn property_expr(on: &str) -> String {
+pub(crate) fn property_expr(on: &str) -> String {
     let on = on.trim();
     let is_expression =
         ["properties[", "user[", "event["].iter().any(|p| on.starts_with(p)) || on.contains('(');
@@ -66,7 +62,7 @@ pub(in crate::live) fn property_expr(on: &str) -> String {
     format!("properties[{}]", serde_json::Value::String(on.to_owned()))
 }
 
-pub(in crate::live) fn check_span(span: &DateSpan) -> Result<()> {
+pub(crate) fn check_span(span: &DateSpan) -> Result<()> {
     if span.from > span.to {
         return Err(Error::InvalidArgument(format!(
             "--from {} is after --to {}",
@@ -76,14 +72,14 @@ pub(in crate::live) fn check_span(span: &DateSpan) -> Result<()> {
     Ok(())
 }
 
-pub(in crate::live) fn check_name(what: &str, value: &str) -> Result<()> {
+pub(crate) fn check_name(what: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::InvalidArgument(format!("{what} must not be empty")));
     }
     Ok(())
 }
 
-pub(in crate::live) fn check_limit(what: &str, limit: u32) -> Result<()> {
+pub(crate) fn check_limit(what: &str, limit: u32) -> Result<()> {
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Error::InvalidArgument(format!(
             "{what} must be between 1 and {MAX_LIMIT}, got {limit}"
@@ -127,7 +123,7 @@ const HOUR_OR_DAY: [TimeUnit; 2] = [TimeUnit::Hour, TimeUnit::Day];
 const DAY_WEEK_MONTH: [TimeUnit; 3] = [TimeUnit::Day, TimeUnit::Week, TimeUnit::Month];
 
 /// `/segmentation`.
-pub(in crate::live) fn segmentation(q: &SegmentationQuery) -> Result<Params> {
+pub(crate) fn segmentation(q: &SegmentationQuery) -> Result<Params> {
     check_name("the event", &q.event)?;
     check_span(&q.span)?;
     check_on(q.on.as_deref())?;
@@ -147,7 +143,7 @@ pub(in crate::live) fn segmentation(q: &SegmentationQuery) -> Result<Params> {
 }
 
 /// `/segmentation/numeric`: `on` is required and names a number.
-pub(in crate::live) fn segmentation_numeric(q: &SegmentationQuery) -> Result<Params> {
+pub(crate) fn segmentation_numeric(q: &SegmentationQuery) -> Result<Params> {
     check_name("the event", &q.event)?;
     check_span(&q.span)?;
     let on = q.on.as_deref().unwrap_or_default();
@@ -165,7 +161,7 @@ pub(in crate::live) fn segmentation_numeric(q: &SegmentationQuery) -> Result<Par
 }
 
 /// `/segmentation/sum` and `/segmentation/average`.
-pub(in crate::live) fn metric(q: &MetricQuery) -> Result<Params> {
+pub(crate) fn metric(q: &MetricQuery) -> Result<Params> {
     check_name("the event", &q.event)?;
     check_span(&q.span)?;
     check_name("--on (the numeric property)", &q.on)?;
@@ -181,7 +177,7 @@ pub(in crate::live) fn metric(q: &MetricQuery) -> Result<Params> {
 }
 
 /// `/events`: the events as a JSON array.
-pub(in crate::live) fn event_counts(q: &EventCountsQuery) -> Result<Params> {
+pub(crate) fn event_counts(q: &EventCountsQuery) -> Result<Params> {
     if q.events.is_empty() {
         return Err(Error::InvalidArgument("--events needs at least one event".to_owned()));
     }
@@ -198,7 +194,7 @@ pub(in crate::live) fn event_counts(q: &EventCountsQuery) -> Result<Params> {
 }
 
 /// `/events/properties`.
-pub(in crate::live) fn property_counts(q: &PropertyCountsQuery) -> Result<Params> {
+pub(crate) fn property_counts(q: &PropertyCountsQuery) -> Result<Params> {
     check_name("the event", &q.event)?;
     check_name("the property", &q.property)?;
     check_span(&q.span)?;
@@ -217,7 +213,7 @@ pub(in crate::live) fn property_counts(q: &PropertyCountsQuery) -> Result<Params
 }
 
 /// `/funnels`: a saved funnel by id.
-pub(in crate::live) fn funnel(q: &FunnelQuery) -> Result<Params> {
+pub(crate) fn funnel(q: &FunnelQuery) -> Result<Params> {
     let Some(funnel_id) = q.funnel_id else {
         return Err(Error::InvalidArgument(
             "a live funnel needs the saved funnel's id (`mpd inspect funnels` lists them); step lists work with --local".to_owned(),
@@ -253,7 +249,7 @@ pub(in crate::live) fn funnel(q: &FunnelQuery) -> Result<Params> {
 }
 
 /// `/retention`: `interval` (when given and not 1) or `unit`, never both.
-pub(in crate::live) fn retention(q: &RetentionQuery) -> Result<Params> {
+pub(crate) fn retention(q: &RetentionQuery) -> Result<Params> {
     check_name("the born event", &q.born_event)?;
     if let Some(event) = &q.return_event {
         check_name("the return event", event)?;
@@ -284,7 +280,7 @@ pub(in crate::live) fn retention(q: &RetentionQuery) -> Result<Params> {
 }
 
 /// `/retention/addiction`.
-pub(in crate::live) fn frequency(q: &FrequencyQuery) -> Result<Params> {
+pub(crate) fn frequency(q: &FrequencyQuery) -> Result<Params> {
     if let Some(event) = &q.event {
         check_name("the event", event)?;
     }
@@ -308,7 +304,7 @@ pub(in crate::live) fn frequency(q: &FrequencyQuery) -> Result<Params> {
 }
 
 /// `/stream/query`: the users as a JSON array.
-pub(in crate::live) fn activity(q: &ActivityQuery) -> Result<Params> {
+pub(crate) fn activity(q: &ActivityQuery) -> Result<Params> {
     if q.distinct_ids.is_empty() {
         return Err(Error::InvalidArgument("--users needs at least one distinct_id".to_owned()));
     }

@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::sql::{PropertyReads, on_property, quote};
 use super::{RESOLVED, buckets, check_span, count, filter, span_sql, text};
 use crate::error::{Error, Result};
-use crate::live::request::{CountType, EventCountsQuery, SegmentationQuery, TimeUnit};
-use crate::live::result::{EventCountsResult, SegmentationResult, Series, Source, TimeSeries};
 use crate::workspace::Workspace;
+use mpd_live::request::{CountType, EventCountsQuery, SegmentationQuery, TimeUnit};
+use mpd_live::result::{EventCountsResult, SegmentationResult, Series, Source, TimeSeries};
 
 /// Mixpanel's default number of segments.
 const DEFAULT_SEGMENT_LIMIT: u32 = 60;

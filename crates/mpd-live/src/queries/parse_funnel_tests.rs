@@ -58,10 +58,9 @@ fn optional_fields_null_times_and_labels() {
 /// see `fixtures/mixpanel/README.md`): nobody entered, yet step 1 converts with ratio 1.
 #[test]
 fn an_empty_first_step_still_converts_with_mixpanels_ratio_of_one() {
-    let recorded: Value = serde_json::from_str(include_str!(
-        "../../../../../fixtures/mixpanel/funnel_zero_start.json"
-    ))
-    .unwrap();
+    let recorded: Value =
+        serde_json::from_str(include_str!("../../../../fixtures/mixpanel/funnel_zero_start.json"))
+            .unwrap();
     let answer = funnel_answer(&recorded).unwrap();
     assert_eq!(counts(&answer.steps), [0, 0]);
     assert_eq!(answer.steps[0].step_conv_ratio, 1.0);

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use super::*;
-use crate::live::request::{ConversionWindow, CountType, LengthUnit, RetentionType};
+use crate::request::{ConversionWindow, CountType, LengthUnit, RetentionType};
 
 fn span(from: &str, to: &str) -> DateSpan {
     let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
@@ -24,10 +24,7 @@ fn seg() -> SegmentationQuery {
 
 fn usage(result: Result<Params>) -> String {
     match result {
-        Err(error @ Error::InvalidArgument(_)) => {
-            assert_eq!(error.class(), crate::ErrorClass::Usage);
-            error.to_string()
-        }
+        Err(error @ Error::InvalidArgument(_)) => error.to_string(),
         other => panic!("expected InvalidArgument, got {other:?}"),
     }
 }

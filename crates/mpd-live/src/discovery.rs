@@ -1,19 +1,19 @@
 //! Schema discovery (event names, properties, values, funnels, cohorts, top events), cached
-//! for the life of the [`Workspace`] because every call spends one of the project's hourly
+//! for as long as the caller keeps its [`DiscoveryCache`] because every call spends one of the project's hourly
 //! queries and the answers rarely change.
 
 mod cache;
 mod parse;
 mod suggest;
 
-pub(crate) use cache::DiscoveryCache;
+pub use cache::DiscoveryCache;
 
+use crate::LiveApi;
 use crate::error::{Error, Result};
-use crate::live::queries::params::{Params, check_limit, check_name};
-use crate::live::request::CountType;
-use crate::live::result::{CohortInfo, FunnelInfo, PropertyCount, TopEvent};
-use crate::live::wire::unreadable;
-use crate::workspace::Workspace;
+use crate::queries::params::{Params, check_limit, check_name};
+use crate::request::CountType;
+use crate::result::{CohortInfo, FunnelInfo, PropertyCount, TopEvent};
+use crate::wire::unreadable;
 
 const EVENT_NAMES: &str = "events/names";
 const PROPERTIES_TOP: &str = "events/properties/top";
@@ -22,18 +22,7 @@ const FUNNELS_LIST: &str = "funnels/list";
 const COHORTS_LIST: &str = "cohorts/list";
 const EVENTS_TOP: &str = "events/top";
 
-impl Workspace {
-    /// Discovery answers are cached for the life of this Workspace unless switched off.
-    pub fn with_discovery_cache(mut self, on: bool) -> Self {
-        self.discovery.set_enabled(on);
-        self
-    }
-
-    /// Forgets every cached discovery answer.
-    pub fn clear_discovery_cache(&self) {
-        self.discovery.clear();
-    }
-
+impl LiveApi<'_> {
     /// The project's event names, most common in the last 31 days first (cached).
     pub async fn list_events(&self) -> Result<Vec<String>> {
         if let Some(hit) = self.discovery.get(|e| e.events.as_ref()) {
@@ -173,7 +162,7 @@ impl Workspace {
     fn event_not_found(&self, event: &str, known: &[String]) -> Error {
         Error::EventNotFound {
             event: event.to_owned(),
-            project_id: self.project_id_if_known().unwrap_or_default(),
+            project_id: self.project_id,
             suggestions: suggest::suggest(event, known),
         }
     }

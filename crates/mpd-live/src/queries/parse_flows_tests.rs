@@ -13,7 +13,7 @@ fn fixture(text: &str) -> FlowsAnswer {
 /// Recorded sankey shape (mixpanel-headless parse vectors, saved flows bookmark 60327697).
 #[test]
 fn sankey_counts_come_from_total_count_strings() {
-    let flows = fixture(include_str!("../../../../../fixtures/mixpanel/flows_sankey.json"));
+    let flows = fixture(include_str!("../../../../fixtures/mixpanel/flows_sankey.json"));
     assert_eq!(flows.computed_at.as_deref(), Some("2024-07-19T22:44:38.856526+00:00"));
     assert_eq!(flows.steps.len(), 3);
     let first = &flows.steps[0].nodes[0];
@@ -25,7 +25,7 @@ fn sankey_counts_come_from_total_count_strings() {
 
 #[test]
 fn sankey_drop_offs_and_pruned_nodes_are_not_events() {
-    let flows = fixture(include_str!("../../../../../fixtures/mixpanel/flows_sankey.json"));
+    let flows = fixture(include_str!("../../../../fixtures/mixpanel/flows_sankey.json"));
     let step1: Vec<(FlowNodeKind, Option<&str>, u64)> =
         flows.steps[1].nodes.iter().map(|n| (n.kind, n.event.as_deref(), n.count)).collect();
     assert_eq!(
@@ -45,7 +45,7 @@ fn sankey_drop_offs_and_pruned_nodes_are_not_events() {
 
 #[test]
 fn sankey_edges_lead_to_the_next_step() {
-    let flows = fixture(include_str!("../../../../../fixtures/mixpanel/flows_sankey.json"));
+    let flows = fixture(include_str!("../../../../fixtures/mixpanel/flows_sankey.json"));
     let edges = &flows.steps[0].nodes[0].edges;
     assert_eq!(edges.len(), 3);
     assert!(edges.iter().all(|e| e.step == 1));
@@ -58,7 +58,7 @@ fn sankey_edges_lead_to_the_next_step() {
 /// Recorded top-paths shape (the same vectors, bookmark 60391517).
 #[test]
 fn top_paths_count_their_last_position() {
-    let flows = fixture(include_str!("../../../../../fixtures/mixpanel/flows_top_paths.json"));
+    let flows = fixture(include_str!("../../../../fixtures/mixpanel/flows_top_paths.json"));
     assert!(flows.steps.is_empty());
     assert_eq!(flows.paths_found, Some(212));
     let summary: Vec<(Vec<String>, u64, Option<&str>)> =
@@ -82,7 +82,7 @@ fn top_paths_count_their_last_position() {
 /// Recorded empty report (the same vectors, bookmarks 87176748 and 87176810).
 #[test]
 fn an_empty_report_has_no_rate_and_no_nodes() {
-    let flows = fixture(include_str!("../../../../../fixtures/mixpanel/flows_empty.json"));
+    let flows = fixture(include_str!("../../../../fixtures/mixpanel/flows_empty.json"));
     assert_eq!(flows.overall_conversion_rate, None);
     assert_eq!(flows.steps.len(), 4);
     assert!(flows.steps.iter().all(|s| s.nodes.is_empty()));

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::live::json::{Why, array, kind, number, object, text};
-use crate::live::result::ActivityEvent;
+use crate::json::{Why, array, kind, number, object, text};
+use crate::result::ActivityEvent;
 
 /// Events oldest first. `$distinct_id` may be a string or a number (turned into its text),
 /// with `distinct_id` as a fallback; `time` is seconds, integer or float.

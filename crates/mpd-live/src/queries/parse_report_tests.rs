@@ -42,7 +42,7 @@ fn one_level_insights_report() {
 /// Recorded shape: several metrics, no breakdown (bookmark 60327249).
 #[test]
 fn totals_add_up_and_unique_users_do_not() {
-    let answer = fixture(include_str!("../../../../../fixtures/mixpanel/insights_totals.json"));
+    let answer = fixture(include_str!("../../../../fixtures/mixpanel/insights_totals.json"));
     let signups = answer.series.get("B. Sign Up [Total Events]").unwrap();
     assert_eq!(signups.values["2024-05-02T00:00:00-07:00"], 402.0);
     assert_eq!(signups.total(), 1140.0);
@@ -56,7 +56,7 @@ fn totals_add_up_and_unique_users_do_not() {
 #[test]
 fn overall_roll_ups_are_marked() {
     let answer =
-        fixture(include_str!("../../../../../fixtures/mixpanel/insights_unique_breakdown.json"));
+        fixture(include_str!("../../../../fixtures/mixpanel/insights_unique_breakdown.json"));
     assert_eq!(
         names(&answer),
         [
@@ -75,7 +75,7 @@ fn overall_roll_ups_are_marked() {
 /// Recorded shape: a funnel-type bookmark (60391431); `p_value` holds booleans.
 #[test]
 fn a_funnel_bookmark_keeps_its_numbers_and_sets_p_values_aside() {
-    let answer = fixture(include_str!("../../../../../fixtures/mixpanel/insights_funnel.json"));
+    let answer = fixture(include_str!("../../../../fixtures/mixpanel/insights_funnel.json"));
     let count = |segment: &str, step: &str| {
         let name = format!("View Item through Purchase / {segment} / count / {step}");
         answer.series.get(&name).unwrap_or_else(|| panic!("{name}")).values["all"]
@@ -102,7 +102,7 @@ fn a_funnel_bookmark_keeps_its_numbers_and_sets_p_values_aside() {
 /// Recorded shape: a retention-type bookmark (60391485): rates, counts in `secondary`.
 #[test]
 fn a_retention_bookmark_has_rates_and_secondary_counts() {
-    let answer = fixture(include_str!("../../../../../fixtures/mixpanel/insights_retention.json"));
+    let answer = fixture(include_str!("../../../../fixtures/mixpanel/insights_retention.json"));
     let rates = answer.series.get("View Item and then View Item / $overall").unwrap();
     assert_eq!(rates.values["2024-05-30T00:00:00-07:00"], 0.7021);
     assert!(answer.series_info.iter().all(|s| !s.additive));

@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 
-use crate::live::request::{DateSpan, TimeUnit};
+use mpd_live::request::{DateSpan, TimeUnit};
 
 /// SQL labelling the bucket of the timestamp expression `time` (UTC; weeks start on Monday).
 pub(super) fn label_sql(unit: TimeUnit, time: &str) -> String {

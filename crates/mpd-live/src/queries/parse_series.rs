@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::live::json::{Why, array, number, object, text, unwrap_data};
-use crate::live::result::{Series, TimeSeries};
+use crate::json::{Why, array, number, object, text, unwrap_data};
+use crate::result::{Series, TimeSeries};
 
 /// `{"data": {"series": [dates], "values": {name: {date: n}}}, "legend_size": n}`, with or
 /// without the `data` wrapper; `series` may be unsorted or missing dates the values have.
@@ -51,7 +51,7 @@ pub(super) fn leaf(map: &Map<String, Value>, name: &str) -> Result<BTreeMap<Stri
 
 /// Puts series largest total first (ties by name) and lists every bucket: the given dates
 /// and every label any series has, in order.
-pub(in crate::live) fn time_series(mut series: Vec<Series>, dates: Vec<String>) -> TimeSeries {
+pub(crate) fn time_series(mut series: Vec<Series>, dates: Vec<String>) -> TimeSeries {
     let mut all: BTreeSet<String> = dates.into_iter().collect();
     for s in &series {
         all.extend(s.values.keys().cloned());

@@ -11,8 +11,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::live::json::{Why, array, kind, object, text};
-use crate::live::result::{FlowEdge, FlowNode, FlowNodeKind, FlowPath, FlowSegment, FlowStep};
+use crate::json::{Why, array, kind, object, text};
+use crate::result::{FlowEdge, FlowNode, FlowNodeKind, FlowPath, FlowSegment, FlowStep};
 
 /// What a Flows answer holds besides the bookmark id.
 #[derive(Debug, PartialEq)]
@@ -149,7 +149,7 @@ fn digits(value: Option<&Value>, what: &str) -> Result<Option<u64>, Why> {
             .parse::<u64>()
             .map(Some)
             .map_err(|_| format!("expected {what} as a count, got {s:?}")),
-        Some(other @ Value::Number(_)) => crate::live::json::count(Some(other), what),
+        Some(other @ Value::Number(_)) => crate::json::count(Some(other), what),
         Some(other) => Err(format!("expected {what} as a count, got {}", kind(other))),
     }
 }

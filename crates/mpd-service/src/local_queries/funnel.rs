@@ -8,9 +8,9 @@ use serde_json::Value;
 use super::sql::{PropertyReads, date, on_property, quote};
 use super::{RESOLVED, buckets, check_span, count, filter, int, text};
 use crate::error::{Error, Result};
-use crate::live::request::{ConversionWindow, FunnelQuery, LengthUnit, TimeUnit};
-use crate::live::result::{FunnelBucket, FunnelResult, FunnelSegment, FunnelStep, Source};
 use crate::workspace::Workspace;
+use mpd_live::request::{ConversionWindow, FunnelQuery, LengthUnit, TimeUnit};
+use mpd_live::result::{FunnelBucket, FunnelResult, FunnelSegment, FunnelStep, Source};
 
 /// The window when the query names none.
 const DEFAULT_WINDOW: ConversionWindow = ConversionWindow { length: 30, unit: LengthUnit::Day };
@@ -256,7 +256,7 @@ mod tests {
         let q = FunnelQuery {
             funnel_id: None,
             steps: vec!["View".into(), "Tom's Buy".into(), "Pay".into()],
-            span: crate::live::request::DateSpan {
+            span: mpd_live::request::DateSpan {
                 from: "2024-01-01".parse().unwrap(),
                 to: "2024-01-07".parse().unwrap(),
             },

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::live::json::{Why, array, count, number, object, text};
-use crate::live::result::{FunnelBucket, FunnelSegment, FunnelStep, bucket_day};
+use crate::json::{Why, array, count, number, object, text};
+use crate::result::{FunnelBucket, FunnelSegment, FunnelStep, bucket_day};
 
 /// The key segmented answers use for all users.
 const OVERALL: &str = "$overall";

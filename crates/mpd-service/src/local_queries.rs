@@ -16,8 +16,8 @@ mod sql;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::live::request::DateSpan;
 use crate::workspace::Workspace;
+use mpd_live::request::DateSpan;
 
 /// The table the local queries read; its absence means nothing was synced yet.
 const EVENTS: &str = "events";
@@ -105,7 +105,7 @@ mod tests {
     use super::buckets::label_sql;
     use super::filter::where_sql;
     use super::sql::{PropertyReads, quote};
-    use crate::live::request::TimeUnit;
+    use mpd_live::request::TimeUnit;
 
     /// Each expression's value as text ("NULL" for null) over one row with `properties` and
     /// `time` = 2024-03-06 (a Wednesday) 10:11:12 UTC.

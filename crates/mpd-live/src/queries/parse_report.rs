@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::live::json::{Why, array, object, text};
-use crate::live::result::{ReportSeries, Series, TimeSeries};
+use crate::json::{Why, array, object, text};
+use crate::result::{ReportSeries, Series, TimeSeries};
 
 use super::parse_series::time_series;
 

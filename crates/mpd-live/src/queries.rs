@@ -2,25 +2,25 @@
 //! request is checked before it is sent (a refused request still costs one of the
 //! project's hourly queries), and answers come back typed with `source: live`.
 
-pub(in crate::live) mod params;
+pub(crate) mod params;
 mod parse_activity;
 mod parse_cohorts;
 mod parse_flows;
 mod parse_funnel;
 mod parse_report;
-pub(in crate::live) mod parse_series;
+pub(crate) mod parse_series;
 
+use crate::LiveApi;
 use crate::error::Result;
-use crate::live::request::{
+use crate::request::{
     ActivityQuery, EventCountsQuery, FlowsView, FrequencyQuery, FunnelQuery, MetricQuery,
     PropertyCountsQuery, RetentionQuery, SegmentationQuery,
 };
-use crate::live::result::{
+use crate::result::{
     ActivityFeed, EventCountsResult, FlowsResult, FrequencyResult, FunnelResult, Metric,
     MetricResult, PropertyCountsResult, RetentionResult, SavedReport, SegmentationResult, Source,
 };
-use crate::live::wire::{not_found_as, unreadable};
-use crate::workspace::Workspace;
+use crate::wire::{not_found_as, unreadable};
 
 const SEGMENTATION: &str = "segmentation";
 const SEGMENTATION_NUMERIC: &str = "segmentation/numeric";
@@ -33,7 +33,7 @@ const STREAM: &str = "stream/query";
 const INSIGHTS: &str = "insights";
 const FLOWS: &str = "arb_funnels";
 
-impl Workspace {
+impl LiveApi<'_> {
     /// One event over time, optionally split by a property (`/segmentation`).
     pub async fn segmentation(&self, q: &SegmentationQuery) -> Result<SegmentationResult> {
         let params = params::segmentation(q)?;

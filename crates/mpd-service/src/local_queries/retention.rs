@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use super::sql::{date, quote};
 use super::{RESOLVED, buckets, check_span, count, filter, int, span_sql, text};
 use crate::error::{Error, Result};
-use crate::live::request::{RetentionQuery, RetentionType, TimeUnit};
-use crate::live::result::{RetentionCohort, RetentionResult, Source};
 use crate::workspace::Workspace;
+use mpd_live::request::{RetentionQuery, RetentionType, TimeUnit};
+use mpd_live::result::{RetentionCohort, RetentionResult, Source};
 
 impl Workspace {
     /// `retention --local` from the store. Birth: a user's cohort is the bucket of their
@@ -164,7 +164,7 @@ fn retention_sql(q: &RetentionQuery, interval: u32) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::request::DateSpan;
+    use mpd_live::request::DateSpan;
 
     fn query() -> RetentionQuery {
         RetentionQuery {

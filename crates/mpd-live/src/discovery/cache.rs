@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::live::result::{CohortInfo, FunnelInfo, PropertyCount};
+use crate::result::{CohortInfo, FunnelInfo, PropertyCount};
 
-/// Discovery answers kept for the life of a [`crate::Workspace`].
+/// Discovery answers, kept as long as their owner keeps the cache (a workspace: its life).
 #[derive(Debug)]
-pub(crate) struct DiscoveryCache {
+pub struct DiscoveryCache {
     enabled: bool,
     entries: Mutex<Entries>,
 }
@@ -32,7 +32,8 @@ impl Default for DiscoveryCache {
 }
 
 impl DiscoveryCache {
-    pub(super) fn set_enabled(&mut self, on: bool) {
+    /// Switches caching on or off; off also forgets what was cached.
+    pub fn set_enabled(&mut self, on: bool) {
         self.enabled = on;
         if !on {
             self.clear();
@@ -54,7 +55,8 @@ impl DiscoveryCache {
         }
     }
 
-    pub(super) fn clear(&self) {
+    /// Forgets every cached answer.
+    pub fn clear(&self) {
         *self.lock() = Entries::default();
     }
 
