@@ -172,6 +172,13 @@ fn check(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
                 problems.push(format!("{package} is a leaf but depends on {dep}"));
             }
         }
+        if package == "mpd-ingest" {
+            for dep in ours.iter().filter(|d| !["mpd-store", "mpd-decode"].contains(&d.as_str())) {
+                problems.push(format!(
+                    "mpd-ingest may use only mpd-store and mpd-decode, but depends on {dep}"
+                ));
+            }
+        }
         if package == "mpd-live" {
             for dep in ours.iter().filter(|d| d.as_str() != "mpd-api") {
                 problems.push(format!("mpd-live may use only mpd-api, but depends on {dep}"));
@@ -220,6 +227,11 @@ mod tests {
     fn live_queries_reaching_the_store_are_reported() {
         let problems = check(&deps(&[("mpd-live", &["mpd-api", "mpd-store"])]));
         assert_eq!(problems, vec!["mpd-live may use only mpd-api, but depends on mpd-store"]);
+        let problems = check(&deps(&[("mpd-ingest", &["mpd-store", "mpd-api"])]));
+        assert_eq!(
+            problems,
+            vec!["mpd-ingest may use only mpd-store and mpd-decode, but depends on mpd-api"]
+        );
     }
 
     #[test]
@@ -268,8 +280,9 @@ mod tests {
     fn the_intended_shape_passes() {
         let problems = check(&deps(&[
             ("mpd-cli", &["mpd-service", "clap", "anyhow"]),
-            ("mpd-service", &["mpd-api", "mpd-config", "mpd-decode", "mpd-live", "mpd-store"]),
+            ("mpd-service", &["mpd-api", "mpd-config", "mpd-decode", "mpd-ingest", "mpd-live"]),
             ("mpd-live", &["mpd-api"]),
+            ("mpd-ingest", &["mpd-store", "mpd-decode"]),
             ("mpd-api", &["hyper-rustls"]),
         ]));
         assert!(problems.is_empty(), "{problems:?}");

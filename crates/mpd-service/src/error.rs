@@ -69,6 +69,10 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Stored rows are not what mpd writes (a table written by another tool), or the ingest
+    /// itself failed.
+    #[error(transparent)]
+    Ingest(Box<mpd_ingest::Error>),
     /// A live query or discovery call failed for a reason of its own (an invalid request, an
     /// unknown event or report, a plan without API access, an unreadable answer).
     #[error(transparent)]
@@ -98,6 +102,13 @@ impl Error {
             Error::NoStore { .. } => ErrorClass::Usage,
             Error::Api(e) => Error::api_class(e),
             Error::InvalidArgument(_) => ErrorClass::Usage,
+            Error::Ingest(e) => match e.as_ref() {
+                mpd_ingest::Error::Column { .. } => ErrorClass::Usage,
+                mpd_ingest::Error::Store(e) => Error::store_class(e),
+                mpd_ingest::Error::Write { .. } | mpd_ingest::Error::Internal(_) => {
+                    ErrorClass::General
+                }
+            },
             Error::Live(e) => match e.as_ref() {
                 mpd_live::Error::Api(api) => Error::api_class(api),
                 mpd_live::Error::InvalidArgument(_) => ErrorClass::Usage,
@@ -107,16 +118,20 @@ impl Error {
                 mpd_live::Error::NoApiAccess { .. } => ErrorClass::Auth,
                 mpd_live::Error::Unreadable(_) => ErrorClass::General,
             },
-            Error::Store(e) => match e.class() {
-                mpd_store::ErrorClass::Usage => ErrorClass::Usage,
-                mpd_store::ErrorClass::NotFound => ErrorClass::NotFound,
-                mpd_store::ErrorClass::Storage => ErrorClass::General,
-            },
+            Error::Store(e) => Error::store_class(e),
             Error::BadLines { .. }
             | Error::Write { .. }
             | Error::Internal(_)
             | Error::Unreadable(_)
             | Error::Mock(_) => ErrorClass::General,
+        }
+    }
+
+    fn store_class(error: &mpd_store::Error) -> ErrorClass {
+        match error.class() {
+            mpd_store::ErrorClass::Usage => ErrorClass::Usage,
+            mpd_store::ErrorClass::NotFound => ErrorClass::NotFound,
+            mpd_store::ErrorClass::Storage => ErrorClass::General,
         }
     }
 
@@ -154,6 +169,7 @@ impl Error {
     /// True for a failure of mpd itself (a bug), not of the request, the data or Mixpanel.
     pub fn is_internal(&self) -> bool {
         matches!(self, Error::Internal(_))
+            || matches!(self, Error::Ingest(e) if matches!(e.as_ref(), mpd_ingest::Error::Internal(_)))
     }
 
     /// True when the error is a closed output pipe (e.g. `mpd ... | head`), which is not a failure.
@@ -245,6 +261,16 @@ fn query_rate_hint(endpoint: &str, reported: Option<mpd_api::QueryRateLimit>) ->
 impl From<mpd_store::Error> for Error {
     fn from(error: mpd_store::Error) -> Self {
         Error::Store(Box::new(error))
+    }
+}
+
+impl From<mpd_ingest::Error> for Error {
+    fn from(error: mpd_ingest::Error) -> Self {
+        match error {
+            mpd_ingest::Error::Store(store) => Error::Store(store),
+            mpd_ingest::Error::Write { what, source } => Error::Write { what, source },
+            other => Error::Ingest(Box::new(other)),
+        }
     }
 }
 

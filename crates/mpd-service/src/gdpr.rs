@@ -16,9 +16,9 @@ use mpd_store::{Store, VacuumOptions, WriteMode};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::table::dedup::normalize_strings;
-use crate::table::erased::{ERASURES_TABLE, hash_id};
 use crate::workspace::Workspace;
+use mpd_ingest::dedup::normalize_strings;
+use mpd_ingest::erased::{ERASURES_TABLE, hash_id};
 
 /// Columns that identify a user, in any table that has them.
 const ID_COLUMNS: [&str; 4] = ["distinct_id", "device_id", "user_id", "resolved_distinct_id"];

@@ -20,12 +20,12 @@ use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::source::{FileChunks, decode_chunks};
 use crate::stream::quarantine::Quarantine;
-use crate::table::dedup::{Deduper, KeyKind};
-use crate::table::erased::ErasedIds;
-use crate::table::ingest::{Ingest, IngestCounts, IngestOptions};
-use crate::table::layout::events_writer;
 use crate::table::next_sync_id;
 use crate::workspace::Workspace;
+use mpd_ingest::dedup::{Deduper, KeyKind};
+use mpd_ingest::erased::ErasedIds;
+use mpd_ingest::layout::events_writer;
+use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
 
 const EVENTS_TABLE: &str = "events";
 /// The ledger's dataset for export dumps.
@@ -206,7 +206,7 @@ async fn read_dumps(
             Ok(Decoded::Batch(batch, keys)) => {
                 fetched += batch.num_rows() as u64;
                 reporter.records_written(batch.num_rows() as u64);
-                ingest.write_keyed(batch, Some(keys), writer).await
+                ingest.write_keyed(batch, Some(keys), writer).await.map_err(Error::from)
             }
             Ok(Decoded::FileDone { index, bad }) => {
                 reporter.days_finished(today, 1, 0);
@@ -251,7 +251,9 @@ fn decode_dumps(
         let mut open = true;
         let result = chunks.and_then(|chunks| {
             decode_chunks(chunks, &mut decoder, |batch| {
-                let message = Deduper::keys(kind, &batch).map(|keys| Decoded::Batch(batch, keys));
+                let message = Deduper::keys(kind, &batch)
+                    .map(|keys| Decoded::Batch(batch, keys))
+                    .map_err(Error::from);
                 open = open && sender.blocking_send(message).is_ok();
             })
         });

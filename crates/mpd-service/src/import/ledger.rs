@@ -12,7 +12,7 @@ use mpd_store::{Store, WriteMode};
 
 use crate::commit_info::CommitInfo;
 use crate::error::{Error, Result};
-use crate::table::dedup::normalize_strings;
+use mpd_ingest::dedup::normalize_strings;
 
 pub(crate) const LEDGER_TABLE: &str = "pipelines_files";
 

@@ -27,12 +27,12 @@ use crate::commit_info::CommitInfo;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::stream::quarantine::Quarantine;
-use crate::table::dedup::{kept_rows, normalize_strings};
-use crate::table::erased::ErasedIds;
-use crate::table::ingest::{Ingest, IngestCounts, IngestOptions};
-use crate::table::layout::{events_writer, identity_writer, profiles_writer};
 use crate::table::next_sync_id;
 use crate::workspace::Workspace;
+use mpd_ingest::dedup::{kept_rows, normalize_strings};
+use mpd_ingest::erased::ErasedIds;
+use mpd_ingest::layout::{events_writer, identity_writer, profiles_writer};
+use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
 
 const EVENTS_TABLE: &str = "events";
 const PROFILES_TABLE: &str = "profiles";

@@ -7,7 +7,7 @@ use mpd_decode::{BadLine, LineBatchBuilder, StreamDecoder};
 use super::range::RangeWork;
 use super::spool::Spool;
 use crate::error::{Error, Result};
-use crate::table::batch_spool::BatchSpool;
+use mpd_ingest::BatchSpool;
 
 /// Where a request's batches wait until the request completed.
 pub(crate) trait Holding: Send + 'static {
@@ -39,11 +39,11 @@ impl Holding for BatchSpool {
     type Batch = arrow_array::RecordBatch;
 
     fn hold(&mut self, batch: arrow_array::RecordBatch) -> Result<()> {
-        self.push(batch)
+        Ok(self.push(batch)?)
     }
 
     fn append(&mut self, later: BatchSpool) -> Result<()> {
-        BatchSpool::append(self, later)
+        Ok(BatchSpool::append(self, later)?)
     }
 }
 
@@ -103,4 +103,23 @@ where
         }
         Ok((self.held, self.decoder.take_bad_lines()))
     }
+}
+
+/// Rows per decoded batch of a table load.
+const BATCH_ROWS: usize = 32_768;
+/// Bytes of one request's batches kept in memory before they go to a temporary file.
+const SPOOL_MEMORY_LIMIT: usize = 64 << 20;
+
+/// One attempt at an export request for a table: lines become Arrow batches in a spool.
+pub(crate) fn batch_work(
+    sync_id: i64,
+    cap: Option<u32>,
+) -> DecodeWork<mpd_decode::EventBatchBuilder, BatchSpool> {
+    let builder = mpd_decode::EventBatchBuilder::new(
+        mpd_decode::LineFormat::Export,
+        mpd_decode::TimeCorrection::None,
+        sync_id,
+        BATCH_ROWS,
+    );
+    DecodeWork::new(builder, BatchSpool::new(mpd_decode::events_schema(), SPOOL_MEMORY_LIMIT), cap)
 }

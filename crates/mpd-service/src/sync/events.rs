@@ -19,11 +19,12 @@ use crate::error::Result;
 use crate::report::Reporter;
 use crate::stream::range::{DayRange, EventSelection, RangeOutput, RunPlan};
 use crate::stream::requests::BadLinePolicy;
-use crate::table::batch_spool::BatchSpool;
-use crate::table::erased::ErasedIds;
-use crate::table::ingest::{Ingest, IngestCounts, IngestOptions, batch_work};
-use crate::table::layout::events_writer;
+use crate::stream::work::batch_work;
 use crate::workspace::Workspace;
+use mpd_ingest::BatchSpool;
+use mpd_ingest::erased::ErasedIds;
+use mpd_ingest::layout::events_writer;
+use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
 
 /// What `mpd sync events` did.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -16,9 +16,9 @@ use mpd_store::WriteMode;
 use super::window::cursor_app_id;
 use super::{EVENTS_TABLE, IDENTITY_TABLE};
 use crate::error::{Error, Result};
-use crate::table::dedup::normalize_strings;
-use crate::table::layout::identity_writer;
 use crate::workspace::Workspace;
+use mpd_ingest::dedup::normalize_strings;
+use mpd_ingest::layout::identity_writer;
 
 const BATCH_ROWS: usize = 16_384;
 

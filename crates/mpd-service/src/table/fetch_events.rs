@@ -6,15 +6,16 @@ use std::time::Instant;
 
 use mpd_store::{TableWriter, WriteMode};
 
-use super::dedup::KeyKind;
-use super::erased::ErasedIds;
-use super::ingest::{Ingest, IngestCounts, IngestOptions, batch_work};
-use super::layout::events_writer;
 use crate::error::Result;
 use crate::report::Reporter;
 use crate::stream::range::{EventSelection, RunPlan};
 use crate::stream::requests::BadLinePolicy;
+use crate::stream::work::batch_work;
 use crate::workspace::Workspace;
+use mpd_ingest::dedup::KeyKind;
+use mpd_ingest::erased::ErasedIds;
+use mpd_ingest::layout::events_writer;
+use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
 
 /// How a fetch treats an existing table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

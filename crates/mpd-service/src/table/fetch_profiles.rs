@@ -7,14 +7,14 @@ use std::time::Instant;
 use arrow_array::cast::AsArray;
 use mpd_store::WriteMode;
 
-use super::dedup::{kept_rows, normalize_strings};
-use super::erased::ErasedIds;
 use super::fetch_events::TableMode;
-use super::layout::profiles_writer;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::stream::StreamProfilesRequest;
 use crate::workspace::Workspace;
+use mpd_ingest::dedup::{kept_rows, normalize_strings};
+use mpd_ingest::erased::ErasedIds;
+use mpd_ingest::layout::profiles_writer;
 
 const BATCH_ROWS: usize = 16_384;
 

@@ -24,11 +24,7 @@ fn options(columns: &[&str]) -> WriterOptions {
 }
 
 /// A writer of an events table (partitioned by `date`).
-pub(crate) async fn events_writer(
-    store: &Store,
-    table: &str,
-    mode: WriteMode,
-) -> Result<TableWriter> {
+pub async fn events_writer(store: &Store, table: &str, mode: WriteMode) -> Result<TableWriter> {
     let schema = mpd_decode::events_schema();
     Ok(store
         .writer_with(table, schema, &[mpd_store::DATE_COLUMN], mode, options(&EVENT_STATS))
@@ -36,11 +32,7 @@ pub(crate) async fn events_writer(
 }
 
 /// A writer of an events table's audit table (partitioned by `date`).
-pub(crate) async fn audit_writer(
-    store: &Store,
-    table: &str,
-    mode: WriteMode,
-) -> Result<TableWriter> {
+pub async fn audit_writer(store: &Store, table: &str, mode: WriteMode) -> Result<TableWriter> {
     let schema = mpd_decode::rejected_duplicates_schema();
     Ok(store
         .writer_with(table, schema, &[mpd_store::DATE_COLUMN], mode, options(&AUDIT_STATS))
@@ -48,21 +40,13 @@ pub(crate) async fn audit_writer(
 }
 
 /// A writer of a profiles table.
-pub(crate) async fn profiles_writer(
-    store: &Store,
-    table: &str,
-    mode: WriteMode,
-) -> Result<TableWriter> {
+pub async fn profiles_writer(store: &Store, table: &str, mode: WriteMode) -> Result<TableWriter> {
     let schema = mpd_decode::profiles_schema();
     Ok(store.writer_with(table, schema, &[], mode, options(&PROFILE_STATS)).await?)
 }
 
 /// A writer of `identity_mappings`.
-pub(crate) async fn identity_writer(
-    store: &Store,
-    table: &str,
-    mode: WriteMode,
-) -> Result<TableWriter> {
+pub async fn identity_writer(store: &Store, table: &str, mode: WriteMode) -> Result<TableWriter> {
     let schema = mpd_decode::identity_schema();
     Ok(store.writer_with(table, schema, &[], mode, options(&IDENTITY_STATS)).await?)
 }

@@ -6,24 +6,17 @@ use arrow_array::RecordBatch;
 use chrono::NaiveDate;
 use mpd_store::{Store, TableWriter, WriteMode};
 
-use super::day_spill::DaySpill;
-use super::dedup::{
+use crate::day_spill::DaySpill;
+use crate::dedup::{
     Deduper, KeyKind, date_values, distinct_dates, kept_rows, kept_rows_by_date, normalize_strings,
     rejected_rows,
 };
-use super::erased::ErasedIds;
-use super::layout::audit_writer;
+use crate::erased::ErasedIds;
 use crate::error::{Error, Result};
-use crate::stream::work::DecodeWork;
-use crate::table::batch_spool::BatchSpool;
-
-/// Rows per decoded batch.
-const BATCH_ROWS: usize = 32_768;
-/// Bytes of one request's batches kept in memory before they go to a temporary file.
-const SPOOL_MEMORY_LIMIT: usize = 64 << 20;
+use crate::layout::audit_writer;
 
 /// The audit table that goes with `table`.
-pub(crate) fn audit_table_name(table: &str) -> String {
+pub fn audit_table_name(table: &str) -> String {
     if table == "events" {
         "rejected_duplicates".to_owned()
     } else {
@@ -47,7 +40,7 @@ pub struct IngestCounts {
 }
 
 impl IngestCounts {
-    pub(crate) fn add(&mut self, other: IngestCounts) {
+    pub fn add(&mut self, other: IngestCounts) {
         self.written += other.written;
         self.already_present += other.already_present;
         self.duplicates_rejected += other.duplicates_rejected;
@@ -57,24 +50,24 @@ impl IngestCounts {
 }
 
 /// How an ingest starts.
-pub(crate) struct IngestOptions<'a> {
-    pub(crate) store: &'a Store,
-    pub(crate) table: &'a str,
-    pub(crate) key_kind: KeyKind,
-    pub(crate) sync_id: i64,
+pub struct IngestOptions<'a> {
+    pub store: &'a Store,
+    pub table: &'a str,
+    pub key_kind: KeyKind,
+    pub sync_id: i64,
     /// Whether the table holds rows new ones must be compared with.
-    pub(crate) compare_with_store: bool,
+    pub compare_with_store: bool,
     /// Whether the audit table is replaced by the first audit commit (fetch --replace).
-    pub(crate) replace_audit: bool,
-    pub(crate) erased: ErasedIds,
+    pub replace_audit: bool,
+    pub erased: ErasedIds,
     /// Keys the deduper may hold before it moves the least recently touched days' keys to a
     /// temporary file (rows of those days then wait in a [`DaySpill`] until
     /// [`Ingest::write_set_aside`]); None holds every key.
-    pub(crate) held_keys_limit: Option<usize>,
+    pub held_keys_limit: Option<usize>,
 }
 
 /// Deduplicating writes into one events table across one or more commits.
-pub(crate) struct Ingest<'a> {
+pub struct Ingest<'a> {
     store: &'a Store,
     table: &'a str,
     audit_table: String,
@@ -94,7 +87,7 @@ pub(crate) struct Ingest<'a> {
 }
 
 impl<'a> Ingest<'a> {
-    pub(crate) async fn new(options: IngestOptions<'a>) -> Result<Self> {
+    pub async fn new(options: IngestOptions<'a>) -> Result<Self> {
         let audit_table = audit_table_name(options.table);
         Ok(Self {
             audit_exists: options.store.exists(&audit_table).await?,
@@ -114,28 +107,24 @@ impl<'a> Ingest<'a> {
         })
     }
 
-    pub(crate) fn audit_table(&self) -> &str {
+    pub fn audit_table(&self) -> &str {
         &self.audit_table
     }
 
     /// The counts since the last call.
-    pub(crate) fn take_counts(&mut self) -> IngestCounts {
+    pub fn take_counts(&mut self) -> IngestCounts {
         std::mem::take(&mut self.counts)
     }
 
     /// Deduplicates one fetched batch and writes what survives (and the audit rows).
-    pub(crate) async fn write(
-        &mut self,
-        batch: RecordBatch,
-        writer: &mut TableWriter,
-    ) -> Result<()> {
+    pub async fn write(&mut self, batch: RecordBatch, writer: &mut TableWriter) -> Result<()> {
         self.write_keyed(batch, None, writer).await
     }
 
     /// Deduplicates and writes the rows set aside while their days' keys were evicted, one day
     /// at a time (rows of a day in the order they came). Every other day's keys are let go of
     /// first: the input is over, so memory holds one day's keys. Call before the commit.
-    pub(crate) async fn write_set_aside(&mut self, writer: &mut TableWriter) -> Result<()> {
+    pub async fn write_set_aside(&mut self, writer: &mut TableWriter) -> Result<()> {
         let Some(spill) = self.set_aside.take() else {
             return Ok(());
         };
@@ -162,13 +151,13 @@ impl<'a> Ingest<'a> {
     }
 
     /// The key kind rows are compared by (to compute keys elsewhere, see `write_keyed`).
-    pub(crate) fn key_kind(&self) -> KeyKind {
+    pub fn key_kind(&self) -> KeyKind {
         self.deduper.kind()
     }
 
     /// [`Ingest::write`] of a batch whose keys were computed beforehand
     /// (`Deduper::keys`), where the rows were decoded.
-    pub(crate) async fn write_keyed(
+    pub async fn write_keyed(
         &mut self,
         batch: RecordBatch,
         keys: Option<Vec<u128>>,
@@ -239,7 +228,7 @@ impl<'a> Ingest<'a> {
     /// Commits the audit rows written since the last commit (after the events commit: a run
     /// stopped in between re-audits them next time, as the key is then known as stored).
     /// Returns whether there was anything to commit.
-    pub(crate) async fn commit_audit(
+    pub async fn commit_audit(
         &mut self,
         metadata: serde_json::Map<String, serde_json::Value>,
     ) -> Result<bool> {
@@ -254,13 +243,13 @@ impl<'a> Ingest<'a> {
 
     /// Forgets what this ingest accepted: the next batches are compared with the store as
     /// committed now. Keeps memory bounded by one commit's days.
-    pub(crate) fn start_next_commit(&mut self) {
+    pub fn start_next_commit(&mut self) {
         self.deduper = Deduper::new(self.key_kind, self.sync_id);
         self.compare_with_store = true;
     }
 
     /// Removes the uncommitted audit files.
-    pub(crate) async fn abort(&mut self) {
+    pub async fn abort(&mut self) {
         if let Some(audit) = self.audit_writer.take()
             && let Err(error) = audit.abort().await
         {
@@ -284,13 +273,18 @@ impl<'a> Ingest<'a> {
             ];
             let mut without_insert_id = 0;
             for stored in self.store.read_columns(self.table, &key_columns, Some(&days)).await? {
-                without_insert_id += self.deduper.remember(&normalize_strings(stored)?)?;
+                without_insert_id += self
+                    .deduper
+                    .remember(&normalize_strings(stored)?)
+                    .map_err(|e| e.in_table(self.table))?;
             }
             // Rows without $insert_id are keyed by their properties too; they are rare, so
             // only they are read again with that column, and only when there are any.
             if without_insert_id > 0 {
                 for stored in self.rows_without_insert_id(self.table, &days).await? {
-                    self.deduper.remember(&normalize_strings(stored)?)?;
+                    self.deduper
+                        .remember(&normalize_strings(stored)?)
+                        .map_err(|e| e.in_table(self.table))?;
                 }
             }
         }
@@ -301,11 +295,16 @@ impl<'a> Ingest<'a> {
             for audited in
                 self.store.read_columns(&self.audit_table, &audit_columns, Some(&days)).await?
             {
-                without_insert_id += self.deduper.remember_audited(&normalize_strings(audited)?)?;
+                without_insert_id += self
+                    .deduper
+                    .remember_audited(&normalize_strings(audited)?)
+                    .map_err(|e| e.in_table(&self.audit_table))?;
             }
             if without_insert_id > 0 {
                 for audited in self.rows_without_insert_id(&self.audit_table, &days).await? {
-                    self.deduper.remember_audited(&normalize_strings(audited)?)?;
+                    self.deduper
+                        .remember_audited(&normalize_strings(audited)?)
+                        .map_err(|e| e.in_table(&self.audit_table))?;
                 }
             }
         }
@@ -346,21 +345,7 @@ impl<'a> Ingest<'a> {
     }
 }
 
-/// One attempt at an export request for a table: lines become Arrow batches in a spool.
-pub(crate) fn batch_work(
-    sync_id: i64,
-    cap: Option<u32>,
-) -> DecodeWork<mpd_decode::EventBatchBuilder, BatchSpool> {
-    let builder = mpd_decode::EventBatchBuilder::new(
-        mpd_decode::LineFormat::Export,
-        mpd_decode::TimeCorrection::None,
-        sync_id,
-        BATCH_ROWS,
-    );
-    DecodeWork::new(builder, BatchSpool::new(mpd_decode::events_schema(), SPOOL_MEMORY_LIMIT), cap)
-}
-
-pub(crate) fn date32_to_day(days: i32) -> Option<NaiveDate> {
+pub fn date32_to_day(days: i32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(i64::from(days)))
 }
 

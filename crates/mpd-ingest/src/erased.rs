@@ -8,30 +8,30 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use sha2::{Digest, Sha256};
 
-use super::dedup::normalize_strings;
+use crate::dedup::normalize_strings;
 use crate::error::{Error, Result};
 
 /// The table that records erased ids (hashed).
-pub(crate) const ERASURES_TABLE: &str = "gdpr_erasures";
+pub const ERASURES_TABLE: &str = "gdpr_erasures";
 
 /// Columns of an events-shaped batch that identify a user.
 const ID_COLUMNS: [&str; 3] = ["distinct_id", "device_id", "user_id"];
 
 /// The hex SHA-256 of an id, as recorded.
-pub(crate) fn hash_id(id: &str) -> String {
+pub fn hash_id(id: &str) -> String {
     let digest = Sha256::digest(id.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The set of erased ids; empty (and free to apply) when nobody was erased.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ErasedIds {
+pub struct ErasedIds {
     hashes: Option<Arc<HashSet<[u8; 32]>>>,
 }
 
 impl ErasedIds {
     /// Reads the recorded hashes of a store.
-    pub(crate) async fn load(store: &mpd_store::Store) -> Result<Self> {
+    pub async fn load(store: &mpd_store::Store) -> Result<Self> {
         if !store.exists(ERASURES_TABLE).await? {
             return Ok(Self::default());
         }
@@ -39,7 +39,12 @@ impl ErasedIds {
         for batch in store.read_columns(ERASURES_TABLE, &["id_sha256"], None).await? {
             let batch = normalize_strings(batch)?;
             let Some(column) = batch.column(0).as_string_opt::<i32>() else {
-                return Err(Error::Internal("id_sha256 is not a string column".to_owned()));
+                return Err(Error::Column {
+                    table: Some(ERASURES_TABLE.to_owned()),
+                    column: "id_sha256".to_owned(),
+                    expected: "Utf8".to_owned(),
+                    found: batch.column(0).data_type().to_string(),
+                });
             };
             hashes.extend(column.iter().flatten().filter_map(parse_hex));
         }
@@ -47,17 +52,17 @@ impl ErasedIds {
         Ok(Self { hashes: (!hashes.is_empty()).then(|| Arc::new(hashes)) })
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.hashes.is_none()
     }
 
     /// Whether `id` belongs to an erased user.
-    pub(crate) fn contains(&self, id: &str) -> bool {
+    pub fn contains(&self, id: &str) -> bool {
         self.hashes.as_ref().is_some_and(|set| set.contains(&digest(id)))
     }
 
     /// `batch` without the rows of erased users, and how many rows were dropped.
-    pub(crate) fn drop_erased(&self, batch: RecordBatch) -> Result<(RecordBatch, u64)> {
+    pub fn drop_erased(&self, batch: RecordBatch) -> Result<(RecordBatch, u64)> {
         if self.is_empty() {
             return Ok((batch, 0));
         }

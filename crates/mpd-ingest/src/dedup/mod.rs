@@ -26,7 +26,7 @@ use held::{HeldKeys, Kept, MapKey};
 
 /// Which columns make an event's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyKind {
+pub enum KeyKind {
     /// `(insert_id, time)`: survives Mixpanel re-keying `distinct_id` after identity merges.
     InsertIdTime,
     /// Mixpanel's own rule: `(event_name, distinct_id, time, insert_id)`.
@@ -35,20 +35,20 @@ pub(crate) enum KeyKind {
 
 /// Per batch: which rows to write, which to audit, what was skipped.
 #[derive(Debug, Default)]
-pub(crate) struct Verdicts {
-    pub(crate) keep: Vec<bool>,
+pub struct Verdicts {
+    pub keep: Vec<bool>,
     /// Row index, reason, sync id of the kept copy.
-    pub(crate) rejected: Vec<(u32, &'static str, i64)>,
-    pub(crate) already_present: u64,
-    pub(crate) already_audited: u64,
+    pub rejected: Vec<(u32, &'static str, i64)>,
+    pub already_present: u64,
+    pub already_audited: u64,
 }
 
-pub(crate) const REASON_STORED: &str =
+pub const REASON_STORED: &str =
     "true duplicate: a stored row has the same key and another mp_processing_time";
-pub(crate) const REASON_IN_FETCH: &str =
+pub const REASON_IN_FETCH: &str =
     "true duplicate: an earlier row of this fetch has the same key and another mp_processing_time";
 
-pub(crate) struct Deduper {
+pub struct Deduper {
     kind: KeyKind,
     sync_id: i64,
     kept: HeldKeys,
@@ -60,7 +60,7 @@ pub(crate) struct Deduper {
 
 /// The key columns of an `events`-shaped batch, with the synthetic key for rows without
 /// `$insert_id`.
-pub(crate) struct KeyColumns<'a> {
+pub struct KeyColumns<'a> {
     event_name: &'a StringArray,
     distinct_id: &'a StringArray,
     device_id: Option<&'a StringArray>,
@@ -71,15 +71,15 @@ pub(crate) struct KeyColumns<'a> {
 
 impl<'a> KeyColumns<'a> {
     /// Reads the key columns of `batch` (already cast to Utf8 where needed).
-    pub(crate) fn of(batch: &'a RecordBatch) -> Result<Self> {
+    pub fn of(batch: &'a RecordBatch) -> Result<Self> {
         Ok(Self {
             event_name: string_column(batch, "event_name")?,
             distinct_id: string_column(batch, "distinct_id")?,
             device_id: string_column(batch, "device_id").ok(),
             insert_id: string_column(batch, "insert_id")?,
-            time: column(batch, "time")?
-                .as_primitive_opt::<TimestampMicrosecondType>()
-                .ok_or_else(|| Error::Internal("time is not a microsecond timestamp".to_owned()))?,
+            time: typed(batch, "time", "a microsecond timestamp", |c| {
+                c.as_primitive_opt::<TimestampMicrosecondType>()
+            })?,
             properties: string_column(batch, "properties").ok(),
         })
     }
@@ -129,7 +129,7 @@ impl<'a> KeyColumns<'a> {
 }
 
 impl Deduper {
-    pub(crate) fn new(kind: KeyKind, sync_id: i64) -> Self {
+    pub fn new(kind: KeyKind, sync_id: i64) -> Self {
         Self {
             kind,
             sync_id,
@@ -141,43 +141,43 @@ impl Deduper {
     }
 
     /// How many keys are held.
-    pub(crate) fn held_keys(&self) -> usize {
+    pub fn held_keys(&self) -> usize {
         self.kept.len()
     }
 
     /// Brings back the keys of an evicted `date`, with room for `rows` more.
-    pub(crate) fn restore_day(&mut self, date: i32, rows: usize) -> Result<()> {
+    pub fn restore_day(&mut self, date: i32, rows: usize) -> Result<()> {
         self.kept.restore(date, rows)
     }
 
     /// Lets go of the keys of `date` (days since the epoch): no more rows of it will come.
-    pub(crate) fn finish_day(&mut self, date: i32) {
+    pub fn finish_day(&mut self, date: i32) {
         self.kept.finish(date);
     }
 
     /// Lets go of the keys of every held date (the evicted ones wait for [`Self::restore_day`]).
-    pub(crate) fn finish_held(&mut self) {
+    pub fn finish_held(&mut self) {
         self.kept.finish_held();
     }
 
     /// Notes that a batch touched `dates`.
-    pub(crate) fn touch(&mut self, dates: &[i32]) {
+    pub fn touch(&mut self, dates: &[i32]) {
         self.kept.touch(dates);
     }
 
     /// Moves the keys of the least recently touched dates to a temporary file until at most
     /// `target` keys are held; rows of those dates must then wait for [`Self::restore_day`].
-    pub(crate) fn evict_down_to(&mut self, target: usize) -> Result<()> {
+    pub fn evict_down_to(&mut self, target: usize) -> Result<()> {
         self.kept.evict_down_to(target)
     }
 
     /// Whether the keys of `date` were moved to the temporary file.
-    pub(crate) fn is_evicted(&self, date: i32) -> bool {
+    pub fn is_evicted(&self, date: i32) -> bool {
         self.kept.is_evicted(date)
     }
 
     /// Whether any date's keys were moved to the temporary file.
-    pub(crate) fn any_evicted(&self) -> bool {
+    pub fn any_evicted(&self) -> bool {
         self.kept.any_evicted()
     }
 
@@ -199,26 +199,24 @@ impl Deduper {
     }
 
     /// Which of `dates` (days since the epoch) have their stored keys not loaded yet.
-    pub(crate) fn unloaded_dates(&self, dates: &[i32]) -> Vec<i32> {
+    pub fn unloaded_dates(&self, dates: &[i32]) -> Vec<i32> {
         dates.iter().copied().filter(|d| !self.loaded_dates.contains(d)).collect()
     }
 
     /// Marks dates as loaded (after their stored keys were given to [`Deduper::remember`], or
     /// when there is nothing stored to compare with).
-    pub(crate) fn mark_loaded(&mut self, dates: &[i32]) {
+    pub fn mark_loaded(&mut self, dates: &[i32]) {
         self.loaded_dates.extend(dates);
     }
 
     /// Remembers stored rows (key columns + `mp_processing_time` + `_sync_id`). Rows without
     /// `$insert_id` are skipped unless `properties` is among the columns.
     /// Returns how many rows were skipped for lack of properties.
-    pub(crate) fn remember(&mut self, stored: &RecordBatch) -> Result<usize> {
+    pub fn remember(&mut self, stored: &RecordBatch) -> Result<usize> {
         let keys = KeyColumns::of(stored)?;
         let skipped = (0..stored.num_rows()).filter(|row| !keys.has_key(*row)).count();
         let mpt = optional_timestamps(stored, "mp_processing_time")?;
-        let sync = column(stored, "_sync_id")?
-            .as_primitive_opt::<Int64Type>()
-            .ok_or_else(|| Error::Internal("_sync_id is not Int64".to_owned()))?;
+        let sync = typed(stored, "_sync_id", "Int64", |c| c.as_primitive_opt::<Int64Type>())?;
         let dates = date_values(stored)?;
         for row in (0..stored.num_rows()).filter(|row| keys.has_key(*row)) {
             let sync_id = sync.value(row);
@@ -239,7 +237,7 @@ impl Deduper {
     }
 
     /// Remembers audited rows, so a re-read of a known true duplicate is not audited twice.
-    pub(crate) fn remember_audited(&mut self, audited: &RecordBatch) -> Result<usize> {
+    pub fn remember_audited(&mut self, audited: &RecordBatch) -> Result<usize> {
         let keys = KeyColumns::of(audited)?;
         let skipped = (0..audited.num_rows()).filter(|row| !keys.has_key(*row)).count();
         let mpt = optional_timestamps(audited, "mp_processing_time")?;
@@ -250,24 +248,20 @@ impl Deduper {
     }
 
     /// The keys of a batch's rows, in order (see [`Deduper::judge`]).
-    pub(crate) fn keys(kind: KeyKind, batch: &RecordBatch) -> Result<Vec<u128>> {
+    pub fn keys(kind: KeyKind, batch: &RecordBatch) -> Result<Vec<u128>> {
         let keys = KeyColumns::of(batch)?;
         (0..batch.num_rows()).map(|row| keys.key(kind, row)).collect()
     }
 
     /// The kind of key this deduper compares.
-    pub(crate) fn kind(&self) -> KeyKind {
+    pub fn kind(&self) -> KeyKind {
         self.kind
     }
 
     /// Judges every row of a fetched batch, in order; accepted rows become known keys.
     /// `precomputed` are the rows' keys from [`Deduper::keys`] when the caller has them
     /// (computed where the rows were decoded, while they were still in that core's cache).
-    pub(crate) fn judge(
-        &mut self,
-        batch: &RecordBatch,
-        precomputed: Option<&[u128]>,
-    ) -> Result<Verdicts> {
+    pub fn judge(&mut self, batch: &RecordBatch, precomputed: Option<&[u128]>) -> Result<Verdicts> {
         let computed;
         let keys = match precomputed {
             Some(keys) if keys.len() == batch.num_rows() => keys,
@@ -309,7 +303,7 @@ impl Deduper {
 }
 
 /// The audit rows for `rejected` rows of `batch`: the event columns plus reason, time, kept id.
-pub(crate) fn rejected_rows(
+pub fn rejected_rows(
     batch: &RecordBatch,
     rejected: &[(u32, &'static str, i64)],
     rejected_at_us: i64,
@@ -330,7 +324,7 @@ pub(crate) fn rejected_rows(
 
 /// The kept rows of an events batch as one batch per `date`, in row order within each: one copy
 /// of the rows, none when every row is kept and the batch holds one date.
-pub(crate) fn kept_rows_by_date(batch: &RecordBatch, keep: &[bool]) -> Result<Vec<RecordBatch>> {
+pub fn kept_rows_by_date(batch: &RecordBatch, keep: &[bool]) -> Result<Vec<RecordBatch>> {
     let values = date_values(batch)?;
     let all_kept = keep.iter().all(|k| *k);
     if all_kept && values.iter().all(|d| Some(d) == values.first()) {
@@ -357,7 +351,7 @@ pub(crate) fn kept_rows_by_date(batch: &RecordBatch, keep: &[bool]) -> Result<Ve
 }
 
 /// Keeps the rows whose verdict is `keep`.
-pub(crate) fn kept_rows(batch: &RecordBatch, keep: Vec<bool>) -> Result<RecordBatch> {
+pub fn kept_rows(batch: &RecordBatch, keep: Vec<bool>) -> Result<RecordBatch> {
     arrow_select::filter::filter_record_batch(batch, &BooleanArray::from(keep))
         .map_err(|e| Error::Internal(format!("cannot filter rows: {e}")))
 }
@@ -387,13 +381,32 @@ fn hash128(parts: &[&[u8]], time: i64) -> u128 {
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
-    batch
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("column {name} missing from a batch")))
+    batch.column_by_name(name).ok_or_else(|| Error::Column {
+        table: None,
+        column: name.to_owned(),
+        expected: "present".to_owned(),
+        found: "missing".to_owned(),
+    })
+}
+
+/// The column `name` as the array type `cast` picks, or an error saying what it is instead.
+fn typed<'a, T: 'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+    expected: &str,
+    cast: impl FnOnce(&'a ArrayRef) -> Option<&'a T>,
+) -> Result<&'a T> {
+    let array = column(batch, name)?;
+    cast(array).ok_or_else(|| Error::Column {
+        table: None,
+        column: name.to_owned(),
+        expected: expected.to_owned(),
+        found: array.data_type().to_string(),
+    })
 }
 
 /// The distinct dates of a batch's rows, in order.
-pub(crate) fn distinct_dates(batch: &RecordBatch) -> Result<Vec<i32>> {
+pub fn distinct_dates(batch: &RecordBatch) -> Result<Vec<i32>> {
     let values = date_values(batch)?;
     let mut dates: Vec<i32> = Vec::new();
     for date in values {
@@ -407,31 +420,26 @@ pub(crate) fn distinct_dates(batch: &RecordBatch) -> Result<Vec<i32>> {
 }
 
 /// The `date` column's values (days since the epoch).
-pub(crate) fn date_values(batch: &RecordBatch) -> Result<&[i32]> {
-    Ok(column(batch, "date")?
-        .as_primitive_opt::<Date32Type>()
-        .ok_or_else(|| Error::Internal("date is not a Date32 column".to_owned()))?
-        .values())
+pub fn date_values(batch: &RecordBatch) -> Result<&[i32]> {
+    Ok(typed(batch, "date", "Date32", |c| c.as_primitive_opt::<Date32Type>())?.values())
 }
 
 fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
-    column(batch, name)?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| Error::Internal(format!("column {name} is not Utf8")))
+    typed(batch, name, "Utf8", |c| c.as_string_opt::<i32>())
 }
 
 fn optional_timestamps<'a>(
     batch: &'a RecordBatch,
     name: &str,
 ) -> Result<impl Fn(usize) -> Option<i64> + 'a> {
-    let array = column(batch, name)?
-        .as_primitive_opt::<TimestampMicrosecondType>()
-        .ok_or_else(|| Error::Internal(format!("{name} is not a microsecond timestamp")))?;
+    let array = typed(batch, name, "a microsecond timestamp", |c| {
+        c.as_primitive_opt::<TimestampMicrosecondType>()
+    })?;
     Ok(move |row| array.is_valid(row).then(|| array.value(row)))
 }
 
 /// Casts string-like columns (e.g. `Utf8View` from SQL) to `Utf8` so key code sees one type.
-pub(crate) fn normalize_strings(batch: RecordBatch) -> Result<RecordBatch> {
+pub fn normalize_strings(batch: RecordBatch) -> Result<RecordBatch> {
     let needs = batch
         .schema()
         .fields()
@@ -457,7 +465,12 @@ pub(crate) fn normalize_strings(batch: RecordBatch) -> Result<RecordBatch> {
         .zip(&fields)
         .map(|(c, f)| arrow_cast::cast(c, f.data_type()))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Internal(format!("cannot cast stored columns: {e}")))?;
+        .map_err(|e| Error::Column {
+            table: None,
+            column: "a text column".to_owned(),
+            expected: "castable to Utf8".to_owned(),
+            found: e.to_string(),
+        })?;
     RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
         .map_err(|e| Error::Internal(format!("cannot rebuild a batch: {e}")))
 }

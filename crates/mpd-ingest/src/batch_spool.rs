@@ -11,7 +11,7 @@ use arrow_schema::SchemaRef;
 
 use crate::error::{Error, Result};
 
-pub(crate) struct BatchSpool {
+pub struct BatchSpool {
     schema: SchemaRef,
     memory: Vec<RecordBatch>,
     in_memory_bytes: usize,
@@ -21,11 +21,11 @@ pub(crate) struct BatchSpool {
 }
 
 impl BatchSpool {
-    pub(crate) fn new(schema: SchemaRef, memory_limit: usize) -> Self {
+    pub fn new(schema: SchemaRef, memory_limit: usize) -> Self {
         Self { schema, memory: Vec::new(), in_memory_bytes: 0, memory_limit, file: None, rows: 0 }
     }
 
-    pub(crate) fn push(&mut self, batch: RecordBatch) -> Result<()> {
+    pub fn push(&mut self, batch: RecordBatch) -> Result<()> {
         self.rows += batch.num_rows() as u64;
         if let Some(file) = &mut self.file {
             return file.write(&batch).map_err(spool_error);
@@ -47,7 +47,7 @@ impl BatchSpool {
     }
 
     /// Appends every batch of `other` (a later piece of the same request), in order.
-    pub(crate) fn append(&mut self, other: BatchSpool) -> Result<()> {
+    pub fn append(&mut self, other: BatchSpool) -> Result<()> {
         for batch in other.into_batches()? {
             self.push(batch?)?;
         }
@@ -55,12 +55,12 @@ impl BatchSpool {
     }
 
     #[cfg(test)]
-    pub(crate) fn rows(&self) -> u64 {
+    pub fn rows(&self) -> u64 {
         self.rows
     }
 
     /// Every batch, in the order pushed.
-    pub(crate) fn into_batches(self) -> Result<SpooledBatches> {
+    pub fn into_batches(self) -> Result<SpooledBatches> {
         let Some(writer) = self.file else {
             return Ok(SpooledBatches::Memory(self.memory.into_iter()));
         };
@@ -77,7 +77,7 @@ impl BatchSpool {
 }
 
 /// Batches coming back out of a [`BatchSpool`].
-pub(crate) enum SpooledBatches {
+pub enum SpooledBatches {
     Memory(std::vec::IntoIter<RecordBatch>),
     File(Box<StreamReader<BufReader<File>>>),
 }
