@@ -61,7 +61,7 @@ pub struct IngestOptions<'a> {
     pub replace_audit: bool,
     pub erased: ErasedIds,
     /// Keys the deduper may hold before it moves the least recently touched days' keys to a
-    /// temporary file (rows of those days then wait in a [`DaySpill`] until
+    /// temporary file (rows of those days then wait in a day spill until
     /// [`Ingest::write_set_aside`]); None holds every key.
     pub held_keys_limit: Option<usize>,
 }

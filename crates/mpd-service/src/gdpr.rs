@@ -51,51 +51,44 @@ pub struct GdprReport {
     pub elapsed_secs: f64,
 }
 
-impl Workspace {
-    /// Erases `distinct_ids` from the store (see the module docs).
-    pub async fn gdpr_delete(&self, distinct_ids: &[String]) -> Result<GdprReport> {
-        let started = Instant::now();
-        let users: BTreeSet<String> = distinct_ids
-            .iter()
-            .map(|id| id.trim().to_owned())
-            .filter(|id| !id.is_empty())
-            .collect();
-        if users.is_empty() {
-            return Err(Error::InvalidArgument(
-                "name at least one user: --distinct-id ID (repeatable) or --file FILE with one id per line"
-                    .to_owned(),
-            ));
-        }
-        let store = self.store().await?;
-        let _lock = store.lock_for_writing("gdpr delete")?;
-        let ids = linked_ids(store, &users).await?;
-        let hashes: Vec<String> = ids.iter().map(|id| hash_id(id)).collect();
-        // Recorded first: if the run stops before the deletes, the next sync already drops the
-        // users' events, and running the command again finishes the deletes.
-        record_erasures(store, &hashes).await?;
-        let mut tables = Vec::new();
-        for table in store.table_names().await? {
-            if table == ERASURES_TABLE {
-                continue;
-            }
-            if let Some(erasure) = erase_from(store, &table, &hashes, users.len()).await? {
-                tables.push(erasure);
-            }
-        }
-        let quarantine_lines_removed = match store.root() {
-            Some(root) => {
-                scrub_quarantine(&mpd_store::StoreLocation::at(root).quarantine_dir(), &ids)?
-            }
-            None => 0,
-        };
-        Ok(GdprReport {
-            users: users.len(),
-            ids_erased: ids.len(),
-            tables,
-            quarantine_lines_removed,
-            elapsed_secs: started.elapsed().as_secs_f64(),
-        })
+/// Erases `distinct_ids` from the store (see the module docs).
+pub(crate) async fn gdpr_delete(ws: &Workspace, distinct_ids: &[String]) -> Result<GdprReport> {
+    let started = Instant::now();
+    let users: BTreeSet<String> =
+        distinct_ids.iter().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()).collect();
+    if users.is_empty() {
+        return Err(Error::InvalidArgument(
+            "name at least one user: --distinct-id ID (repeatable) or --file FILE with one id per line"
+                .to_owned(),
+        ));
     }
+    let store = ws.store().await?;
+    let _lock = store.lock_for_writing("gdpr delete")?;
+    let ids = linked_ids(store, &users).await?;
+    let hashes: Vec<String> = ids.iter().map(|id| hash_id(id)).collect();
+    // Recorded first: if the run stops before the deletes, the next sync already drops the
+    // users' events, and running the command again finishes the deletes.
+    record_erasures(store, &hashes).await?;
+    let mut tables = Vec::new();
+    for table in store.table_names().await? {
+        if table == ERASURES_TABLE {
+            continue;
+        }
+        if let Some(erasure) = erase_from(store, &table, &hashes, users.len()).await? {
+            tables.push(erasure);
+        }
+    }
+    let quarantine_lines_removed = match store.root() {
+        Some(root) => scrub_quarantine(&mpd_store::StoreLocation::at(root).quarantine_dir(), &ids)?,
+        None => 0,
+    };
+    Ok(GdprReport {
+        users: users.len(),
+        ids_erased: ids.len(),
+        tables,
+        quarantine_lines_removed,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// The users' ids plus the devices seen with them and the anonymous ids mapped to them.

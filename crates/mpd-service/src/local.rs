@@ -92,125 +92,124 @@ pub struct FileExport {
     pub rows: u64,
 }
 
-impl Workspace {
-    /// Runs a read-only SQL query over the store.
-    pub async fn sql(&self, query: &str) -> Result<QueryTable> {
-        let result = self.store().await?.sql(query).await?;
-        query_table(&result.schema, &result.batches)
-    }
+/// Runs a read-only SQL query over the store.
+pub(crate) async fn sql(ws: &Workspace, query: &str) -> Result<QueryTable> {
+    let result = ws.store().await?.sql(query).await?;
+    query_table(&result.schema, &result.batches)
+}
 
-    /// Runs a query and writes its rows to a `.parquet`, `.csv` or `.jsonl` file.
-    pub async fn sql_to_file(&self, query: &str, path: &Path) -> Result<FileExport> {
-        let format = mpd_store::FileFormat::from_path(path).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "cannot tell the format of {}: use a .parquet, .csv or .jsonl file name",
-                path.display()
-            ))
-        })?;
-        let written = self.store().await?.sql_to_file(query, path, format).await?;
-        Ok(FileExport { path: written.path, rows: written.rows })
-    }
-
-    /// The store's location and size.
-    pub async fn store_info(&self) -> Result<StoreInfo> {
-        let store = self.store().await?;
-        let tables = store.tables().await?;
-        Ok(StoreInfo {
-            store: store.mode_label(),
-            project_id: self.project_id_if_known(),
-            tables: tables.len(),
-            rows: tables.iter().filter_map(|t| t.n_rows).sum(),
-            size_bytes: tables.iter().map(|t| t.size_bytes).sum(),
-        })
-    }
-
-    /// Every table of the store.
-    pub async fn table_list(&self) -> Result<Vec<TableView>> {
-        let tables = self.store().await?.tables().await?;
-        Ok(tables
-            .into_iter()
-            .map(|t| TableView {
-                last_command: t.last_commit.as_ref().and_then(|c| {
-                    c.metadata.get("command").and_then(Value::as_str).map(str::to_owned)
-                }),
-                name: t.name,
-                rows: t.n_rows,
-                files: t.n_files,
-                size_bytes: t.size_bytes,
-                version: t.version,
-                partitioned_by: t.partition_columns.join(","),
-            })
-            .collect())
-    }
-
-    /// A table's columns.
-    pub async fn table_schema(&self, table: &str) -> Result<Vec<ColumnView>> {
-        let info = self.store().await?.table_info(table).await?;
-        Ok(columns_of(&info.schema))
-    }
-
-    /// `n` random rows of a table.
-    pub async fn sample(&self, table: &str, n: u32) -> Result<QueryTable> {
-        self.store().await?.table_info(table).await?;
-        self.sql(&format!("SELECT * FROM \"{table}\" ORDER BY random() LIMIT {n}")).await
-    }
-
-    /// Removes a table and its files.
-    pub async fn drop_table(&self, table: &str) -> Result<()> {
-        Ok(self.store().await?.drop_table(table).await?)
-    }
-
-    /// Per-column counts, nulls, distinct values, min and max.
-    pub async fn summarize(&self, table: &str) -> Result<Vec<ColumnSummary>> {
-        let info = self.store().await?.table_info(table).await?;
-        let fields = info.schema.fields();
-        let mut select = Vec::new();
-        for (i, field) in fields.iter().enumerate() {
-            let c = format!("\"{}\"", field.name());
-            select.push(format!("count({c}) AS n{i}"));
-            select.push(format!("approx_distinct({c}) AS d{i}"));
-            if is_summarizable(field.name()) {
-                select.push(format!("min({c}) AS lo{i}"));
-                select.push(format!("max({c}) AS hi{i}"));
-            }
-        }
-        let query = format!("SELECT count(*) AS total, {} FROM \"{table}\"", select.join(", "));
-        let stats = self.sql(&query).await?;
-        let row = stats.rows.first().and_then(Value::as_object).cloned().unwrap_or_default();
-        let total = row.get("total").and_then(Value::as_i64).unwrap_or(0);
-        Ok(fields
-            .iter()
-            .enumerate()
-            .map(|(i, field)| {
-                let non_null = row.get(&format!("n{i}")).and_then(Value::as_i64).unwrap_or(0);
-                ColumnSummary {
-                    column: field.name().clone(),
-                    data_type: field.data_type().to_string(),
-                    non_null,
-                    nulls: total - non_null,
-                    approx_distinct: row.get(&format!("d{i}")).and_then(Value::as_i64),
-                    min: row.get(&format!("lo{i}")).filter(|v| !v.is_null()).cloned(),
-                    max: row.get(&format!("hi{i}")).filter(|v| !v.is_null()).cloned(),
-                }
-            })
-            .collect())
-    }
-
-    /// Events per name with people, first and last time: what the table is made of.
-    pub async fn breakdown(&self, table: &str) -> Result<QueryTable> {
-        let info = self.store().await?.table_info(table).await?;
-        if info.schema.index_of("event_name").is_err() {
-            return Err(Error::InvalidArgument(format!(
-                "{table} has no event_name column: breakdown works on event tables"
-            )));
-        }
-        self.sql(&format!(
-            "SELECT event_name, count(*) AS events, count(DISTINCT distinct_id) AS distinct_ids, \
-             min(time) AS first_time, max(time) AS last_time \
-             FROM \"{table}\" GROUP BY event_name ORDER BY events DESC, event_name"
+/// Runs a query and writes its rows to a `.parquet`, `.csv` or `.jsonl` file.
+pub(crate) async fn sql_to_file(ws: &Workspace, query: &str, path: &Path) -> Result<FileExport> {
+    let format = mpd_store::FileFormat::from_path(path).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "cannot tell the format of {}: use a .parquet, .csv or .jsonl file name",
+            path.display()
         ))
-        .await
+    })?;
+    let written = ws.store().await?.sql_to_file(query, path, format).await?;
+    Ok(FileExport { path: written.path, rows: written.rows })
+}
+
+/// The store's location and size.
+pub(crate) async fn store_info(ws: &Workspace) -> Result<StoreInfo> {
+    let store = ws.store().await?;
+    let tables = store.tables().await?;
+    Ok(StoreInfo {
+        store: store.mode_label(),
+        project_id: ws.project_id_if_known(),
+        tables: tables.len(),
+        rows: tables.iter().filter_map(|t| t.n_rows).sum(),
+        size_bytes: tables.iter().map(|t| t.size_bytes).sum(),
+    })
+}
+
+/// Every table of the store.
+pub(crate) async fn table_list(ws: &Workspace) -> Result<Vec<TableView>> {
+    let tables = ws.store().await?.tables().await?;
+    Ok(tables
+        .into_iter()
+        .map(|t| TableView {
+            last_command: t
+                .last_commit
+                .as_ref()
+                .and_then(|c| c.metadata.get("command").and_then(Value::as_str).map(str::to_owned)),
+            name: t.name,
+            rows: t.n_rows,
+            files: t.n_files,
+            size_bytes: t.size_bytes,
+            version: t.version,
+            partitioned_by: t.partition_columns.join(","),
+        })
+        .collect())
+}
+
+/// A table's columns.
+pub(crate) async fn table_schema(ws: &Workspace, table: &str) -> Result<Vec<ColumnView>> {
+    let info = ws.store().await?.table_info(table).await?;
+    Ok(columns_of(&info.schema))
+}
+
+/// `n` random rows of a table.
+pub(crate) async fn sample(ws: &Workspace, table: &str, n: u32) -> Result<QueryTable> {
+    ws.store().await?.table_info(table).await?;
+    ws.sql(&format!("SELECT * FROM \"{table}\" ORDER BY random() LIMIT {n}")).await
+}
+
+/// Removes a table and its files.
+pub(crate) async fn drop_table(ws: &Workspace, table: &str) -> Result<()> {
+    Ok(ws.store().await?.drop_table(table).await?)
+}
+
+/// Per-column counts, nulls, distinct values, min and max.
+pub(crate) async fn summarize(ws: &Workspace, table: &str) -> Result<Vec<ColumnSummary>> {
+    let info = ws.store().await?.table_info(table).await?;
+    let fields = info.schema.fields();
+    let mut select = Vec::new();
+    for (i, field) in fields.iter().enumerate() {
+        let c = format!("\"{}\"", field.name());
+        select.push(format!("count({c}) AS n{i}"));
+        select.push(format!("approx_distinct({c}) AS d{i}"));
+        if is_summarizable(field.name()) {
+            select.push(format!("min({c}) AS lo{i}"));
+            select.push(format!("max({c}) AS hi{i}"));
+        }
     }
+    let query = format!("SELECT count(*) AS total, {} FROM \"{table}\"", select.join(", "));
+    let stats = ws.sql(&query).await?;
+    let row = stats.rows.first().and_then(Value::as_object).cloned().unwrap_or_default();
+    let total = row.get("total").and_then(Value::as_i64).unwrap_or(0);
+    Ok(fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let non_null = row.get(&format!("n{i}")).and_then(Value::as_i64).unwrap_or(0);
+            ColumnSummary {
+                column: field.name().clone(),
+                data_type: field.data_type().to_string(),
+                non_null,
+                nulls: total - non_null,
+                approx_distinct: row.get(&format!("d{i}")).and_then(Value::as_i64),
+                min: row.get(&format!("lo{i}")).filter(|v| !v.is_null()).cloned(),
+                max: row.get(&format!("hi{i}")).filter(|v| !v.is_null()).cloned(),
+            }
+        })
+        .collect())
+}
+
+/// Events per name with people, first and last time: what the table is made of.
+pub(crate) async fn breakdown(ws: &Workspace, table: &str) -> Result<QueryTable> {
+    let info = ws.store().await?.table_info(table).await?;
+    if info.schema.index_of("event_name").is_err() {
+        return Err(Error::InvalidArgument(format!(
+            "{table} has no event_name column: breakdown works on event tables"
+        )));
+    }
+    ws.sql(&format!(
+        "SELECT event_name, count(*) AS events, count(DISTINCT distinct_id) AS distinct_ids, \
+         min(time) AS first_time, max(time) AS last_time \
+         FROM \"{table}\" GROUP BY event_name ORDER BY events DESC, event_name"
+    ))
+    .await
 }
 
 fn is_summarizable(column: &str) -> bool {

@@ -8,9 +8,9 @@
 
 mod buckets;
 mod filter;
-mod funnel;
-mod retention;
-mod segmentation;
+pub(crate) mod funnel;
+pub(crate) mod retention;
+pub(crate) mod segmentation;
 mod sql;
 
 use serde_json::Value;

@@ -31,68 +31,66 @@ pub struct HistoryEntry {
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
-impl Workspace {
-    /// Merges a table's small files (hourly syncs make many) into large ones, in one commit.
-    pub async fn compact_table(&self, table: &str) -> Result<CompactSummary> {
-        let store = self.store().await?;
-        let _lock = store.lock_for_writing("tables compact")?;
-        let metadata = CommitInfo::new("tables compact").to_metadata();
-        Ok(store.compact(table, None, metadata).await?)
-    }
+/// Merges a table's small files (hourly syncs make many) into large ones, in one commit.
+pub(crate) async fn compact_table(ws: &Workspace, table: &str) -> Result<CompactSummary> {
+    let store = ws.store().await?;
+    let _lock = store.lock_for_writing("tables compact")?;
+    let metadata = CommitInfo::new("tables compact").to_metadata();
+    Ok(store.compact(table, None, metadata).await?)
+}
 
-    /// Deletes files no version younger than `retention` needs (Delta's VACUUM).
-    pub async fn vacuum_table(
-        &self,
-        table: &str,
-        retention: Duration,
-        dry_run: bool,
-    ) -> Result<VacuumSummary> {
-        if retention < mpd_store::DEFAULT_VACUUM_RETENTION {
-            return Err(crate::error::Error::InvalidArgument(format!(
-                "a retention of {} h is below Delta's minimum of {} h: files younger than that may \
-                 still be read by time travel or by a writer in progress (to erase a user's data \
-                 now, use `mpd gdpr delete`)",
-                retention.as_secs() / 3600,
-                mpd_store::DEFAULT_VACUUM_RETENTION.as_secs() / 3600
-            )));
-        }
-        let store = self.store().await?;
-        let _lock = store.lock_for_writing("tables vacuum")?;
-        let options = VacuumOptions {
-            retention,
-            dry_run,
-            metadata: CommitInfo::new("tables vacuum").to_metadata(),
-            ..VacuumOptions::default()
-        };
-        Ok(store.vacuum(table, options).await?)
+/// Deletes files no version younger than `retention` needs (Delta's VACUUM).
+pub(crate) async fn vacuum_table(
+    ws: &Workspace,
+    table: &str,
+    retention: Duration,
+    dry_run: bool,
+) -> Result<VacuumSummary> {
+    if retention < mpd_store::DEFAULT_VACUUM_RETENTION {
+        return Err(crate::error::Error::InvalidArgument(format!(
+            "a retention of {} h is below Delta's minimum of {} h: files younger than that may \
+             still be read by time travel or by a writer in progress (to erase a user's data \
+             now, use `mpd gdpr delete`)",
+            retention.as_secs() / 3600,
+            mpd_store::DEFAULT_VACUUM_RETENTION.as_secs() / 3600
+        )));
     }
+    let store = ws.store().await?;
+    let _lock = store.lock_for_writing("tables vacuum")?;
+    let options = VacuumOptions {
+        retention,
+        dry_run,
+        metadata: CommitInfo::new("tables vacuum").to_metadata(),
+        ..VacuumOptions::default()
+    };
+    Ok(store.vacuum(table, options).await?)
+}
 
-    /// The table's commits, newest first, with each sync's counts.
-    pub async fn table_history(
-        &self,
-        table: &str,
-        limit: Option<usize>,
-    ) -> Result<Vec<HistoryEntry>> {
-        let store = self.store().await?;
-        let commits = store.history(table, limit).await?;
-        Ok(commits
-            .into_iter()
-            .map(|commit| {
-                let info = CommitInfo::from_metadata(&commit.metadata);
-                HistoryEntry {
-                    version: commit.version,
-                    timestamp: commit
-                        .timestamp
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                    operation: commit.operation.clone(),
-                    command: (!info.command.is_empty()).then_some(info.command),
-                    written: info.written,
-                    already_present: info.already_present,
-                    duplicates_rejected: info.duplicates_rejected,
-                    cursor: info.cursor.map(|day| day.to_string()),
-                    metadata: commit.metadata,
-                }
-            })
-            .collect())
-    }
+/// The table's commits, newest first, with each sync's counts.
+pub(crate) async fn table_history(
+    ws: &Workspace,
+    table: &str,
+    limit: Option<usize>,
+) -> Result<Vec<HistoryEntry>> {
+    let store = ws.store().await?;
+    let commits = store.history(table, limit).await?;
+    Ok(commits
+        .into_iter()
+        .map(|commit| {
+            let info = CommitInfo::from_metadata(&commit.metadata);
+            HistoryEntry {
+                version: commit.version,
+                timestamp: commit
+                    .timestamp
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                operation: commit.operation.clone(),
+                command: (!info.command.is_empty()).then_some(info.command),
+                written: info.written,
+                already_present: info.already_present,
+                duplicates_rejected: info.duplicates_rejected,
+                cursor: info.cursor.map(|day| day.to_string()),
+                metadata: commit.metadata,
+            }
+        })
+        .collect())
 }

@@ -1,14 +1,31 @@
-//! The `Workspace` facade: credentials resolved once, services built on first use.
+//! The `Workspace` facade, and its table of contents: every public method of a workspace is
+//! in this file, most of them one line handing the work to the module (or crate) that does it.
+//! Credentials are resolved once, the store and the client are built on first use
+//! (`workspace/internals.rs`).
 
-use std::path::PathBuf;
+mod internals;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use mpd_config::{ConfigFile, EnvVars, ResolvedCredentials, Settings, SettingsOverrides};
-use mpd_store::StoreLocation;
+use mpd_store::{CompactSummary, StoreLocation, VacuumSummary};
 
+pub use self::internals::AuthCheck;
 use crate::credentials::LazyCredentials;
-use crate::error::{AuthRefused, Error, Result};
+use crate::error::Result;
+use crate::gdpr::GdprReport;
+use crate::import::{DumpImportReport, DumpSource, ImportReport};
+use crate::local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
+use crate::maintenance::HistoryEntry;
+use crate::report::Reporter;
+use crate::stream::{ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary};
+use crate::sync::{SyncReport, SyncRequest};
+use crate::table::{FetchEventsRequest, FetchSummary, ProfileFetchSummary, TableMode};
+use mpd_live::DiscoveryCache;
 use mpd_live::request::{
     ActivityQuery, CountType, EventCountsQuery, FlowsView, FrequencyQuery, FunnelQuery,
     MetricQuery, PropertyCountsQuery, RetentionQuery, SegmentationQuery,
@@ -18,7 +35,6 @@ use mpd_live::result::{
     FunnelResult, Metric, MetricResult, PropertyCount, PropertyCountsResult, RetentionResult,
     SavedReport, SegmentationResult, TopEvent,
 };
-use mpd_live::{DiscoveryCache, LiveApi};
 
 /// How to build a [`Workspace`].
 #[derive(Debug, Default)]
@@ -64,6 +80,8 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    // ---- Opening and closing
+
     /// Reads the config file's settings and captures the environment; the account is looked up
     /// in them only when a command first needs Mixpanel.
     pub fn open(options: WorkspaceOptions) -> Result<Self> {
@@ -95,25 +113,9 @@ impl Workspace {
     }
 
     /// A workspace over a store alone: SQL, inspection, import, maintenance, GDPR erasure and
-    /// `--local` queries work; a request to Mixpanel fails with [`Error::NoAccount`].
+    /// `--local` queries work; a request to Mixpanel fails with [`Error::NoAccount`](crate::Error::NoAccount).
     pub fn for_store(settings: Settings) -> Self {
         Self::with_credentials(LazyCredentials::store_only(), settings, None)
-    }
-
-    fn with_credentials(
-        credentials: LazyCredentials,
-        settings: Settings,
-        home: Option<PathBuf>,
-    ) -> Self {
-        Self {
-            credentials,
-            settings,
-            home,
-            store_kind: StoreKind::Persistent,
-            client: OnceLock::new(),
-            store: tokio::sync::OnceCell::new(),
-            discovery: DiscoveryCache::default(),
-        }
     }
 
     /// The same workspace with another kind of store (before the store is first used).
@@ -122,30 +124,10 @@ impl Workspace {
         self
     }
 
-    /// The store, opened on first use.
-    pub async fn store(&self) -> Result<&mpd_store::Store> {
-        self.store_for_project(None).await
-    }
-
-    /// The store, opened on first use; `project_hint` names the project whose default store to
-    /// use when neither a store nor an account is configured (`import pipelines` reads it from
-    /// the folder).
-    pub(crate) async fn store_for_project(
-        &self,
-        project_hint: Option<u64>,
-    ) -> Result<&mpd_store::Store> {
-        self.store
-            .get_or_try_init(|| async {
-                let mode = match self.store_kind {
-                    StoreKind::Persistent => mpd_store::StoreMode::Persistent(
-                        self.store_location_for(project_hint)?.root().to_path_buf(),
-                    ),
-                    StoreKind::Ephemeral => mpd_store::StoreMode::Ephemeral,
-                    StoreKind::InMemory => mpd_store::StoreMode::InMemory,
-                };
-                Ok::<_, Error>(mpd_store::Store::open(mode).await?)
-            })
-            .await
+    /// Discovery answers are cached for the life of this workspace unless switched off.
+    pub fn with_discovery_cache(mut self, on: bool) -> Self {
+        self.discovery.set_enabled(on);
+        self
     }
 
     /// Closes the workspace: an ephemeral store's folder is removed.
@@ -156,23 +138,11 @@ impl Workspace {
         Ok(())
     }
 
-    /// A new quarantine file for malformed lines of `what` over `[from, to]`.
-    pub(crate) fn quarantine_file_path(
-        &self,
-        what: &str,
-        from: chrono::NaiveDate,
-        to: chrono::NaiveDate,
-    ) -> Result<PathBuf> {
-        self.quarantine_file_named(&format!("{what}-{from}-{to}"))
-    }
+    // ---- What the workspace holds
 
-    /// A new quarantine file for malformed lines of files read by `what` (`export`, `pipelines`).
-    pub(crate) fn quarantine_file_named(&self, what: &str) -> Result<PathBuf> {
-        let dir = match self.store.get().and_then(|s| s.root()) {
-            Some(root) => mpd_store::StoreLocation::at(root).quarantine_dir(),
-            None => self.store_location()?.quarantine_dir(),
-        };
-        Ok(dir.join(format!("{what}-{}.jsonl", chrono::Utc::now().format("%Y%m%dT%H%M%S"))))
+    /// The effective settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The credentials, resolved on this first need (the secret stays redacted in `Debug`).
@@ -185,46 +155,185 @@ impl Workspace {
         self.credentials.project_id_if_known()
     }
 
-    /// The effective settings.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// The project's store location: the configured one, else `~/.mp/lake/<project_id>/` of
     /// the configured account.
     pub fn store_location(&self) -> Result<StoreLocation> {
         self.store_location_for(None)
     }
 
-    fn store_location_for(&self, project_hint: Option<u64>) -> Result<StoreLocation> {
-        if let Some(store) = &self.settings.store {
-            return Ok(StoreLocation::at(store));
-        }
-        let project_id = match (self.credentials.get(), project_hint) {
-            (Ok(credentials), _) => credentials.project_id,
-            (Err(_), Some(hint)) => hint,
-            (Err(error), None) => return Err(Error::NoStore { reason: error.to_string() }),
-        };
-        let home = self.home.as_ref().ok_or_else(|| {
-            Error::InvalidArgument(
-                "HOME is not set, so the default store location is unknown: pass --store DIR or set MPD_STORE"
-                    .to_owned(),
-            )
-        })?;
-        Ok(StoreLocation::default_for_project(home, project_id))
+    /// The store, opened on first use.
+    pub async fn store(&self) -> Result<&mpd_store::Store> {
+        self.store_for_project(None).await
     }
 
     /// The Mixpanel client, built on first use from the credentials and settings.
     pub fn client(&self) -> Result<&mpd_api::Client> {
-        if let Some(client) = self.client.get() {
-            return Ok(client);
-        }
-        let client = mpd_api::Client::new(self.client_options()?).map_err(Error::Api)?;
-        Ok(self.client.get_or_init(|| client))
+        self.client_on_first_use()
     }
 
-    // Live queries through Mixpanel's Query API (each spends one of the project's hourly
-    // queries); the work is in `mpd_live`.
+    /// Makes one cheap authenticated call and reports whether the account works.
+    pub async fn check_auth(&self) -> Result<AuthCheck> {
+        self.auth_check().await
+    }
+
+    /// Today in the project's time zone, or the `today` setting (`MPD_TODAY`).
+    pub fn today(&self) -> Result<NaiveDate> {
+        crate::sync::today(self)
+    }
+
+    // ---- Loading data: sync, fetch, import, stream
+
+    /// Brings the requested tables up to date (or, with `dry_run`, says what that takes).
+    pub async fn sync(&self, request: &SyncRequest, reporter: &dyn Reporter) -> Result<SyncReport> {
+        crate::sync::sync(self, request, reporter).await
+    }
+
+    /// Fetches events into a table of the store: day by day, decoded to Arrow, deduplicated
+    /// (docs/sync.md) and committed as one Delta commit. An existing table is refused with
+    /// [`TableMode::Create`] before anything is downloaded.
+    pub async fn fetch_events(
+        &self,
+        request: &FetchEventsRequest,
+        reporter: &dyn Reporter,
+    ) -> Result<FetchSummary> {
+        crate::table::fetch_events::fetch_events(self, request, reporter).await
+    }
+
+    /// Fetches profiles into a table: create (refused if it exists), append (profiles whose
+    /// distinct_id is stored are skipped) or replace (a new snapshot in one commit).
+    pub async fn fetch_profiles(
+        &self,
+        table: &str,
+        mode: TableMode,
+        request: &StreamProfilesRequest,
+        reporter: &dyn Reporter,
+    ) -> Result<ProfileFetchSummary> {
+        crate::table::fetch_profiles::fetch_profiles(self, table, mode, request, reporter).await
+    }
+
+    /// Imports export dumps (see the module docs); `allow_bad_lines` malformed lines are set
+    /// aside before the run stops.
+    pub async fn import_export(
+        &self,
+        source: &DumpSource,
+        allow_bad_lines: u64,
+        reporter: &dyn Reporter,
+    ) -> Result<DumpImportReport> {
+        crate::import::export::import_export(self, source, allow_bad_lines, reporter).await
+    }
+
+    /// Imports a JSON-pipelines tree (see the module docs); `allow_bad_lines` malformed lines
+    /// are set aside before the run stops.
+    pub async fn import_pipelines(
+        &self,
+        source: &Path,
+        allow_bad_lines: u64,
+        reporter: &dyn Reporter,
+    ) -> Result<ImportReport> {
+        crate::import::import_pipelines(self, source, allow_bad_lines, reporter).await
+    }
+
+    /// Streams events day by day to `out`. Each day is held back until its request completed,
+    /// so a day retried after a fault never writes a line twice, and days are written in order.
+    pub async fn stream_events(
+        &self,
+        request: &StreamEventsRequest,
+        out: &mut dyn Write,
+        reporter: &dyn Reporter,
+    ) -> Result<StreamSummary> {
+        crate::stream::events::stream_events(self, request, out, reporter).await
+    }
+
+    /// Streams profiles page by page to `out`.
+    pub async fn stream_profiles(
+        &self,
+        request: &StreamProfilesRequest,
+        out: &mut dyn Write,
+        reporter: &dyn Reporter,
+    ) -> Result<ProfileSummary> {
+        crate::stream::profiles::stream_profiles(self, request, out, reporter).await
+    }
+
+    // ---- SQL over the store and inspection
+
+    /// Runs a read-only SQL query over the store.
+    pub async fn sql(&self, query: &str) -> Result<QueryTable> {
+        crate::local::sql(self, query).await
+    }
+
+    /// Runs a query and writes its rows to a `.parquet`, `.csv` or `.jsonl` file.
+    pub async fn sql_to_file(&self, query: &str, path: &Path) -> Result<FileExport> {
+        crate::local::sql_to_file(self, query, path).await
+    }
+
+    /// The store's location and size.
+    pub async fn store_info(&self) -> Result<StoreInfo> {
+        crate::local::store_info(self).await
+    }
+
+    /// Every table of the store.
+    pub async fn table_list(&self) -> Result<Vec<TableView>> {
+        crate::local::table_list(self).await
+    }
+
+    /// A table's columns.
+    pub async fn table_schema(&self, table: &str) -> Result<Vec<ColumnView>> {
+        crate::local::table_schema(self, table).await
+    }
+
+    /// `n` random rows of a table.
+    pub async fn sample(&self, table: &str, n: u32) -> Result<QueryTable> {
+        crate::local::sample(self, table, n).await
+    }
+
+    /// Per-column counts, nulls, distinct values, min and max.
+    pub async fn summarize(&self, table: &str) -> Result<Vec<ColumnSummary>> {
+        crate::local::summarize(self, table).await
+    }
+
+    /// Events per name with people, first and last time: what the table is made of.
+    pub async fn breakdown(&self, table: &str) -> Result<QueryTable> {
+        crate::local::breakdown(self, table).await
+    }
+
+    // ---- Maintenance and erasure
+
+    /// Merges a table's small files (hourly syncs make many) into large ones, in one commit.
+    pub async fn compact_table(&self, table: &str) -> Result<CompactSummary> {
+        crate::maintenance::compact_table(self, table).await
+    }
+
+    /// Deletes files no version younger than `retention` needs (Delta's VACUUM).
+    pub async fn vacuum_table(
+        &self,
+        table: &str,
+        retention: Duration,
+        dry_run: bool,
+    ) -> Result<VacuumSummary> {
+        crate::maintenance::vacuum_table(self, table, retention, dry_run).await
+    }
+
+    /// The table's commits, newest first, with each sync's counts.
+    pub async fn table_history(
+        &self,
+        table: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<HistoryEntry>> {
+        crate::maintenance::table_history(self, table, limit).await
+    }
+
+    /// Removes a table and its files.
+    pub async fn drop_table(&self, table: &str) -> Result<()> {
+        crate::local::drop_table(self, table).await
+    }
+
+    /// Erases `distinct_ids` from the store (see the module docs).
+    pub async fn gdpr_delete(&self, distinct_ids: &[String]) -> Result<GdprReport> {
+        crate::gdpr::gdpr_delete(self, distinct_ids).await
+    }
+
+    // ---- Live queries through Mixpanel's Query API (each spends one of the project's hourly
+    // queries; the work is in `mpd_live`)
 
     /// One event over time, optionally split by a property (`/segmentation`).
     pub async fn segmentation(&self, q: &SegmentationQuery) -> Result<SegmentationResult> {
@@ -285,13 +394,44 @@ impl Workspace {
         self.live()?.flows(bookmark_id, view).await.map_err(|e| self.live_error(e))
     }
 
-    // Schema discovery, cached for the life of the workspace.
+    // ---- The same answers computed from the store (`--local`, `local_queries/`)
 
-    /// Discovery answers are cached for the life of this workspace unless switched off.
-    pub fn with_discovery_cache(mut self, on: bool) -> Self {
-        self.discovery.set_enabled(on);
-        self
+    /// `segmentation --local`: one event per time bucket, optionally split by a property, from
+    /// the store. Without `on` the one series is named after the event; with it, one series
+    /// per property value (events without the property left out), the `limit` largest
+    /// (default 60). Every bucket of the span is present, zero when nothing happened.
+    pub async fn local_segmentation(&self, q: &SegmentationQuery) -> Result<SegmentationResult> {
+        crate::local_queries::segmentation::local_segmentation(self, q).await
     }
+
+    /// `event-counts --local`: each event per time bucket, one series per event asked for
+    /// (zero-filled even when it never happened).
+    pub async fn local_event_counts(&self, q: &EventCountsQuery) -> Result<EventCountsResult> {
+        crate::local_queries::segmentation::local_event_counts(self, q).await
+    }
+
+    /// `funnel --local`: the funnel of `q.steps` (at least two) from the store. A user enters
+    /// at their first step-1 event in the span; each next step is that step's first event
+    /// after the previous step and at most the window (default 30 days) after the entry, so
+    /// later steps may fall after the span. Buckets are entry buckets (day unless `unit`),
+    /// every bucket of the span listed; with `on`, segments are the property's value on the
+    /// entry event, largest first (`limit`, default 255). `where` applies to every step.
+    pub async fn local_funnel(&self, q: &FunnelQuery) -> Result<FunnelResult> {
+        crate::local_queries::funnel::local_funnel(self, q).await
+    }
+
+    /// `retention --local` from the store. Birth: a user's cohort is the bucket of their
+    /// first born event in the span (the birth time); compounded: every bucket in which they
+    /// did it (birth time: their first born event of that bucket). `counts[i]` = cohort users
+    /// with a return event (any event when none is named) at or after the birth time in
+    /// interval i, `[start + i·interval, start + (i+1)·interval)` units; unbounded counts a
+    /// user in every interval up to their last return. Only intervals starting on or before
+    /// the last synced day are listed.
+    pub async fn local_retention(&self, q: &RetentionQuery) -> Result<RetentionResult> {
+        crate::local_queries::retention::local_retention(self, q).await
+    }
+
+    // ---- Schema discovery, cached for the life of the workspace (`mpd_live`)
 
     /// Forgets every cached discovery answer.
     pub fn clear_discovery_cache(&self) {
@@ -333,123 +473,4 @@ impl Workspace {
     pub async fn top_events(&self, count_type: CountType, limit: u32) -> Result<Vec<TopEvent>> {
         self.live()?.top_events(count_type, limit).await.map_err(|e| self.live_error(e))
     }
-
-    /// Makes one cheap authenticated call and reports whether the account works.
-    pub async fn check_auth(&self) -> Result<AuthCheck> {
-        let n_events = self.client()?.check_auth().await.map_err(|e| self.api_error(e))?;
-        let credentials = self.credentials()?;
-        Ok(AuthCheck {
-            account: credentials.account_label(),
-            project_id: credentials.project_id,
-            region: credentials.region.to_string(),
-            ok: true,
-            n_event_names: n_events as u64,
-        })
-    }
-
-    /// Live queries and discovery through this workspace's client and discovery cache.
-    fn live(&self) -> Result<LiveApi<'_>> {
-        Ok(LiveApi::new(self.client()?, &self.discovery, self.credentials()?.project_id))
-    }
-
-    /// A live failure as the service reports it: credential refusals name the account.
-    fn live_error(&self, error: mpd_live::Error) -> Error {
-        match error {
-            mpd_live::Error::Api(api) => self.api_error(api),
-            other => Error::Live(Box::new(other)),
-        }
-    }
-
-    /// Wraps an API error with the account it happened for, when the credentials are at fault.
-    pub(crate) fn api_error(&self, error: mpd_api::Error) -> Error {
-        if error.class() != mpd_api::ErrorClass::Auth {
-            return Error::Api(error);
-        }
-        let source = error;
-        let detail = match source.http_failure() {
-            Some(failure) => {
-                let path = failure.endpoint.split('?').next().unwrap_or_default();
-                format!("HTTP {} {:?} on {path}", failure.status, failure.message)
-            }
-            None => source.to_string(),
-        };
-        // An API error implies a client, and a client implies resolved credentials.
-        let Ok(credentials) = self.credentials() else { return Error::Api(source) };
-        let account = match credentials.account_name() {
-            Some(name) => format!("account '{name}'"),
-            None => "the credentials in MP_USERNAME/MP_SECRET".to_owned(),
-        };
-        Error::Auth(Box::new(AuthRefused {
-            account,
-            project_id: credentials.project_id,
-            region: credentials.region.to_string(),
-            detail,
-            source,
-        }))
-    }
-
-    fn client_options(&self) -> Result<mpd_api::ClientOptions> {
-        let s = &self.settings;
-        let credentials = self.credentials()?;
-        let region: mpd_api::Region = credentials.region.to_string().parse().map_err(|_| {
-            Error::InvalidArgument(format!("unknown region {}", credentials.region))
-        })?;
-        Ok(mpd_api::ClientOptions {
-            region,
-            credentials: mpd_api::Credentials {
-                username: credentials.username.clone(),
-                secret: mpd_api::Secret::new(credentials.secret.expose()),
-                project_id: credentials.project_id,
-            },
-            base_urls: mpd_api::BaseUrls {
-                all: parse_url("base_url", s.base_url.as_deref())?,
-                export: parse_url("export_url", s.export_url.as_deref())?,
-                query: parse_url("query_url", s.query_url.as_deref())?,
-            },
-            export_budget: mpd_api::Budget {
-                per_hour: s.export_per_hour,
-                per_second: s.export_per_second,
-                concurrent: s.export_concurrent,
-            },
-            query_budget: mpd_api::Budget {
-                per_hour: s.query_per_hour,
-                per_second: 0,
-                concurrent: s.query_concurrent,
-            },
-            retry: mpd_api::RetryPolicy {
-                max_attempts: s.retry_max_attempts.max(1),
-                base_delay: Duration::from_millis(s.retry_base_delay_ms),
-                max_delay: Duration::from_millis(s.retry_max_delay_ms),
-            },
-            timeouts: mpd_api::Timeouts {
-                export_first_byte: Duration::from_secs(s.export_first_byte_timeout_secs),
-                idle_read: Duration::from_secs(s.idle_read_timeout_secs),
-                ..mpd_api::Timeouts::default()
-            },
-        })
-    }
-}
-
-fn parse_url(key: &str, value: Option<&str>) -> Result<Option<url::Url>> {
-    value
-        .map(|v| {
-            url::Url::parse(v)
-                .map_err(|e| Error::InvalidArgument(format!("{key} {v:?} is not a valid URL: {e}")))
-        })
-        .transpose()
-}
-
-/// The outcome of [`Workspace::check_auth`].
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AuthCheck {
-    /// The account or credential source that was tested.
-    pub account: String,
-    /// The project.
-    pub project_id: u64,
-    /// The region.
-    pub region: String,
-    /// Whether Mixpanel accepted the credentials.
-    pub ok: bool,
-    /// How many event names the cheap call returned.
-    pub n_event_names: u64,
 }

@@ -3,7 +3,7 @@
 //!
 //! `time` is part of every key, so copies of an event share its `date` partition: the deduper
 //! loads the keys of a date the first time a batch touches it and never looks at other dates,
-//! and holds them in one map per date ([`held`]), which it lets go of when told that a day is
+//! and holds them in one map per date (`held.rs`), which it lets go of when told that a day is
 //! finished. Keys are kept as 128-bit hashes, 24 bytes an entry.
 
 use std::collections::HashSet;

@@ -91,17 +91,6 @@ struct Dump {
 }
 
 impl Workspace {
-    /// Imports export dumps (see the module docs); `allow_bad_lines` malformed lines are set
-    /// aside before the run stops.
-    pub async fn import_export(
-        &self,
-        source: &DumpSource,
-        allow_bad_lines: u64,
-        reporter: &dyn Reporter,
-    ) -> Result<DumpImportReport> {
-        self.import_export_holding(source, allow_bad_lines, reporter, HELD_KEYS_LIMIT).await
-    }
-
     /// [`Workspace::import_export`] with the deduper holding at most `held_keys_limit` keys.
     async fn import_export_holding(
         &self,
@@ -181,6 +170,17 @@ impl Workspace {
         report.elapsed_secs = started.elapsed().as_secs_f64();
         Ok(report)
     }
+}
+
+/// Imports export dumps (see the module docs); `allow_bad_lines` malformed lines are set
+/// aside before the run stops.
+pub(crate) async fn import_export(
+    ws: &Workspace,
+    source: &DumpSource,
+    allow_bad_lines: u64,
+    reporter: &dyn Reporter,
+) -> Result<DumpImportReport> {
+    ws.import_export_holding(source, allow_bad_lines, reporter, HELD_KEYS_LIMIT).await
 }
 
 /// Decodes the dumps on a blocking thread and writes their batches through the dedup here;

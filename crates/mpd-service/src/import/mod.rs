@@ -8,7 +8,7 @@
 //! People and identity datasets are full snapshots: when any of their files is new, the whole
 //! dataset replaces the table (identity keeps the mappings derived from events beside it).
 
-mod export;
+pub(crate) mod export;
 mod files;
 mod ledger;
 
@@ -67,99 +67,95 @@ pub struct ImportReport {
     pub elapsed_secs: f64,
 }
 
-impl Workspace {
-    /// Imports a JSON-pipelines tree (see the module docs); `allow_bad_lines` malformed lines
-    /// are set aside before the run stops.
-    pub async fn import_pipelines(
-        &self,
-        source: &Path,
-        allow_bad_lines: u64,
-        reporter: &dyn Reporter,
-    ) -> Result<ImportReport> {
-        let started = Instant::now();
-        let project = files::project_dir(source)?;
-        let store = self.store_for_project(files::folder_project_id(&project)).await?;
-        let _lock = store.lock_for_writing("import pipelines")?;
-        let ingested = ledger::ingested(store).await?;
-        let erased = ErasedIds::load(store).await?;
-        let mut report = ImportReport { project_dir: project.clone(), ..ImportReport::default() };
-        let mut quarantine = Quarantine::new(self.quarantine_file_named("pipelines")?);
+/// Imports a JSON-pipelines tree (see the module docs); `allow_bad_lines` malformed lines
+/// are set aside before the run stops.
+pub(crate) async fn import_pipelines(
+    ws: &Workspace,
+    source: &Path,
+    allow_bad_lines: u64,
+    reporter: &dyn Reporter,
+) -> Result<ImportReport> {
+    let started = Instant::now();
+    let project = files::project_dir(source)?;
+    let store = ws.store_for_project(files::folder_project_id(&project)).await?;
+    let _lock = store.lock_for_writing("import pipelines")?;
+    let ingested = ledger::ingested(store).await?;
+    let erased = ErasedIds::load(store).await?;
+    let mut report = ImportReport { project_dir: project.clone(), ..ImportReport::default() };
+    let mut quarantine = Quarantine::new(ws.quarantine_file_named("pipelines")?);
 
-        let all_events = files::data_files(&project, EVENTS_DIR)?;
-        let total = all_events.len() as u64;
-        let new_events = files::new_files(all_events, &ingested);
-        report.event_files_read = new_events.len() as u64;
-        report.event_files_skipped = total - report.event_files_read;
-        let groups = files::by_day(new_events);
-        reporter.started("pipelines files", groups.len() as u64);
-        let exists = store.exists(EVENTS_TABLE).await?;
-        let sync_id = next_sync_id(store, EVENTS_TABLE).await?;
-        let mut ingest = Ingest::new(IngestOptions {
-            store,
-            table: EVENTS_TABLE,
-            key_kind: self.key_kind(),
-            sync_id,
-            compare_with_store: exists,
-            replace_audit: false,
-            erased: erased.clone(),
-            held_keys_limit: None,
-        })
-        .await?;
-        for (day, group) in groups {
-            let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append).await?;
-            let read =
-                read_events(&group, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
-            let records = match read {
-                Ok(records) => records,
-                Err(error) => {
-                    let _ = writer.abort().await;
-                    ingest.abort().await;
-                    return Err(error);
-                }
-            };
-            if let Err(error) = quarantine.finish(allow_bad_lines) {
+    let all_events = files::data_files(&project, EVENTS_DIR)?;
+    let total = all_events.len() as u64;
+    let new_events = files::new_files(all_events, &ingested);
+    report.event_files_read = new_events.len() as u64;
+    report.event_files_skipped = total - report.event_files_read;
+    let groups = files::by_day(new_events);
+    reporter.started("pipelines files", groups.len() as u64);
+    let exists = store.exists(EVENTS_TABLE).await?;
+    let sync_id = next_sync_id(store, EVENTS_TABLE).await?;
+    let mut ingest = Ingest::new(IngestOptions {
+        store,
+        table: EVENTS_TABLE,
+        key_kind: ws.key_kind(),
+        sync_id,
+        compare_with_store: exists,
+        replace_audit: false,
+        erased: erased.clone(),
+        held_keys_limit: None,
+    })
+    .await?;
+    for (day, group) in groups {
+        let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append).await?;
+        let read = read_events(&group, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
+        let records = match read {
+            Ok(records) => records,
+            Err(error) => {
                 let _ = writer.abort().await;
                 ingest.abort().await;
                 return Err(error);
             }
-            let counts = ingest.take_counts();
-            let metadata = CommitInfo {
-                day,
-                files: Some(group.len() as u64),
-                sync_id: Some(sync_id),
-                fetched: Some(records),
-                ..CommitInfo::with_counts("import pipelines", &counts)
-            }
-            .to_metadata();
-            writer.commit(metadata.clone()).await?;
-            ingest.commit_audit(metadata).await?;
-            ingest.start_next_commit();
-            ledger::record(store, EVENTS_DIR, &ledger_entries(&group), "import pipelines").await?;
-            report.days += 1;
-            report.fetched += records;
-            report.counts.add(counts);
-            if let Some(day) = day {
-                reporter.days_finished(day, 1, records);
-            }
+        };
+        if let Err(error) = quarantine.finish(allow_bad_lines) {
+            let _ = writer.abort().await;
+            ingest.abort().await;
+            return Err(error);
         }
-        reporter.finished();
-
-        let people = files::data_files(&project, PEOPLE_DIR)?;
-        if !files::new_files(people.clone(), &ingested).is_empty() {
-            report.profiles = Some(import_people(store, &people, &erased, &mut quarantine).await?);
-            ledger::record(store, PEOPLE_DIR, &ledger_entries(&people), "import pipelines").await?;
+        let counts = ingest.take_counts();
+        let metadata = CommitInfo {
+            day,
+            files: Some(group.len() as u64),
+            sync_id: Some(sync_id),
+            fetched: Some(records),
+            ..CommitInfo::with_counts("import pipelines", &counts)
         }
-        let identity = files::data_files(&project, IDENTITY_DIR)?;
-        if !files::new_files(identity.clone(), &ingested).is_empty() {
-            report.identity_mappings =
-                Some(import_identity(store, &identity, &erased, &mut quarantine).await?);
-            ledger::record(store, IDENTITY_DIR, &ledger_entries(&identity), "import pipelines")
-                .await?;
+        .to_metadata();
+        writer.commit(metadata.clone()).await?;
+        ingest.commit_audit(metadata).await?;
+        ingest.start_next_commit();
+        ledger::record(store, EVENTS_DIR, &ledger_entries(&group), "import pipelines").await?;
+        report.days += 1;
+        report.fetched += records;
+        report.counts.add(counts);
+        if let Some(day) = day {
+            reporter.days_finished(day, 1, records);
         }
-        (report.quarantined, report.quarantine_file) = quarantine.finish(allow_bad_lines)?;
-        report.elapsed_secs = started.elapsed().as_secs_f64();
-        Ok(report)
     }
+    reporter.finished();
+
+    let people = files::data_files(&project, PEOPLE_DIR)?;
+    if !files::new_files(people.clone(), &ingested).is_empty() {
+        report.profiles = Some(import_people(store, &people, &erased, &mut quarantine).await?);
+        ledger::record(store, PEOPLE_DIR, &ledger_entries(&people), "import pipelines").await?;
+    }
+    let identity = files::data_files(&project, IDENTITY_DIR)?;
+    if !files::new_files(identity.clone(), &ingested).is_empty() {
+        report.identity_mappings =
+            Some(import_identity(store, &identity, &erased, &mut quarantine).await?);
+        ledger::record(store, IDENTITY_DIR, &ledger_entries(&identity), "import pipelines").await?;
+    }
+    (report.quarantined, report.quarantine_file) = quarantine.finish(allow_bad_lines)?;
+    report.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(report)
 }
 
 /// Reads a day folder's event files into the writer through the dedup; returns the records.

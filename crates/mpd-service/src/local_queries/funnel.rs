@@ -76,82 +76,80 @@ fn ratio(count: u64, of: u64) -> f64 {
     if of == 0 { 0.0 } else { count as f64 / of as f64 }
 }
 
-impl Workspace {
-    /// `funnel --local`: the funnel of `q.steps` (at least two) from the store. A user enters
-    /// at their first step-1 event in the span; each next step is that step's first event
-    /// after the previous step and at most the window (default 30 days) after the entry, so
-    /// later steps may fall after the span. Buckets are entry buckets (day unless `unit`),
-    /// every bucket of the span listed; with `on`, segments are the property's value on the
-    /// entry event, largest first (`limit`, default 255). `where` applies to every step.
-    pub async fn local_funnel(&self, q: &FunnelQuery) -> Result<FunnelResult> {
-        check_span(q.span)?;
-        if q.steps.len() < 2 {
-            return Err(Error::InvalidArgument(
-                "a --local funnel needs at least two steps (--steps A,B,...)".to_owned(),
-            ));
-        }
-        let window = q.window.unwrap_or(DEFAULT_WINDOW);
-        let window_micros = i64::from(window.length)
-            .checked_mul(window.unit.seconds())
-            .and_then(|s| s.checked_mul(MICROS))
-            .ok_or_else(|| Error::InvalidArgument("the conversion window is too long".into()))?;
-        let unit = q.unit.unwrap_or(TimeUnit::Day);
-        let segment = match &q.on {
-            Some(on) => PropertyReads::new(&on_property(on)?).text(),
-            None => "CAST(NULL AS VARCHAR)".to_owned(),
-        };
-        let predicate = match &q.where_expr {
-            Some(expr) => format!(" AND {}", filter::where_sql(expr)?),
-            None => String::new(),
-        };
-        let query = funnel_sql(q, unit, window_micros, &segment, &predicate);
-        let rows = self.local_query(&query).await?;
-
-        let n = q.steps.len();
-        let labels = buckets::labels(unit, q.span);
-        let mut by_bucket: BTreeMap<String, Totals> =
-            labels.iter().map(|l| (l.clone(), Totals::new(n))).collect();
-        let mut by_segment: BTreeMap<String, Totals> = BTreeMap::new();
-        let mut overall = Totals::new(n);
-        for row in &rows {
-            let totals = totals(row, n)?;
-            if let Some(bucket) = text(row, "bucket")?
-                && let Some(slot) = by_bucket.get_mut(&bucket)
-            {
-                slot.add(&totals);
-            }
-            if let Some(segment) = text(row, "segment")? {
-                by_segment.entry(segment).or_insert_with(|| Totals::new(n)).add(&totals);
-            }
-            overall.add(&totals);
-        }
-        let mut segments: Vec<(String, Totals)> = by_segment.into_iter().collect();
-        segments.sort_by(|(a_name, a), (b_name, b)| {
-            b.counts[0].cmp(&a.counts[0]).then_with(|| a_name.cmp(b_name))
-        });
-        let limit = q.limit.unwrap_or(DEFAULT_SEGMENT_LIMIT);
-        segments.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-
-        Ok(FunnelResult {
-            source: Source::Local,
-            funnel_id: None,
-            name: None,
-            span: q.span,
-            window: Some(window),
-            steps: overall.steps(&q.steps),
-            buckets: labels
-                .iter()
-                .map(|label| FunnelBucket {
-                    date: label.clone(),
-                    steps: by_bucket.get(label).unwrap_or(&Totals::new(n)).steps(&q.steps),
-                })
-                .collect(),
-            segments: segments
-                .into_iter()
-                .map(|(segment, totals)| FunnelSegment { segment, steps: totals.steps(&q.steps) })
-                .collect(),
-        })
+/// `funnel --local`: the funnel of `q.steps` (at least two) from the store. A user enters
+/// at their first step-1 event in the span; each next step is that step's first event
+/// after the previous step and at most the window (default 30 days) after the entry, so
+/// later steps may fall after the span. Buckets are entry buckets (day unless `unit`),
+/// every bucket of the span listed; with `on`, segments are the property's value on the
+/// entry event, largest first (`limit`, default 255). `where` applies to every step.
+pub(crate) async fn local_funnel(ws: &Workspace, q: &FunnelQuery) -> Result<FunnelResult> {
+    check_span(q.span)?;
+    if q.steps.len() < 2 {
+        return Err(Error::InvalidArgument(
+            "a --local funnel needs at least two steps (--steps A,B,...)".to_owned(),
+        ));
     }
+    let window = q.window.unwrap_or(DEFAULT_WINDOW);
+    let window_micros = i64::from(window.length)
+        .checked_mul(window.unit.seconds())
+        .and_then(|s| s.checked_mul(MICROS))
+        .ok_or_else(|| Error::InvalidArgument("the conversion window is too long".into()))?;
+    let unit = q.unit.unwrap_or(TimeUnit::Day);
+    let segment = match &q.on {
+        Some(on) => PropertyReads::new(&on_property(on)?).text(),
+        None => "CAST(NULL AS VARCHAR)".to_owned(),
+    };
+    let predicate = match &q.where_expr {
+        Some(expr) => format!(" AND {}", filter::where_sql(expr)?),
+        None => String::new(),
+    };
+    let query = funnel_sql(q, unit, window_micros, &segment, &predicate);
+    let rows = ws.local_query(&query).await?;
+
+    let n = q.steps.len();
+    let labels = buckets::labels(unit, q.span);
+    let mut by_bucket: BTreeMap<String, Totals> =
+        labels.iter().map(|l| (l.clone(), Totals::new(n))).collect();
+    let mut by_segment: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut overall = Totals::new(n);
+    for row in &rows {
+        let totals = totals(row, n)?;
+        if let Some(bucket) = text(row, "bucket")?
+            && let Some(slot) = by_bucket.get_mut(&bucket)
+        {
+            slot.add(&totals);
+        }
+        if let Some(segment) = text(row, "segment")? {
+            by_segment.entry(segment).or_insert_with(|| Totals::new(n)).add(&totals);
+        }
+        overall.add(&totals);
+    }
+    let mut segments: Vec<(String, Totals)> = by_segment.into_iter().collect();
+    segments.sort_by(|(a_name, a), (b_name, b)| {
+        b.counts[0].cmp(&a.counts[0]).then_with(|| a_name.cmp(b_name))
+    });
+    let limit = q.limit.unwrap_or(DEFAULT_SEGMENT_LIMIT);
+    segments.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+
+    Ok(FunnelResult {
+        source: Source::Local,
+        funnel_id: None,
+        name: None,
+        span: q.span,
+        window: Some(window),
+        steps: overall.steps(&q.steps),
+        buckets: labels
+            .iter()
+            .map(|label| FunnelBucket {
+                date: label.clone(),
+                steps: by_bucket.get(label).unwrap_or(&Totals::new(n)).steps(&q.steps),
+            })
+            .collect(),
+        segments: segments
+            .into_iter()
+            .map(|(segment, totals)| FunnelSegment { segment, steps: totals.steps(&q.steps) })
+            .collect(),
+    })
 }
 
 fn totals(row: &Value, steps: usize) -> Result<Totals> {

@@ -13,79 +13,6 @@ use mpd_live::request::{RetentionQuery, RetentionType, TimeUnit};
 use mpd_live::result::{RetentionCohort, RetentionResult, Source};
 
 impl Workspace {
-    /// `retention --local` from the store. Birth: a user's cohort is the bucket of their
-    /// first born event in the span (the birth time); compounded: every bucket in which they
-    /// did it (birth time: their first born event of that bucket). `counts[i]` = cohort users
-    /// with a return event (any event when none is named) at or after the birth time in
-    /// interval i, `[start + i·interval, start + (i+1)·interval)` units; unbounded counts a
-    /// user in every interval up to their last return. Only intervals starting on or before
-    /// the last synced day are listed.
-    pub async fn local_retention(&self, q: &RetentionQuery) -> Result<RetentionResult> {
-        check_span(q.span)?;
-        if !matches!(q.unit, TimeUnit::Day | TimeUnit::Week | TimeUnit::Month) {
-            return Err(Error::InvalidArgument(format!(
-                "retention intervals are days, weeks or months, not {}s",
-                q.unit.as_str()
-            )));
-        }
-        if q.on.is_some() {
-            return Err(Error::InvalidArgument(
-                "--local retention is not segmented: leave out --on, or use `mpd query sql`"
-                    .to_owned(),
-            ));
-        }
-        let interval = q.interval.unwrap_or(1);
-        if interval == 0 {
-            return Err(Error::InvalidArgument("the retention interval must be at least 1".into()));
-        }
-        let query = retention_sql(q, interval)?;
-        let rows = self.local_query(&query).await?;
-        let today = self.local_last_synced_day().await?;
-
-        // (cohort start, interval index or None for the cohort's size) -> users.
-        let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
-        let mut hits: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
-        for row in &rows {
-            let Some(cohort) = text(row, "cohort")? else { continue };
-            let users = count(row, "users")?;
-            match text(row, "kind")?.as_deref() {
-                Some("size") => *sizes.entry(cohort).or_default() += users,
-                _ => {
-                    *hits.entry(cohort).or_default().entry(int(row, "i")?).or_default() += users;
-                }
-            }
-        }
-
-        let mut cohorts = Vec::new();
-        for (label, size) in sizes {
-            let start = NaiveDate::parse_from_str(&label, "%Y-%m-%d").map_err(|_| {
-                Error::Internal(format!("local retention gave an unreadable cohort {label:?}"))
-            })?;
-            let listed = (0..=q.interval_count)
-                .take_while(|i| {
-                    buckets::next_start(q.unit, start, u64::from(*i) * u64::from(interval))
-                        .is_some_and(|begins| begins <= today)
-                })
-                .count();
-            let returned = hits.remove(&label).unwrap_or_default();
-            let counts: Vec<u64> = (0..listed)
-                .map(|i| {
-                    let i = i as i64;
-                    if q.unbounded {
-                        // Rows hold each user's last interval: count those at or after i.
-                        returned.range(i..).map(|(_, n)| n).sum()
-                    } else {
-                        returned.get(&i).copied().unwrap_or(0)
-                    }
-                })
-                .collect();
-            let rates =
-                counts.iter().map(|c| if size == 0 { 0.0 } else { *c as f64 / size as f64 });
-            cohorts.push(RetentionCohort { date: label, size, rates: rates.collect(), counts });
-        }
-        Ok(RetentionResult::answer(Source::Local, q, cohorts))
-    }
-
     /// The last day the events table holds: retention's "today".
     async fn local_last_synced_day(&self) -> Result<NaiveDate> {
         let rows = self
@@ -100,6 +27,77 @@ impl Workspace {
             None => Ok(NaiveDate::MIN),
         }
     }
+}
+
+/// `retention --local` from the store. Birth: a user's cohort is the bucket of their
+/// first born event in the span (the birth time); compounded: every bucket in which they
+/// did it (birth time: their first born event of that bucket). `counts[i]` = cohort users
+/// with a return event (any event when none is named) at or after the birth time in
+/// interval i, `[start + i·interval, start + (i+1)·interval)` units; unbounded counts a
+/// user in every interval up to their last return. Only intervals starting on or before
+/// the last synced day are listed.
+pub(crate) async fn local_retention(ws: &Workspace, q: &RetentionQuery) -> Result<RetentionResult> {
+    check_span(q.span)?;
+    if !matches!(q.unit, TimeUnit::Day | TimeUnit::Week | TimeUnit::Month) {
+        return Err(Error::InvalidArgument(format!(
+            "retention intervals are days, weeks or months, not {}s",
+            q.unit.as_str()
+        )));
+    }
+    if q.on.is_some() {
+        return Err(Error::InvalidArgument(
+            "--local retention is not segmented: leave out --on, or use `mpd query sql`".to_owned(),
+        ));
+    }
+    let interval = q.interval.unwrap_or(1);
+    if interval == 0 {
+        return Err(Error::InvalidArgument("the retention interval must be at least 1".into()));
+    }
+    let query = retention_sql(q, interval)?;
+    let rows = ws.local_query(&query).await?;
+    let today = ws.local_last_synced_day().await?;
+
+    // (cohort start, interval index or None for the cohort's size) -> users.
+    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut hits: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+    for row in &rows {
+        let Some(cohort) = text(row, "cohort")? else { continue };
+        let users = count(row, "users")?;
+        match text(row, "kind")?.as_deref() {
+            Some("size") => *sizes.entry(cohort).or_default() += users,
+            _ => {
+                *hits.entry(cohort).or_default().entry(int(row, "i")?).or_default() += users;
+            }
+        }
+    }
+
+    let mut cohorts = Vec::new();
+    for (label, size) in sizes {
+        let start = NaiveDate::parse_from_str(&label, "%Y-%m-%d").map_err(|_| {
+            Error::Internal(format!("local retention gave an unreadable cohort {label:?}"))
+        })?;
+        let listed = (0..=q.interval_count)
+            .take_while(|i| {
+                buckets::next_start(q.unit, start, u64::from(*i) * u64::from(interval))
+                    .is_some_and(|begins| begins <= today)
+            })
+            .count();
+        let returned = hits.remove(&label).unwrap_or_default();
+        let counts: Vec<u64> = (0..listed)
+            .map(|i| {
+                let i = i as i64;
+                if q.unbounded {
+                    // Rows hold each user's last interval: count those at or after i.
+                    returned.range(i..).map(|(_, n)| n).sum()
+                } else {
+                    returned.get(&i).copied().unwrap_or(0)
+                }
+            })
+            .collect();
+        let rates = counts.iter().map(|c| if size == 0 { 0.0 } else { *c as f64 / size as f64 });
+        cohorts.push(RetentionCohort { date: label, size, rates: rates.collect(), counts });
+    }
+    Ok(RetentionResult::answer(Source::Local, q, cohorts))
 }
 
 /// The part of the query after the [`RESOLVED`] CTE: rows `(cohort, kind, i, users)`: kind `size` gives each cohort's size; kind `hit` the

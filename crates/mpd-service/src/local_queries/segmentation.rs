@@ -24,54 +24,6 @@ pub(super) struct Cell {
 }
 
 impl Workspace {
-    /// `segmentation --local`: one event per time bucket, optionally split by a property, from
-    /// the store. Without `on` the one series is named after the event; with it, one series
-    /// per property value (events without the property left out), the `limit` largest
-    /// (default 60). Every bucket of the span is present, zero when nothing happened.
-    pub async fn local_segmentation(&self, q: &SegmentationQuery) -> Result<SegmentationResult> {
-        check_span(q.span)?;
-        let segment = match &q.on {
-            Some(on) => Some(PropertyReads::new(&on_property(on)?).text()),
-            None => None,
-        };
-        let mut conditions = vec![format!("event_name = {}", quote(&q.event)), span_sql(q.span)];
-        if let Some(expr) = &q.where_expr {
-            conditions.push(filter::where_sql(expr)?);
-        }
-        let cells = match segment {
-            Some(segment) => {
-                conditions.push(format!("({segment}) IS NOT NULL"));
-                self.local_cells(q.unit, &segment, &conditions).await?
-            }
-            None => self.local_cells(q.unit, &quote(&q.event), &conditions).await?,
-        };
-        let names = if q.on.is_some() { Vec::new() } else { vec![q.event.clone()] };
-        let limit = q.limit.unwrap_or(DEFAULT_SEGMENT_LIMIT);
-        let series =
-            time_series(buckets::labels(q.unit, q.span), names, cells, q.count_type).limited(limit);
-        Ok(SegmentationResult::answer(Source::Local, q, series))
-    }
-
-    /// `event-counts --local`: each event per time bucket, one series per event asked for
-    /// (zero-filled even when it never happened).
-    pub async fn local_event_counts(&self, q: &EventCountsQuery) -> Result<EventCountsResult> {
-        check_span(q.span)?;
-        let mut events: Vec<String> = Vec::new();
-        for event in &q.events {
-            if !events.contains(event) {
-                events.push(event.clone());
-            }
-        }
-        if events.is_empty() {
-            return Err(Error::InvalidArgument("name at least one event to count".to_owned()));
-        }
-        let names: Vec<String> = events.iter().map(|e| quote(e)).collect();
-        let conditions = [format!("event_name IN ({})", names.join(", ")), span_sql(q.span)];
-        let cells = self.local_cells(q.unit, "event_name", &conditions).await?;
-        let series = time_series(buckets::labels(q.unit, q.span), events, cells, q.count_type);
-        Ok(EventCountsResult::answer(Source::Local, q, series))
-    }
-
     /// Events and distinct resolved users per (bucket, segment) of the events matching every
     /// condition.
     async fn local_cells(
@@ -89,6 +41,60 @@ impl Workspace {
         );
         self.local_query(&query).await?.iter().map(cell).collect()
     }
+}
+
+/// `segmentation --local`: one event per time bucket, optionally split by a property, from
+/// the store. Without `on` the one series is named after the event; with it, one series
+/// per property value (events without the property left out), the `limit` largest
+/// (default 60). Every bucket of the span is present, zero when nothing happened.
+pub(crate) async fn local_segmentation(
+    ws: &Workspace,
+    q: &SegmentationQuery,
+) -> Result<SegmentationResult> {
+    check_span(q.span)?;
+    let segment = match &q.on {
+        Some(on) => Some(PropertyReads::new(&on_property(on)?).text()),
+        None => None,
+    };
+    let mut conditions = vec![format!("event_name = {}", quote(&q.event)), span_sql(q.span)];
+    if let Some(expr) = &q.where_expr {
+        conditions.push(filter::where_sql(expr)?);
+    }
+    let cells = match segment {
+        Some(segment) => {
+            conditions.push(format!("({segment}) IS NOT NULL"));
+            ws.local_cells(q.unit, &segment, &conditions).await?
+        }
+        None => ws.local_cells(q.unit, &quote(&q.event), &conditions).await?,
+    };
+    let names = if q.on.is_some() { Vec::new() } else { vec![q.event.clone()] };
+    let limit = q.limit.unwrap_or(DEFAULT_SEGMENT_LIMIT);
+    let series =
+        time_series(buckets::labels(q.unit, q.span), names, cells, q.count_type).limited(limit);
+    Ok(SegmentationResult::answer(Source::Local, q, series))
+}
+
+/// `event-counts --local`: each event per time bucket, one series per event asked for
+/// (zero-filled even when it never happened).
+pub(crate) async fn local_event_counts(
+    ws: &Workspace,
+    q: &EventCountsQuery,
+) -> Result<EventCountsResult> {
+    check_span(q.span)?;
+    let mut events: Vec<String> = Vec::new();
+    for event in &q.events {
+        if !events.contains(event) {
+            events.push(event.clone());
+        }
+    }
+    if events.is_empty() {
+        return Err(Error::InvalidArgument("name at least one event to count".to_owned()));
+    }
+    let names: Vec<String> = events.iter().map(|e| quote(e)).collect();
+    let conditions = [format!("event_name IN ({})", names.join(", ")), span_sql(q.span)];
+    let cells = ws.local_cells(q.unit, "event_name", &conditions).await?;
+    let series = time_series(buckets::labels(q.unit, q.span), events, cells, q.count_type);
+    Ok(EventCountsResult::answer(Source::Local, q, series))
 }
 
 fn cell(row: &Value) -> Result<Cell> {

@@ -52,50 +52,47 @@ pub struct StreamSummary {
     pub elapsed_secs: f64,
 }
 
-impl Workspace {
-    /// Streams events day by day to `out`. Each day is held back until its request completed,
-    /// so a day retried after a fault never writes a line twice, and days are written in order.
-    pub async fn stream_events(
-        &self,
-        request: &StreamEventsRequest,
-        out: &mut dyn Write,
-        reporter: &dyn Reporter,
-    ) -> Result<StreamSummary> {
-        let started = Instant::now();
-        let plan = self.plan(&request.selection)?;
-        let mut summary = StreamSummary { days: plan.n_days, ..StreamSummary::default() };
-        let shape = if request.raw { TextShape::Raw } else { TextShape::Normalized };
-        let new_work = move |cap| {
-            let text = EventTextBuilder::new(
-                LineFormat::Export,
-                TimeCorrection::None,
-                shape,
-                TEXT_BATCH_BYTES,
-            );
-            DecodeWork::new(text, Spool::new(SPOOL_MEMORY_LIMIT), cap)
-        };
-        let policy = BadLinePolicy::AtEnd(request.selection.allow_bad_lines);
-        let mut bytes_written = 0;
-        let totals = self
-            .run_requests(plan, policy, reporter, new_work, async |output| {
-                bytes_written += output.output.len();
-                output
-                    .output
-                    .copy_to(out)
-                    .and_then(|()| out.flush())
-                    .map_err(|source| Error::Write { what: "output".to_owned(), source })
-            })
-            .await;
-        reporter.finished();
-        let totals = totals?;
-        summary.records = totals.records;
-        summary.bytes_written = bytes_written;
-        summary.bytes_received = totals.bytes_received;
-        summary.retries = totals.retries;
-        summary.split_days = totals.split_days;
-        (summary.quarantined, summary.quarantine_file) =
-            (totals.quarantined, totals.quarantine_file);
-        summary.elapsed_secs = started.elapsed().as_secs_f64();
-        Ok(summary)
-    }
+/// Streams events day by day to `out`. Each day is held back until its request completed,
+/// so a day retried after a fault never writes a line twice, and days are written in order.
+pub(crate) async fn stream_events(
+    ws: &Workspace,
+    request: &StreamEventsRequest,
+    out: &mut dyn Write,
+    reporter: &dyn Reporter,
+) -> Result<StreamSummary> {
+    let started = Instant::now();
+    let plan = ws.plan(&request.selection)?;
+    let mut summary = StreamSummary { days: plan.n_days, ..StreamSummary::default() };
+    let shape = if request.raw { TextShape::Raw } else { TextShape::Normalized };
+    let new_work = move |cap| {
+        let text = EventTextBuilder::new(
+            LineFormat::Export,
+            TimeCorrection::None,
+            shape,
+            TEXT_BATCH_BYTES,
+        );
+        DecodeWork::new(text, Spool::new(SPOOL_MEMORY_LIMIT), cap)
+    };
+    let policy = BadLinePolicy::AtEnd(request.selection.allow_bad_lines);
+    let mut bytes_written = 0;
+    let totals = ws
+        .run_requests(plan, policy, reporter, new_work, async |output| {
+            bytes_written += output.output.len();
+            output
+                .output
+                .copy_to(out)
+                .and_then(|()| out.flush())
+                .map_err(|source| Error::Write { what: "output".to_owned(), source })
+        })
+        .await;
+    reporter.finished();
+    let totals = totals?;
+    summary.records = totals.records;
+    summary.bytes_written = bytes_written;
+    summary.bytes_received = totals.bytes_received;
+    summary.retries = totals.retries;
+    summary.split_days = totals.split_days;
+    (summary.quarantined, summary.quarantine_file) = (totals.quarantined, totals.quarantine_file);
+    summary.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(summary)
 }

@@ -1,7 +1,7 @@
 //! Streaming Mixpanel data to a writer without storing it (`mpd fetch ... --stdout`).
 
-mod events;
-mod profiles;
+pub(crate) mod events;
+pub(crate) mod profiles;
 pub(crate) mod quarantine;
 pub(crate) mod range;
 pub(crate) mod requests;

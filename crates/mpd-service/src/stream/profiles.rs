@@ -52,50 +52,48 @@ impl StreamProfilesRequest {
     }
 }
 
-impl Workspace {
-    /// Streams profiles page by page to `out`.
-    pub async fn stream_profiles(
-        &self,
-        request: &StreamProfilesRequest,
-        out: &mut dyn Write,
-        reporter: &dyn Reporter,
-    ) -> Result<ProfileSummary> {
-        let started = Instant::now();
-        let engage = request.engage_request();
-        reporter.started("profiles", 0);
-        let mut pager = self.client()?.engage(&engage).await.map_err(|e| self.api_error(e))?;
-        let mut summary = ProfileSummary::default();
-        let mut raw = Vec::new();
-        let mut line = Vec::new();
-        while let Some(page) = pager.next_page().await.map_err(|e| self.api_error(e))? {
-            summary.pages += 1;
-            line.clear();
-            for result in &page.results {
-                raw.clear();
-                serde_json::to_writer(&mut raw, result)
-                    .map_err(|e| Error::Write { what: "a profile".to_owned(), source: e.into() })?;
-                if request.raw {
-                    line.extend_from_slice(&raw);
-                } else {
-                    let record = mpd_decode::decode_profile(&raw).map_err(|e| {
-                        Error::Unreadable(format!(
-                            "Mixpanel returned a profile mpd cannot read on page {}: {e}",
-                            page.page
-                        ))
-                    })?;
-                    mpd_decode::write_profile_json(&record, &mut line);
-                }
-                line.push(b'\n');
+/// Streams profiles page by page to `out`.
+pub(crate) async fn stream_profiles(
+    ws: &Workspace,
+    request: &StreamProfilesRequest,
+    out: &mut dyn Write,
+    reporter: &dyn Reporter,
+) -> Result<ProfileSummary> {
+    let started = Instant::now();
+    let engage = request.engage_request();
+    reporter.started("profiles", 0);
+    let mut pager = ws.client()?.engage(&engage).await.map_err(|e| ws.api_error(e))?;
+    let mut summary = ProfileSummary::default();
+    let mut raw = Vec::new();
+    let mut line = Vec::new();
+    while let Some(page) = pager.next_page().await.map_err(|e| ws.api_error(e))? {
+        summary.pages += 1;
+        line.clear();
+        for result in &page.results {
+            raw.clear();
+            serde_json::to_writer(&mut raw, result)
+                .map_err(|e| Error::Write { what: "a profile".to_owned(), source: e.into() })?;
+            if request.raw {
+                line.extend_from_slice(&raw);
+            } else {
+                let record = mpd_decode::decode_profile(&raw).map_err(|e| {
+                    Error::Unreadable(format!(
+                        "Mixpanel returned a profile mpd cannot read on page {}: {e}",
+                        page.page
+                    ))
+                })?;
+                mpd_decode::write_profile_json(&record, &mut line);
             }
-            out.write_all(&line)
-                .and_then(|()| out.flush())
-                .map_err(|source| Error::Write { what: "output".to_owned(), source })?;
-            summary.profiles += page.results.len() as u64;
-            summary.bytes_written += line.len() as u64;
-            reporter.records_written(page.results.len() as u64);
+            line.push(b'\n');
         }
-        reporter.finished();
-        summary.elapsed_secs = started.elapsed().as_secs_f64();
-        Ok(summary)
+        out.write_all(&line)
+            .and_then(|()| out.flush())
+            .map_err(|source| Error::Write { what: "output".to_owned(), source })?;
+        summary.profiles += page.results.len() as u64;
+        summary.bytes_written += line.len() as u64;
+        reporter.records_written(page.results.len() as u64);
     }
+    reporter.finished();
+    summary.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(summary)
 }

@@ -1,7 +1,7 @@
 //! `mpd sync`: incremental, exactly-once loads of events, identity mappings and profiles
 //! (docs/sync.md).
 
-mod events;
+pub(crate) mod events;
 mod identity;
 mod window;
 
@@ -121,42 +121,6 @@ pub struct SyncReport {
 }
 
 impl Workspace {
-    /// Brings the requested tables up to date (or, with `dry_run`, says what that takes).
-    pub async fn sync(&self, request: &SyncRequest, reporter: &dyn Reporter) -> Result<SyncReport> {
-        if request.backfill.is_some() && !request.target.includes(SyncTarget::Events) {
-            return Err(Error::InvalidArgument(
-                "--backfill re-reads event days: use it with `mpd sync events` (or all)".to_owned(),
-            ));
-        }
-        // A sync talks to Mixpanel: no account is the account's error, not the store's.
-        self.credentials()?;
-        if request.dry_run {
-            return Ok(SyncReport {
-                plan: Some(self.sync_plan(request).await?),
-                ..SyncReport::default()
-            });
-        }
-        let store = self.store().await?;
-        // One writer per store: an hourly cron run that overlaps the previous one waits for
-        // the next hour instead of racing it.
-        let _lock = store.lock_for_writing("sync")?;
-        let mut report = SyncReport::default();
-        if request.target.includes(SyncTarget::Events) {
-            report.events = Some(self.sync_events(request, reporter).await?);
-        }
-        if request.target.includes(SyncTarget::Identity) && request.backfill.is_none() {
-            report.identity = Some(self.sync_identity().await?);
-        }
-        if request.target.includes(SyncTarget::Profiles) && request.backfill.is_none() {
-            let profiles = StreamProfilesRequest::default();
-            report.profiles = Some(
-                self.fetch_profiles_locked(PROFILES_TABLE, TableMode::Replace, &profiles, reporter)
-                    .await?,
-            );
-        }
-        Ok(report)
-    }
-
     async fn sync_plan(&self, request: &SyncRequest) -> Result<SyncPlan> {
         let mut plan = SyncPlan {
             events: None,
@@ -176,25 +140,65 @@ impl Workspace {
         }
         Ok(plan)
     }
+}
 
-    /// Today in the project's time zone, or the `today` setting (`MPD_TODAY`).
-    pub fn today(&self) -> Result<NaiveDate> {
-        if let Some(text) = &self.settings().today {
-            return text.parse().map_err(|_| {
-                Error::InvalidArgument(format!("the today setting '{text}' is not a calendar date"))
-            });
-        }
-        let now = chrono::Utc::now();
-        match &self.settings().project_timezone {
-            None => Ok(now.date_naive()),
-            Some(name) => {
-                let zone: chrono_tz::Tz = name.parse().map_err(|_| {
-                    Error::InvalidArgument(format!(
-                        "project_timezone '{name}' is not an IANA time zone (like America/Los_Angeles)"
-                    ))
-                })?;
-                Ok(now.with_timezone(&zone).date_naive())
-            }
+/// Brings the requested tables up to date (or, with `dry_run`, says what that takes).
+pub(crate) async fn sync(
+    ws: &Workspace,
+    request: &SyncRequest,
+    reporter: &dyn Reporter,
+) -> Result<SyncReport> {
+    if request.backfill.is_some() && !request.target.includes(SyncTarget::Events) {
+        return Err(Error::InvalidArgument(
+            "--backfill re-reads event days: use it with `mpd sync events` (or all)".to_owned(),
+        ));
+    }
+    // A sync talks to Mixpanel: no account is the account's error, not the store's.
+    ws.credentials()?;
+    if request.dry_run {
+        return Ok(SyncReport {
+            plan: Some(ws.sync_plan(request).await?),
+            ..SyncReport::default()
+        });
+    }
+    let store = ws.store().await?;
+    // One writer per store: an hourly cron run that overlaps the previous one waits for
+    // the next hour instead of racing it.
+    let _lock = store.lock_for_writing("sync")?;
+    let mut report = SyncReport::default();
+    if request.target.includes(SyncTarget::Events) {
+        report.events = Some(ws.sync_events(request, reporter).await?);
+    }
+    if request.target.includes(SyncTarget::Identity) && request.backfill.is_none() {
+        report.identity = Some(ws.sync_identity().await?);
+    }
+    if request.target.includes(SyncTarget::Profiles) && request.backfill.is_none() {
+        let profiles = StreamProfilesRequest::default();
+        report.profiles = Some(
+            ws.fetch_profiles_locked(PROFILES_TABLE, TableMode::Replace, &profiles, reporter)
+                .await?,
+        );
+    }
+    Ok(report)
+}
+
+/// Today in the project's time zone, or the `today` setting (`MPD_TODAY`).
+pub(crate) fn today(ws: &Workspace) -> Result<NaiveDate> {
+    if let Some(text) = &ws.settings().today {
+        return text.parse().map_err(|_| {
+            Error::InvalidArgument(format!("the today setting '{text}' is not a calendar date"))
+        });
+    }
+    let now = chrono::Utc::now();
+    match &ws.settings().project_timezone {
+        None => Ok(now.date_naive()),
+        Some(name) => {
+            let zone: chrono_tz::Tz = name.parse().map_err(|_| {
+                Error::InvalidArgument(format!(
+                    "project_timezone '{name}' is not an IANA time zone (like America/Los_Angeles)"
+                ))
+            })?;
+            Ok(now.with_timezone(&zone).date_naive())
         }
     }
 }

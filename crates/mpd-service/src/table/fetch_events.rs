@@ -79,62 +79,6 @@ pub struct FetchSummary {
 }
 
 impl Workspace {
-    /// Fetches events into a table of the store: day by day, decoded to Arrow, deduplicated
-    /// (docs/sync.md) and committed as one Delta commit. An existing table is refused with
-    /// [`TableMode::Create`] before anything is downloaded.
-    pub async fn fetch_events(
-        &self,
-        request: &FetchEventsRequest,
-        reporter: &dyn Reporter,
-    ) -> Result<FetchSummary> {
-        let started = Instant::now();
-        let plan = self.plan(&request.selection)?;
-        let store = self.store().await?;
-        let _lock = store.lock_for_writing("fetch events")?;
-        let table = request.table.as_str();
-        let exists = store.exists(table).await?;
-        if exists && request.mode == TableMode::Create {
-            return Err(mpd_store::Error::TableExists { table: table.to_owned() }.into());
-        }
-        let sync_id = super::next_sync_id(store, table).await?;
-        let events_mode = match request.mode {
-            TableMode::Replace => WriteMode::Replace,
-            TableMode::Create | TableMode::Append => WriteMode::Append,
-        };
-        let mut writer = events_writer(store, table, events_mode).await?;
-        let mut ingest = Ingest::new(IngestOptions {
-            store,
-            table,
-            key_kind: self.key_kind(),
-            sync_id,
-            compare_with_store: exists && request.mode == TableMode::Append,
-            replace_audit: request.mode == TableMode::Replace,
-            erased: ErasedIds::load(store).await?,
-            held_keys_limit: None,
-        })
-        .await?;
-        let mut summary =
-            FetchSummary { table: table.to_owned(), sync_id, ..FetchSummary::default() };
-        let outcome =
-            self.fetch_into(plan, request, reporter, &mut ingest, &mut writer, &mut summary).await;
-        if let Err(error) = outcome {
-            if let Err(abort) = writer.abort().await {
-                tracing::warn!(%abort, "could not remove the files of the failed fetch");
-            }
-            ingest.abort().await;
-            return Err(error);
-        }
-        summary.set_counts(ingest.take_counts());
-        let metadata = commit_metadata(request, &summary);
-        let committed = writer.commit(metadata.clone()).await?;
-        summary.version = committed.version;
-        if ingest.commit_audit(metadata).await? {
-            summary.audit_table = Some(ingest.audit_table().to_owned());
-        }
-        summary.elapsed_secs = started.elapsed().as_secs_f64();
-        Ok(summary)
-    }
-
     async fn fetch_into(
         &self,
         plan: RunPlan,
@@ -172,6 +116,61 @@ impl Workspace {
             mpd_config::DedupKey::Mixpanel => KeyKind::Mixpanel,
         }
     }
+}
+
+/// Fetches events into a table of the store: day by day, decoded to Arrow, deduplicated
+/// (docs/sync.md) and committed as one Delta commit. An existing table is refused with
+/// [`TableMode::Create`] before anything is downloaded.
+pub(crate) async fn fetch_events(
+    ws: &Workspace,
+    request: &FetchEventsRequest,
+    reporter: &dyn Reporter,
+) -> Result<FetchSummary> {
+    let started = Instant::now();
+    let plan = ws.plan(&request.selection)?;
+    let store = ws.store().await?;
+    let _lock = store.lock_for_writing("fetch events")?;
+    let table = request.table.as_str();
+    let exists = store.exists(table).await?;
+    if exists && request.mode == TableMode::Create {
+        return Err(mpd_store::Error::TableExists { table: table.to_owned() }.into());
+    }
+    let sync_id = super::next_sync_id(store, table).await?;
+    let events_mode = match request.mode {
+        TableMode::Replace => WriteMode::Replace,
+        TableMode::Create | TableMode::Append => WriteMode::Append,
+    };
+    let mut writer = events_writer(store, table, events_mode).await?;
+    let mut ingest = Ingest::new(IngestOptions {
+        store,
+        table,
+        key_kind: ws.key_kind(),
+        sync_id,
+        compare_with_store: exists && request.mode == TableMode::Append,
+        replace_audit: request.mode == TableMode::Replace,
+        erased: ErasedIds::load(store).await?,
+        held_keys_limit: None,
+    })
+    .await?;
+    let mut summary = FetchSummary { table: table.to_owned(), sync_id, ..FetchSummary::default() };
+    let outcome =
+        ws.fetch_into(plan, request, reporter, &mut ingest, &mut writer, &mut summary).await;
+    if let Err(error) = outcome {
+        if let Err(abort) = writer.abort().await {
+            tracing::warn!(%abort, "could not remove the files of the failed fetch");
+        }
+        ingest.abort().await;
+        return Err(error);
+    }
+    summary.set_counts(ingest.take_counts());
+    let metadata = commit_metadata(request, &summary);
+    let committed = writer.commit(metadata.clone()).await?;
+    summary.version = committed.version;
+    if ingest.commit_audit(metadata).await? {
+        summary.audit_table = Some(ingest.audit_table().to_owned());
+    }
+    summary.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(summary)
 }
 
 impl FetchSummary {

@@ -40,20 +40,6 @@ pub struct ProfileFetchSummary {
 }
 
 impl Workspace {
-    /// Fetches profiles into a table: create (refused if it exists), append (profiles whose
-    /// distinct_id is stored are skipped) or replace (a new snapshot in one commit).
-    pub async fn fetch_profiles(
-        &self,
-        table: &str,
-        mode: TableMode,
-        request: &StreamProfilesRequest,
-        reporter: &dyn Reporter,
-    ) -> Result<ProfileFetchSummary> {
-        self.credentials()?;
-        let _lock = self.store().await?.lock_for_writing("fetch profiles")?;
-        self.fetch_profiles_locked(table, mode, request, reporter).await
-    }
-
     /// [`Workspace::fetch_profiles`] for a caller that holds the store's write lock.
     pub(crate) async fn fetch_profiles_locked(
         &self,
@@ -179,6 +165,20 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// Fetches profiles into a table: create (refused if it exists), append (profiles whose
+/// distinct_id is stored are skipped) or replace (a new snapshot in one commit).
+pub(crate) async fn fetch_profiles(
+    ws: &Workspace,
+    table: &str,
+    mode: TableMode,
+    request: &StreamProfilesRequest,
+    reporter: &dyn Reporter,
+) -> Result<ProfileFetchSummary> {
+    ws.credentials()?;
+    let _lock = ws.store().await?.lock_for_writing("fetch profiles")?;
+    ws.fetch_profiles_locked(table, mode, request, reporter).await
 }
 
 /// Which profiles of a fetch are written: not stored yet (append) and not erased.

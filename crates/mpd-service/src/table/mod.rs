@@ -1,7 +1,7 @@
 //! Fetching into tables of the store: decode to Arrow, deduplicate, write Delta commits.
 
-mod fetch_events;
-mod fetch_profiles;
+pub(crate) mod fetch_events;
+pub(crate) mod fetch_profiles;
 
 pub use fetch_events::{FetchEventsRequest, FetchSummary, TableMode};
 pub use fetch_profiles::ProfileFetchSummary;
