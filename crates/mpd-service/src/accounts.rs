@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mpd_config::{Account, ConfigFile, EnvVars, Region, Secret};
+use mpd_config::{Account, ConfigFile, EnvVars, Region, Secret, SettingsOverrides};
 
 use crate::error::{Error, Result};
 
@@ -21,6 +21,17 @@ pub struct AccountView {
     pub region: String,
     /// Whether it is the default account.
     pub is_default: bool,
+}
+
+/// One setting as `mpd config show` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SettingView {
+    /// The key, as written in `[mpd]` (and, upper-cased, after `MPD_`).
+    pub key: String,
+    /// The effective value (passwords in URLs masked, `(unset)` for an unset option).
+    pub value: String,
+    /// Where it came from: `default`, `file`, `env VAR` or `flag`.
+    pub source: String,
 }
 
 /// A new account for [`Accounts::add`].
@@ -54,6 +65,20 @@ impl Accounts {
             None => ConfigFile::default_path(env)?,
         };
         Ok(Self { file: ConfigFile::load(&path)? })
+    }
+
+    /// Every setting's effective value and where it came from, with this file's `[mpd]`
+    /// table, the environment `env` and the flags `overrides`.
+    pub fn settings(
+        &self,
+        env: &EnvVars,
+        overrides: &SettingsOverrides,
+    ) -> Result<Vec<SettingView>> {
+        let rows = mpd_config::describe_settings(&self.file, env, overrides)?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value, source)| SettingView { key, value, source })
+            .collect())
     }
 
     /// The config file's path.

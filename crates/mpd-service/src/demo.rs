@@ -177,7 +177,7 @@ impl Workspace {
         };
         let settings = mpd_config::Settings {
             base_url: Some(mock.base_url()),
-            retry_base_delay_ms: 200,
+            retry_base_delay_seconds: 0.2,
             today: Some(format!("{:04}-{:02}-{:02}", TODAY.0, TODAY.1, TODAY.2)),
             export_per_second: 100,
             // Nothing is stored; a quarantine file would only appear if the mock sent bad lines.

@@ -55,7 +55,7 @@ mod sync;
 mod table;
 mod workspace;
 
-pub use accounts::{AccountView, Accounts, NewAccount};
+pub use accounts::{AccountView, Accounts, NewAccount, SettingView};
 pub use commit_info::CommitInfo;
 #[cfg(feature = "demo")]
 pub use demo::{DemoQuery, DemoReport, run_demo};

@@ -63,6 +63,9 @@ pub(crate) enum Command {
     Fetch(FetchCommand),
     /// Run the main job against the bundled mock Mixpanel (no account needed).
     Demo,
+    /// Show mpd's settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -471,4 +474,11 @@ pub(crate) struct FetchProfiles {
 pub(crate) fn parse_day(value: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|_| format!("{value:?} is not a date: use YYYY-MM-DD, e.g. 2024-01-31"))
+}
+
+/// `mpd config ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Every setting with its effective value and where it came from (default, file, env, flag).
+    Show,
 }

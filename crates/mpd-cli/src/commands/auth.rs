@@ -1,4 +1,5 @@
-//! `mpd auth list|add|remove|switch|show|test`.
+//! `mpd auth list|add|remove|switch|show|test` and `mpd config show`: what the config file
+//! and the environment say.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -100,4 +101,12 @@ fn read_secret(args: &AuthAdd) -> anyhow::Result<Secret> {
         .into());
     }
     Ok(Secret::new(text))
+}
+
+/// `mpd config show`: every setting, its value and where it came from.
+pub(crate) fn config_show(global: &GlobalArgs) -> anyhow::Result<()> {
+    let env = EnvVars::from_process();
+    let accounts = Accounts::open(&env, None)?;
+    let overrides = workspace_options(global).overrides;
+    print_result(global, Format::Table, &accounts.settings(&env, &overrides)?)
 }

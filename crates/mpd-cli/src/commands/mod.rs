@@ -13,7 +13,7 @@ use std::io::Write;
 use clap::CommandFactory;
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, Format, GlobalArgs, QueryCommand};
+use crate::cli::{Cli, Command, ConfigCommand, Format, GlobalArgs, QueryCommand};
 use crate::{EXIT_USAGE, Exit};
 
 /// Runs the parsed command line.
@@ -28,6 +28,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Auth(command) => auth::run(global, command).await,
         Command::Fetch(command) => fetch::run(global, command).await,
         Command::Demo => demo::run(global).await,
+        Command::Config(ConfigCommand::Show) => auth::config_show(global),
         Command::Completions { shell } => {
             let mut out = std::io::stdout();
             clap_complete::generate(shell, &mut Cli::command(), "mpd", &mut out);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
-use super::{SETTING_KEYS, Settings, SettingsOverrides, validate};
+use super::{RENAMED_KEYS, SETTING_KEYS, Settings, SettingsOverrides, validate};
 use crate::{ConfigFile, EnvVars, Error, Result};
 
 const DEFAULT_NAME: &str = "default";
@@ -55,6 +55,18 @@ pub(super) fn load(
             dict,
         });
     }
+    for (old, new, factor) in RENAMED_KEYS {
+        let var = env_var(old);
+        if let Some(value) = env.get(&var) {
+            tracing::warn!(
+                "{var} is deprecated; set {} instead (it is read as {new})",
+                env_var(new)
+            );
+            let dict =
+                Dict::from([(new.to_owned(), converted(Value::from(value.to_owned()), factor))]);
+            figment = figment.merge(Layer { name: format!("env {var}"), file: None, dict });
+        }
+    }
     for (key, var) in env_vars() {
         if let Some(value) = env.get(&var) {
             let dict = Dict::from([(key.to_owned(), Value::from(value.to_owned()))]);
@@ -95,9 +107,27 @@ fn describe(metadata: &Metadata, detailed: bool) -> String {
 
 /// `(key, VAR)` for every settings variable, lowest precedence first.
 fn env_vars() -> impl Iterator<Item = (&'static str, String)> {
-    let mpd =
-        SETTING_KEYS.into_iter().map(|key| (key, format!("MPD_{}", key.to_ascii_uppercase())));
+    let mpd = SETTING_KEYS.iter().map(|key| (*key, env_var(key)));
     mpd.chain(URL_VARS.into_iter().map(|(key, var)| (key, var.to_owned())))
+}
+
+fn env_var(key: &str) -> String {
+    format!("MPD_{}", key.to_ascii_uppercase())
+}
+
+/// A value of a renamed key in the new key's unit; what is not a number is passed on as is,
+/// so the type error names the old key's layer.
+fn converted(value: Value, factor: f64) -> Value {
+    let number = value.to_num_lossy().and_then(|n| {
+        n.to_f64()
+            .or_else(|| n.to_i128().map(|i| i as f64))
+            .or_else(|| n.to_u128().map(|u| u as f64))
+    });
+    match number {
+        Some(number) if (factor - 1.0).abs() < f64::EPSILON => Value::from(number.round() as u64),
+        Some(number) => Value::from(number * factor),
+        None => value,
+    }
 }
 
 fn to_dict<T: serde::Serialize>(value: &T, layer: &str) -> Result<Dict> {
@@ -120,6 +150,12 @@ fn file_dict(file: &ConfigFile) -> Result<Option<Dict>> {
         path: file.path().to_path_buf(),
         message: format!("[mpd]: {}", e.message()),
     })?;
+    for (old, new, factor) in RENAMED_KEYS {
+        if let Some(value) = dict.remove(old) {
+            tracing::warn!(path = %file.path().display(), "[mpd] {old} is deprecated; write {new} instead");
+            dict.entry(new.to_owned()).or_insert_with(|| converted(value, factor));
+        }
+    }
     dict.retain(|key, _| {
         let known = SETTING_KEYS.contains(&key.as_str());
         if !known {

@@ -38,174 +38,147 @@ impl fmt::Display for DedupKey {
     }
 }
 
-/// The effective mpd settings. Each key can be set in `[mpd]`, as `MPD_<KEY>` (upper case)
-/// or by a flag; the URLs also as `MP_BASE_URL`, `MP_EXPORT_URL` and `MP_QUERY_URL`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Settings {
-    /// Root directory of the local Delta Lake store; `None` lets the caller pick its default.
-    pub store: Option<PathBuf>,
-    /// Days re-read before the sync cursor to pick up late events (default 5).
-    pub lookback_days: u32,
-    /// Dedup rule (default `insert_id_time`).
-    pub dedup_key: DedupKey,
+/// Declares every setting once: its key (also `MPD_<KEY>`), type, default and documentation.
+/// [`Settings`], [`SettingsOverrides`], the defaults, [`SETTING_KEYS`] and
+/// [`Settings::entries`] (what `mpd config show` lists) all come from this one list, so they
+/// cannot drift apart. `flag` is the type a command-line override carries.
+macro_rules! settings_table {
+    ($( $(#[doc = $doc:literal])* $key:ident : $ty:ty, flag $flag:ty = $default:expr; )*) => {
+        /// The effective mpd settings. Each key can be set in `[mpd]`, as `MPD_<KEY>` (upper
+        /// case) or by a flag; the URLs also as `MP_BASE_URL`, `MP_EXPORT_URL` and
+        /// `MP_QUERY_URL`. Durations are in seconds, and say so in their names.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct Settings {
+            $( $(#[doc = $doc])* pub $key: $ty, )*
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Settings { $( $key: $default, )* }
+            }
+        }
+
+        /// The settings the user set on the command line; `None` means "not given" and leaves
+        /// the lower layers in charge.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        pub struct SettingsOverrides {
+            $(
+                $(#[doc = $doc])*
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $key: Option<$flag>,
+            )*
+        }
+
+        /// Every settings key, in display order.
+        pub const SETTING_KEYS: &[&str] = &[ $( stringify!($key), )* ];
+
+        impl Settings {
+            /// Each key with its value rendered for humans; unset options show as `(unset)`
+            /// and passwords embedded in URLs as `***`.
+            pub fn entries(&self) -> Vec<(&'static str, String)> {
+                vec![ $( (stringify!($key), render::Render::render(&self.$key, stringify!($key))), )* ]
+            }
+        }
+    };
+}
+
+settings_table! {
+    /// Root directory of the local Delta Lake store; unset lets the caller pick its default.
+    store: Option<PathBuf>, flag PathBuf = None;
+    /// Days re-read before the sync cursor to pick up late events.
+    lookback_days: u32, flag u32 = 5;
+    /// Dedup rule.
+    dedup_key: DedupKey, flag DedupKey = DedupKey::InsertIdTime;
     /// The project's IANA time zone, e.g. `America/Los_Angeles` (only its shape is checked).
-    pub project_timezone: Option<String>,
-    /// Export requests per hour (default 60).
-    pub export_per_hour: u32,
-    /// Export requests per second (default 3).
-    pub export_per_second: u32,
-    /// Concurrent export requests (default 100).
-    pub export_concurrent: u32,
-    /// Query API requests per hour (default 60).
-    pub query_per_hour: u32,
-    /// Concurrent query API requests (default 5).
-    pub query_concurrent: u32,
-    /// Attempts per request, the first included (default 6).
-    pub retry_max_attempts: u32,
-    /// First backoff delay in milliseconds (default 1000).
-    pub retry_base_delay_ms: u64,
-    /// Backoff ceiling in milliseconds (default 60000).
-    pub retry_max_delay_ms: u64,
-    /// How long an export may take to send its first byte, in seconds (default 600).
-    pub export_first_byte_timeout_secs: u64,
-    /// How long a response body may stall, in seconds (default 300).
-    pub idle_read_timeout_secs: u64,
+    project_timezone: Option<String>, flag String = None;
+    /// Export requests per hour.
+    export_per_hour: u32, flag u32 = 60;
+    /// Export requests per second.
+    export_per_second: u32, flag u32 = 3;
+    /// Concurrent export requests.
+    export_concurrent: u32, flag u32 = 100;
+    /// Query API requests per hour.
+    query_per_hour: u32, flag u32 = 60;
+    /// Concurrent query API requests.
+    query_concurrent: u32, flag u32 = 5;
+    /// Attempts per request, the first included.
+    retry_max_attempts: u32, flag u32 = 6;
+    /// First backoff delay, in seconds (fractions allowed).
+    retry_base_delay_seconds: f64, flag f64 = 1.0;
+    /// Backoff ceiling, in seconds.
+    retry_max_delay_seconds: f64, flag f64 = 60.0;
+    /// How long an export may take to send its first byte, in seconds.
+    export_first_byte_timeout_seconds: u64, flag u64 = 600;
+    /// How long a response body may stall, in seconds.
+    idle_read_timeout_seconds: u64, flag u64 = 300;
     /// One origin for every API family (proxies, mock servers).
-    pub base_url: Option<String>,
+    base_url: Option<String>, flag String = None;
     /// Origin of the raw export API; wins over `base_url`.
-    pub export_url: Option<String>,
+    export_url: Option<String>, flag String = None;
     /// Origin of the query and engage APIs; wins over `base_url`.
-    pub query_url: Option<String>,
-    /// Rows a sync gathers before it commits them with the cursor (default 1,000,000): one
-    /// commit per day would bloat the log of a long first run; a run stopped between commits
-    /// re-reads at most this much.
-    pub sync_commit_rows: u64,
+    query_url: Option<String>, flag String = None;
+    /// Rows a sync gathers before it commits them with the cursor: one commit per day would
+    /// bloat the log of a long first run; a run stopped between commits re-reads at most
+    /// this much.
+    sync_commit_rows: u64, flag u64 = 1_000_000;
     /// "Today" for `mpd sync` as `YYYY-MM-DD`, instead of the clock in the project's time
     /// zone: for replays and tests against a mock with a fixed date.
-    pub today: Option<String>,
+    today: Option<String>, flag String = None;
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            store: None,
-            lookback_days: 5,
-            dedup_key: DedupKey::InsertIdTime,
-            project_timezone: None,
-            export_per_hour: 60,
-            export_per_second: 3,
-            export_concurrent: 100,
-            query_per_hour: 60,
-            query_concurrent: 5,
-            retry_max_attempts: 6,
-            retry_base_delay_ms: 1000,
-            retry_max_delay_ms: 60_000,
-            export_first_byte_timeout_secs: 600,
-            idle_read_timeout_secs: 300,
-            base_url: None,
-            export_url: None,
-            query_url: None,
-            sync_commit_rows: 1_000_000,
-            today: None,
-        }
-    }
-}
-
-/// The settings the user set on the command line; `None` means "not given" and leaves the
-/// lower layers in charge.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs, reason = "each field mirrors the Settings field of the same name")]
-pub struct SettingsOverrides {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub store: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lookback_days: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dedup_key: Option<DedupKey>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub project_timezone: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub export_per_hour: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub export_per_second: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub export_concurrent: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub query_per_hour: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub query_concurrent: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_max_attempts: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_base_delay_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_max_delay_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub export_first_byte_timeout_secs: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idle_read_timeout_secs: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub export_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub query_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sync_commit_rows: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub today: Option<String>,
-}
-
-/// Every settings key, in display order. A test keeps it in sync with [`Settings`].
-pub const SETTING_KEYS: [&str; 19] = [
-    "store",
-    "lookback_days",
-    "dedup_key",
-    "project_timezone",
-    "export_per_hour",
-    "export_per_second",
-    "export_concurrent",
-    "query_per_hour",
-    "query_concurrent",
-    "retry_max_attempts",
-    "retry_base_delay_ms",
-    "retry_max_delay_ms",
-    "export_first_byte_timeout_secs",
-    "idle_read_timeout_secs",
-    "base_url",
-    "export_url",
-    "query_url",
-    "sync_commit_rows",
-    "today",
+/// Keys of earlier versions, still read (with a warning): `(old key, new key, factor from the
+/// old unit to the new one)`.
+pub(crate) const RENAMED_KEYS: [(&str, &str, f64); 4] = [
+    ("retry_base_delay_ms", "retry_base_delay_seconds", 0.001),
+    ("retry_max_delay_ms", "retry_max_delay_seconds", 0.001),
+    ("export_first_byte_timeout_secs", "export_first_byte_timeout_seconds", 1.0),
+    ("idle_read_timeout_secs", "idle_read_timeout_seconds", 1.0),
 ];
 
-impl Settings {
-    /// Each key with its value rendered for humans; unset options show as `(unset)` and
-    /// passwords embedded in URLs as `***`.
-    pub fn entries(&self) -> Vec<(&'static str, String)> {
-        let opt = |v: Option<String>| v.unwrap_or_else(|| "(unset)".to_owned());
-        let url = |v: &Option<String>| opt(v.as_deref().map(validate::mask_url_password));
-        vec![
-            ("store", opt(self.store.as_ref().map(|p| p.display().to_string()))),
-            ("lookback_days", self.lookback_days.to_string()),
-            ("dedup_key", self.dedup_key.to_string()),
-            ("project_timezone", opt(self.project_timezone.clone())),
-            ("export_per_hour", self.export_per_hour.to_string()),
-            ("export_per_second", self.export_per_second.to_string()),
-            ("export_concurrent", self.export_concurrent.to_string()),
-            ("query_per_hour", self.query_per_hour.to_string()),
-            ("query_concurrent", self.query_concurrent.to_string()),
-            ("retry_max_attempts", self.retry_max_attempts.to_string()),
-            ("retry_base_delay_ms", self.retry_base_delay_ms.to_string()),
-            ("retry_max_delay_ms", self.retry_max_delay_ms.to_string()),
-            ("export_first_byte_timeout_secs", self.export_first_byte_timeout_secs.to_string()),
-            ("idle_read_timeout_secs", self.idle_read_timeout_secs.to_string()),
-            ("base_url", url(&self.base_url)),
-            ("export_url", url(&self.export_url)),
-            ("query_url", url(&self.query_url)),
-            ("sync_commit_rows", self.sync_commit_rows.to_string()),
-            ("today", opt(self.today.clone())),
-        ]
+mod render {
+    //! How `mpd config show` writes each type of value.
+
+    use std::path::PathBuf;
+
+    pub(super) trait Render {
+        fn render(&self, key: &str) -> String;
+    }
+
+    macro_rules! by_display {
+        ($($t:ty),*) => { $( impl Render for $t {
+            fn render(&self, _key: &str) -> String { self.to_string() }
+        } )* };
+    }
+    by_display!(u32, u64, super::DedupKey);
+
+    impl Render for f64 {
+        /// Six decimals at most: a value read from text may have gone through `f32`
+        /// (`0.02` would show as `0.019999999552965164`).
+        fn render(&self, _key: &str) -> String {
+            ((self * 1e6).round() / 1e6).to_string()
+        }
+    }
+
+    impl Render for PathBuf {
+        fn render(&self, _key: &str) -> String {
+            self.display().to_string()
+        }
+    }
+
+    impl Render for String {
+        fn render(&self, key: &str) -> String {
+            if key.ends_with("_url") {
+                super::validate::mask_url_password(self)
+            } else {
+                self.clone()
+            }
+        }
+    }
+
+    impl<T: Render> Render for Option<T> {
+        fn render(&self, key: &str) -> String {
+            self.as_ref().map_or_else(|| "(unset)".to_owned(), |v| v.render(key))
+        }
     }
 }
 

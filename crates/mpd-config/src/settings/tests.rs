@@ -43,9 +43,9 @@ fn defaults_without_file_or_env() {
     );
     assert_eq!((settings.query_per_hour, settings.query_concurrent), (60, 5));
     assert_eq!(settings.retry_max_attempts, 6);
-    assert_eq!((settings.retry_base_delay_ms, settings.retry_max_delay_ms), (1000, 60_000));
+    assert_eq!((settings.retry_base_delay_seconds, settings.retry_max_delay_seconds), (1.0, 60.0));
     assert_eq!(
-        (settings.export_first_byte_timeout_secs, settings.idle_read_timeout_secs),
+        (settings.export_first_byte_timeout_seconds, settings.idle_read_timeout_seconds),
         (600, 300)
     );
 }
@@ -151,7 +151,11 @@ fn invalid_values_name_the_key() {
     let cases = [
         ("export_concurrent = 0\n", "export_concurrent"),
         ("retry_max_attempts = 0\n", "retry_max_attempts"),
-        ("retry_base_delay_ms = 5000\nretry_max_delay_ms = 10\n", "retry_base_delay_ms"),
+        (
+            "retry_base_delay_seconds = 5\nretry_max_delay_seconds = 0.5\n",
+            "retry_base_delay_seconds",
+        ),
+        ("retry_max_delay_seconds = -1\n", "retry_max_delay_seconds"),
         ("project_timezone = \"Los Angeles\"\n", "project_timezone"),
         ("project_timezone = \"\"\n", "project_timezone"),
         ("store = \"\"\n", "store"),
@@ -210,7 +214,7 @@ fn setting_keys_match_the_struct() {
         panic!("settings serialize to a dict");
     };
     let serialized: BTreeSet<_> = dict.keys().map(String::as_str).collect();
-    assert_eq!(serialized, SETTING_KEYS.into_iter().collect::<BTreeSet<_>>());
+    assert_eq!(serialized, SETTING_KEYS.iter().copied().collect::<BTreeSet<_>>());
     let entries: Vec<_> = Settings::default().entries().into_iter().map(|(k, _)| k).collect();
     assert_eq!(entries, SETTING_KEYS);
 }
@@ -233,4 +237,45 @@ fn today_is_read_from_the_environment() {
     let env = EnvVars::from_pairs([("MPD_TODAY", "2024-03-10")]);
     let settings = load_settings(&file(""), &env, &SettingsOverrides::default()).unwrap();
     assert_eq!(settings.today.as_deref(), Some("2024-03-10"));
+}
+
+#[test]
+fn renamed_keys_are_still_read_in_their_old_units() {
+    let file = file("retry_base_delay_ms = 250\nexport_first_byte_timeout_secs = 90\n");
+    let env = EnvVars::from_pairs([
+        ("MPD_RETRY_MAX_DELAY_MS", "1500"),
+        ("MPD_IDLE_READ_TIMEOUT_SECS", "30"),
+    ]);
+    let settings = load_settings(&file, &env, &SettingsOverrides::default()).expect("ok");
+    assert_eq!(settings.retry_base_delay_seconds, 0.25);
+    assert_eq!(settings.retry_max_delay_seconds, 1.5);
+    assert_eq!(settings.export_first_byte_timeout_seconds, 90);
+    assert_eq!(settings.idle_read_timeout_seconds, 30);
+    let rows = describe_settings(&file, &env, &SettingsOverrides::default()).expect("ok");
+    assert_eq!(
+        source_of(&rows, "retry_max_delay_seconds"),
+        ("1.5".into(), "env MPD_RETRY_MAX_DELAY_MS".into())
+    );
+    assert_eq!(source_of(&rows, "retry_base_delay_seconds"), ("0.25".into(), "file".into()));
+}
+
+#[test]
+fn a_new_key_wins_over_its_old_name() {
+    let file = file("retry_base_delay_ms = 250\nretry_base_delay_seconds = 2\n");
+    let env = EnvVars::from_pairs([
+        ("MPD_IDLE_READ_TIMEOUT_SECS", "30"),
+        ("MPD_IDLE_READ_TIMEOUT_SECONDS", "45"),
+    ]);
+    let settings = load_settings(&file, &env, &SettingsOverrides::default()).expect("ok");
+    assert_eq!(settings.retry_base_delay_seconds, 2.0);
+    assert_eq!(settings.idle_read_timeout_seconds, 45);
+}
+
+#[test]
+fn an_old_key_with_a_bad_value_names_where_it_came_from() {
+    let env = EnvVars::from_pairs([("MPD_RETRY_BASE_DELAY_MS", "soon")]);
+    let (key, message) =
+        invalid_setting(load_settings(&file(""), &env, &SettingsOverrides::default()));
+    assert_eq!(key, "retry_base_delay_seconds");
+    assert!(message.contains("env MPD_RETRY_BASE_DELAY_MS"), "{message}");
 }

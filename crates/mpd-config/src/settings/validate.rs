@@ -11,8 +11,8 @@ pub(super) fn check(s: &Settings) -> Result<(), (&'static str, String)> {
         ("query_per_hour", u64::from(s.query_per_hour)),
         ("query_concurrent", u64::from(s.query_concurrent)),
         ("retry_max_attempts", u64::from(s.retry_max_attempts)),
-        ("export_first_byte_timeout_secs", s.export_first_byte_timeout_secs),
-        ("idle_read_timeout_secs", s.idle_read_timeout_secs),
+        ("export_first_byte_timeout_seconds", s.export_first_byte_timeout_seconds),
+        ("idle_read_timeout_seconds", s.idle_read_timeout_seconds),
         ("sync_commit_rows", s.sync_commit_rows),
     ];
     for (key, value) in positive {
@@ -21,10 +21,18 @@ pub(super) fn check(s: &Settings) -> Result<(), (&'static str, String)> {
             return Err((key, "must be at least 1".to_owned()));
         }
     }
-    if s.retry_base_delay_ms > s.retry_max_delay_ms {
+    for (key, value) in [
+        ("retry_base_delay_seconds", s.retry_base_delay_seconds),
+        ("retry_max_delay_seconds", s.retry_max_delay_seconds),
+    ] {
+        if !value.is_finite() || value < 0.0 {
+            return Err((key, "must be a number of seconds, at least 0".to_owned()));
+        }
+    }
+    if s.retry_base_delay_seconds > s.retry_max_delay_seconds {
         return Err((
-            "retry_base_delay_ms",
-            format!("must not exceed retry_max_delay_ms ({})", s.retry_max_delay_ms),
+            "retry_base_delay_seconds",
+            format!("must not exceed retry_max_delay_seconds ({})", s.retry_max_delay_seconds),
         ));
     }
     if s.store.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {

@@ -160,12 +160,12 @@ impl Workspace {
             },
             retry: mpd_api::RetryPolicy {
                 max_attempts: s.retry_max_attempts.max(1),
-                base_delay: Duration::from_millis(s.retry_base_delay_ms),
-                max_delay: Duration::from_millis(s.retry_max_delay_ms),
+                base_delay: Duration::from_secs_f64(s.retry_base_delay_seconds),
+                max_delay: Duration::from_secs_f64(s.retry_max_delay_seconds),
             },
             timeouts: mpd_api::Timeouts {
-                export_first_byte: Duration::from_secs(s.export_first_byte_timeout_secs),
-                idle_read: Duration::from_secs(s.idle_read_timeout_secs),
+                export_first_byte: Duration::from_secs(s.export_first_byte_timeout_seconds),
+                idle_read: Duration::from_secs(s.idle_read_timeout_seconds),
                 ..mpd_api::Timeouts::default()
             },
         })

@@ -35,7 +35,7 @@ pub(crate) fn workspace_with(mock: &MockServer, store: &Path, extra: &[(&str, &s
         ("MP_CONFIG_PATH", store.join("no-config.toml").display().to_string()),
         ("MPD_STORE", store.display().to_string()),
         ("MPD_EXPORT_PER_SECOND", "1000".to_owned()),
-        ("MPD_RETRY_BASE_DELAY_MS", "10".to_owned()),
+        ("MPD_RETRY_BASE_DELAY_SECONDS", "0.01".to_owned()),
     ];
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let env = EnvVars::from_pairs(env);
