@@ -264,6 +264,22 @@ impl From<mpd_store::Error> for Error {
     }
 }
 
+/// A stored column that is not what mpd writes (a table written by another tool): a usage
+/// error naming the table, the column and both types.
+pub(crate) fn column_mismatch(
+    table: &str,
+    column: &str,
+    expected: &str,
+    found: &arrow_schema::DataType,
+) -> Error {
+    Error::Ingest(Box::new(mpd_ingest::Error::Column {
+        table: Some(table.to_owned()),
+        column: column.to_owned(),
+        expected: expected.to_owned(),
+        found: found.to_string(),
+    }))
+}
+
 impl From<mpd_ingest::Error> for Error {
     fn from(error: mpd_ingest::Error) -> Self {
         match error {

@@ -11,7 +11,7 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use mpd_store::{Store, WriteMode};
 
 use crate::commit_info::CommitInfo;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, column_mismatch};
 use mpd_ingest::dedup::normalize_strings;
 
 pub(crate) const LEDGER_TABLE: &str = "pipelines_files";
@@ -24,12 +24,12 @@ pub(crate) async fn ingested(store: &Store) -> Result<HashSet<(String, u64)>> {
     }
     for batch in store.read_columns(LEDGER_TABLE, &["path", "size"], None).await? {
         let batch = normalize_strings(batch)?;
-        let (Some(paths), Some(sizes)) = (
-            batch.column(0).as_string_opt::<i32>(),
-            batch.column(1).as_primitive_opt::<Int64Type>(),
-        ) else {
-            return Err(Error::Internal(format!("{LEDGER_TABLE} has unexpected column types")));
-        };
+        let paths = batch.column(0).as_string_opt::<i32>().ok_or_else(|| {
+            column_mismatch(LEDGER_TABLE, "path", "Utf8", batch.column(0).data_type())
+        })?;
+        let sizes = batch.column(1).as_primitive_opt::<Int64Type>().ok_or_else(|| {
+            column_mismatch(LEDGER_TABLE, "size", "Int64", batch.column(1).data_type())
+        })?;
         for (path, size) in paths.iter().zip(sizes.iter()) {
             if let (Some(path), Some(size)) = (path, size) {
                 out.insert((path.to_owned(), u64::try_from(size).unwrap_or_default()));

@@ -15,7 +15,7 @@ use mpd_store::WriteMode;
 
 use super::window::cursor_app_id;
 use super::{EVENTS_TABLE, IDENTITY_TABLE};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, column_mismatch};
 use crate::workspace::Workspace;
 use mpd_ingest::dedup::normalize_strings;
 use mpd_ingest::layout::identity_writer;
@@ -97,11 +97,12 @@ impl Workspace {
         let mut writer = identity_writer(store, IDENTITY_TABLE, WriteMode::Append).await?;
         for batch in store.sql(&query).await?.batches {
             let batch = normalize_strings(batch)?;
-            let (Some(devices), Some(users)) =
-                (batch.column(0).as_string_opt::<i32>(), batch.column(1).as_string_opt::<i32>())
-            else {
-                return Err(Error::Internal("device_id/user_id are not strings".to_owned()));
-            };
+            let devices = batch.column(0).as_string_opt::<i32>().ok_or_else(|| {
+                column_mismatch(EVENTS_TABLE, "device_id", "Utf8", batch.column(0).data_type())
+            })?;
+            let users = batch.column(1).as_string_opt::<i32>().ok_or_else(|| {
+                column_mismatch(EVENTS_TABLE, "user_id", "Utf8", batch.column(1).data_type())
+            })?;
             for (device, user) in devices.iter().zip(users.iter()) {
                 let (Some(device), Some(user)) = (device, user) else { continue };
                 summary.devices_seen += 1;

@@ -75,3 +75,111 @@ async fn a_pipelines_tree_equals_the_api_sync_and_late_files_are_read_once() {
     synced.sync(&backfill, &SilentReporter).await.expect("sync");
     assert_eq!(keys(&imported).await, keys(&synced).await, "the API sees the late events too");
 }
+
+/// A table written by another tool, whose `time` is text: the import stops before writing and
+/// says which table is not what mpd writes and how (a usage error, not an internal one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_events_table_of_another_shape_is_named_in_the_error() {
+    use std::sync::Arc;
+
+    use arrow_array::{Date32Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join("store");
+    let store = mpd_store::Store::open(mpd_store::StoreMode::Persistent(store_path.clone()))
+        .await
+        .expect("store");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("event_name", DataType::Utf8, false),
+        Field::new("time", DataType::Utf8, false),
+        Field::new("date", DataType::Date32, false),
+        Field::new("distinct_id", DataType::Utf8, false),
+        Field::new("insert_id", DataType::Utf8, true),
+    ]));
+    let rows = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["Login"])),
+            Arc::new(StringArray::from(vec!["2024-03-01 10:00:00"])),
+            Arc::new(Date32Array::from(vec![19783])), // 2024-03-01
+            Arc::new(StringArray::from(vec!["u1"])),
+            Arc::new(StringArray::from(vec!["i1"])),
+        ],
+    )
+    .expect("batch");
+    let mut writer = store
+        .writer("events", schema, &["date"], mpd_store::WriteMode::Create)
+        .await
+        .expect("writer");
+    writer.write(rows).await.expect("write");
+    writer.commit(serde_json::Map::new()).await.expect("commit");
+    store.close().await.expect("close");
+
+    let dump = dir.path().join("dump.jsonl");
+    let line = r#"{"event":"Login","properties":{"time":1709287200,"distinct_id":"u2","$insert_id":"i2"}}"#;
+    std::fs::write(&dump, format!("{line}\n")).expect("dump");
+    let settings = mpd_service::Settings { store: Some(store_path), ..Default::default() };
+    let workspace = Workspace::for_store(settings);
+    let error = workspace
+        .import_export(&mpd_service::DumpSource::Path(dump), 0, &SilentReporter)
+        .await
+        .expect_err("a text time column cannot hold mpd's keys");
+    let message = error.to_string();
+    assert!(message.starts_with("schema of table `events` does not match"), "{message}");
+    assert!(message.contains("time: Utf8") && message.contains("time: Timestamp"), "{message}");
+    assert_eq!(error.class(), mpd_service::ErrorClass::Usage);
+    assert!(!error.is_internal());
+}
+
+/// The imported-files ledger written by another tool with a text `size`: the error names the
+/// ledger table, the column and both types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_of_another_shape_is_named_in_the_error() {
+    use std::sync::Arc;
+
+    use arrow_array::{RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join("store");
+    let store = mpd_store::Store::open(mpd_store::StoreMode::Persistent(store_path.clone()))
+        .await
+        .expect("store");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("dataset", DataType::Utf8, false),
+        Field::new("path", DataType::Utf8, false),
+        Field::new("size", DataType::Utf8, false),
+    ]));
+    let rows = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["export"])),
+            Arc::new(StringArray::from(vec!["/old/dump.jsonl"])),
+            Arc::new(StringArray::from(vec!["large"])),
+        ],
+    )
+    .expect("batch");
+    let mut writer = store
+        .writer("pipelines_files", schema, &[], mpd_store::WriteMode::Create)
+        .await
+        .expect("writer");
+    writer.write(rows).await.expect("write");
+    writer.commit(serde_json::Map::new()).await.expect("commit");
+    store.close().await.expect("close");
+
+    let dump = dir.path().join("dump.jsonl");
+    let line = r#"{"event":"Login","properties":{"time":1709287200,"distinct_id":"u2","$insert_id":"i2"}}"#;
+    std::fs::write(&dump, format!("{line}\n")).expect("dump");
+    let settings = mpd_service::Settings { store: Some(store_path), ..Default::default() };
+    let error = Workspace::for_store(settings)
+        .import_export(&mpd_service::DumpSource::Path(dump), 0, &SilentReporter)
+        .await
+        .expect_err("a text size cannot be compared with a file's size");
+    assert_eq!(
+        error.to_string(),
+        "table pipelines_files: column `size` should be Int64 but is Utf8"
+    );
+    assert_eq!(error.class(), mpd_service::ErrorClass::Usage);
+    assert!(!error.is_internal());
+}
