@@ -76,55 +76,66 @@ async fn a_pipelines_tree_equals_the_api_sync_and_late_files_are_read_once() {
     assert_eq!(keys(&imported).await, keys(&synced).await, "the API sees the late events too");
 }
 
-/// A table written by another tool, whose `time` is text: the import stops before writing and
-/// says which table is not what mpd writes and how (a usage error, not an internal one).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_events_table_of_another_shape_is_named_in_the_error() {
+/// A store at `dir/store` holding one table written by another tool, and an export dump of
+/// one event: what the import of that dump stops on.
+async fn import_beside_foreign_table(
+    dir: &std::path::Path,
+    table: &str,
+    columns: Vec<(&str, arrow_schema::DataType, arrow_array::ArrayRef)>,
+    partition_by: &[&str],
+) -> mpd_service::Error {
     use std::sync::Arc;
 
-    use arrow_array::{Date32Array, RecordBatch, StringArray};
-    use arrow_schema::{DataType, Field, Schema};
-
-    let dir = tempfile::tempdir().expect("dir");
-    let store_path = dir.path().join("store");
+    let store_path = dir.join("store");
     let store = mpd_store::Store::open(mpd_store::StoreMode::Persistent(store_path.clone()))
         .await
         .expect("store");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("event_name", DataType::Utf8, false),
-        Field::new("time", DataType::Utf8, false),
-        Field::new("date", DataType::Date32, false),
-        Field::new("distinct_id", DataType::Utf8, false),
-        Field::new("insert_id", DataType::Utf8, true),
-    ]));
-    let rows = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from(vec!["Login"])),
-            Arc::new(StringArray::from(vec!["2024-03-01 10:00:00"])),
-            Arc::new(Date32Array::from(vec![19783])), // 2024-03-01
-            Arc::new(StringArray::from(vec!["u1"])),
-            Arc::new(StringArray::from(vec!["i1"])),
-        ],
-    )
-    .expect("batch");
+    let fields: Vec<_> = columns
+        .iter()
+        .map(|(name, kind, _)| arrow_schema::Field::new(*name, kind.clone(), false))
+        .collect();
+    let schema = Arc::new(arrow_schema::Schema::new(fields));
+    let arrays = columns.into_iter().map(|(_, _, array)| array).collect();
+    let rows = arrow_array::RecordBatch::try_new(schema.clone(), arrays).expect("batch");
     let mut writer = store
-        .writer("events", schema, &["date"], mpd_store::WriteMode::Create)
+        .writer(table, schema, partition_by, mpd_store::WriteMode::Create)
         .await
         .expect("writer");
     writer.write(rows).await.expect("write");
     writer.commit(serde_json::Map::new()).await.expect("commit");
     store.close().await.expect("close");
 
-    let dump = dir.path().join("dump.jsonl");
+    let dump = dir.join("dump.jsonl");
     let line = r#"{"event":"Login","properties":{"time":1709287200,"distinct_id":"u2","$insert_id":"i2"}}"#;
     std::fs::write(&dump, format!("{line}\n")).expect("dump");
     let settings = mpd_service::Settings { store: Some(store_path), ..Default::default() };
-    let workspace = Workspace::for_store(settings);
-    let error = workspace
+    Workspace::for_store(settings)
         .import_export(&mpd_service::DumpSource::Path(dump), 0, &SilentReporter)
         .await
-        .expect_err("a text time column cannot hold mpd's keys");
+        .expect_err("the foreign table stops the import")
+}
+
+fn text(value: &str) -> arrow_array::ArrayRef {
+    std::sync::Arc::new(arrow_array::StringArray::from(vec![value]))
+}
+
+/// A table written by another tool, whose `time` is text: the import stops before writing and
+/// says which table is not what mpd writes and how (a usage error, not an internal one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_events_table_of_another_shape_is_named_in_the_error() {
+    use arrow_schema::DataType::{Date32, Utf8};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let date: arrow_array::ArrayRef =
+        std::sync::Arc::new(arrow_array::Date32Array::from(vec![19783])); // 2024-03-01
+    let columns = vec![
+        ("event_name", Utf8, text("Login")),
+        ("time", Utf8, text("2024-03-01 10:00:00")),
+        ("date", Date32, date),
+        ("distinct_id", Utf8, text("u1")),
+        ("insert_id", Utf8, text("i1")),
+    ];
+    let error = import_beside_foreign_table(dir.path(), "events", columns, &["date"]).await;
     let message = error.to_string();
     assert!(message.starts_with("schema of table `events` does not match"), "{message}");
     assert!(message.contains("time: Utf8") && message.contains("time: Timestamp"), "{message}");
@@ -136,46 +147,15 @@ async fn an_events_table_of_another_shape_is_named_in_the_error() {
 /// ledger table, the column and both types.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ledger_of_another_shape_is_named_in_the_error() {
-    use std::sync::Arc;
-
-    use arrow_array::{RecordBatch, StringArray};
-    use arrow_schema::{DataType, Field, Schema};
+    use arrow_schema::DataType::Utf8;
 
     let dir = tempfile::tempdir().expect("dir");
-    let store_path = dir.path().join("store");
-    let store = mpd_store::Store::open(mpd_store::StoreMode::Persistent(store_path.clone()))
-        .await
-        .expect("store");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("dataset", DataType::Utf8, false),
-        Field::new("path", DataType::Utf8, false),
-        Field::new("size", DataType::Utf8, false),
-    ]));
-    let rows = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from(vec!["export"])),
-            Arc::new(StringArray::from(vec!["/old/dump.jsonl"])),
-            Arc::new(StringArray::from(vec!["large"])),
-        ],
-    )
-    .expect("batch");
-    let mut writer = store
-        .writer("pipelines_files", schema, &[], mpd_store::WriteMode::Create)
-        .await
-        .expect("writer");
-    writer.write(rows).await.expect("write");
-    writer.commit(serde_json::Map::new()).await.expect("commit");
-    store.close().await.expect("close");
-
-    let dump = dir.path().join("dump.jsonl");
-    let line = r#"{"event":"Login","properties":{"time":1709287200,"distinct_id":"u2","$insert_id":"i2"}}"#;
-    std::fs::write(&dump, format!("{line}\n")).expect("dump");
-    let settings = mpd_service::Settings { store: Some(store_path), ..Default::default() };
-    let error = Workspace::for_store(settings)
-        .import_export(&mpd_service::DumpSource::Path(dump), 0, &SilentReporter)
-        .await
-        .expect_err("a text size cannot be compared with a file's size");
+    let columns = vec![
+        ("dataset", Utf8, text("export")),
+        ("path", Utf8, text("/old/dump.jsonl")),
+        ("size", Utf8, text("large")),
+    ];
+    let error = import_beside_foreign_table(dir.path(), "pipelines_files", columns, &[]).await;
     assert_eq!(
         error.to_string(),
         "table pipelines_files: column `size` should be Int64 but is Utf8"
