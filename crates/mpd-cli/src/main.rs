@@ -112,6 +112,11 @@ fn report(error: &anyhow::Error) -> ExitCode {
         }
         return ExitCode::from(exit_code(service.class()));
     }
+    // `Accounts` (auth, config show) answers with the config file's own errors.
+    if let Some(config) = error.downcast_ref::<mpd_service::ConfigError>() {
+        print_error(&config.to_string());
+        return ExitCode::from(exit_code(mpd_service::ErrorClass::of_config(config)));
+    }
     print_error(&format!("{error:#}"));
     ExitCode::from(1)
 }

@@ -28,6 +28,10 @@ pub enum Error {
         /// What is wrong, with a line and column when known.
         message: String,
     },
+    /// A request about accounts that cannot be carried out as asked (an unknown region, an
+    /// empty secret, no account to show).
+    #[error("{0}")]
+    InvalidRequest(String),
     /// An account entry has a missing or invalid field.
     #[error("account '{name}' has an invalid `{field}`: {message}")]
     InvalidAccount {

@@ -35,6 +35,7 @@ fn variant(error: &Error) -> &'static str {
         Error::InvalidEnv { .. } => "InvalidEnv",
         Error::InvalidSetting { .. } => "InvalidSetting",
         Error::NoHome => "NoHome",
+        Error::InvalidRequest(_) => "InvalidRequest",
     }
 }
 
@@ -81,6 +82,17 @@ fn every_error_variant_hides_secrets() {
         load_settings(&file(), &EnvVars::from_pairs([("MPD_LOOKBACK_DAYS", "x")]), &no_flags)
             .expect_err("bad setting"),
         ConfigFile::default_path(&secret_env(&[])).expect_err("no home"),
+        crate::Accounts::open(&EnvVars::default(), Some(&tmp.path().join("config.toml")))
+            .expect("a missing file is an empty one")
+            .add(crate::NewAccount {
+                name: "new".into(),
+                username: "u".into(),
+                secret: Secret::new(SECRET),
+                project_id: 1,
+                region: "mars".into(),
+                make_default: false,
+            })
+            .expect_err("unknown region"),
     ];
     let mut seen = BTreeSet::new();
     for error in &errors {
@@ -88,7 +100,7 @@ fn every_error_variant_hides_secrets() {
         assert_hidden("Display", &error.to_string());
         assert_hidden("Debug", &format!("{error:?} {error:#?}"));
     }
-    assert_eq!(seen.len(), 10, "every variant must be exercised: {seen:?}");
+    assert_eq!(seen.len(), 11, "every variant must be exercised: {seen:?}");
 }
 
 #[test]

@@ -42,6 +42,7 @@
 //! ```
 
 mod account;
+mod accounts;
 mod atomic;
 mod credentials;
 mod env;
@@ -52,6 +53,7 @@ mod secret;
 mod settings;
 
 pub use account::Account;
+pub use accounts::{AccountView, Accounts, NewAccount, SettingView};
 pub use credentials::{CredentialSource, ResolvedCredentials, resolve_credentials};
 pub use env::EnvVars;
 pub use error::{Error, ErrorClass, Result};

@@ -17,6 +17,18 @@ pub enum ErrorClass {
     RateLimited,
 }
 
+impl ErrorClass {
+    /// The class of a config-file error (what `Accounts` returns).
+    pub fn of_config(error: &mpd_config::Error) -> ErrorClass {
+        match error.class() {
+            mpd_config::ErrorClass::NotFound => ErrorClass::NotFound,
+            mpd_config::ErrorClass::Usage => ErrorClass::Usage,
+            mpd_config::ErrorClass::Io => ErrorClass::General,
+            mpd_config::ErrorClass::Auth => ErrorClass::Auth,
+        }
+    }
+}
+
 /// Errors of mpd's use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -83,21 +95,13 @@ pub enum Error {
     /// A bug or a failure of the runtime itself.
     #[error("internal error: {0}")]
     Internal(String),
-    /// The bundled mock Mixpanel could not start.
-    #[error("cannot start the bundled mock Mixpanel: {0}")]
-    Mock(String),
 }
 
 impl Error {
     /// The class of this error, for exit codes.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Config(e) => match e.class() {
-                mpd_config::ErrorClass::NotFound => ErrorClass::NotFound,
-                mpd_config::ErrorClass::Usage => ErrorClass::Usage,
-                mpd_config::ErrorClass::Io => ErrorClass::General,
-                mpd_config::ErrorClass::Auth => ErrorClass::Auth,
-            },
+            Error::Config(e) => ErrorClass::of_config(e),
             Error::Auth(_) | Error::NoAccount => ErrorClass::Auth,
             Error::NoStore { .. } => ErrorClass::Usage,
             Error::Api(e) => Error::api_class(e),
@@ -122,8 +126,7 @@ impl Error {
             Error::BadLines { .. }
             | Error::Write { .. }
             | Error::Internal(_)
-            | Error::Unreadable(_)
-            | Error::Mock(_) => ErrorClass::General,
+            | Error::Unreadable(_) => ErrorClass::General,
         }
     }
 

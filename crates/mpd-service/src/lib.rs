@@ -37,11 +37,8 @@
 //! # Ok(()) }
 //! ```
 
-mod accounts;
 mod commit_info;
 mod credentials;
-#[cfg(feature = "demo")]
-mod demo;
 mod error;
 mod gdpr;
 mod import;
@@ -55,16 +52,17 @@ mod sync;
 mod table;
 mod workspace;
 
-pub use accounts::{AccountView, Accounts, NewAccount, SettingView};
 pub use commit_info::CommitInfo;
-#[cfg(feature = "demo")]
-pub use demo::{DemoQuery, DemoReport, run_demo};
 pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};
 pub use import::{DumpImportReport, DumpSource, ImportReport};
 pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
 pub use maintenance::HistoryEntry;
-pub use mpd_config::{EnvVars, Secret, Settings, SettingsOverrides};
+pub use mpd_config::Error as ConfigError;
+pub use mpd_config::{
+    AccountView, Accounts, CredentialSource, EnvVars, NewAccount, Region, ResolvedCredentials,
+    Secret, SettingView, Settings, SettingsOverrides,
+};
 pub use mpd_live::Error as LiveError;
 pub use mpd_live::request::{
     ActivityQuery, ConversionWindow, CountType, DateSpan, EventCountsQuery, FlowsView,

@@ -1,8 +1,8 @@
-//! `mpd auth ...`: the accounts of the config file, without resolving credentials.
+//! The accounts of the config file as `mpd auth ...` and `mpd config show` see them: list, show, add, remove, switch the default, and every setting with its source. No credential is resolved here.
 
 use std::path::{Path, PathBuf};
 
-use mpd_config::{Account, ConfigFile, EnvVars, Region, Secret, SettingsOverrides};
+use crate::{Account, ConfigFile, EnvVars, Region, Secret, SettingsOverrides};
 
 use crate::error::{Error, Result};
 
@@ -74,7 +74,7 @@ impl Accounts {
         env: &EnvVars,
         overrides: &SettingsOverrides,
     ) -> Result<Vec<SettingView>> {
-        let rows = mpd_config::describe_settings(&self.file, env, overrides)?;
+        let rows = crate::describe_settings(&self.file, env, overrides)?;
         Ok(rows
             .into_iter()
             .map(|(key, value, source)| SettingView { key, value, source })
@@ -97,7 +97,7 @@ impl Accounts {
         let name = match name {
             Some(name) => name.to_owned(),
             None => self.file.default_account().map(str::to_owned).ok_or_else(|| {
-                Error::InvalidArgument(format!(
+                Error::InvalidRequest(format!(
                     "no accounts in {}: add one with `mpd auth add NAME`",
                     self.file.path().display()
                 ))
@@ -110,10 +110,10 @@ impl Accounts {
     /// Adds an account and saves the file (mode 0600).
     pub fn add(&mut self, account: NewAccount) -> Result<AccountView> {
         let region: Region = account.region.parse().map_err(|_| {
-            Error::InvalidArgument(format!("unknown region {:?}: use us, eu or in", account.region))
+            Error::InvalidRequest(format!("unknown region {:?}: use us, eu or in", account.region))
         })?;
         if account.secret.expose().is_empty() {
-            return Err(Error::InvalidArgument("the secret is empty".to_owned()));
+            return Err(Error::InvalidRequest("the secret is empty".to_owned()));
         }
         let name = account.name.clone();
         self.file.add_account(

@@ -9,6 +9,9 @@ use crate::commands::{print_result, status};
 #[cfg(feature = "demo")]
 use crate::progress::BarReporter;
 
+#[cfg(feature = "demo")]
+mod run;
+
 #[cfg(not(feature = "demo"))]
 pub(crate) async fn run(_global: &GlobalArgs) -> anyhow::Result<()> {
     Err(crate::Exit {
@@ -27,7 +30,7 @@ pub(crate) async fn run(global: &GlobalArgs) -> anyhow::Result<()> {
         "starting the bundled mock Mixpanel on 127.0.0.1 (a 500, a 429 and a stream cut short are injected)...",
     );
     let reporter = BarReporter::new(!global.no_progress && !global.quiet);
-    let report = mpd_service::run_demo(&reporter).await?;
+    let report = run::run_demo(&reporter).await?;
     let first = &report.first_sync;
     status(
         global,
