@@ -1,12 +1,11 @@
 //! Flat views of query results for the table, csv and plain formats, and the charts of
 //! time series. Json and jsonl print the typed results themselves.
 
-use serde_json::{Map, Value, json};
-
 use mpd_service::{
     ActivityFeed, CohortInfo, FlowsResult, FrequencyResult, FunnelResult, FunnelStep,
     PropertyCount, RetentionResult, TimeSeries, TopEvent,
 };
+use serde_json::{Map, Value, json};
 
 use crate::chart::{Chart, ChartLine, LegendValue};
 

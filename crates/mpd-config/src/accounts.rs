@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{Account, ConfigFile, EnvVars, Region, Secret, SettingsOverrides};
-
 use crate::error::{Error, Result};
+use crate::{Account, ConfigFile, EnvVars, Region, Secret, SettingsOverrides};
 
 /// An account as shown to users: the secret masked.
 #[derive(Debug, Clone, serde::Serialize)]

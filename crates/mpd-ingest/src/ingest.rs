@@ -40,6 +40,17 @@ pub struct IngestCounts {
 }
 
 impl IngestCounts {
+    /// The commit record of `command` with these counts.
+    pub fn commit_info(&self, command: &str) -> mpd_store::CommitInfo {
+        mpd_store::CommitInfo {
+            written: Some(self.written),
+            already_present: Some(self.already_present),
+            duplicates_rejected: Some(self.duplicates_rejected),
+            erased_dropped: Some(self.erased_dropped),
+            ..mpd_store::CommitInfo::new(command)
+        }
+    }
+
     pub fn add(&mut self, other: IngestCounts) {
         self.written += other.written;
         self.already_present += other.already_present;

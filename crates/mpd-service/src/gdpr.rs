@@ -5,20 +5,20 @@
 //! Raw ids never reach the Delta log: rows are matched by the SHA-256 of their id columns
 //! (the delete predicate is stored in the log), and commit metadata carries counts only.
 
-use crate::commit_info::CommitInfo;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use mpd_ingest::dedup::normalize_strings;
+use mpd_ingest::erased::{ERASURES_TABLE, hash_id};
+use mpd_store::CommitInfo;
 use mpd_store::{Store, VacuumOptions, WriteMode};
-use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::workspace::Workspace;
-use mpd_ingest::dedup::normalize_strings;
-use mpd_ingest::erased::{ERASURES_TABLE, hash_id};
 
 /// Columns that identify a user, in any table that has them.
 const ID_COLUMNS: [&str; 4] = ["distinct_id", "device_id", "user_id", "resolved_distinct_id"];

@@ -37,7 +37,6 @@
 //! # Ok(()) }
 //! ```
 
-mod commit_info;
 mod credentials;
 mod error;
 mod gdpr;
@@ -52,7 +51,6 @@ mod sync;
 mod table;
 mod workspace;
 
-pub use commit_info::CommitInfo;
 pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};
 pub use import::{DumpImportReport, DumpSource, ImportReport};
@@ -77,6 +75,7 @@ pub use mpd_live::result::{
     SavedReport, SegmentationResult, Series, Source, TimeSeries, TopEvent, bucket_day,
     serialize_number,
 };
+pub use mpd_store::CommitInfo;
 pub use mpd_store::{CompactSummary, VacuumSummary};
 pub use report::{Reporter, SilentReporter};
 pub use stream::{

@@ -1,8 +1,8 @@
 //! `mpd tables compact|vacuum|history TABLE`: Delta maintenance of one table.
 
-use crate::commit_info::CommitInfo;
 use std::time::Duration;
 
+use mpd_store::CommitInfo;
 use mpd_store::{CompactSummary, VacuumOptions, VacuumSummary};
 
 use crate::error::Result;

@@ -43,6 +43,7 @@
 //! ```
 
 mod backend;
+mod commit_info;
 mod error;
 mod export;
 mod history;
@@ -58,6 +59,7 @@ mod writer;
 pub use arrow_schema::SchemaRef;
 pub use datafusion::physical_plan::SendableRecordBatchStream;
 
+pub use crate::commit_info::CommitInfo;
 pub use crate::error::{Error, ErrorClass, Result};
 pub use crate::export::{FileFormat, FileSummary};
 pub use crate::history::{COMMIT_METADATA_KEY, CommitRecord};

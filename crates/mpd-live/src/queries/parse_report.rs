@@ -15,10 +15,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::parse_series::time_series;
 use crate::json::{Why, array, object, text};
 use crate::result::{ReportSeries, Series, TimeSeries};
-
-use super::parse_series::time_series;
 
 /// Separator of nested series names (`Purchase / Chrome`).
 const NAME_SEPARATOR: &str = " / ";

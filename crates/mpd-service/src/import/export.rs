@@ -12,20 +12,20 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use mpd_decode::BadLine;
+use mpd_ingest::dedup::{Deduper, KeyKind};
+use mpd_ingest::erased::ErasedIds;
+use mpd_ingest::layout::events_writer;
+use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
+use mpd_store::CommitInfo;
 use mpd_store::WriteMode;
 
 use super::ledger::{self, LedgerEntry};
-use crate::commit_info::CommitInfo;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::source::{FileChunks, decode_chunks};
 use crate::stream::quarantine::Quarantine;
 use crate::table::next_sync_id;
 use crate::workspace::Workspace;
-use mpd_ingest::dedup::{Deduper, KeyKind};
-use mpd_ingest::erased::ErasedIds;
-use mpd_ingest::layout::events_writer;
-use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
 
 const EVENTS_TABLE: &str = "events";
 /// The ledger's dataset for export dumps.
@@ -160,7 +160,7 @@ impl Workspace {
             sync_id: Some(sync_id),
             fetched: Some(fetched),
             quarantined: Some(report.quarantined),
-            ..CommitInfo::with_counts("import export", &report.counts)
+            ..report.counts.commit_info("import export")
         }
         .to_metadata();
         report.version = Some(writer.commit(metadata.clone()).await?.version);

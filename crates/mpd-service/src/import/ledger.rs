@@ -8,11 +8,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use mpd_ingest::dedup::normalize_strings;
+use mpd_store::CommitInfo;
 use mpd_store::{Store, WriteMode};
 
-use crate::commit_info::CommitInfo;
 use crate::error::{Error, Result, column_mismatch};
-use mpd_ingest::dedup::normalize_strings;
 
 pub(crate) const LEDGER_TABLE: &str = "pipelines_files";
 

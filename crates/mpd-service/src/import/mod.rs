@@ -23,7 +23,6 @@ use arrow_array::cast::AsArray;
 use mpd_store::{Store, TableWriter, WriteMode};
 
 use self::files::{EVENTS_DIR, IDENTITY_DIR, PEOPLE_DIR, PipelineFile};
-use crate::commit_info::CommitInfo;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::stream::quarantine::Quarantine;
@@ -33,6 +32,7 @@ use mpd_ingest::dedup::{kept_rows, normalize_strings};
 use mpd_ingest::erased::ErasedIds;
 use mpd_ingest::layout::{events_writer, identity_writer, profiles_writer};
 use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
+use mpd_store::CommitInfo;
 
 const EVENTS_TABLE: &str = "events";
 const PROFILES_TABLE: &str = "profiles";
@@ -126,7 +126,7 @@ pub(crate) async fn import_pipelines(
             files: Some(group.len() as u64),
             sync_id: Some(sync_id),
             fetched: Some(records),
-            ..CommitInfo::with_counts("import pipelines", &counts)
+            ..counts.commit_info("import pipelines")
         }
         .to_metadata();
         writer.commit(metadata.clone()).await?;

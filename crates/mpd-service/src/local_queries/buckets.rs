@@ -2,7 +2,6 @@
 //! (so buckets without events still appear).
 
 use chrono::{Datelike, Days, Months, NaiveDate};
-
 use mpd_live::request::{DateSpan, TimeUnit};
 
 /// SQL labelling the bucket of the timestamp expression `time` (UTC; weeks start on Monday).

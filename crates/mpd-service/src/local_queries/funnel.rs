@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use mpd_live::request::{ConversionWindow, FunnelQuery, LengthUnit, TimeUnit};
+use mpd_live::result::{FunnelBucket, FunnelResult, FunnelSegment, FunnelStep, Source};
 use serde_json::Value;
 
 use super::sql::{PropertyReads, date, on_property, quote};
 use super::{RESOLVED, buckets, check_span, count, filter, int, text};
 use crate::error::{Error, Result};
 use crate::workspace::Workspace;
-use mpd_live::request::{ConversionWindow, FunnelQuery, LengthUnit, TimeUnit};
-use mpd_live::result::{FunnelBucket, FunnelResult, FunnelSegment, FunnelStep, Source};
 
 /// The window when the query names none.
 const DEFAULT_WINDOW: ConversionWindow = ConversionWindow { length: 30, unit: LengthUnit::Day };

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use mpd_live::request::{RetentionQuery, RetentionType, TimeUnit};
+use mpd_live::result::{RetentionCohort, RetentionResult, Source};
 
 use super::sql::{date, quote};
 use super::{RESOLVED, buckets, check_span, count, filter, int, span_sql, text};
 use crate::error::{Error, Result};
 use crate::workspace::Workspace;
-use mpd_live::request::{RetentionQuery, RetentionType, TimeUnit};
-use mpd_live::result::{RetentionCohort, RetentionResult, Source};
 
 impl Workspace {
     /// The last day the events table holds: retention's "today".

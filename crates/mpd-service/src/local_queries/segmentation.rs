@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use mpd_live::request::{CountType, EventCountsQuery, SegmentationQuery, TimeUnit};
+use mpd_live::result::{EventCountsResult, SegmentationResult, Series, Source, TimeSeries};
 use serde_json::Value;
 
 use super::sql::{PropertyReads, on_property, quote};
 use super::{RESOLVED, buckets, check_span, count, filter, span_sql, text};
 use crate::error::{Error, Result};
 use crate::workspace::Workspace;
-use mpd_live::request::{CountType, EventCountsQuery, SegmentationQuery, TimeUnit};
-use mpd_live::result::{EventCountsResult, SegmentationResult, Series, Source, TimeSeries};
 
 /// Mixpanel's default number of segments.
 const DEFAULT_SEGMENT_LIMIT: u32 = 60;

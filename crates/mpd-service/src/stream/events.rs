@@ -5,12 +5,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use mpd_decode::{EventTextBuilder, LineFormat, TextShape, TimeCorrection};
+
 use super::range::EventSelection;
 use super::requests::BadLinePolicy;
 use super::spool::Spool;
 use super::work::DecodeWork;
-use mpd_decode::{EventTextBuilder, LineFormat, TextShape, TimeCorrection};
-
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::workspace::Workspace;

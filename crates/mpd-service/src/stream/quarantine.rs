@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
+use mpd_decode::BadLine;
 
 use crate::error::{Error, Result};
-use mpd_decode::BadLine;
 
 /// Appends bad lines to a JSONL file, created on the first bad line only.
 #[derive(Debug)]

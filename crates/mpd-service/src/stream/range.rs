@@ -10,7 +10,6 @@
 //! project's time zone. The pieces' results are joined in order into one output.
 
 use chrono::NaiveDate;
-
 use mpd_decode::BadLine;
 
 use super::work::WorkError;

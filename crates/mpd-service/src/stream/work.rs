@@ -3,11 +3,11 @@
 //! request completed (a retried request must never deliver rows twice).
 
 use mpd_decode::{BadLine, LineBatchBuilder, StreamDecoder};
+use mpd_ingest::BatchSpool;
 
 use super::range::RangeWork;
 use super::spool::Spool;
 use crate::error::{Error, Result};
-use mpd_ingest::BatchSpool;
 
 /// Where a request's batches wait until the request completed.
 pub(crate) trait Holding: Send + 'static {

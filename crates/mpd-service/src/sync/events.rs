@@ -5,11 +5,15 @@
 //! so a run stopped at any point leaves the table and its cursor agreeing, and the next run
 //! re-reads from the cursor minus the lookback, deduplicating what is already stored.
 
-use crate::commit_info::{CommitInfo, mode_name};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use mpd_ingest::BatchSpool;
+use mpd_ingest::erased::ErasedIds;
+use mpd_ingest::layout::events_writer;
+use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
+use mpd_store::CommitInfo;
 use mpd_store::{Store, TableWriter, WriteMode};
 use serde_json::{Map, Value};
 
@@ -20,11 +24,8 @@ use crate::report::Reporter;
 use crate::stream::range::{DayRange, EventSelection, RangeOutput, RunPlan};
 use crate::stream::requests::BadLinePolicy;
 use crate::stream::work::batch_work;
+use crate::table::mode_name;
 use crate::workspace::Workspace;
-use mpd_ingest::BatchSpool;
-use mpd_ingest::erased::ErasedIds;
-use mpd_ingest::layout::events_writer;
-use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
 
 /// What `mpd sync events` did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -297,7 +298,7 @@ impl Progress<'_> {
             from: Some(range.from),
             to: Some(range.to),
             cursor,
-            ..CommitInfo::with_counts("sync events", counts)
+            ..counts.commit_info("sync events")
         }
         .to_metadata()
     }

@@ -6,19 +6,19 @@
 //! events version the last run covered (kept as this table's application transaction), and
 //! file statistics on `_sync_id` let the scan skip older files.
 
-use crate::commit_info::CommitInfo;
 use std::collections::HashSet;
 use std::time::Instant;
 
 use arrow_array::cast::AsArray;
+use mpd_ingest::dedup::normalize_strings;
+use mpd_ingest::layout::identity_writer;
+use mpd_store::CommitInfo;
 use mpd_store::WriteMode;
 
 use super::window::cursor_app_id;
 use super::{EVENTS_TABLE, IDENTITY_TABLE};
 use crate::error::{Error, Result, column_mismatch};
 use crate::workspace::Workspace;
-use mpd_ingest::dedup::normalize_strings;
-use mpd_ingest::layout::identity_writer;
 
 const BATCH_ROWS: usize = 16_384;
 

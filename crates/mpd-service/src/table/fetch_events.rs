@@ -1,9 +1,13 @@
 //! `mpd fetch events [TABLE]`: export → Arrow batches → dedup → one Delta commit.
 
-use crate::commit_info::{CommitInfo, mode_name};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use mpd_ingest::dedup::KeyKind;
+use mpd_ingest::erased::ErasedIds;
+use mpd_ingest::layout::events_writer;
+use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
+use mpd_store::CommitInfo;
 use mpd_store::{TableWriter, WriteMode};
 
 use crate::error::Result;
@@ -11,11 +15,8 @@ use crate::report::Reporter;
 use crate::stream::range::{EventSelection, RunPlan};
 use crate::stream::requests::BadLinePolicy;
 use crate::stream::work::batch_work;
+use crate::table::mode_name;
 use crate::workspace::Workspace;
-use mpd_ingest::dedup::KeyKind;
-use mpd_ingest::erased::ErasedIds;
-use mpd_ingest::layout::events_writer;
-use mpd_ingest::{Ingest, IngestCounts, IngestOptions};
 
 /// How a fetch treats an existing table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

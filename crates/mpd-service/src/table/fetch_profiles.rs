@@ -1,20 +1,21 @@
 //! `mpd fetch profiles [TABLE]`: engage pages → `profiles` batches → one Delta commit.
 
-use crate::commit_info::{CommitInfo, mode_name};
 use std::collections::HashSet;
 use std::time::Instant;
 
 use arrow_array::cast::AsArray;
+use mpd_ingest::dedup::{kept_rows, normalize_strings};
+use mpd_ingest::erased::ErasedIds;
+use mpd_ingest::layout::profiles_writer;
+use mpd_store::CommitInfo;
 use mpd_store::WriteMode;
 
 use super::fetch_events::TableMode;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::stream::StreamProfilesRequest;
+use crate::table::mode_name;
 use crate::workspace::Workspace;
-use mpd_ingest::dedup::{kept_rows, normalize_strings};
-use mpd_ingest::erased::ErasedIds;
-use mpd_ingest::layout::profiles_writer;
 
 const BATCH_ROWS: usize = 16_384;
 

@@ -1,6 +1,7 @@
 //! What every commit mpd makes says about itself: one typed record, written into the Delta
 //! commit info under the `mpd` key and read back by `tables history`, `inspect tables` and any
-//! other reader of the log (docs/ARCHITECTURE.md, "Contracts").
+//! other reader of the log (docs/ARCHITECTURE.md, "Contracts"). The store writes it under
+//! [`COMMIT_METADATA_KEY`](crate::COMMIT_METADATA_KEY).
 //!
 //! Fields a command has nothing to say about are left out of the JSON, so each commit carries
 //! only what applies to it; a reader sees the same key for the same fact in every command.
@@ -97,17 +98,6 @@ impl CommitInfo {
         Self { command: command.to_owned(), ..Self::default() }
     }
 
-    /// A record of `command` with the counts an ingest keeps.
-    pub(crate) fn with_counts(command: &str, counts: &crate::IngestCounts) -> Self {
-        Self {
-            written: Some(counts.written),
-            already_present: Some(counts.already_present),
-            duplicates_rejected: Some(counts.duplicates_rejected),
-            erased_dropped: Some(counts.erased_dropped),
-            ..Self::new(command)
-        }
-    }
-
     /// The record as the store writes it.
     #[must_use]
     pub fn to_metadata(&self) -> Map<String, Value> {
@@ -169,14 +159,6 @@ impl CommitInfo {
     }
 }
 
-/// The serde name of a unit enum value (`TableMode::Append` → `append`).
-pub(crate) fn mode_name(mode: &impl Serialize) -> Option<String> {
-    match serde_json::to_value(mode) {
-        Ok(Value::String(name)) => Some(name),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,10 +197,5 @@ mod tests {
         assert_eq!(info.written, None);
         assert_eq!(info.cursor, None);
         assert_eq!(info.already_present, Some(2));
-    }
-
-    #[test]
-    fn a_mode_is_written_by_its_serde_name() {
-        assert_eq!(mode_name(&crate::TableMode::Append).as_deref(), Some("append"));
     }
 }
