@@ -188,9 +188,8 @@ impl Workspace {
         crate::sync::sync(self, request, reporter).await
     }
 
-    /// Fetches events into a table of the store: day by day, decoded to Arrow, deduplicated
-    /// (docs/sync.md) and committed as one Delta commit. An existing table is refused with
-    /// [`TableMode::Create`] before anything is downloaded.
+    /// Fetches events into a table of the store, deduplicated, in one Delta commit; an
+    /// existing table is refused with [`TableMode::Create`] before anything is downloaded.
     pub async fn fetch_events(
         &self,
         request: &FetchEventsRequest,
@@ -396,37 +395,24 @@ impl Workspace {
 
     // ---- The same answers computed from the store (`--local`, `local_queries/`)
 
-    /// `segmentation --local`: one event per time bucket, optionally split by a property, from
-    /// the store. Without `on` the one series is named after the event; with it, one series
-    /// per property value (events without the property left out), the `limit` largest
-    /// (default 60). Every bucket of the span is present, zero when nothing happened.
+    /// `segmentation --local`: the answer of [`Workspace::segmentation`] from the store.
     pub async fn local_segmentation(&self, q: &SegmentationQuery) -> Result<SegmentationResult> {
         crate::local_queries::segmentation::local_segmentation(self, q).await
     }
 
-    /// `event-counts --local`: each event per time bucket, one series per event asked for
-    /// (zero-filled even when it never happened).
+    /// `event-counts --local`: the answer of [`Workspace::event_counts`] from the store.
     pub async fn local_event_counts(&self, q: &EventCountsQuery) -> Result<EventCountsResult> {
         crate::local_queries::segmentation::local_event_counts(self, q).await
     }
 
-    /// `funnel --local`: the funnel of `q.steps` (at least two) from the store. A user enters
-    /// at their first step-1 event in the span; each next step is that step's first event
-    /// after the previous step and at most the window (default 30 days) after the entry, so
-    /// later steps may fall after the span. Buckets are entry buckets (day unless `unit`),
-    /// every bucket of the span listed; with `on`, segments are the property's value on the
-    /// entry event, largest first (`limit`, default 255). `where` applies to every step.
+    /// `funnel --local`: the funnel of `q.steps` (at least two) from the store, with
+    /// Mixpanel's entry, window and segment rules (`local_queries/funnel.rs`).
     pub async fn local_funnel(&self, q: &FunnelQuery) -> Result<FunnelResult> {
         crate::local_queries::funnel::local_funnel(self, q).await
     }
 
-    /// `retention --local` from the store. Birth: a user's cohort is the bucket of their
-    /// first born event in the span (the birth time); compounded: every bucket in which they
-    /// did it (birth time: their first born event of that bucket). `counts[i]` = cohort users
-    /// with a return event (any event when none is named) at or after the birth time in
-    /// interval i, `[start + i·interval, start + (i+1)·interval)` units; unbounded counts a
-    /// user in every interval up to their last return. Only intervals starting on or before
-    /// the last synced day are listed.
+    /// `retention --local`: birth or compounded retention from the store, up to the last
+    /// synced day (`local_queries/retention.rs`).
     pub async fn local_retention(&self, q: &RetentionQuery) -> Result<RetentionResult> {
         crate::local_queries::retention::local_retention(self, q).await
     }
