@@ -74,6 +74,16 @@ const GATE_PROPTEST_SEED: &str = "5";
 fn ci(runner: &Runner) -> Result<()> {
     runner.run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     runner.run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    // The binary without the bundled mock (`cargo install --no-default-features`) must build too.
+    runner.run(cargo().args([
+        "clippy",
+        "-p",
+        "mpd-cli",
+        "--no-default-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     tidy::run(runner)?;
     let seed = std::env::var("PROPTEST_RNG_SEED").unwrap_or_else(|_| GATE_PROPTEST_SEED.into());
     test(runner, &[], Some(&seed))
