@@ -19,15 +19,26 @@ const IDENTITY_STATS: [&str; 1] = ["_sync_id"];
 const AUDIT_STATS: [&str; 5] =
     ["event_name", "time", "mp_processing_time", "_sync_id", "rejected_at"];
 
+/// Events are written sorted by name, then time, within each day: a query about one event
+/// reads that event's pages only (Parquet page statistics), in mpd and in any other reader.
+const EVENT_ORDER: [&str; 2] = ["event_name", "time"];
+
 fn options(columns: &[&str]) -> WriterOptions {
-    WriterOptions { stats_columns: Some(columns.iter().map(|c| (*c).to_owned()).collect()) }
+    WriterOptions {
+        stats_columns: Some(columns.iter().map(|c| (*c).to_owned()).collect()),
+        sort_by: Vec::new(),
+    }
+}
+
+fn sorted_options(columns: &[&str]) -> WriterOptions {
+    WriterOptions { sort_by: EVENT_ORDER.map(str::to_owned).to_vec(), ..options(columns) }
 }
 
 /// A writer of an events table (partitioned by `date`).
 pub async fn events_writer(store: &Store, table: &str, mode: WriteMode) -> Result<TableWriter> {
     let schema = mpd_decode::events_schema();
     Ok(store
-        .writer_with(table, schema, &[mpd_store::DATE_COLUMN], mode, options(&EVENT_STATS))
+        .writer_with(table, schema, &[mpd_store::DATE_COLUMN], mode, sorted_options(&EVENT_STATS))
         .await?)
 }
 
@@ -35,7 +46,7 @@ pub async fn events_writer(store: &Store, table: &str, mode: WriteMode) -> Resul
 pub async fn audit_writer(store: &Store, table: &str, mode: WriteMode) -> Result<TableWriter> {
     let schema = mpd_decode::rejected_duplicates_schema();
     Ok(store
-        .writer_with(table, schema, &[mpd_store::DATE_COLUMN], mode, options(&AUDIT_STATS))
+        .writer_with(table, schema, &[mpd_store::DATE_COLUMN], mode, sorted_options(&AUDIT_STATS))
         .await?)
 }
 

@@ -211,6 +211,11 @@ impl Store {
             .set_str("datafusion.sql_parser.dialect", "postgres")
             // Spans let planning errors (unknown column...) point at the query text too.
             .set_bool("datafusion.sql_parser.collect_spans", true)
+            // Filters evaluated while the Parquet pages are decoded, cheapest first: with the
+            // page index of event-sorted files, rows of other events are never decompressed
+            // (docs/PERFORMANCE.md, "SQL").
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_bool("datafusion.execution.parquet.reorder_filters", true)
             .with_information_schema(true);
         let mut context = SessionContext::new_with_config(config);
         datafusion_functions_json::register_all(&mut context).map_err(Error::from_datafusion)?;

@@ -177,6 +177,17 @@ impl Store {
                 found: format!("a statistics column `{unknown}`"),
             });
         }
+        let sort_by = options
+            .sort_by
+            .iter()
+            .map(|column| {
+                arrow_schema.index_of(column).map_err(|_| Error::SchemaMismatch {
+                    table: table.to_owned(),
+                    expected: schema::describe(&arrow_schema),
+                    found: format!("a sort column `{column}`"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let existing = self.backend.has_delta_log(table).await?;
         let mut stats = options.stats_columns.as_deref().map(StatsProperties::for_columns);
         let handle = if existing {
@@ -204,6 +215,7 @@ impl Store {
             schema: arrow_schema,
             partition_by,
             stats: stats.unwrap_or_default(),
+            sort_by,
         })
     }
 

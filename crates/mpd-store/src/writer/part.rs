@@ -15,6 +15,7 @@ use deltalake::operations::get_num_idx_cols_and_stats_columns;
 use deltalake::parquet::file::properties::WriterProperties;
 
 use super::TARGET_FILE_BYTES;
+use super::sorted::SortedRuns;
 use crate::{Error, Result, schema};
 
 /// What a part writer needs to write files of a table.
@@ -28,6 +29,9 @@ pub(super) struct PartConfig {
     /// The table's statistics settings (`delta.dataSkipping*`).
     pub(super) stats: std::collections::HashMap<String, Option<String>>,
     pub(super) max_open_partitions: usize,
+    /// Columns (indices into `schema`) rows are sorted by within a partition; empty: written
+    /// as they come.
+    pub(super) sort_by: Vec<usize>,
 }
 
 /// Writes batches into files; closes its open files when a batch would open one partition too
@@ -37,16 +41,47 @@ pub(super) struct PartWriter {
     current: Option<DeltaWriter>,
     partitions: PartitionTracker,
     closed: Vec<Add>,
+    /// Rows waiting to be written in sorted runs, when the table is sorted.
+    sorted: Option<SortedRuns>,
 }
 
 impl PartWriter {
     pub(super) fn new(config: PartConfig) -> Result<Self> {
         let partitions =
             PartitionTracker::new(&config.table, &config.schema, &config.partition_by)?;
-        Ok(Self { config, current: None, partitions, closed: Vec::new() })
+        let sorted = (!config.sort_by.is_empty())
+            .then(|| SortedRuns::new(&config.table, config.schema.clone(), config.sort_by.clone()));
+        Ok(Self { config, current: None, partitions, closed: Vec::new(), sorted })
     }
 
+    /// Writes `batch`, or, when the table is sorted, keeps its rows for the sorted runs of
+    /// their partitions.
     pub(super) async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        let Some(sorted) = &mut self.sorted else {
+            return self.write_now(batch).await;
+        };
+        let mut ready = Vec::new();
+        for (key, rows) in self.partitions.split(&self.config.table, batch)? {
+            ready.extend(sorted.push(key, rows)?);
+        }
+        for run in ready {
+            self.write_now(run).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_sorted_runs(&mut self) -> Result<()> {
+        let runs = match &mut self.sorted {
+            Some(sorted) => sorted.drain()?,
+            None => Vec::new(),
+        };
+        for run in runs {
+            self.write_now(run).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_now(&mut self, batch: RecordBatch) -> Result<()> {
         let keys = self.partitions.keys(&self.config.table, &batch)?;
         if self.partitions.would_exceed(&keys, self.config.max_open_partitions) {
             self.close_current().await?;
@@ -104,12 +139,16 @@ impl PartWriter {
         Ok(())
     }
 
-    /// Closes the open files; returns every file written.
+    /// Writes what waits, closes the open files; returns every file written.
     pub(super) async fn close(mut self) -> Result<Vec<Add>> {
+        self.write_sorted_runs().await?;
         self.close_current().await?;
         Ok(self.closed)
     }
 }
+
+/// A partition's values in Arrow's row format (empty for an unpartitioned table).
+pub(super) type PartitionKey = Vec<u8>;
 
 /// Distinct partition keys the open writer has seen.
 struct PartitionTracker {
@@ -167,6 +206,40 @@ impl PartitionTracker {
             }
         }
         Ok(keys)
+    }
+
+    /// The rows of `batch` by partition; a batch of one partition (what the ingest hands
+    /// over) is not copied.
+    fn split(&self, table: &str, batch: RecordBatch) -> Result<Vec<(PartitionKey, RecordBatch)>> {
+        let Some(converter) = &self.converter else {
+            return Ok(vec![(PartitionKey::default(), batch)]);
+        };
+        let columns: Vec<_> = self.indices.iter().map(|i| batch.column(*i).clone()).collect();
+        let rows = converter.convert_columns(&columns).map_err(|error| Error::SchemaMismatch {
+            table: table.to_owned(),
+            expected: "partition values".to_owned(),
+            found: error.to_string(),
+        })?;
+        let mut groups: Vec<(PartitionKey, Vec<u32>)> = Vec::new();
+        for (index, row) in rows.iter().enumerate() {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            match groups.iter_mut().rev().find(|(key, _)| key.as_slice() == row.as_ref()) {
+                Some((_, members)) => members.push(index),
+                None => groups.push((row.as_ref().to_vec(), vec![index])),
+            }
+        }
+        if groups.len() == 1 {
+            return Ok(groups.into_iter().map(|(key, _)| (key, batch.clone())).collect());
+        }
+        groups
+            .into_iter()
+            .map(|(key, members)| {
+                let indices = arrow_array::UInt32Array::from(members);
+                let rows = deltalake::arrow::compute::take_record_batch(&batch, &indices)
+                    .map_err(|e| Error::delta(table, deltalake::DeltaTableError::from(e)))?;
+                Ok((key, rows))
+            })
+            .collect()
     }
 
     /// Whether writing `keys` would open more than `cap` partitions in the current writer.

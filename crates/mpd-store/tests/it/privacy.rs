@@ -120,7 +120,10 @@ async fn default_statistics_keep_an_erased_id_in_the_log() {
 async fn limited_statistics_leave_no_trace_of_an_erased_id() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(StoreMode::Persistent(dir.path().to_path_buf())).await.expect("open");
-    let options = WriterOptions { stats_columns: Some(vec!["time".into(), "_sync_id".into()]) };
+    let options = WriterOptions {
+        stats_columns: Some(vec!["time".into(), "_sync_id".into()]),
+        ..WriterOptions::default()
+    };
     write(&store, &options).await;
     let table_dir = dir.path().join("events");
     // A later writer with default options inherits the table's setting.
@@ -148,7 +151,7 @@ async fn limited_statistics_leave_no_trace_of_an_erased_id() {
 async fn a_predicate_naming_the_id_stays_in_the_log() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(StoreMode::Persistent(dir.path().to_path_buf())).await.expect("open");
-    let options = WriterOptions { stats_columns: Some(Vec::new()) };
+    let options = WriterOptions { stats_columns: Some(Vec::new()), ..WriterOptions::default() };
     write(&store, &options).await;
     let table_dir = dir.path().join("events");
     assert_eq!(columns_with_statistics(&table_dir), BTreeSet::new());

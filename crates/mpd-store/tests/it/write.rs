@@ -266,3 +266,69 @@ async fn many_partitions_are_written_in_rounds() {
     assert_eq!(scalar_i64(&store, "SELECT count(DISTINCT date) FROM events").await, 20);
     assert_eq!(parquet_files(&dir.path().join("events")), 20);
 }
+
+/// A table written with `sort_by`: each file holds its partition's rows sorted by the sort
+/// columns, however they came, and carries the page index readers skip pages by.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorted_tables_write_sorted_files_with_a_page_index() {
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    use parquet::file::metadata::PageIndexPolicy;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("lake");
+    let store = Store::open(StoreMode::Persistent(root.clone())).await.expect("open");
+    let names = ["view", "purchase", "signup", "view", "login", "purchase", "view", "signup"];
+    let rows: Vec<Row<'_>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (*name, day(1 + (i as u32 % 2)), "u1", "i", VIEW))
+        .collect();
+    let options = mpd_store::WriterOptions {
+        sort_by: vec!["event_name".into(), "time".into()],
+        ..mpd_store::WriterOptions::default()
+    };
+    let mut writer = store
+        .writer_with("events", events_schema(), &["date"], WriteMode::Create, options)
+        .await
+        .expect("writer");
+    // Two batches per day, in no order: the file of each day must still come out sorted.
+    for half in rows.chunks(3) {
+        writer.write(events_batch(half, 0)).await.expect("write");
+    }
+    writer.commit(metadata("test")).await.expect("commit");
+
+    let files: Vec<_> = files_under(&root.join("events"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "_delta_log"))
+        .collect();
+    assert_eq!(files.len(), 2, "one file per day: {files:?}");
+    for path in files {
+        let file = std::fs::File::open(&path).expect("file");
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new_with_options(file, options).expect("reader");
+        assert!(builder.metadata().column_index().is_some(), "{path:?} has no page index");
+        let mut pairs = Vec::new();
+        for batch in builder.build().expect("build") {
+            let batch = batch.expect("batch");
+            let names = batch.column_by_name("event_name").expect("name").as_string::<i32>();
+            let times = batch
+                .column_by_name("time")
+                .expect("time")
+                .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+            for i in 0..batch.num_rows() {
+                pairs.push((names.value(i).to_owned(), times.value(i)));
+            }
+        }
+        let mut sorted = pairs.clone();
+        sorted.sort();
+        assert_eq!(pairs, sorted, "{path:?} is not sorted by name, then time");
+        assert_eq!(pairs.len(), 4);
+    }
+    assert_eq!(
+        scalar_i64(&store, "SELECT count(*) FROM events WHERE event_name = 'view'").await,
+        3
+    );
+}
