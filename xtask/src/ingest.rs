@@ -261,7 +261,7 @@ fn chrono_day(secs: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-fn python_with_duckdb(work: &Path) -> Result<PathBuf> {
+pub(crate) fn python_with_duckdb(work: &Path) -> Result<PathBuf> {
     let venv = work.join("venv");
     let python = venv.join("bin").join("python");
     let packages = ["duckdb"];

@@ -6,6 +6,7 @@ mod bench;
 mod gen_events;
 mod incremental;
 mod ingest;
+mod sql_bench;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,7 @@ fn print_usage() {
          tidy          check crate layering and dependency rules\n  \
          bench stream [--events-per-day N] [--days D]  streaming throughput against the mock (release build)\n  \
          bench ingest [--events N] [--repeat N] [--only TOOL]  DuckDB vs mpd import export and fetch, same file (release build)\n  \
+         bench sql [--events N] [--repeat N]  DuckDB in-process vs mpd query sql on the same events (release build)\n  \
          bench incremental [--events-per-day N] [--repeat N] [--keep DIR]  1-day sync cost, 365-day vs 7-day store\n  \
          demo          run `mpd demo`\n  \
          mock [ARGS]   run the mock Mixpanel server"

@@ -266,6 +266,11 @@ pub(crate) struct QuerySql {
     /// Write the rows to a .parquet, .csv or .jsonl file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+    /// Benchmarking: run the query this many times more in the same process, after the one
+    /// whose rows are printed, and write each run's milliseconds to stderr as
+    /// `timings_ms: [..]`.
+    #[arg(long, value_name = "N", hide = true)]
+    pub(crate) repeat: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,15 @@ pub(crate) async fn sql(global: &GlobalArgs, args: QuerySql) -> anyhow::Result<(
         return Ok(());
     }
     let table = workspace.sql(&query).await?;
+    if let Some(repeat) = args.repeat {
+        let mut timings = Vec::new();
+        for _ in 0..repeat {
+            let started = std::time::Instant::now();
+            workspace.sql(&query).await?;
+            timings.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        status(global, &format!("timings_ms: {}", serde_json::to_string(&timings)?));
+    }
     if args.scalar {
         let value = match (table.rows.as_slice(), table.columns.len()) {
             ([serde_json::Value::Object(row)], 1) => {
