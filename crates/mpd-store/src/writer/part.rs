@@ -50,7 +50,7 @@ impl PartWriter {
         let partitions =
             PartitionTracker::new(&config.table, &config.schema, &config.partition_by)?;
         let sorted = (!config.sort_by.is_empty())
-            .then(|| SortedRuns::new(&config.table, config.schema.clone(), config.sort_by.clone()));
+            .then(|| SortedRuns::new(&config.table, config.sort_by.clone()));
         Ok(Self { config, current: None, partitions, closed: Vec::new(), sorted })
     }
 

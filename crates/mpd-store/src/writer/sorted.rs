@@ -10,10 +10,9 @@
 use std::collections::HashMap;
 
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
-use deltalake::arrow::compute::{
-    SortColumn, concat_batches, lexsort_to_indices, take_record_batch,
-};
+use arrow_select::concat::concat;
+use arrow_select::interleave::interleave_record_batch;
+use deltalake::arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
 
 use super::part::PartitionKey;
 use crate::{Error, Result};
@@ -21,7 +20,7 @@ use crate::{Error, Result};
 /// Rows of one sorted run at most.
 pub(super) const RUN_ROWS: usize = 64 * 1024;
 /// Bytes of rows waiting in one part writer, all partitions together.
-pub(super) const WAITING_BYTES: usize = 32 * 1024 * 1024;
+pub(super) const WAITING_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Default)]
 struct Waiting {
@@ -33,7 +32,6 @@ struct Waiting {
 /// Waiting rows of each partition.
 pub(super) struct SortedRuns {
     table: String,
-    schema: SchemaRef,
     sort_by: Vec<usize>,
     run_rows: usize,
     budget: usize,
@@ -42,10 +40,9 @@ pub(super) struct SortedRuns {
 }
 
 impl SortedRuns {
-    pub(super) fn new(table: &str, schema: SchemaRef, sort_by: Vec<usize>) -> Self {
+    pub(super) fn new(table: &str, sort_by: Vec<usize>) -> Self {
         Self {
             table: table.to_owned(),
-            schema,
             sort_by,
             run_rows: RUN_ROWS,
             budget: WAITING_BYTES,
@@ -94,17 +91,50 @@ impl SortedRuns {
         keys.iter().map(|key| self.take(key)).collect()
     }
 
+    /// The waiting rows of `key`, sorted. Only the sort columns are joined to find the order;
+    /// the rows themselves are copied once, straight into their sorted places.
     fn take(&mut self, key: &PartitionKey) -> Result<RecordBatch> {
         let waiting = self.waiting.remove(key).unwrap_or_default();
         self.bytes -= waiting.bytes;
-        let rows = concat_batches(&self.schema, &waiting.batches).map_err(|e| self.failed(e))?;
+        if let [single] = waiting.batches.as_slice() {
+            return self.sorted(single);
+        }
+        let mut columns = Vec::with_capacity(self.sort_by.len());
+        for index in &self.sort_by {
+            let parts: Vec<&dyn arrow_array::Array> =
+                waiting.batches.iter().map(|b| b.column(*index).as_ref()).collect();
+            let joined = concat(&parts).map_err(|e| self.failed(e))?;
+            columns.push(SortColumn { values: joined, options: None });
+        }
+        let order = lexsort_to_indices(&columns, None).map_err(|e| self.failed(e))?;
+        // Global row numbers → (batch, row) pairs.
+        let mut starts = Vec::with_capacity(waiting.batches.len());
+        let mut total = 0;
+        for batch in &waiting.batches {
+            starts.push(total);
+            total += batch.num_rows();
+        }
+        let places: Vec<(usize, usize)> = order
+            .values()
+            .iter()
+            .map(|row| {
+                let row = *row as usize;
+                let batch = starts.partition_point(|start| *start <= row) - 1;
+                (batch, row - starts[batch])
+            })
+            .collect();
+        let batches: Vec<&RecordBatch> = waiting.batches.iter().collect();
+        interleave_record_batch(&batches, &places).map_err(|e| self.failed(e))
+    }
+
+    fn sorted(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let columns: Vec<SortColumn> = self
             .sort_by
             .iter()
-            .map(|index| SortColumn { values: rows.column(*index).clone(), options: None })
+            .map(|index| SortColumn { values: batch.column(*index).clone(), options: None })
             .collect();
         let order = lexsort_to_indices(&columns, None).map_err(|e| self.failed(e))?;
-        take_record_batch(&rows, &order).map_err(|e| self.failed(e))
+        take_record_batch(batch, &order).map_err(|e| self.failed(e))
     }
 
     fn failed(&self, error: deltalake::arrow::error::ArrowError) -> Error {
@@ -119,7 +149,7 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
     use arrow_array::{Int64Array, StringArray};
-    use arrow_schema::{DataType, Field, Schema};
+    use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
     use super::*;
 
@@ -153,7 +183,7 @@ mod tests {
 
     #[test]
     fn a_full_run_comes_out_sorted_by_name_then_time() {
-        let mut runs = SortedRuns::new("events", schema(), vec![0, 1]).with_limits(4, usize::MAX);
+        let mut runs = SortedRuns::new("events", vec![0, 1]).with_limits(4, usize::MAX);
         assert!(runs.push(key("d1"), batch(&[("b", 2), ("a", 9)])).unwrap().is_empty());
         let ready = runs.push(key("d1"), batch(&[("b", 1), ("a", 3)])).unwrap();
         assert_eq!(ready.len(), 1);
@@ -166,7 +196,7 @@ mod tests {
     fn partitions_wait_apart_and_the_budget_sends_the_largest_first() {
         let one = batch(&[("z", 1)]);
         let budget = one.get_array_memory_size() * 3;
-        let mut runs = SortedRuns::new("events", schema(), vec![0, 1]).with_limits(100, budget);
+        let mut runs = SortedRuns::new("events", vec![0, 1]).with_limits(100, budget);
         assert!(runs.push(key("d1"), batch(&[("z", 1)])).unwrap().is_empty());
         assert!(runs.push(key("d1"), batch(&[("y", 2)])).unwrap().is_empty());
         assert!(runs.push(key("d2"), batch(&[("x", 3)])).unwrap().is_empty());
