@@ -6,7 +6,7 @@ use std::num::NonZeroU64;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use deltalake::arrow::row::{OwnedRow, RowConverter, SortField};
+use deltalake::arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
 use deltalake::kernel::Add;
 use deltalake::kernel::scalars::ScalarExt;
@@ -185,12 +185,11 @@ impl PartitionTracker {
         Ok(Self { indices, converter, seen: HashSet::new() })
     }
 
-    /// Distinct keys of `batch`; a row equal to the one before it (the usual day-sorted
-    /// input) costs no allocation.
-    fn keys(&self, table: &str, batch: &RecordBatch) -> Result<HashSet<OwnedRow>> {
-        let mut keys = HashSet::new();
+    /// The partition values of each row of `batch` in Arrow's row format; None for an
+    /// unpartitioned table.
+    fn rows(&self, table: &str, batch: &RecordBatch) -> Result<Option<Rows>> {
         let Some(converter) = &self.converter else {
-            return Ok(keys);
+            return Ok(None);
         };
         let columns: Vec<_> = self.indices.iter().map(|i| batch.column(*i).clone()).collect();
         let rows = converter.convert_columns(&columns).map_err(|error| Error::SchemaMismatch {
@@ -198,6 +197,16 @@ impl PartitionTracker {
             expected: "partition values".to_owned(),
             found: error.to_string(),
         })?;
+        Ok(Some(rows))
+    }
+
+    /// Distinct keys of `batch`; a row equal to the one before it (the usual day-sorted
+    /// input) costs no allocation.
+    fn keys(&self, table: &str, batch: &RecordBatch) -> Result<HashSet<OwnedRow>> {
+        let mut keys = HashSet::new();
+        let Some(rows) = self.rows(table, batch)? else {
+            return Ok(keys);
+        };
         let mut previous = None;
         for row in rows.iter() {
             if previous != Some(row) {
@@ -211,15 +220,9 @@ impl PartitionTracker {
     /// The rows of `batch` by partition; a batch of one partition (what the ingest hands
     /// over) is not copied.
     fn split(&self, table: &str, batch: RecordBatch) -> Result<Vec<(PartitionKey, RecordBatch)>> {
-        let Some(converter) = &self.converter else {
+        let Some(rows) = self.rows(table, &batch)? else {
             return Ok(vec![(PartitionKey::default(), batch)]);
         };
-        let columns: Vec<_> = self.indices.iter().map(|i| batch.column(*i).clone()).collect();
-        let rows = converter.convert_columns(&columns).map_err(|error| Error::SchemaMismatch {
-            table: table.to_owned(),
-            expected: "partition values".to_owned(),
-            found: error.to_string(),
-        })?;
         let mut groups: Vec<(PartitionKey, Vec<u32>)> = Vec::new();
         for (index, row) in rows.iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
