@@ -138,6 +138,9 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
 fn mpd(bin: &Path, work: &Path) -> Command {
     let mut command = Command::new(bin);
     command.env_clear().env("HOME", work).env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    // DataFusion settings under test (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4 cargo xtask
+    // bench sql`) reach mpd.
+    command.envs(std::env::vars().filter(|(key, _)| key.starts_with("DATAFUSION_")));
     command
 }
 

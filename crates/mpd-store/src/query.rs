@@ -7,6 +7,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
 use datafusion::common::ScalarValue;
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::TableProvider;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -207,16 +208,7 @@ impl Store {
     }
 
     async fn build_session(&self, tables: Vec<(String, DeltaTable)>) -> Result<CachedSession> {
-        let config = SessionConfig::new()
-            .set_str("datafusion.sql_parser.dialect", "postgres")
-            // Spans let planning errors (unknown column...) point at the query text too.
-            .set_bool("datafusion.sql_parser.collect_spans", true)
-            // Filters evaluated while the Parquet pages are decoded, cheapest first: with the
-            // page index of event-sorted files, rows of other events are never decompressed
-            // (docs/PERFORMANCE.md, "SQL").
-            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-            .set_bool("datafusion.execution.parquet.reorder_filters", true)
-            .with_information_schema(true);
+        let config = SessionConfig::from(engine_options()?).with_information_schema(true);
         let mut context = SessionContext::new_with_config(config);
         datafusion_functions_json::register_all(&mut context).map_err(Error::from_datafusion)?;
         let mut versions = Vec::new();
@@ -235,6 +227,32 @@ impl Store {
         }
         Ok(CachedSession { versions, context })
     }
+}
+
+/// mpd's choices of DataFusion settings, each overridable by DataFusion's own variable
+/// (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, ...), which is how they were measured.
+const ENGINE_SETTINGS: [(&str, &str); 4] = [
+    ("datafusion.sql_parser.dialect", "postgres"),
+    // Spans let planning errors (unknown column...) point at the query text too.
+    ("datafusion.sql_parser.collect_spans", "true"),
+    // Filters evaluated while the Parquet pages are decoded, cheapest first: with the page
+    // index of event-sorted files, rows of other events are never decompressed
+    // (docs/PERFORMANCE.md, "SQL").
+    ("datafusion.execution.parquet.pushdown_filters", "true"),
+    ("datafusion.execution.parquet.reorder_filters", "true"),
+];
+
+/// DataFusion's settings from its `DATAFUSION_*` variables, with mpd's choices where no
+/// variable says otherwise. A variable DataFusion cannot read is an error naming it.
+fn engine_options() -> Result<ConfigOptions> {
+    let mut options = ConfigOptions::from_env().map_err(Error::from_datafusion)?;
+    for (key, value) in ENGINE_SETTINGS {
+        let variable = key.to_uppercase().replace('.', "_");
+        if std::env::var_os(variable).is_none() {
+            options.set(key, value).map_err(Error::from_datafusion)?;
+        }
+    }
+    Ok(options)
 }
 
 /// `events_resolved` over identity mappings from both sources: per `distinct_id`, a
