@@ -17,6 +17,7 @@
 //! **Invariant:** knows nothing of config files, credentials, storage or printing; talks to
 //! Mixpanel only through the `mpd_api::Client` it is given.
 
+mod budget;
 mod discovery;
 mod error;
 mod json;
@@ -25,6 +26,7 @@ pub mod request;
 pub mod result;
 mod wire;
 
+pub use budget::{query_endpoint, rate_limit_hint};
 pub use discovery::DiscoveryCache;
 pub use error::{Error, Result};
 

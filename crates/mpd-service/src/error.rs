@@ -181,9 +181,6 @@ impl Error {
     }
 }
 
-/// Query API endpoints whose answers `--local` computes from the synced store.
-const LOCAL_EQUIVALENTS: [&str; 4] = ["segmentation", "events", "funnels", "retention"];
-
 fn api_hint(error: &mpd_api::Error) -> Option<String> {
     match error {
         mpd_api::Error::ServerTimeout(_) => {
@@ -206,8 +203,8 @@ fn api_hint(error: &mpd_api::Error) -> Option<String> {
         _ => {}
     }
     match error.class() {
-        mpd_api::ErrorClass::RateLimited => Some(match query_endpoint(error) {
-            Some(endpoint) => query_rate_hint(endpoint, error.query_rate_limit()),
+        mpd_api::ErrorClass::RateLimited => Some(match mpd_live::query_endpoint(error) {
+            Some(endpoint) => mpd_live::rate_limit_hint(endpoint, error.query_rate_limit()),
             None => "Mixpanel allows 60 export requests an hour and 3 a second per project: wait a while and rerun, or use fewer --workers".to_owned(),
         }),
         mpd_api::ErrorClass::Remote => Some(
@@ -216,49 +213,6 @@ fn api_hint(error: &mpd_api::Error) -> Option<String> {
         ),
         _ => None,
     }
-}
-
-/// The Query API endpoint (`segmentation`, `events/names`, `engage`) an error came from, if
-/// it came from that family rather than from the export.
-fn query_endpoint(error: &mpd_api::Error) -> Option<&str> {
-    let label = &error.http_failure()?.endpoint;
-    let path = label.split_whitespace().nth(1).unwrap_or(label);
-    let path = path.split('?').next().unwrap_or(path);
-    if let Some(endpoint) = path.split_once("/api/query/").map(|(_, rest)| rest) {
-        return Some(endpoint.trim_matches('/'));
-    }
-    path.ends_with("/engage").then_some("engage")
-}
-
-fn query_rate_hint(endpoint: &str, reported: Option<mpd_api::QueryRateLimit>) -> String {
-    let reported = reported.unwrap_or_default();
-    // Plans and eras differ (60 or 400 an hour): the limits Mixpanel quoted win over the
-    // documented defaults.
-    let hourly = reported.hourly_limit.unwrap_or(60);
-    let concurrent = reported.concurrent_limit.unwrap_or(5);
-    let whose = if reported.hourly_limit.is_some() || reported.concurrent_limit.is_some() {
-        "Mixpanel allows this project"
-    } else {
-        "Mixpanel's Query API allows each project"
-    };
-    let mut hint = format!("{whose} {hourly} queries an hour and {concurrent} at a time");
-    let mut parts = Vec::new();
-    if let Some(running) = reported.running {
-        parts.push(format!("{running} running"));
-    }
-    if let Some(used) = reported.last_hour {
-        parts.push(format!("{used} in the last hour"));
-    }
-    if !parts.is_empty() {
-        hint.push_str(&format!(" and reported {}", parts.join(", ")));
-    }
-    hint.push_str(
-        "; wait and rerun, and keep mpd under your plan's limit with [mpd] query_per_hour / query_concurrent (MPD_QUERY_PER_HOUR, MPD_QUERY_CONCURRENT)",
-    );
-    if LOCAL_EQUIVALENTS.contains(&endpoint) {
-        hint.push_str("; or answer from the synced store with --local");
-    }
-    hint
 }
 
 impl From<mpd_store::Error> for Error {
