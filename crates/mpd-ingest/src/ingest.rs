@@ -182,8 +182,7 @@ impl<'a> Ingest<'a> {
             return Ok(());
         }
         let dates = distinct_dates(&batch)?;
-        let evicted =
-            self.deduper.any_evicted() && dates.iter().any(|d| self.deduper.is_evicted(*d));
+        let evicted = dates.iter().any(|d| self.deduper.is_evicted(*d));
         let (batch, keys) =
             if evicted { self.set_evicted_days_aside(batch, keys)? } else { (batch, keys) };
         if batch.num_rows() == 0 {

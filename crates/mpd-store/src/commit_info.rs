@@ -112,50 +112,16 @@ impl CommitInfo {
     /// versions') are ignored and a value of the wrong type leaves its field empty.
     #[must_use]
     pub fn from_metadata(metadata: &Map<String, Value>) -> Self {
-        let mut info = Self::default();
-        for (key, value) in metadata {
-            let mut one = Map::new();
-            one.insert(key.clone(), value.clone());
-            if let Ok(field) = serde_json::from_value::<Self>(Value::Object(one)) {
-                info.merge(field);
-            }
-        }
-        info
-    }
-
-    fn merge(&mut self, other: Self) {
-        macro_rules! take {
-            ($($field:ident),*) => { $( if other.$field.is_some() { self.$field = other.$field; } )* };
-        }
-        if !other.command.is_empty() {
-            self.command = other.command;
-        }
-        take!(
-            mode,
-            dataset,
-            source,
-            day,
-            from,
-            to,
-            events,
-            where_expr,
-            limit,
-            cohort,
-            sync_id,
-            events_after_sync_id,
-            events_version,
-            files,
-            users,
-            ids,
-            fetched,
-            written,
-            already_present,
-            already_mapped,
-            duplicates_rejected,
-            erased_dropped,
-            quarantined,
-            cursor
-        );
+        // Each entry is tried alone first, so one unreadable value does not lose the others.
+        let readable: Map<String, Value> = metadata
+            .iter()
+            .filter(|(key, value)| {
+                let one = Map::from_iter([((*key).clone(), (*value).clone())]);
+                serde_json::from_value::<Self>(Value::Object(one)).is_ok()
+            })
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        serde_json::from_value(Value::Object(readable)).unwrap_or_default()
     }
 }
 

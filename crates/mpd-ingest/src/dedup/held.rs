@@ -123,7 +123,7 @@ impl HeldKeys {
             let state = if self.finished.contains(&date) { "let go of" } else { "set aside" };
             return Err(Error::Internal(format!(
                 "rows of {} came while the keys of that day were {state}",
-                describe_date(date)
+                crate::date32_to_day(date).map_or_else(|| format!("day {date}"), |d| d.to_string())
             )));
         }
         Ok(&mut self.days.entry(date).or_default().keys)
@@ -142,11 +142,6 @@ impl HeldKeys {
     /// Whether the keys of `date` wait in the key file.
     pub(super) fn is_evicted(&self, date: i32) -> bool {
         self.evicted.contains_key(&date)
-    }
-
-    /// Whether any date's keys wait in the key file.
-    pub(super) fn any_evicted(&self) -> bool {
-        !self.evicted.is_empty()
     }
 
     /// The dates whose keys wait in the key file.
@@ -249,11 +244,6 @@ fn key_file_error(source: std::io::Error) -> Error {
     Error::Write { what: "dedup keys set aside in the temporary folder".to_owned(), source }
 }
 
-fn describe_date(date: i32) -> String {
-    chrono::NaiveDate::from_num_days_from_ce_opt(date + 719_163)
-        .map_or_else(|| format!("day {date}"), |day| day.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,7 +290,7 @@ mod tests {
         held.evict_down_to(12).unwrap();
         assert_eq!(held.evicted_dates(), [10]);
         assert_eq!(held.len(), 12);
-        assert!(held.is_evicted(10) && held.any_evicted());
+        assert!(held.is_evicted(10));
         let error = held.day(10).unwrap_err().to_string();
         assert!(error.contains("were set aside"), "{error}");
         // Then 11 (touched before 12).

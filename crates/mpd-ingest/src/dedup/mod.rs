@@ -176,11 +176,6 @@ impl Deduper {
         self.kept.is_evicted(date)
     }
 
-    /// Whether any date's keys were moved to the temporary file.
-    pub fn any_evicted(&self) -> bool {
-        self.kept.any_evicted()
-    }
-
     /// The index of `sync_id` in [`Deduper::sync_ids`], added when new. Past 65,535 distinct
     /// sync ids (never seen: they number the runs that wrote the days at hand), the last index
     /// stands for all the rest.
