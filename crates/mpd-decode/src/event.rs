@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use crate::error::LineError;
 use crate::parse::{Doc, Member, Parser, ROOT};
 use crate::time;
+use crate::typed::{TypedColumns, TypedProperties};
 
 /// One event, borrowing from its line where no unescaping was needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +102,19 @@ impl EventDecoder {
     /// [`LineError`] with the reason and, where known, the column.
     pub fn decode<'a>(&mut self, line: &'a [u8]) -> Result<EventRecord<'a>, LineError> {
         let (format, correction) = (self.format, self.correction);
-        self.parser.parse(line, |doc| read_event(doc, format, correction))
+        self.parser.parse(line, |doc| read_event(doc, format, correction, None))
+    }
+
+    /// As [`decode`](Self::decode), and on success appends the row's typed properties to
+    /// `columns` (nothing is appended for a line that fails).
+    pub(crate) fn decode_typed<'a>(
+        &mut self,
+        line: &'a [u8],
+        typed: &TypedProperties,
+        columns: &mut TypedColumns,
+    ) -> Result<EventRecord<'a>, LineError> {
+        let (format, correction) = (self.format, self.correction);
+        self.parser.parse(line, |doc| read_event(doc, format, correction, Some((typed, columns))))
     }
 }
 
@@ -147,6 +160,7 @@ fn read_event<'a>(
     doc: &Doc<'_, '_, 'a>,
     format: LineFormat,
     correction: TimeCorrection,
+    typed: Option<(&TypedProperties, &mut TypedColumns)>,
 ) -> Result<EventRecord<'a>, LineError> {
     let Some(members) = doc.members(ROOT) else {
         let reason = format!("line is not a JSON object (found {})", doc.kind(ROOT));
@@ -210,6 +224,13 @@ fn read_event<'a>(
     };
     let processing =
         |m: Option<Member<'_>>| m.and_then(|m| doc.number(m.value)).and_then(time::number_to_ms);
+
+    // Last, so that a line that fails appends no typed value either.
+    if let Some((typed, columns)) = typed
+        && let Some(members) = doc.members(props.value)
+    {
+        columns.append_row(typed, doc, members, props_start);
+    }
 
     Ok(EventRecord {
         event_name,

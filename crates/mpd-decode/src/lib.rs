@@ -61,6 +61,7 @@ mod schema;
 mod stream;
 mod text;
 mod time;
+mod typed;
 mod write;
 
 pub use batch::{
@@ -78,4 +79,8 @@ pub use stream::{
     IdentityStreamDecoder, ProfileStreamDecoder, StreamDecoder,
 };
 pub use text::{EventTextBuilder, TextShape};
+pub use typed::{
+    KIND_METADATA_KEY, MAX_TYPED_PROPERTIES, PROPERTY_METADATA_KEY, PropertyKind,
+    TYPED_COLUMN_PREFIX, TypedProperties, TypedProperty, column_name, events_schema_with,
+};
 pub use write::{write_event_json, write_json_string, write_profile_json};

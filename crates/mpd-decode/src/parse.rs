@@ -235,6 +235,12 @@ impl<'d, 's, 'a> Doc<'d, 's, 'a> {
         scan::member_value_span(self.line, obj, ordinal).map(|span| span.start + 1)
     }
 
+    /// Original text of the `ordinal`-th member value of the object whose text starts at
+    /// byte `obj` of the line.
+    pub(crate) fn member_text(&self, obj: usize, ordinal: usize) -> Option<&'a str> {
+        self.text.get(scan::member_value_span(self.line, obj, ordinal)?)
+    }
+
     /// 1-based column of the root value.
     pub(crate) fn root_column(&self) -> Option<usize> {
         let i = scan::skip_ws(self.line, 0);

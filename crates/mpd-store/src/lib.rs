@@ -68,6 +68,8 @@ pub use crate::lock::{WRITE_LOCK_FILE, WriteLock};
 pub use crate::maintenance::{
     CompactSummary, DEFAULT_VACUUM_RETENTION, DeleteSummary, VacuumOptions, VacuumSummary,
 };
-pub use crate::query::{DATE_COLUMN, EVENTS_RESOLVED_VIEW, QueryResult};
+pub use crate::query::{
+    DATE_COLUMN, EVENTS_RESOLVED_VIEW, KIND_METADATA_KEY, PROPERTY_METADATA_KEY, QueryResult,
+};
 pub use crate::store::{Store, StoreMode, TableInfo};
 pub use crate::writer::{CommitSummary, TableWriter, WriteMode, WriterOptions};

@@ -10,12 +10,12 @@ use chrono::Datelike as _;
 use super::{Capacity, LineBatchBuilder, Utf8Column, record_batch, sync_id_column};
 use crate::error::LineError;
 use crate::event::{EventDecoder, EventRecord, LineFormat, TimeCorrection};
-use crate::schema::events_schema;
+use crate::typed::{TypedColumns, TypedProperties, events_schema_with};
 
 /// `NaiveDate::num_days_from_ce` of 1970-01-01, to turn days since year 1 into `Date32`.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
-/// Builds `events` batches ([`events_schema`]) from event lines, reusing one [`EventDecoder`].
+/// Builds `events` batches ([`events_schema`](crate::events_schema)) from event lines, reusing one [`EventDecoder`].
 ///
 /// ```
 /// use arrow_array::{Array, StringArray};
@@ -36,6 +36,9 @@ pub struct EventBatchBuilder {
     capacity: Capacity,
     rows: usize,
     cols: Columns,
+    typed: TypedProperties,
+    typed_cols: TypedColumns,
+    schema: arrow_schema::SchemaRef,
 }
 
 impl fmt::Debug for EventBatchBuilder {
@@ -90,6 +93,19 @@ impl EventBatchBuilder {
         sync_id: i64,
         batch_rows: usize,
     ) -> Self {
+        Self::with_typed(format, correction, sync_id, batch_rows, TypedProperties::none())
+    }
+
+    /// As [`new`](Self::new), with `typed`'s columns after the base columns
+    /// ([`events_schema_with`]).
+    #[must_use]
+    pub fn with_typed(
+        format: LineFormat,
+        correction: TimeCorrection,
+        sync_id: i64,
+        batch_rows: usize,
+        typed: TypedProperties,
+    ) -> Self {
         let capacity = Capacity::new(batch_rows);
         Self {
             decoder: EventDecoder::new(format, correction),
@@ -97,7 +113,16 @@ impl EventBatchBuilder {
             capacity,
             rows: 0,
             cols: Columns::new(capacity),
+            typed_cols: TypedColumns::new(&typed, capacity),
+            schema: events_schema_with(&typed),
+            typed,
         }
+    }
+
+    /// The schema of the batches this builder makes.
+    #[must_use]
+    pub fn schema(&self) -> arrow_schema::SchemaRef {
+        Arc::clone(&self.schema)
     }
 
     /// Decodes one line (without its `\n`) into one row.
@@ -106,13 +131,18 @@ impl EventBatchBuilder {
     ///
     /// As [`EventDecoder::decode`]; the line then adds no row.
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), LineError> {
-        let record = self.decoder.decode(line)?;
-        self.push_record(&record);
+        let record = if self.typed.is_empty() {
+            self.decoder.decode(line)?
+        } else {
+            self.decoder.decode_typed(line, &self.typed, &mut self.typed_cols)?
+        };
+        self.push_base(&record);
         Ok(())
     }
 
-    /// Appends an already decoded event as one row.
-    pub fn push_record(&mut self, record: &EventRecord<'_>) {
+    /// Appends the base columns of a decoded event (its typed values are appended while
+    /// decoding).
+    fn push_base(&mut self, record: &EventRecord<'_>) {
         let c = &mut self.cols;
         c.event_name.append(&record.event_name);
         c.time.append_value(record.time_us);
@@ -146,7 +176,7 @@ impl EventBatchBuilder {
         self.rows >= self.capacity.rows
     }
 
-    /// The rows so far as one [`events_schema`] batch, `None` if there are none; the builder
+    /// The rows so far as one [`events_schema`](crate::events_schema) batch, `None` if there are none; the builder
     /// is empty and reusable afterwards.
     pub fn finish(&mut self) -> Option<RecordBatch> {
         if self.rows == 0 {
@@ -155,7 +185,7 @@ impl EventBatchBuilder {
         let rows = std::mem::take(&mut self.rows);
         let cap = self.capacity;
         let c = &mut self.cols;
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             c.event_name.finish(),
             Arc::new(std::mem::replace(&mut c.time, cap.timestamps()).finish()),
             Arc::new(
@@ -169,7 +199,8 @@ impl EventBatchBuilder {
             c.properties.finish(),
             sync_id_column(self.sync_id, rows),
         ];
-        Some(record_batch(events_schema(), columns))
+        columns.extend(self.typed_cols.finish());
+        Some(record_batch(Arc::clone(&self.schema), columns))
     }
 }
 

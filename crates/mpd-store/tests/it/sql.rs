@@ -207,3 +207,107 @@ async fn mappings_without_a_source_column_still_resolve() {
         vec![Some("u1".into()), Some("u1".into()), Some("u0".into()), Some("u2".into())]
     );
 }
+
+/// An events table with two typed columns beside `properties`. Their values are not in the
+/// rows' JSON (which has no `$browser` or `amount`), so a test can tell which one a query read.
+async fn store_with_typed_columns() -> Store {
+    use std::collections::HashMap;
+    let typed = |name: &str, key: &str, kind: &str, data_type: DataType| {
+        Field::new(name, data_type, true).with_metadata(HashMap::from([
+            (mpd_store::PROPERTY_METADATA_KEY.to_owned(), key.to_owned()),
+            (mpd_store::KIND_METADATA_KEY.to_owned(), kind.to_owned()),
+        ]))
+    };
+    let mut fields: Vec<Field> =
+        events_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(typed("prop_browser", "$browser", "text", DataType::Utf8));
+    fields.push(typed("prop_amount", "amount", "float", DataType::Float64));
+    let schema = Arc::new(Schema::new(fields));
+    let rows = sample_rows();
+    let base = events_batch(&rows, 1);
+    let browsers = StringArray::from(vec![Some("Chrome"), None, Some("Safari"), Some("Chrome")]);
+    let amounts = arrow_array::Float64Array::from(vec![Some(1.5), None, Some(2.0), Some(100.0)]);
+    let mut columns = base.columns().to_vec();
+    columns.push(Arc::new(browsers));
+    columns.push(Arc::new(amounts));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).expect("batch");
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    let mut writer =
+        store.writer("events", schema, &["date"], WriteMode::Create).await.expect("writer");
+    writer.write(batch).await.expect("write");
+    writer.commit(metadata("test")).await.expect("commit");
+    store
+}
+
+async fn plan_text(store: &Store, query: &str) -> String {
+    let result = store.sql(&format!("EXPLAIN {query}")).await.expect("explain");
+    let mut text = String::new();
+    for batch in &result.batches {
+        let plans = arrow_cast::cast(batch.column(1), &DataType::Utf8).expect("utf8");
+        let plans = plans.as_any().downcast_ref::<StringArray>().expect("utf8");
+        for i in 0..arrow_array::Array::len(plans) {
+            text.push_str(plans.value(i));
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The columns the logical plan of `query` reads from `events`.
+async fn scanned(store: &Store, query: &str) -> String {
+    let plan = plan_text(store, query).await;
+    let scan = plan.lines().find_map(|l| l.trim().strip_prefix("TableScan: events projection="));
+    scan.unwrap_or_else(|| panic!("no scan of events in {plan}")).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_reads_of_typed_properties_read_the_typed_columns() {
+    let store = store_with_typed_columns().await;
+    let stored = store.table_info("events").await.expect("info");
+    let field = stored.schema.field_with_name("prop_amount").expect("typed column");
+    assert_eq!(
+        field.metadata().get(mpd_store::KIND_METADATA_KEY).map(String::as_str),
+        Some("float")
+    );
+
+    // The JSON has no amount: 103 shows the typed column was read.
+    let query = "SELECT CAST(sum(json_get_float(properties, 'amount')) AS BIGINT) FROM events";
+    assert_eq!(scalar_i64(&store, query).await, 103);
+    assert_eq!(scanned(&store, query).await, "[prop_amount]");
+
+    let query =
+        "SELECT e.properties->>'$browser' AS b, count(*) AS n FROM events e GROUP BY 1 ORDER BY 1";
+    let result = store.sql(query).await.expect("query");
+    assert_eq!(result.schema.field(0).name(), "b");
+    assert_eq!(
+        strings(&store, &query.replace("count(*) AS n", "CAST(count(*) AS VARCHAR)")).await,
+        vec![Some("Chrome".into()), Some("Safari".into()), None]
+    );
+    assert_eq!(scanned(&store, query).await, "[prop_browser]");
+
+    // Through the view too, and an unnamed expression keeps its name.
+    let scan = scanned(&store, "SELECT properties->>'$browser' FROM events_resolved").await;
+    assert_eq!(scan, "[prop_browser]");
+    let result = store.sql("SELECT properties->>'$browser' FROM events").await.expect("query");
+    assert_eq!(result.schema.field(0).name(), "properties ->> '$browser'");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_json_reads_still_parse_the_json() {
+    let store = store_with_typed_columns().await;
+    // Another key, another function, or another kind than the column's: no rewrite.
+    for query in [
+        "SELECT json_get_str(properties, '$browser') FROM events",
+        "SELECT properties->>'amount' FROM events",
+        "SELECT json_get_float(properties, '$browser') FROM events",
+        "SELECT properties->>'plan' FROM events",
+        "SELECT json_as_text(concat(properties, ''), '$browser') FROM events",
+    ] {
+        assert_eq!(scanned(&store, query).await, "[properties]", "{query}");
+    }
+    assert_eq!(
+        scalar_i64(&store, "SELECT CAST(sum(json_get_float(concat(properties, ''), 'amount')) AS BIGINT) FROM events").await,
+        0,
+        "sample rows have no amount in their JSON"
+    );
+}

@@ -38,7 +38,7 @@ fn every_column_of_export_lines() {
     b.push_line(BARE).unwrap();
     assert_eq!(b.len(), 2);
     let batch = b.finish().unwrap();
-    assert_eq!(batch.schema(), events_schema());
+    assert_eq!(batch.schema(), crate::events_schema());
     assert_eq!(batch.num_rows(), 2);
 
     assert_eq!(strings(&batch, "event_name"), some(&["Purchase", "Lögin"]));

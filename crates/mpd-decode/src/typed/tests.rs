@@ -1,0 +1,176 @@
+use arrow_array::{Array, Float64Array, RecordBatch, StringArray};
+
+use super::*;
+use crate::{EventBatchBuilder, LineFormat, TimeCorrection};
+
+fn typed(list: &[(&str, PropertyKind)]) -> TypedProperties {
+    TypedProperties::new(list.iter().map(|(k, kind)| TypedProperty::new(k, *kind)).collect())
+        .expect("valid")
+}
+
+fn build(typed: TypedProperties, lines: &[&str]) -> RecordBatch {
+    let mut builder =
+        EventBatchBuilder::with_typed(LineFormat::Export, TimeCorrection::None, 1, 64, typed);
+    for line in lines {
+        let _ = builder.push_line(line.as_bytes());
+    }
+    builder.finish().expect("rows")
+}
+
+fn line(props: &str) -> String {
+    format!(r#"{{"event":"E","properties":{{"time":1700000000,"distinct_id":"u"{props}}}}}"#)
+}
+
+fn texts(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
+    let array = batch.column_by_name(column).expect("column");
+    let array = array.as_any().downcast_ref::<StringArray>().expect("utf8");
+    (0..array.len()).map(|i| array.is_valid(i).then(|| array.value(i).to_owned())).collect()
+}
+
+fn floats(batch: &RecordBatch, column: &str) -> Vec<Option<f64>> {
+    let array = batch.column_by_name(column).expect("column");
+    let array = array.as_any().downcast_ref::<Float64Array>().expect("f64");
+    (0..array.len()).map(|i| array.is_valid(i).then(|| array.value(i))).collect()
+}
+
+#[test]
+fn column_names_drop_the_dollar_and_odd_characters() {
+    assert_eq!(column_name("$browser"), "prop_browser");
+    assert_eq!(column_name("mp_country_code"), "prop_mp_country_code");
+    assert_eq!(column_name("Plan Type"), "prop_plan_type");
+    assert_eq!(column_name("$city-ü"), "prop_city__");
+}
+
+#[test]
+fn text_is_what_the_arrow_operator_returns() {
+    let t = typed(&[("$browser", PropertyKind::Text)]);
+    let batch = build(
+        t,
+        &[
+            &line(r#","$browser":"Chrome""#),
+            &line(r#","$browser":"Fire\u0066ox""#),
+            &line(r#","$browser":null"#),
+            &line(""),
+            &line(r#","$browser":12.50"#),
+            &line(r#","$browser":true"#),
+            &line(r#","$browser":{"a": [1, 2]}"#),
+            &line(r#","$browser":"first","$browser":"second""#),
+        ],
+    );
+    assert_eq!(
+        texts(&batch, "prop_browser"),
+        vec![
+            Some("Chrome".into()),
+            Some("Firefox".into()),
+            None,
+            None,
+            Some("12.50".into()),
+            Some("true".into()),
+            Some(r#"{"a": [1, 2]}"#.into()),
+            Some("first".into()),
+        ]
+    );
+}
+
+#[test]
+fn float_is_what_json_get_float_returns() {
+    let t = typed(&[("amount", PropertyKind::Float)]);
+    let batch = build(
+        t,
+        &[
+            &line(r#","amount":9.99"#),
+            &line(r#","amount":3"#),
+            &line(r#","amount":"4.5""#),
+            &line(r#","amount":"n/a""#),
+            &line(r#","amount":null"#),
+            &line(r#","amount":[1]"#),
+            &line(""),
+            &line(r#","amount":18446744073709551615"#),
+        ],
+    );
+    assert_eq!(
+        floats(&batch, "prop_amount"),
+        vec![
+            Some(9.99),
+            Some(3.0),
+            Some(4.5),
+            None,
+            None,
+            None,
+            None,
+            Some(1.844_674_407_370_955_2e19)
+        ]
+    );
+}
+
+#[test]
+fn a_failing_line_appends_no_typed_value() {
+    let t = typed(&[("$os", PropertyKind::Text), ("amount", PropertyKind::Float)]);
+    let mut builder =
+        EventBatchBuilder::with_typed(LineFormat::Export, TimeCorrection::None, 1, 64, t);
+    builder.push_line(line(r#","$os":"Mac","amount":1"#).as_bytes()).expect("good");
+    let no_time = r#"{"event":"E","properties":{"distinct_id":"u","$os":"Linux","amount":2}}"#;
+    assert!(builder.push_line(no_time.as_bytes()).is_err());
+    builder.push_line(line(r#","amount":3,"$os":"iOS""#).as_bytes()).expect("good");
+    let batch = builder.finish().expect("rows");
+    assert_eq!(batch.num_rows(), 2);
+    assert_eq!(texts(&batch, "prop_os"), vec![Some("Mac".into()), Some("iOS".into())]);
+    assert_eq!(floats(&batch, "prop_amount"), vec![Some(1.0), Some(3.0)]);
+}
+
+#[test]
+fn the_schema_records_key_and_kind_and_reads_back() {
+    let t = typed(&[("$browser", PropertyKind::Text), ("amount", PropertyKind::Float)]);
+    let schema = events_schema_with(&t);
+    let base = crate::events_schema().fields().len();
+    assert_eq!(schema.fields().len(), base + 2);
+    assert_eq!(schema.field(base).name(), "prop_browser");
+    assert_eq!(schema.field(base + 1).data_type(), &DataType::Float64);
+    assert_eq!(TypedProperties::from_schema(&schema), t);
+    assert!(TypedProperties::from_schema(&crate::events_schema()).is_empty());
+    let batch = build(t, &[&line("")]);
+    assert_eq!(batch.schema(), schema);
+}
+
+#[test]
+fn a_field_whose_type_disagrees_with_its_kind_is_not_typed() {
+    let field = TypedProperty::new("amount", PropertyKind::Float).field();
+    let retyped = field.clone().with_data_type(DataType::Utf8);
+    assert!(TypedProperty::from_field(&field).is_some());
+    assert_eq!(TypedProperty::from_field(&retyped), None);
+}
+
+#[test]
+fn invalid_lists_say_which_rule_they_break() {
+    let dup = vec![
+        TypedProperty::new("$os", PropertyKind::Text),
+        TypedProperty::new("$os", PropertyKind::Float),
+    ];
+    assert_eq!(TypedProperties::new(dup).unwrap_err(), r#"typed property "$os" is listed twice"#);
+    let clash = vec![
+        TypedProperty::new("$os", PropertyKind::Text),
+        TypedProperty::new("os", PropertyKind::Text),
+    ];
+    assert_eq!(
+        TypedProperties::new(clash).unwrap_err(),
+        r#"typed properties "$os" and "os" would share the column prop_os"#
+    );
+    let many = (0..17).map(|i| TypedProperty::new(&format!("k{i}"), PropertyKind::Text)).collect();
+    assert_eq!(
+        TypedProperties::new(many).unwrap_err(),
+        "17 typed properties given, at most 16 are allowed"
+    );
+    assert_eq!(
+        "int".parse::<PropertyKind>().unwrap_err(),
+        r#"unknown property kind "int" (expected text or float)"#
+    );
+}
+
+#[test]
+fn long_keys_are_matched_too() {
+    let key = "k".repeat(80);
+    let t = typed(&[(&key, PropertyKind::Text), ("kk", PropertyKind::Text)]);
+    let batch = build(t, &[&line(&format!(r#","{}":"x","{key}":"long""#, "k".repeat(70)))]);
+    assert_eq!(texts(&batch, &column_name(&key)), vec![Some("long".into())]);
+    assert_eq!(texts(&batch, "prop_kk"), vec![None]);
+}

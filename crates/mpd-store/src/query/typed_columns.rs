@@ -1,0 +1,134 @@
+//! Reading typed property columns instead of parsing JSON: `properties->>'$browser'` becomes
+//! `prop_browser` and `json_get_float(properties, 'amount')` becomes `prop_amount` wherever the
+//! table has that column. The column's field metadata names the key ([`PROPERTY_METADATA_KEY`])
+//! and the kind ([`KIND_METADATA_KEY`]: `text` for `json_as_text`, `float` for
+//! `json_get_float`); the writer (`mpd_decode::TypedProperty`) promises that the column holds
+//! exactly what the function returns on that row, so answers do not change while the query
+//! reads a small typed column instead of every row's JSON text.
+//!
+//! An analyzer rule, run after DataFusion's own (views inlined, the JSON operators already
+//! turned into `json_as_text` / `json_get_float` calls), so the optimizer's projection pushdown
+//! then leaves `properties` unread when nothing else needs it.
+
+use arrow_schema::{DataType, Field};
+use datafusion::common::tree_node::{Transformed, TransformedResult as _, TreeNode as _};
+use datafusion::common::{Column, DFSchema, Result, TableReference};
+use datafusion::config::ConfigOptions;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::optimizer::AnalyzerRule;
+use datafusion::scalar::ScalarValue;
+
+/// The JSON column the typed columns are taken from.
+const PROPERTIES: &str = "properties";
+/// Field metadata of a typed column: the `properties` key it holds.
+pub const PROPERTY_METADATA_KEY: &str = "mpd.property";
+/// Field metadata of a typed column: `text` or `float`.
+pub const KIND_METADATA_KEY: &str = "mpd.kind";
+
+/// The JSON function a typed column stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `json_as_text` (`->>`).
+    Text,
+    /// `json_get_float`.
+    Float,
+}
+
+/// What a typed column of a table holds.
+struct TypedProperty {
+    key: String,
+    column: String,
+    kind: Kind,
+}
+
+impl TypedProperty {
+    fn from_field(field: &Field) -> Option<Self> {
+        let key = field.metadata().get(PROPERTY_METADATA_KEY)?;
+        let kind = match (field.metadata().get(KIND_METADATA_KEY)?.as_str(), field.data_type()) {
+            ("text", DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) => Kind::Text,
+            ("float", DataType::Float64) => Kind::Float,
+            _ => return None,
+        };
+        Some(Self { key: key.clone(), column: field.name().clone(), kind })
+    }
+}
+
+/// The analyzer rule; see the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct TypedColumnsRule;
+
+impl AnalyzerRule for TypedColumnsRule {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(rewrite_node).data()
+    }
+
+    fn name(&self) -> &'static str {
+        "mpd_typed_property_columns"
+    }
+}
+
+/// A typed column visible to a plan node: its qualifier and what it holds.
+struct Visible {
+    relation: Option<TableReference>,
+    property: TypedProperty,
+}
+
+fn rewrite_node(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    let visible: Vec<Visible> =
+        node.inputs().iter().flat_map(|input| typed_fields(input.schema())).collect();
+    if visible.is_empty() {
+        return Ok(Transformed::no(node));
+    }
+    let names = NamePreserver::new(&node);
+    node.map_expressions(|expr| {
+        let saved = names.save(&expr);
+        let rewritten = expr.transform_up(|e| Ok(replace(e, &visible)))?;
+        Ok(if rewritten.transformed {
+            rewritten.update_data(|e| saved.restore(e))
+        } else {
+            rewritten
+        })
+    })
+}
+
+fn typed_fields(schema: &DFSchema) -> impl Iterator<Item = Visible> + '_ {
+    schema.iter().filter_map(|(relation, field)| {
+        let property = TypedProperty::from_field(field)?;
+        Some(Visible { relation: relation.cloned(), property })
+    })
+}
+
+/// `expr` as a typed column when it is a JSON read that one of `visible` answers.
+fn replace(expr: Expr, visible: &[Visible]) -> Transformed<Expr> {
+    let Expr::ScalarFunction(ScalarFunction { func, args }) = &expr else {
+        return Transformed::no(expr);
+    };
+    let kind = match func.name() {
+        "json_as_text" => Kind::Text,
+        "json_get_float" => Kind::Float,
+        _ => return Transformed::no(expr),
+    };
+    let [Expr::Column(source), Expr::Literal(key, _)] = args.as_slice() else {
+        return Transformed::no(expr);
+    };
+    let key = match key {
+        ScalarValue::Utf8(Some(k))
+        | ScalarValue::Utf8View(Some(k))
+        | ScalarValue::LargeUtf8(Some(k)) => k,
+        _ => return Transformed::no(expr),
+    };
+    if source.name != PROPERTIES {
+        return Transformed::no(expr);
+    }
+    let found = visible.iter().find(|v| {
+        v.relation == source.relation && v.property.key == *key && v.property.kind == kind
+    });
+    match found {
+        Some(v) => {
+            Transformed::yes(Expr::Column(Column::new(v.relation.clone(), &v.property.column)))
+        }
+        None => Transformed::no(expr),
+    }
+}
