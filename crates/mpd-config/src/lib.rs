@@ -61,7 +61,8 @@ pub use file::ConfigFile;
 pub use region::{ParseRegionError, Region};
 pub use secret::Secret;
 pub use settings::{
-    DedupKey, SETTING_KEYS, Settings, SettingsOverrides, describe_settings, load_settings,
+    DEFAULT_TYPED_PROPERTIES, DedupKey, SETTING_KEYS, Settings, SettingsOverrides,
+    describe_settings, load_settings,
 };
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! for columns that hold no personal data: an id erased with `mpd gdpr delete` must not survive
 //! in an old commit's statistics.
 
+use mpd_decode::TypedProperties;
 use mpd_store::{Store, TableWriter, WriteMode, WriterOptions};
 
 use crate::error::Result;
@@ -34,9 +35,30 @@ fn sorted_options(columns: &[&str]) -> WriterOptions {
     WriterOptions { sort_by: EVENT_ORDER.map(str::to_owned).to_vec(), ..options(columns) }
 }
 
-/// A writer of an events table (partitioned by `date`).
-pub async fn events_writer(store: &Store, table: &str, mode: WriteMode) -> Result<TableWriter> {
-    let schema = mpd_decode::events_schema();
+/// The typed properties of rows written to `table` in `mode`: the table's own when rows are
+/// appended to it (its schema is kept), else `configured` (a new or replaced table).
+/// `mpd tables evolve` is how a stored table takes up a changed list.
+pub async fn events_typed(
+    store: &Store,
+    table: &str,
+    mode: WriteMode,
+    configured: &TypedProperties,
+) -> Result<TypedProperties> {
+    if mode == WriteMode::Replace || !store.exists(table).await? {
+        return Ok(configured.clone());
+    }
+    let schema = store.schema(table).await?;
+    Ok(TypedProperties::from_schema(&schema))
+}
+
+/// A writer of an events table (partitioned by `date`) with `typed`'s columns.
+pub async fn events_writer(
+    store: &Store,
+    table: &str,
+    mode: WriteMode,
+    typed: &TypedProperties,
+) -> Result<TableWriter> {
+    let schema = mpd_decode::events_schema_with(typed);
     Ok(store
         .writer_with(table, schema, &[mpd_store::DATE_COLUMN], mode, sorted_options(&EVENT_STATS))
         .await?)
@@ -60,4 +82,84 @@ pub async fn profiles_writer(store: &Store, table: &str, mode: WriteMode) -> Res
 pub async fn identity_writer(store: &Store, table: &str, mode: WriteMode) -> Result<TableWriter> {
     let schema = mpd_decode::identity_schema();
     Ok(store.writer_with(table, schema, &[], mode, options(&IDENTITY_STATS)).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use mpd_decode::{EventBatchBuilder, LineFormat, PropertyKind, TimeCorrection, TypedProperty};
+    use mpd_store::{CommitInfo, StoreMode};
+
+    use super::*;
+
+    /// Values of every JSON type, escapes, repeats and absences.
+    const VALUES: [&str; 16] = [
+        r#""Chrome""#,
+        r#""Fire\u0066ox""#,
+        r#""line\nbreak""#,
+        "null",
+        "12.50",
+        "-3",
+        "1e3",
+        "18446744073709551615",
+        "true",
+        "false",
+        r#"{"a": [1, 2]}"#,
+        "[]",
+        r#""4.5""#,
+        r#"" 7""#,
+        r#""inf""#,
+        r#""""#,
+    ];
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn typed_columns_hold_what_the_json_functions_return() {
+        let typed = TypedProperties::new(vec![
+            TypedProperty::new("$browser", PropertyKind::Text),
+            TypedProperty::new("amount", PropertyKind::Float),
+        ])
+        .expect("valid");
+        let mut builder = EventBatchBuilder::with_typed(
+            LineFormat::Export,
+            TimeCorrection::None,
+            0,
+            1024,
+            typed.clone(),
+        );
+        let mut lines = vec![
+            r#"{"event":"E","properties":{"time":1700000000,"distinct_id":"u"}}"#.to_owned(),
+            r#"{"event":"E","properties":{"time":1700000000,"$browser":"a","$browser":"b","amount":1,"amount":2}}"#.to_owned(),
+        ];
+        for (i, value) in VALUES.iter().enumerate() {
+            lines.push(format!(
+                r#"{{"event":"E","properties":{{"time":1700000000,"$insert_id":"i{i}","$browser":{value},"amount":{value}}}}}"#
+            ));
+        }
+        for line in &lines {
+            builder.push_line(line.as_bytes()).expect("valid line");
+        }
+        let batch = builder.finish().expect("rows");
+        let store = Store::open(StoreMode::InMemory).await.expect("store");
+        let mut writer =
+            events_writer(&store, "events", WriteMode::Create, &typed).await.expect("writer");
+        writer.write(batch).await.expect("write");
+        writer.commit(CommitInfo::new("test").to_metadata()).await.expect("commit");
+
+        // `concat(properties, '')` is not the `properties` column, so these calls parse JSON.
+        for (column, call) in [
+            ("prop_browser", "json_as_text(concat(properties, ''), '$browser')"),
+            ("prop_amount", "json_get_float(concat(properties, ''), 'amount')"),
+        ] {
+            let query = format!(
+                "SELECT count(*) FILTER (WHERE {column} IS DISTINCT FROM {call}) AS differ, \
+                 count({column}) AS valued FROM events"
+            );
+            let result = store.sql(&query).await.expect("query");
+            let row = &result.batches[0];
+            let differ = row.column(0).as_any().downcast_ref::<arrow_array::Int64Array>();
+            let valued = row.column(1).as_any().downcast_ref::<arrow_array::Int64Array>();
+            assert_eq!(differ.map(|a| a.value(0)), Some(0), "{column} differs from {call}");
+            assert!(valued.is_some_and(|a| a.value(0) >= 6), "{column} mostly null");
+        }
+        assert!(store.schema("rejected_duplicates").await.is_err(), "no audit table here");
+    }
 }

@@ -168,7 +168,13 @@ pub(crate) async fn summarize(ws: &Workspace, table: &str) -> Result<Vec<ColumnS
     for (i, field) in fields.iter().enumerate() {
         let c = format!("\"{}\"", field.name());
         select.push(format!("count({c}) AS n{i}"));
-        select.push(format!("approx_distinct({c}) AS d{i}"));
+        // DataFusion's approx_distinct takes no floats: their text counts the same values.
+        let distinct_of = if field.data_type().is_floating() {
+            format!("CAST({c} AS VARCHAR)")
+        } else {
+            c.clone()
+        };
+        select.push(format!("approx_distinct({distinct_of}) AS d{i}"));
         if is_summarizable(field.name()) {
             select.push(format!("min({c}) AS lo{i}"));
             select.push(format!("max({c}) AS hi{i}"));

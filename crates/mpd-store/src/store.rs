@@ -143,6 +143,13 @@ impl Store {
         })
     }
 
+    /// The Arrow schema `table` reads back as (field metadata included).
+    pub async fn schema(&self, table: &str) -> Result<SchemaRef> {
+        let delta = self.load(table).await?;
+        let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+        Ok(state.snapshot().arrow_schema())
+    }
+
     /// A writer into `table`. `schema` is the rows' schema; Delta stores it with its own types
     /// (see [`TableWriter::schema`]). An existing table must have the same columns and
     /// partitioning unless `mode` is [`WriteMode::Replace`].

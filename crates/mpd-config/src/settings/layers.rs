@@ -69,7 +69,7 @@ pub(super) fn load(
     }
     for (key, var) in env_vars() {
         if let Some(value) = env.get(&var) {
-            let dict = Dict::from([(key.to_owned(), Value::from(value.to_owned()))]);
+            let dict = Dict::from([(key.to_owned(), env_value(key, value))]);
             figment = figment.merge(Layer { name: format!("env {var}"), file: None, dict });
         }
     }
@@ -110,6 +110,23 @@ fn env_vars() -> impl Iterator<Item = (&'static str, String)> {
     let mpd = SETTING_KEYS.iter().map(|key| (*key, env_var(key)));
     mpd.chain(URL_VARS.into_iter().map(|(key, var)| (key, var.to_owned())))
 }
+
+/// A variable's text as the setting's value: lists are comma-separated
+/// (`MPD_TYPED_PROPERTIES='$browser:text,amount:float'`; `none` for an empty list, since an
+/// empty variable counts as unset).
+fn env_value(key: &str, text: &str) -> Value {
+    if LIST_KEYS.contains(&key) {
+        if text.trim() == "none" {
+            return Value::from(Vec::<String>::new());
+        }
+        let items = text.split(',').map(str::trim).filter(|item| !item.is_empty());
+        return Value::from(items.map(str::to_owned).collect::<Vec<_>>());
+    }
+    Value::from(text.to_owned())
+}
+
+/// Settings whose value is a list.
+const LIST_KEYS: [&str; 1] = ["typed_properties"];
 
 fn env_var(key: &str) -> String {
     format!("MPD_{}", key.to_ascii_uppercase())

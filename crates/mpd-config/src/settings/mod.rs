@@ -124,6 +124,20 @@ settings_table! {
     /// "Today" for `mpd sync` as `YYYY-MM-DD`, instead of the clock in the project's time
     /// zone: for replays and tests against a mock with a fixed date.
     today: Option<String>, flag String = None;
+    /// Keys of `properties` a new events table also stores as typed columns, as `key:kind`
+    /// (`text`: what `properties->>'key'` gives; `float`: what `json_get_float` gives). SQL
+    /// reading them reads the column instead of parsing JSON. A stored table keeps its own
+    /// list until `mpd tables evolve`.
+    typed_properties: Vec<String>, flag Vec<String> = default_typed_properties();
+}
+
+/// The default typed properties: Mixpanel's most queried default properties, and `amount`,
+/// the usual name of a purchase's value.
+pub const DEFAULT_TYPED_PROPERTIES: [&str; 5] =
+    ["$browser:text", "$os:text", "$city:text", "mp_country_code:text", "amount:float"];
+
+fn default_typed_properties() -> Vec<String> {
+    DEFAULT_TYPED_PROPERTIES.map(str::to_owned).to_vec()
 }
 
 /// Keys of earlier versions, still read (with a warning): `(old key, new key, factor from the
@@ -172,6 +186,12 @@ mod render {
             } else {
                 self.clone()
             }
+        }
+    }
+
+    impl Render for Vec<String> {
+        fn render(&self, _key: &str) -> String {
+            if self.is_empty() { "(none)".to_owned() } else { self.join(", ") }
         }
     }
 

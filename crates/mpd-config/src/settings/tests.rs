@@ -164,6 +164,10 @@ fn invalid_values_name_the_key() {
         ("query_url = \"http://\"\n", "query_url"),
         ("today = \"yesterday\"\n", "today"),
         ("today = \"2024-13-01\"\n", "today"),
+        ("typed_properties = [\"$browser\"]\n", "typed_properties"),
+        ("typed_properties = [\"amount:int\"]\n", "typed_properties"),
+        ("typed_properties = [\":text\"]\n", "typed_properties"),
+        ("typed_properties = [\"$os:text\", \"$os:float\"]\n", "typed_properties"),
     ];
     for (mpd, want) in cases {
         let (key, message) =
@@ -278,4 +282,41 @@ fn an_old_key_with_a_bad_value_names_where_it_came_from() {
         invalid_setting(load_settings(&file(""), &env, &SettingsOverrides::default()));
     assert_eq!(key, "retry_base_delay_seconds");
     assert!(message.contains("env MPD_RETRY_BASE_DELAY_MS"), "{message}");
+}
+
+#[test]
+fn typed_properties_from_file_and_env_and_their_messages() {
+    let empty = ConfigFile::empty(Path::new("c.toml"));
+    let defaults = load_settings(&empty, &no_env(), &SettingsOverrides::default()).expect("ok");
+    assert_eq!(defaults.typed_properties, DEFAULT_TYPED_PROPERTIES.map(str::to_owned).to_vec());
+
+    let from_file = file("typed_properties = [\"$browser:text\", \"price:float\"]\n");
+    let settings = load_settings(&from_file, &no_env(), &SettingsOverrides::default()).expect("ok");
+    assert_eq!(settings.typed_properties, vec!["$browser:text", "price:float"]);
+
+    let env = EnvVars::from_pairs([("MPD_TYPED_PROPERTIES", "a:b:text, amount:float")]);
+    let settings = load_settings(&from_file, &env, &SettingsOverrides::default()).expect("ok");
+    assert_eq!(settings.typed_properties, vec!["a:b:text", "amount:float"], "comma-separated");
+    let env = EnvVars::from_pairs([("MPD_TYPED_PROPERTIES", "none")]);
+    let settings = load_settings(&from_file, &env, &SettingsOverrides::default()).expect("ok");
+    assert!(settings.typed_properties.is_empty(), "`none` turns them off");
+
+    let none = file("typed_properties = []\n");
+    let settings = load_settings(&none, &no_env(), &SettingsOverrides::default()).expect("ok");
+    assert!(settings.typed_properties.is_empty());
+    let shown = settings.entries().into_iter().find(|(k, _)| *k == "typed_properties");
+    assert_eq!(shown.map(|(_, v)| v).as_deref(), Some("(none)"));
+
+    let (_, message) = invalid_setting(load_settings(
+        &file("typed_properties = [\"amount:int\"]\n"),
+        &no_env(),
+        &SettingsOverrides::default(),
+    ));
+    assert!(message.contains("'amount:int': expected key:kind, kind text or float"), "{message}");
+    let (_, message) = invalid_setting(load_settings(
+        &file("typed_properties = [\"$os:text\", \"$os:float\"]\n"),
+        &no_env(),
+        &SettingsOverrides::default(),
+    ));
+    assert!(message.contains("'$os' is listed twice"), "{message}");
 }

@@ -57,7 +57,22 @@ pub(super) fn check(s: &Settings) -> Result<(), (&'static str, String)> {
             check_url(value).map_err(|message| (key, message))?;
         }
     }
+    for (i, entry) in s.typed_properties.iter().enumerate() {
+        let key = typed_property_key(entry).map_err(|m| ("typed_properties", m))?;
+        if s.typed_properties[..i].iter().any(|e| typed_property_key(e) == Ok(key)) {
+            return Err(("typed_properties", format!("'{key}' is listed twice")));
+        }
+    }
     Ok(())
+}
+
+/// The key of a `key:kind` entry of `typed_properties`, checked.
+fn typed_property_key(entry: &str) -> Result<&str, String> {
+    let expected = "expected key:kind, kind text or float (e.g. $browser:text, amount:float)";
+    match entry.rsplit_once(':') {
+        Some((key, "text" | "float")) if !key.is_empty() => Ok(key),
+        _ => Err(format!("'{entry}': {expected}")),
+    }
 }
 
 /// `YYYY-MM-DD` with a plausible month and day (the calendar itself is checked where the date

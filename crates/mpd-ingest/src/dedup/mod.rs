@@ -306,7 +306,9 @@ pub fn rejected_rows(
     let indices = UInt32Array::from_iter_values(rejected.iter().map(|(row, _, _)| *row));
     let taken = arrow_select::take::take_record_batch(batch, &indices)
         .map_err(|e| Error::Internal(format!("cannot select rejected rows: {e}")))?;
-    let mut columns: Vec<ArrayRef> = taken.columns().to_vec();
+    // The event columns only: typed property columns stay in the events table.
+    let base = mpd_decode::events_schema().fields().len();
+    let mut columns: Vec<ArrayRef> = taken.columns().iter().take(base).cloned().collect();
     columns.push(Arc::new(StringArray::from_iter_values(rejected.iter().map(|(_, r, _)| *r))));
     columns.push(Arc::new(
         TimestampMicrosecondArray::from_iter_values(rejected.iter().map(|_| rejected_at_us))

@@ -131,7 +131,9 @@ impl Workspace {
             held_keys_limit: Some(held_keys_limit),
         })
         .await?;
-        let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append)
+        let typed =
+            crate::table::typed::typed_for(self, store, EVENTS_TABLE, WriteMode::Append).await?;
+        let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append, &typed)
             .await?
             .with_open_partitions(OPEN_PARTITIONS);
         reporter.started("export files", new.len() as u64);
@@ -196,8 +198,9 @@ async fn read_dumps(
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Decoded>>(QUEUED_BATCHES);
     let names: Vec<PathBuf> = dumps.iter().map(|d| d.name.clone()).collect();
     let kind = ingest.key_kind();
+    let typed = mpd_decode::TypedProperties::from_schema(writer.schema());
     let decoding =
-        tokio::task::spawn_blocking(move || decode_dumps(&names, sync_id, kind, &sender));
+        tokio::task::spawn_blocking(move || decode_dumps(&names, sync_id, typed, kind, &sender));
     let mut fetched = 0;
     let today = chrono::Utc::now().date_naive();
     let mut result = Ok(());
@@ -232,14 +235,16 @@ async fn read_dumps(
 fn decode_dumps(
     names: &[PathBuf],
     sync_id: i64,
+    typed: mpd_decode::TypedProperties,
     kind: KeyKind,
     sender: &tokio::sync::mpsc::Sender<Result<Decoded>>,
 ) {
-    let builder = mpd_decode::EventBatchBuilder::new(
+    let builder = mpd_decode::EventBatchBuilder::with_typed(
         mpd_decode::LineFormat::Export,
         mpd_decode::TimeCorrection::None,
         sync_id,
         BATCH_ROWS,
+        typed,
     );
     let mut decoder = mpd_decode::StreamDecoder::with_builder(builder).stop_at_truncation_marker();
     for (index, name) in names.iter().enumerate() {

@@ -104,8 +104,9 @@ pub(crate) async fn import_pipelines(
         held_keys_limit: None,
     })
     .await?;
+    let typed = crate::table::typed::typed_for(ws, store, EVENTS_TABLE, WriteMode::Append).await?;
     for (day, group) in groups {
-        let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append).await?;
+        let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append, &typed).await?;
         let read = read_events(&group, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
         let records = match read {
             Ok(records) => records,
@@ -166,11 +167,12 @@ async fn read_events(
     writer: &mut TableWriter,
     quarantine: &mut Quarantine,
 ) -> Result<u64> {
-    let builder = mpd_decode::EventBatchBuilder::new(
+    let builder = mpd_decode::EventBatchBuilder::with_typed(
         mpd_decode::LineFormat::Pipelines,
         mpd_decode::TimeCorrection::None,
         sync_id,
         BATCH_ROWS,
+        mpd_decode::TypedProperties::from_schema(writer.schema()),
     );
     let mut decoder = mpd_decode::StreamDecoder::with_builder(builder);
     let mut records = 0;

@@ -113,13 +113,16 @@ const SPOOL_MEMORY_LIMIT: usize = 64 << 20;
 /// One attempt at an export request for a table: lines become Arrow batches in a spool.
 pub(crate) fn batch_work(
     sync_id: i64,
+    typed: mpd_decode::TypedProperties,
     cap: Option<u32>,
 ) -> DecodeWork<mpd_decode::EventBatchBuilder, BatchSpool> {
-    let builder = mpd_decode::EventBatchBuilder::new(
+    let builder = mpd_decode::EventBatchBuilder::with_typed(
         mpd_decode::LineFormat::Export,
         mpd_decode::TimeCorrection::None,
         sync_id,
         BATCH_ROWS,
+        typed,
     );
-    DecodeWork::new(builder, BatchSpool::new(mpd_decode::events_schema(), SPOOL_MEMORY_LIMIT), cap)
+    let spool = BatchSpool::new(builder.schema(), SPOOL_MEMORY_LIMIT);
+    DecodeWork::new(builder, spool, cap)
 }

@@ -73,6 +73,8 @@ struct Progress<'a> {
     cursor: Option<NaiveDate>,
     /// Rows fetched before the open group is committed.
     commit_rows: u64,
+    /// The typed property columns of the events table.
+    typed: mpd_decode::TypedProperties,
     /// Days written but not committed yet.
     open: Option<OpenGroup>,
     summary: EventsSync,
@@ -139,6 +141,8 @@ impl Workspace {
             window,
             cursor,
             commit_rows: self.settings().sync_commit_rows.max(1),
+            typed: crate::table::typed::typed_for(self, store, EVENTS_TABLE, WriteMode::Append)
+                .await?,
             open: None,
             summary: EventsSync {
                 table: EVENTS_TABLE.to_owned(),
@@ -187,7 +191,9 @@ impl Workspace {
         // Too many bad lines stop the run before the day is committed: the cursor stays
         // before it, so a re-run (with --allow-bad-lines) reads it again.
         let policy = BadLinePolicy::Early(request.allow_bad_lines);
-        let new_work = move |cap| batch_work(sync_id, cap);
+        let typed = progress.typed.clone();
+        let typed = &typed;
+        let new_work = move |cap| batch_work(sync_id, typed.clone(), cap);
         let totals = self
             .run_requests(plan, policy, reporter, new_work, async |output| {
                 progress.add_day(output, ingest).await
@@ -215,7 +221,8 @@ impl Progress<'_> {
         let mut group = match self.open.take() {
             Some(group) => group,
             None => OpenGroup {
-                writer: events_writer(self.store, EVENTS_TABLE, WriteMode::Append).await?,
+                writer: events_writer(self.store, EVENTS_TABLE, WriteMode::Append, &self.typed)
+                    .await?,
                 from: range.from,
                 to: range.to,
                 fetched: 0,

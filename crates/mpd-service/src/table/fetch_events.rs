@@ -92,7 +92,9 @@ impl Workspace {
         summary.days = plan.n_days;
         let sync_id = summary.sync_id;
         let policy = BadLinePolicy::AtEnd(request.selection.allow_bad_lines);
-        let new_work = move |cap| batch_work(sync_id, cap);
+        let typed = mpd_decode::TypedProperties::from_schema(writer.schema());
+        let typed = &typed;
+        let new_work = move |cap| batch_work(sync_id, typed.clone(), cap);
         let totals = self
             .run_requests(plan, policy, reporter, new_work, async |output| {
                 for batch in output.output.into_batches()? {
@@ -141,7 +143,8 @@ pub(crate) async fn fetch_events(
         TableMode::Replace => WriteMode::Replace,
         TableMode::Create | TableMode::Append => WriteMode::Append,
     };
-    let mut writer = events_writer(store, table, events_mode).await?;
+    let typed = super::typed::typed_for(ws, store, table, events_mode).await?;
+    let mut writer = events_writer(store, table, events_mode, &typed).await?;
     let mut ingest = Ingest::new(IngestOptions {
         store,
         table,

@@ -2,6 +2,7 @@
 
 pub(crate) mod fetch_events;
 pub(crate) mod fetch_profiles;
+pub(crate) mod typed;
 
 pub use fetch_events::{FetchEventsRequest, FetchSummary, TableMode};
 pub use fetch_profiles::ProfileFetchSummary;
