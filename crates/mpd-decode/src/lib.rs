@@ -82,5 +82,6 @@ pub use text::{EventTextBuilder, TextShape};
 pub use typed::{
     KIND_METADATA_KEY, MAX_TYPED_PROPERTIES, PROPERTY_METADATA_KEY, PropertyKind,
     TYPED_COLUMN_PREFIX, TypedProperties, TypedProperty, column_name, events_schema_with,
+    typed_columns_of,
 };
 pub use write::{write_event_json, write_json_string, write_profile_json};

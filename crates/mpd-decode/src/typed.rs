@@ -310,6 +310,16 @@ impl TypedColumns {
         }
     }
 
+    /// Appends a row of nulls.
+    fn append_nulls(&mut self) {
+        for column in &mut self.columns {
+            match column {
+                TypedColumn::Text(b) => b.append_option(None),
+                TypedColumn::Float(b) => b.append_null(),
+            }
+        }
+    }
+
     /// The columns so far, in order; the builders start over.
     pub(crate) fn finish(&mut self) -> Vec<ArrayRef> {
         let rows = self.capacity.rows;
@@ -323,6 +333,36 @@ impl TypedColumns {
             })
             .collect()
     }
+}
+
+/// The typed columns of stored rows, from their `properties` texts (what `mpd tables evolve`
+/// adds to a table written without them). A text that is not a JSON object gives nulls, as
+/// the JSON functions do.
+#[must_use]
+pub fn typed_columns_of(
+    typed: &TypedProperties,
+    properties: &arrow_array::StringArray,
+) -> Vec<ArrayRef> {
+    use arrow_array::Array as _;
+    let mut columns = TypedColumns::new(typed, Capacity::new(properties.len()));
+    let mut parser = crate::parse::Parser::new();
+    for i in 0..properties.len() {
+        let text = if properties.is_null(i) { "" } else { properties.value(i) };
+        let appended = parser.parse(text.as_bytes(), |doc| {
+            let obj = crate::scan::skip_ws(text.as_bytes(), 0);
+            let members = doc.members(crate::parse::ROOT).ok_or_else(not_an_object)?;
+            columns.append_row(typed, doc, members, obj);
+            Ok(())
+        });
+        if appended.is_err() {
+            columns.append_nulls();
+        }
+    }
+    columns.finish()
+}
+
+fn not_an_object() -> crate::LineError {
+    crate::LineError::new("not an object", None)
 }
 
 /// `json_as_text`: a string decoded, `null` absent, anything else as its JSON text.

@@ -7,6 +7,7 @@
 //!   helpers the loads share;
 //! - [`erased`]: the ids erased with `mpd gdpr delete`, dropped on the way in;
 //! - [`layout`]: each table's schema, partitioning and statistics columns;
+//! - [`evolve`]: a stored events table rewritten with other typed property columns;
 //! - [`BatchSpool`]: a request's batches, in memory up to a budget, then in a temporary file.
 //!
 //! **Invariant:** no network and no printing; knows the store and the decoder's schemas, not
@@ -17,6 +18,7 @@ mod day_spill;
 pub mod dedup;
 pub mod erased;
 mod error;
+pub mod evolve;
 mod ingest;
 pub mod layout;
 

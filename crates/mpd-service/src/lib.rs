@@ -55,7 +55,7 @@ pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};
 pub use import::{DumpImportReport, DumpSource, ImportReport};
 pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
-pub use maintenance::HistoryEntry;
+pub use maintenance::{CompactReport, HistoryEntry};
 pub use mpd_config::Error as ConfigError;
 pub use mpd_config::{
     AccountView, Accounts, CredentialSource, EnvVars, NewAccount, Region, ResolvedCredentials,
@@ -84,5 +84,6 @@ pub use stream::{
 pub use sync::{
     EventsSync, IdentitySync, SyncMode, SyncPlan, SyncReport, SyncRequest, SyncTarget, SyncWindow,
 };
+pub use table::typed::EvolveReport;
 pub use table::{FetchEventsRequest, FetchSummary, IngestCounts, ProfileFetchSummary, TableMode};
 pub use workspace::{AuthCheck, StoreKind, Workspace, WorkspaceOptions};

@@ -6,6 +6,7 @@ use mpd_store::CommitInfo;
 use mpd_store::{CompactSummary, VacuumOptions, VacuumSummary};
 
 use crate::error::Result;
+use crate::table::typed::{EvolveReport, evolve_locked};
 use crate::workspace::Workspace;
 
 /// One commit of a table's history, for display.
@@ -31,12 +32,30 @@ pub struct HistoryEntry {
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Merges a table's small files (hourly syncs make many) into large ones, in one commit.
-pub(crate) async fn compact_table(ws: &Workspace, table: &str) -> Result<CompactSummary> {
+/// What `mpd tables compact` did: merged small files, or rewrote an events table whose typed
+/// property columns were not the configured ones (an upgrade of a store written by an
+/// earlier mpd or under another `typed_properties` setting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompactReport {
+    /// Small files merged (Delta OPTIMIZE).
+    Merged(CompactSummary),
+    /// The table rewritten, sorted, with the configured typed columns.
+    Upgraded(EvolveReport),
+}
+
+/// Merges a table's small files (hourly syncs make many) into large ones, in one commit; an
+/// events table without the configured typed property columns is rewritten with them instead.
+pub(crate) async fn compact_table(ws: &Workspace, table: &str) -> Result<CompactReport> {
     let store = ws.store().await?;
     let _lock = store.lock_for_writing("tables compact")?;
+    if mpd_ingest::evolve::is_events_table(&*store.schema(table).await?) {
+        let configured = ws.configured_typed_properties()?;
+        if let Some(report) = evolve_locked(store, table, &configured, "tables compact").await? {
+            return Ok(CompactReport::Upgraded(report));
+        }
+    }
     let metadata = CommitInfo::new("tables compact").to_metadata();
-    Ok(store.compact(table, None, metadata).await?)
+    Ok(CompactReport::Merged(store.compact(table, None, metadata).await?))
 }
 
 /// Deletes files no version younger than `retention` needs (Delta's VACUUM).

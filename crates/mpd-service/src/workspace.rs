@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use mpd_config::{ConfigFile, EnvVars, ResolvedCredentials, Settings, SettingsOverrides};
-use mpd_store::{CompactSummary, StoreLocation, VacuumSummary};
+use mpd_store::{StoreLocation, VacuumSummary};
 
 pub use self::internals::AuthCheck;
 use crate::credentials::LazyCredentials;
@@ -20,10 +20,11 @@ use crate::error::Result;
 use crate::gdpr::GdprReport;
 use crate::import::{DumpImportReport, DumpSource, ImportReport};
 use crate::local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
-use crate::maintenance::HistoryEntry;
+use crate::maintenance::{CompactReport, HistoryEntry};
 use crate::report::Reporter;
 use crate::stream::{ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary};
 use crate::sync::{SyncReport, SyncRequest};
+use crate::table::typed::EvolveReport;
 use crate::table::{FetchEventsRequest, FetchSummary, ProfileFetchSummary, TableMode};
 use mpd_live::DiscoveryCache;
 use mpd_live::request::{
@@ -297,9 +298,16 @@ impl Workspace {
 
     // ---- Maintenance and erasure
 
-    /// Merges a table's small files (hourly syncs make many) into large ones, in one commit.
-    pub async fn compact_table(&self, table: &str) -> Result<CompactSummary> {
+    /// Merges a table's small files (hourly syncs make many) into large ones, in one commit;
+    /// an events table without the configured typed property columns is rewritten with them.
+    pub async fn compact_table(&self, table: &str) -> Result<CompactReport> {
         crate::maintenance::compact_table(self, table).await
+    }
+
+    /// Rewrites an events table with the `typed_properties` setting's columns (backfilled
+    /// from `properties`), sorted, in one commit; nothing to do when it has them.
+    pub async fn evolve_table(&self, table: &str) -> Result<EvolveReport> {
+        crate::table::typed::evolve_table(self, table).await
     }
 
     /// Deletes files no version younger than `retention` needs (Delta's VACUUM).

@@ -156,8 +156,9 @@ impl Error {
         Error::Delta { table: table.to_owned(), source: Box::new(source) }
     }
 
-    /// Sorts DataFusion's failures into the user's fault (parse, plan, schema) or the store's.
-    pub(crate) fn from_datafusion(error: DataFusionError) -> Self {
+    /// Sorts DataFusion's failures into the user's fault (parse, plan, schema) or the store's
+    /// (also for the errors of a [`Store::sql_stream`](crate::Store::sql_stream)'s batches).
+    pub fn from_datafusion(error: DataFusionError) -> Self {
         let (line, column) = error_location(&error);
         let root = error.find_root();
         let message = root.strip_backtrace();

@@ -192,9 +192,17 @@ pub(crate) enum GdprCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TablesCommand {
-    /// Merge small files (hourly syncs make many) into large ones (Delta OPTIMIZE).
+    /// Merge small files (hourly syncs make many) into large ones (Delta OPTIMIZE); an events
+    /// table without the configured typed property columns is rewritten with them, sorted.
     Compact {
         /// The table.
+        table: String,
+    },
+    /// Rewrite an events table with the `typed_properties` setting's columns (backfilled from
+    /// `properties`), sorted by event and time within each day, in one commit.
+    Evolve {
+        /// The table.
+        #[arg(default_value = "events")]
         table: String,
     },
     /// Delete files that no version younger than the retention needs (Delta VACUUM).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mpd_service::Workspace;
+use mpd_service::{CompactReport, EvolveReport, Workspace};
 
 use crate::cli::{Format, GdprCommand, GlobalArgs, ImportCommand, TablesCommand};
 use crate::commands::{print_result, status, usage, workspace_options};
@@ -34,6 +34,30 @@ pub(crate) async fn gdpr(global: &GlobalArgs, command: GdprCommand) -> anyhow::R
     print_result(global, Format::Table, &report.tables)
 }
 
+/// What a rewrite with typed property columns did, in one line.
+fn evolved_line(report: &EvolveReport) -> String {
+    let list = |columns: &[String]| {
+        if columns.is_empty() { "none".to_owned() } else { columns.join(", ") }
+    };
+    if !report.rewritten {
+        return format!(
+            "{}: typed property columns already as configured ({})",
+            report.table,
+            list(&report.columns_after)
+        );
+    }
+    format!(
+        "{}: rewrote {} row(s) of {} day(s) into {} file(s), sorted; typed property columns {} \
+         (were {})",
+        report.table,
+        report.rows,
+        report.days,
+        report.files_added,
+        list(&report.columns_after),
+        list(&report.columns_before)
+    )
+}
+
 pub(crate) async fn tables(global: &GlobalArgs, command: TablesCommand) -> anyhow::Result<()> {
     let workspace = Workspace::open(workspace_options(global))?;
     let result = run_tables(global, &workspace, command).await;
@@ -48,23 +72,33 @@ async fn run_tables(
     command: TablesCommand,
 ) -> anyhow::Result<()> {
     match command {
-        TablesCommand::Compact { table } => {
-            let summary = workspace.compact_table(&table).await?;
-            status(
-                global,
-                &format!(
-                    "{table}: {} file(s) merged into {} in {} partition(s)",
-                    summary.files_removed, summary.files_added, summary.partitions_optimized
-                ),
-            );
-            let value = serde_json::json!({
-                "table": table,
-                "files_removed": summary.files_removed,
-                "files_added": summary.files_added,
-                "partitions_optimized": summary.partitions_optimized,
-                "version": summary.version,
-            });
-            print_result(global, Format::Json, &value)
+        TablesCommand::Compact { table } => match workspace.compact_table(&table).await? {
+            CompactReport::Merged(summary) => {
+                status(
+                    global,
+                    &format!(
+                        "{table}: {} file(s) merged into {} in {} partition(s)",
+                        summary.files_removed, summary.files_added, summary.partitions_optimized
+                    ),
+                );
+                let value = serde_json::json!({
+                    "table": table,
+                    "files_removed": summary.files_removed,
+                    "files_added": summary.files_added,
+                    "partitions_optimized": summary.partitions_optimized,
+                    "version": summary.version,
+                });
+                print_result(global, Format::Json, &value)
+            }
+            CompactReport::Upgraded(report) => {
+                status(global, &evolved_line(&report));
+                print_result(global, Format::Json, &report)
+            }
+        },
+        TablesCommand::Evolve { table } => {
+            let report = workspace.evolve_table(&table).await?;
+            status(global, &evolved_line(&report));
+            print_result(global, Format::Json, &report)
         }
         TablesCommand::Vacuum { retention_hours, dry_run, table } => {
             let retention = Duration::from_secs(retention_hours.saturating_mul(3600));

@@ -174,3 +174,24 @@ fn long_keys_are_matched_too() {
     assert_eq!(texts(&batch, &column_name(&key)), vec![Some("long".into())]);
     assert_eq!(texts(&batch, "prop_kk"), vec![None]);
 }
+
+#[test]
+fn stored_properties_give_the_same_columns_as_decoding() {
+    let t = typed(&[("$browser", PropertyKind::Text), ("amount", PropertyKind::Float)]);
+    let props = [r#","$browser":"Chrome","amount":"2.5""#, "", r#","$browser":[1],"amount":3"#];
+    let lines: Vec<String> = props.iter().map(|p| line(p)).collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let decoded = build(t.clone(), &refs);
+    let texts_column = decoded.column_by_name("properties").expect("properties");
+    let stored = texts_column.as_any().downcast_ref::<StringArray>().expect("utf8");
+    let mut with_bad = stored.iter().collect::<Vec<_>>();
+    with_bad.push(Some("not json"));
+    with_bad.push(Some("[1, 2]"));
+    let columns = typed_columns_of(&t, &StringArray::from(with_bad));
+    let base = crate::events_schema().fields().len();
+    for (i, column) in columns.iter().enumerate() {
+        assert_eq!(column.len(), 5);
+        assert_eq!(&column.slice(0, 3), decoded.column(base + i), "column {i}");
+        assert_eq!(column.null_count(), 2 + decoded.column(base + i).null_count());
+    }
+}
