@@ -1,3 +1,6 @@
+//! Typed columns: the JSON functions' rules on every kind of value, the schema's metadata, and
+//! the columns of stored properties.
+
 use arrow_array::{Array, Float64Array, RecordBatch, StringArray};
 
 use super::*;

@@ -1,3 +1,6 @@
+//! Rewriting an events table: typed columns added or dropped, rows, ids and cursor kept, days
+//! sorted, other tables refused.
+
 use arrow_array::{Float64Array, Int64Array};
 use mpd_decode::{EventBatchBuilder, LineFormat, PropertyKind, TimeCorrection, TypedProperty};
 use mpd_store::{CommitInfo, StoreMode};
