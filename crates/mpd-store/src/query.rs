@@ -16,6 +16,7 @@ use deltalake::DeltaTable;
 
 use crate::{Error, Result, Store, schema};
 
+mod shared_ctes;
 mod typed_columns;
 
 pub use typed_columns::{KIND_METADATA_KEY, PROPERTY_METADATA_KEY};
@@ -173,7 +174,7 @@ impl Store {
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        context.sql_with_options(query, options).await.map_err(|error| {
+        let frame = context.sql_with_options(query, options).await.map_err(|error| {
             match Error::from_datafusion(error) {
                 // The parser gives no position when the query ends too early: point at its end.
                 Error::Sql { message, line: None, column: None }
@@ -184,7 +185,10 @@ impl Store {
                 }
                 other => other,
             }
-        })
+        })?;
+        let (state, plan) = frame.into_parts();
+        let plan = shared_ctes::compute_shared_ctes(&context, plan).await;
+        Ok(DataFrame::new(state, plan))
     }
 
     /// The SQL session, rebuilt when a table was added, dropped or committed to since.

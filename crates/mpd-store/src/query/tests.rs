@@ -142,3 +142,56 @@ async fn events_resolved_keeps_unmapped_users_when_json_functions_are_used() {
     let text = arrow_cast::pretty::pretty_format_batches(&ids.batches).expect("format").to_string();
     assert!(text.contains("anon_b"), "{text}");
 }
+
+/// The tables a plan scans, subqueries included, each time it scans them.
+fn scans(plan: &datafusion::logical_expr::LogicalPlan) -> Vec<String> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    let mut found = Vec::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        if let datafusion::logical_expr::LogicalPlan::TableScan(scan) = node {
+            found.push(scan.table_name.to_string());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found.sort();
+    found
+}
+
+const STEPS: &str = "WITH first AS (SELECT key, min(payload) AS at FROM t GROUP BY key), \
+     second AS (SELECT t.key FROM t JOIN first f ON t.key = f.key AND t.payload >= f.at) \
+     SELECT (SELECT count(*) FROM first) AS a, (SELECT count(*) FROM second) AS b, \
+            (SELECT count(*) FROM first JOIN second ON first.key = second.key) AS c";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cte_read_several_times_is_computed_once() {
+    let store = store_with_days(&[1, 2, 3, 3]).await;
+    let context = store.session().await.expect("session");
+    let inlined = context.sql(STEPS).await.expect("plan").into_parts().1;
+    assert_eq!(scans(&inlined), vec!["t"; 6], "inlined: t read at every reference");
+    let computed = shared_ctes::compute_shared_ctes(&context, inlined).await;
+    assert_eq!(scans(&computed), vec!["first", "first", "second", "second"]);
+
+    let result = store.sql(STEPS).await.expect("query");
+    let row = &result.batches[0];
+    let values: Vec<i64> = (0..3)
+        .map(|i| row.column(i).as_any().downcast_ref::<Int64Array>().expect("i64").value(0))
+        .collect();
+    assert_eq!(values, vec![3, 4, 4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_and_single_references_stay_inlined() {
+    let store = store_with_days(&[1, 2]).await;
+    let context = store.session().await.expect("session");
+    for query in [
+        format!("EXPLAIN {STEPS}"),
+        "WITH once AS (SELECT key FROM t) SELECT count(*) FROM once".to_owned(),
+        // The same table twice is not a computed result to share.
+        "SELECT count(*) FROM t a JOIN t b ON a.key = b.key".to_owned(),
+    ] {
+        let plan = context.sql(&query).await.expect("plan").into_parts().1;
+        let before = scans(&plan);
+        let after = shared_ctes::compute_shared_ctes(&context, plan).await;
+        assert_eq!(scans(&after), before, "{query}");
+    }
+}
