@@ -17,9 +17,9 @@ use deltalake::DeltaTable;
 use crate::{Error, Result, Store, schema};
 
 mod shared_ctes;
-mod typed_columns;
+mod stored_columns;
 
-pub use typed_columns::{KIND_METADATA_KEY, PROPERTY_METADATA_KEY};
+pub use stored_columns::{KIND_METADATA_KEY, PROPERTY_METADATA_KEY};
 
 #[cfg(test)]
 mod tests;
@@ -219,7 +219,7 @@ impl Store {
         let config = SessionConfig::from(engine_options()?).with_information_schema(true);
         let mut context = SessionContext::new_with_config(config);
         datafusion_functions_json::register_all(&mut context).map_err(Error::from_datafusion)?;
-        context.add_analyzer_rule(Arc::new(typed_columns::TypedColumnsRule));
+        context.add_analyzer_rule(Arc::new(stored_columns::StoredColumnsRule));
         let mut versions = Vec::new();
         for (name, table) in tables {
             versions.push((name.clone(), table.version().unwrap_or_default()));

@@ -311,3 +311,35 @@ async fn other_json_reads_still_parse_the_json() {
         "sample rows have no amount in their JSON"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_utc_day_of_time_is_read_from_date() {
+    let store = store_with_events().await;
+    for (query, scan) in [
+        (
+            "SELECT CAST(date_trunc('day', time) AS DATE) AS d, count(*) AS n FROM events GROUP BY 1",
+            "[date]",
+        ),
+        ("SELECT DISTINCT CAST(e.time AS DATE) FROM events e", "[date]"),
+        // Filters keep computing the day (see the rule's comment on partition filters).
+        ("SELECT count(*) FROM events WHERE date <> CAST(time AS DATE)", "[time, date]"),
+        ("SELECT CAST(date_trunc('DAY', time) AS DATE) FROM events_resolved", "[date]"),
+        // Not the day: computed from time.
+        ("SELECT CAST(date_trunc('hour', time) AS DATE) FROM events", "[time]"),
+        ("SELECT date_trunc('day', time) FROM events", "[time]"),
+    ] {
+        assert_eq!(scanned(&store, query).await, scan, "{query}");
+    }
+    // The same days either way.
+    let by_date =
+        strings(&store, "SELECT CAST(date AS VARCHAR) FROM events ORDER BY insert_id").await;
+    let by_time = strings(
+        &store,
+        "SELECT CAST(CAST(date_trunc('day', time) AS DATE) AS VARCHAR) FROM events ORDER BY insert_id",
+    )
+    .await;
+    assert_eq!(by_date, by_time);
+    assert_eq!(by_date.len(), 4);
+    let misplaced = "SELECT count(*) FROM events WHERE date <> CAST(time AS DATE)";
+    assert_eq!(scalar_i64(&store, misplaced).await, 0);
+}
