@@ -78,9 +78,14 @@ pub(crate) async fn gdpr_delete(ws: &Workspace, distinct_ids: &[String]) -> Resu
             tables.push(erasure);
         }
     }
-    let quarantine_lines_removed = match store.root() {
-        Some(root) => scrub_quarantine(&mpd_store::StoreLocation::at(root).quarantine_dir(), &ids)?,
-        None => 0,
+    // Quarantined lines are raw events too: a folder store keeps them inside, an object
+    // store in ~/.mp/quarantine; an in-memory store has none.
+    let object_store =
+        store.root().is_none() && ws.store_location().is_ok_and(|l| l.root().is_none());
+    let quarantine_lines_removed = if store.root().is_some() || object_store {
+        scrub_quarantine(&ws.quarantine_dir()?, &ids)?
+    } else {
+        0
     };
     Ok(GdprReport {
         users: users.len(),

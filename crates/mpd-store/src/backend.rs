@@ -1,4 +1,5 @@
-//! Where a store's bytes live: a local folder or a process-private in-memory object store.
+//! Where a store's bytes live: a local folder, an object store (`s3://bucket/prefix`), or a
+//! process-private in-memory object store.
 //!
 //! Every table is opened through one shared root object store (`with_storage_backend`), so the
 //! in-memory mode works: deltalake would otherwise build a fresh, empty memory store per table.
@@ -28,6 +29,8 @@ pub(crate) enum Location {
     Temp(tempfile::TempDir),
     /// Nothing on disk.
     Memory,
+    /// An object store; the URL ends with `/`.
+    Object(Url),
 }
 
 /// The store's root object store and the URL its tables hang from.
@@ -44,6 +47,7 @@ impl Backend {
             Location::Folder(path) => path.clone(),
             Location::Temp(dir) => dir.path().to_path_buf(),
             Location::Memory => return Ok(Self::memory()),
+            Location::Object(url) => return Self::object(url.clone()),
         };
         std::fs::create_dir_all(&path)
             .map_err(|source| Error::Io { path: path.clone(), source })?;
@@ -69,12 +73,24 @@ impl Backend {
         Self { location: Location::Memory, root_store: Arc::new(InMemory::new()), root_url }
     }
 
+    /// A store in the bucket (and under the prefix) of `url`, with the credentials and options
+    /// of the cloud's own environment variables (`AWS_ACCESS_KEY_ID`, `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL` for S3-compatible servers, `AWS_ALLOW_HTTP`, ...).
+    fn object(url: Url) -> Result<Self> {
+        let mut root_url = url;
+        if !root_url.path().ends_with('/') {
+            root_url.set_path(&format!("{}/", root_url.path()));
+        }
+        let root_store = object_store_for(&root_url)?;
+        Ok(Self { location: Location::Object(root_url.clone()), root_store, root_url })
+    }
+
     /// The local folder of the store, if it has one.
     pub(crate) fn root_path(&self) -> Option<&Path> {
         match &self.location {
             Location::Folder(path) => Some(path),
             Location::Temp(dir) => Some(dir.path()),
-            Location::Memory => None,
+            Location::Memory | Location::Object(_) => None,
         }
     }
 
@@ -177,7 +193,29 @@ impl Backend {
                 let path = dir.path().to_path_buf();
                 dir.close().map_err(|source| Error::Io { path, source })
             }
-            Location::Folder(_) | Location::Memory => Ok(()),
+            Location::Folder(_) | Location::Memory | Location::Object(_) => Ok(()),
         }
+    }
+}
+
+/// The object store of a store URL's scheme, built from the environment.
+fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
+    let unsupported = |why: String| Error::UnsupportedStore { url: url.to_string(), why };
+    match url.scheme() {
+        #[cfg(feature = "s3")]
+        "s3" | "s3a" => {
+            let store = ::object_store::aws::AmazonS3Builder::from_env()
+                .with_url(url.as_str())
+                .build()
+                .map_err(|e| unsupported(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(not(feature = "s3"))]
+        "s3" | "s3a" => Err(unsupported("this mpd was built without the `s3` feature".to_owned())),
+        "gs" | "az" | "abfs" | "abfss" | "adl" | "azure" => Err(unsupported(
+            "only s3:// object stores are supported so far (gs:// and az:// are planned)"
+                .to_owned(),
+        )),
+        other => Err(unsupported(format!("unknown scheme `{other}`"))),
     }
 }

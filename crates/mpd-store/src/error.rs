@@ -76,6 +76,26 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Another writer committed to the table after this command read it: the command's last
+    /// commit was not made (its rows might be there already). Running it again is safe.
+    #[error(
+        "another writer committed to table `{table}` after this command read its version {read}; \
+         this command's last commit was not made: run it again"
+    )]
+    ConcurrentCommit {
+        /// The table.
+        table: String,
+        /// The version the command had read.
+        read: i64,
+    },
+    /// A store URL names an object store this build cannot open.
+    #[error("cannot open the store {url}: {why}")]
+    UnsupportedStore {
+        /// The store URL.
+        url: String,
+        /// Why (the scheme, a missing build feature, the cloud's own complaint).
+        why: String,
+    },
     /// Rows or columns do not fit the table's schema.
     #[error("schema of table `{table}` does not match: expected {expected}, found {found}")]
     SchemaMismatch {
@@ -145,6 +165,8 @@ impl Error {
             | Error::StorageFull { .. }
             | Error::MissingDataFile { .. }
             | Error::Io { .. }
+            | Error::UnsupportedStore { .. }
+            | Error::ConcurrentCommit { .. }
             | Error::StoreLocked { .. } => ErrorClass::Storage,
         }
     }
@@ -154,6 +176,19 @@ impl Error {
             return Error::StorageFull { table: table.to_owned(), detail };
         }
         Error::Delta { table: table.to_owned(), source: Box::new(source) }
+    }
+
+    /// A failed commit onto version `read` of `table`: another writer's commit there is
+    /// [`Error::ConcurrentCommit`].
+    pub(crate) fn from_commit(table: &str, read: i64, source: DeltaTableError) -> Self {
+        use deltalake::kernel::transaction::TransactionError;
+        match source {
+            DeltaTableError::VersionAlreadyExists(_)
+            | DeltaTableError::Transaction {
+                source: TransactionError::MaxCommitAttempts(_) | TransactionError::CommitConflict(_),
+            } => Error::ConcurrentCommit { table: table.to_owned(), read },
+            other => Error::delta(table, other),
+        }
     }
 
     /// Sorts DataFusion's failures into the user's fault (parse, plan, schema) or the store's

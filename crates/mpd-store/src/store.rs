@@ -21,6 +21,8 @@ pub enum StoreMode {
     Ephemeral,
     /// No files at all: tables live in process memory.
     InMemory,
+    /// An object store URL (`s3://bucket/prefix`); `file://` URLs are folders.
+    Url(url::Url),
 }
 
 /// What the store knows about one table.
@@ -72,6 +74,14 @@ impl Store {
                 Location::Temp(dir)
             }
             StoreMode::InMemory => Location::Memory,
+            StoreMode::Url(url) if url.scheme() == "file" => {
+                let path = url.to_file_path().map_err(|()| Error::UnsupportedStore {
+                    url: url.to_string(),
+                    why: "not a local path".to_owned(),
+                })?;
+                Location::Folder(path)
+            }
+            StoreMode::Url(url) => Location::Object(url),
         };
         let backend = Backend::folder(location)?;
         tracing::debug!(root = ?backend.root_path(), "store opened");
@@ -89,6 +99,7 @@ impl Store {
             Location::Folder(path) => format!("persistent {}", path.display()),
             Location::Temp(_) => "ephemeral".to_owned(),
             Location::Memory => "in-memory".to_owned(),
+            Location::Object(url) => format!("object store {url}"),
         }
     }
 

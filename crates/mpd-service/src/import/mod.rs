@@ -105,8 +105,13 @@ pub(crate) async fn import_pipelines(
     })
     .await?;
     let typed = crate::table::typed::typed_for(ws, store, EVENTS_TABLE, WriteMode::Append).await?;
+    // Each day's commit must land right after the version this run last read or wrote.
+    let mut read_version = if exists { Some(store.version(EVENTS_TABLE).await?) } else { None };
     for (day, group) in groups {
         let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append, &typed).await?;
+        if let Some(version) = read_version {
+            writer = writer.expect_version(version);
+        }
         let read = read_events(&group, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
         let records = match read {
             Ok(records) => records,
@@ -130,7 +135,7 @@ pub(crate) async fn import_pipelines(
             ..counts.commit_info("import pipelines")
         }
         .to_metadata();
-        writer.commit(metadata.clone()).await?;
+        read_version = Some(writer.commit(metadata.clone()).await?.version);
         ingest.commit_audit(metadata).await?;
         ingest.start_next_commit();
         ledger::record(store, EVENTS_DIR, &ledger_entries(&group), "import pipelines").await?;

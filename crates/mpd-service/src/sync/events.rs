@@ -75,6 +75,9 @@ struct Progress<'a> {
     commit_rows: u64,
     /// The typed property columns of the events table.
     typed: mpd_decode::TypedProperties,
+    /// The events table's version this run last read or wrote: each commit must land right
+    /// after it (another writer in between fails the commit instead of doubling rows).
+    read_version: Option<i64>,
     /// Days written but not committed yet.
     open: Option<OpenGroup>,
     summary: EventsSync,
@@ -143,6 +146,11 @@ impl Workspace {
             commit_rows: self.settings().sync_commit_rows.max(1),
             typed: crate::table::typed::typed_for(self, store, EVENTS_TABLE, WriteMode::Append)
                 .await?,
+            read_version: if store.exists(EVENTS_TABLE).await? {
+                Some(store.version(EVENTS_TABLE).await?)
+            } else {
+                None
+            },
             open: None,
             summary: EventsSync {
                 table: EVENTS_TABLE.to_owned(),
@@ -221,8 +229,15 @@ impl Progress<'_> {
         let mut group = match self.open.take() {
             Some(group) => group,
             None => OpenGroup {
-                writer: events_writer(self.store, EVENTS_TABLE, WriteMode::Append, &self.typed)
-                    .await?,
+                writer: {
+                    let writer =
+                        events_writer(self.store, EVENTS_TABLE, WriteMode::Append, &self.typed)
+                            .await?;
+                    match self.read_version {
+                        Some(version) => writer.expect_version(version),
+                        None => writer,
+                    }
+                },
                 from: range.from,
                 to: range.to,
                 fetched: 0,
@@ -289,6 +304,7 @@ impl Progress<'_> {
         self.summary.cursor_after = cursor;
         self.summary.commits += 1;
         self.summary.version = Some(committed.version);
+        self.read_version = Some(committed.version);
         self.summary.counts.add(counts);
         Ok(())
     }

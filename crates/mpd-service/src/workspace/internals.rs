@@ -41,9 +41,7 @@ impl Workspace {
         self.store
             .get_or_try_init(|| async {
                 let mode = match self.store_kind {
-                    StoreKind::Persistent => mpd_store::StoreMode::Persistent(
-                        self.store_location_for(project_hint)?.root().to_path_buf(),
-                    ),
+                    StoreKind::Persistent => self.store_location_for(project_hint)?.mode(),
                     StoreKind::Ephemeral => mpd_store::StoreMode::Ephemeral,
                     StoreKind::InMemory => mpd_store::StoreMode::InMemory,
                 };
@@ -64,11 +62,30 @@ impl Workspace {
 
     /// A new quarantine file for malformed lines of files read by `what` (`export`, `pipelines`).
     pub(crate) fn quarantine_file_named(&self, what: &str) -> Result<PathBuf> {
-        let dir = match self.store.get().and_then(|s| s.root()) {
-            Some(root) => mpd_store::StoreLocation::at(root).quarantine_dir(),
-            None => self.store_location()?.quarantine_dir(),
-        };
+        let dir = self.quarantine_dir()?;
         Ok(dir.join(format!("{what}-{}.jsonl", chrono::Utc::now().format("%Y%m%dT%H%M%S"))))
+    }
+
+    /// Where malformed lines go: inside a folder store (the opened one, or the configured
+    /// one), `~/.mp/quarantine` for an object store.
+    pub(crate) fn quarantine_dir(&self) -> Result<PathBuf> {
+        if let Some(root) = self.store.get().and_then(|s| s.root()) {
+            return Ok(root.join(mpd_store::QUARANTINE_DIR));
+        }
+        let location = self.store_location()?;
+        if let Some(root) = location.root() {
+            return Ok(root.join(mpd_store::QUARANTINE_DIR));
+        }
+        Ok(location.quarantine_dir(self.home_dir()?))
+    }
+
+    fn home_dir(&self) -> Result<&std::path::Path> {
+        self.home.as_deref().ok_or_else(|| {
+            Error::InvalidArgument(
+                "HOME is not set, so the default store location is unknown: pass --store DIR or set MPD_STORE"
+                    .to_owned(),
+            )
+        })
     }
 
     pub(super) fn store_location_for(&self, project_hint: Option<u64>) -> Result<StoreLocation> {
@@ -80,13 +97,7 @@ impl Workspace {
             (Err(_), Some(hint)) => hint,
             (Err(error), None) => return Err(Error::NoStore { reason: error.to_string() }),
         };
-        let home = self.home.as_ref().ok_or_else(|| {
-            Error::InvalidArgument(
-                "HOME is not set, so the default store location is unknown: pass --store DIR or set MPD_STORE"
-                    .to_owned(),
-            )
-        })?;
-        Ok(StoreLocation::default_for_project(home, project_id))
+        Ok(StoreLocation::default_for_project(self.home_dir()?, project_id))
     }
 
     /// Live queries and discovery through this workspace's client and discovery cache.

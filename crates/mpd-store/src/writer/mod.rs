@@ -173,6 +173,9 @@ pub struct TableWriter {
     partition_by: Vec<String>,
     stats: StatsProperties,
     sort_by: Vec<usize>,
+    /// The table version the rows were deduplicated against, when the caller read it before
+    /// this writer opened (a run committing several times).
+    expected_version: Option<i64>,
     properties: WriterProperties,
     /// The part writers, started by the first batch.
     shards: Option<shards::Shards>,
@@ -237,6 +240,7 @@ impl TableWriter {
             rows: 0,
             opened_at: chrono::Utc::now(),
             max_open_partitions: MAX_OPEN_PARTITIONS,
+            expected_version: None,
         };
         // Checks the partition columns now rather than at the first batch.
         part::PartWriter::new(writer.part_config())?;
@@ -268,6 +272,19 @@ impl TableWriter {
     #[must_use]
     pub fn with_open_partitions(mut self, n: usize) -> Self {
         self.max_open_partitions = n.max(1);
+        self
+    }
+
+    /// Commits only onto `version` of the table: the version the caller deduplicated against
+    /// before opening this writer. Another writer's commit since then fails the commit with
+    /// [`Error::ConcurrentCommit`] instead of adding rows that may be there already.
+    ///
+    /// Every commit also fails that way when the table moved on after the writer opened:
+    /// commits land right after the version their writer read, never rebased (there is no
+    /// lock on an object store, and two runs must not both add the same rows).
+    #[must_use]
+    pub fn expect_version(mut self, version: i64) -> Self {
+        self.expected_version = Some(version);
         self
     }
 
@@ -335,6 +352,12 @@ impl TableWriter {
 
     /// Deletes every file this writer made, closed or half-written.
     async fn discard_written(&mut self) {
+        // The sweep takes every fresh unreferenced file for this writer's: true under a local
+        // store's write lock, not on an object store, where another writer's files-to-be may
+        // be there (and an interrupted upload leaves no object behind anyway).
+        if self.table.table_url().scheme() != "file" {
+            return;
+        }
         crate::strays::delete_strays(&self.name, &self.table, self.existing, self.opened_at).await;
     }
 
@@ -351,7 +374,8 @@ impl TableWriter {
             }
         };
         let mut properties = CommitProperties::default()
-            .with_metadata([(COMMIT_METADATA_KEY.to_owned(), Value::Object(metadata))]);
+            .with_metadata([(COMMIT_METADATA_KEY.to_owned(), Value::Object(metadata))])
+            .with_max_retries(0);
         if let Some(txn) = txn {
             properties = properties.with_application_transaction(txn);
         }
@@ -389,6 +413,11 @@ impl TableWriter {
             return Ok((table_version(&table), 0));
         }
         let state = self.table.snapshot().map_err(delta)?;
+        if let Some(expected) = self.expected_version
+            && i64::try_from(state.version()).ok() != Some(expected)
+        {
+            return Err(Error::ConcurrentCommit { table: self.name.clone(), read: expected });
+        }
         let same_layout = schema::same_columns(&state.snapshot().arrow_schema(), &self.schema)
             && state.metadata().partition_columns() == self.partition_by;
         match self.mode {
@@ -419,11 +448,12 @@ impl TableWriter {
                         .then(|| self.partition_by.clone()),
                     predicate: None,
                 };
+                let read = i64::try_from(state.version()).unwrap_or(i64::MAX);
                 let finalized = CommitBuilder::from(properties)
                     .with_actions(actions)
                     .build(Some(state), self.table.log_store(), operation)
                     .await
-                    .map_err(delta)?;
+                    .map_err(|source| Error::from_commit(&self.name, read, source))?;
                 Ok((i64::try_from(finalized.version()).unwrap_or(i64::MAX), n_removed))
             }
         }

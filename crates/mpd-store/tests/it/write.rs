@@ -332,3 +332,49 @@ async fn sorted_tables_write_sorted_files_with_a_page_index() {
         3
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_onto_a_version_another_writer_moved_past_fails() {
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    let rows = sample_rows();
+
+    // Two writers read version 0; the first to commit wins, the second adds nothing.
+    let mut first = store
+        .writer("events", events_schema(), &["date"], WriteMode::Append)
+        .await
+        .expect("writer");
+    let mut second = store
+        .writer("events", events_schema(), &["date"], WriteMode::Append)
+        .await
+        .expect("writer");
+    first.write(events_batch(&rows, 2)).await.expect("write");
+    second.write(events_batch(&rows, 3)).await.expect("write");
+    assert_eq!(first.commit(metadata("a")).await.expect("commit").version, 1);
+    let error = second.commit(metadata("b")).await.expect_err("moved past");
+    assert_eq!(
+        error.to_string(),
+        "another writer committed to table `events` after this command read its version 0; \
+         this command's last commit was not made: run it again"
+    );
+    assert_eq!(scalar_i64(&store, "SELECT count(*) FROM events").await, 8);
+
+    // A writer told which version its rows were checked against refuses a newer table.
+    let mut late = store
+        .writer("events", events_schema(), &["date"], WriteMode::Append)
+        .await
+        .expect("writer")
+        .expect_version(0);
+    late.write(events_batch(&rows, 4)).await.expect("write");
+    assert!(matches!(
+        late.commit(metadata("c")).await,
+        Err(Error::ConcurrentCommit { read: 0, .. })
+    ));
+    let mut current = store
+        .writer("events", events_schema(), &["date"], WriteMode::Append)
+        .await
+        .expect("writer")
+        .expect_version(1);
+    current.write(events_batch(&rows, 5)).await.expect("write");
+    assert_eq!(current.commit(metadata("d")).await.expect("commit").version, 2);
+}
