@@ -6,6 +6,7 @@ mod bench;
 mod gen_events;
 mod incremental;
 mod ingest;
+mod s3_emulator;
 mod sql_bench;
 mod tidy;
 
@@ -91,8 +92,29 @@ fn ci(runner: &Runner) -> Result<()> {
     test(runner, &[], Some(&seed))
 }
 
+#[allow(clippy::print_stderr, reason = "xtask talks to the developer")]
 fn test(runner: &Runner, extra: &[String], proptest_seed: Option<&str>) -> Result<()> {
     let mut suite = cargo();
+    // The object-store tests run against an S3 server started here; without it they skip and
+    // say so.
+    let emulator = if runner.explain() {
+        None
+    } else {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| project_root().join("target"), PathBuf::from);
+        match s3_emulator::S3Emulator::start(&target) {
+            Ok(emulator) => Some(emulator),
+            Err(error) => {
+                eprintln!(
+                    "!!! S3 TESTS WILL SKIP: cannot install or start the S3 emulator: {error:#}"
+                );
+                None
+            }
+        }
+    };
+    for (key, value) in emulator.iter().flat_map(s3_emulator::S3Emulator::env) {
+        suite.env(key, value);
+    }
     if has_nextest() {
         suite.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
     } else {

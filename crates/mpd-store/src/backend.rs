@@ -198,12 +198,40 @@ impl Backend {
     }
 }
 
+/// Delta's default log store for the URL's scheme: each commit is one conditional put of the
+/// next version's file (S3's `If-None-Match`), so two writers can never both write a version;
+/// the loser's commit fails (`Error::ConcurrentCommit`). No lock table (DynamoDB) is needed.
+#[cfg(feature = "s3")]
+fn register_conditional_put_log_store(url: &Url) {
+    use deltalake::logstore::{LogStore, LogStoreFactory, StorageConfig, default_logstore};
+
+    struct ConditionalPut;
+    impl LogStoreFactory for ConditionalPut {
+        fn with_options(
+            &self,
+            prefixed_store: deltalake::logstore::ObjectStoreRef,
+            root_store: deltalake::logstore::ObjectStoreRef,
+            location: &Url,
+            options: &StorageConfig,
+        ) -> deltalake::DeltaResult<Arc<dyn LogStore>> {
+            Ok(default_logstore(prefixed_store, root_store, location, options))
+        }
+    }
+
+    if let Ok(scheme) = Url::parse(&format!("{}://", url.scheme())) {
+        deltalake::logstore::logstore_factories()
+            .entry(scheme)
+            .or_insert_with(|| Arc::new(ConditionalPut));
+    }
+}
+
 /// The object store of a store URL's scheme, built from the environment.
 fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
     let unsupported = |why: String| Error::UnsupportedStore { url: url.to_string(), why };
     match url.scheme() {
         #[cfg(feature = "s3")]
         "s3" | "s3a" => {
+            register_conditional_put_log_store(url);
             let store = ::object_store::aws::AmazonS3Builder::from_env()
                 .with_url(url.as_str())
                 .build()

@@ -32,6 +32,10 @@ pub(crate) struct Case {
     /// The mock's scenario (a `MockConfig` table); defaults keep the cases small.
     #[serde(default)]
     pub(crate) mock: toml::Table,
+    /// "s3": every step's store (`MPD_STORE`) is a fresh prefix of the S3 test bucket that
+    /// `cargo xtask test` provides (the AWS_* variables are passed on); without one the case
+    /// skips, saying so.
+    pub(crate) store: Option<String>,
 }
 
 /// Which days a case's pipelines tree holds, and where it goes under HOME.

@@ -13,7 +13,22 @@ use crate::case::{Case, Step};
 const USERNAME: &str = "mock-user";
 const SECRET: &str = "mock-secret";
 
+#[allow(clippy::print_stderr, reason = "a skipped case must say so")]
 pub(crate) fn run_case(case: &Case) -> Result<(), String> {
+    let store = match case.store.as_deref() {
+        None => None,
+        Some("s3") => match s3_store(&case.name) {
+            Some(store) => Some(store),
+            None => {
+                eprintln!(
+                    "!!! SKIPPED {}: no S3 server (run the suite with `cargo xtask test`)",
+                    case.name
+                );
+                return Ok(());
+            }
+        },
+        Some(other) => return Err(format!("unknown store {other:?} (expected \"s3\")")),
+    };
     let config = mock_config(case)?;
     let mock = MockServer::spawn(config).map_err(|e| format!("mock: {e}"))?;
     let home = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -44,7 +59,7 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
             mock.set_faults(faults);
         }
         let seen_before = mock.requests().len();
-        let output = run_step(case, step, &mock, home.path())?;
+        let output = run_step(case, step, &mock, home.path(), store.as_deref())?;
         let code = output.status.code().unwrap_or(-1);
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -93,7 +108,10 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
         transcript.push_str(&section("stdout", &step.stdout, &stdout));
         transcript.push_str(&section("stderr", &step.stderr, &stderr));
     }
-    let transcript = redact(&transcript, &mock.base_url(), home.path());
+    let mut transcript = redact(&transcript, &mock.base_url(), home.path());
+    if let Some(store) = &store {
+        transcript = transcript.replace(store.as_str(), "s3://[BUCKET]/[PREFIX]/");
+    }
     let snapshot = std::panic::catch_unwind(|| {
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/snapshots"));
@@ -151,6 +169,7 @@ fn run_step(
     step: &Step,
     mock: &MockServer,
     home: &std::path::Path,
+    store: Option<&str>,
 ) -> Result<std::process::Output, String> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mpd"));
     command
@@ -178,6 +197,14 @@ fn run_step(
         "none" => {}
         other => return Err(format!("unknown credentials {other:?}")),
     }
+    if let Some(store) = store {
+        command.env("MPD_STORE", store);
+        for key in S3_VARIABLES {
+            if let Some(value) = std::env::var_os(key) {
+                command.env(key, value);
+            }
+        }
+    }
     command.envs(&step.env);
     let mut child = command.spawn().map_err(|e| format!("cannot start mpd: {e}"))?;
     if let Some(input) = &step.stdin
@@ -186,6 +213,24 @@ fn run_step(
         stdin.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
     }
     child.wait_with_output().map_err(|e| e.to_string())
+}
+
+/// What a case with `store = "s3"` passes on to mpd.
+const S3_VARIABLES: [&str; 5] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+];
+
+/// A fresh prefix of the S3 test bucket, if `cargo xtask test` started a server.
+fn s3_store(case: &str) -> Option<String> {
+    let bucket = std::env::var("MPD_TEST_S3_BUCKET").ok()?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Some(format!("s3://{bucket}/{case}-{}-{nanos}/", std::process::id()))
 }
 
 fn compare_with_truth(mock: &MockServer, from: &str, to: &str, stdout: &str) -> Result<(), String> {

@@ -4,6 +4,7 @@ mod lock;
 mod maintenance;
 mod privacy;
 mod read;
+mod s3;
 mod sql;
 mod support;
 mod write;
