@@ -36,8 +36,9 @@ pub(crate) struct GlobalArgs {
     /// Filter json/jsonl output with a jq expression.
     #[arg(long, global = true, value_name = "EXPR")]
     pub(crate) jq: Option<String>,
-    /// Store folder (default: ~/.mp/lake/<project_id>/; MPD_STORE).
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Store folder or S3 URL, e.g. s3://bucket/prefix (default: ~/.mp/lake/<project_id>/;
+    /// MPD_STORE).
+    #[arg(long, global = true, value_name = "DIR|URL")]
     pub(crate) store: Option<PathBuf>,
     /// Never draw progress bars.
     #[arg(long, global = true)]
