@@ -79,14 +79,14 @@ pub enum Error {
     /// Another writer committed to the table after this command read it: the command's last
     /// commit was not made (its rows might be there already). Running it again is safe.
     #[error(
-        "another writer committed to table `{table}` after this command read its version {read}; \
+        "another writer committed to table `{table}` while this command was writing to it; \
          this command's last commit was not made: run it again"
     )]
     ConcurrentCommit {
         /// The table.
         table: String,
-        /// The version the command had read.
-        read: i64,
+        /// The version the command had read; `None` when the table did not exist yet.
+        read: Option<i64>,
     },
     /// A store URL names an object store this build cannot open.
     #[error("cannot open the store {url}: {why}")]
@@ -180,7 +180,7 @@ impl Error {
 
     /// A failed commit onto version `read` of `table`: another writer's commit there is
     /// [`Error::ConcurrentCommit`].
-    pub(crate) fn from_commit(table: &str, read: i64, source: DeltaTableError) -> Self {
+    pub(crate) fn from_commit(table: &str, read: Option<i64>, source: DeltaTableError) -> Self {
         use deltalake::kernel::transaction::TransactionError;
         match source {
             DeltaTableError::VersionAlreadyExists(_)

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use mpd_testkit::{DaySelector, FaultRule, Faults, MockConfig, MockServer};
 
-const FIRST_DAY: &str = "2024-03-01";
-const TODAY: &str = "2024-03-10";
+pub(crate) const FIRST_DAY: &str = "2024-03-01";
+pub(crate) const TODAY: &str = "2024-03-10";
 const TRIALS: u64 = 20;
 
 pub(crate) fn sigkill_during_sync() -> Result<(), String> {
@@ -105,7 +105,7 @@ fn consistent(
     })
 }
 
-fn fresh(trial: u64) -> Result<(MockServer, tempfile::TempDir), String> {
+pub(crate) fn fresh(trial: u64) -> Result<(MockServer, tempfile::TempDir), String> {
     let n = |k: u64| u32::try_from(k % 3).unwrap_or(0) + 2;
     let faults = Faults {
         server_error: Some(FaultRule { days: DaySelector::EveryNth(n(trial)), attempts: 1 }),
@@ -158,6 +158,12 @@ fn sync(
 }
 
 fn mpd(mock: &MockServer, home: &Path) -> Command {
+    mpd_at(mock, home, None)
+}
+
+/// `mpd` against the mock with HOME at `home` and, when given, `MPD_STORE=store` with the
+/// AWS variables of the S3 test server passed on.
+pub(crate) fn mpd_at(mock: &MockServer, home: &Path, store: Option<&str>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mpd"));
     command
         .current_dir(home)
@@ -175,6 +181,14 @@ fn mpd(mock: &MockServer, home: &Path) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Some(store) = store {
+        command.env("MPD_STORE", store);
+        for key in crate::run::S3_VARIABLES {
+            if let Some(value) = std::env::var_os(key) {
+                command.env(key, value);
+            }
+        }
+    }
     command
 }
 
@@ -225,7 +239,7 @@ fn cursor(mock: &MockServer, home: &Path) -> Result<Option<NaiveDate>, String> {
     Ok(plan["plan"]["cursor"].as_str().map(day))
 }
 
-fn truth_by_day(mock: &MockServer, days: &[NaiveDate]) -> BTreeMap<NaiveDate, u64> {
+pub(crate) fn truth_by_day(mock: &MockServer, days: &[NaiveDate]) -> BTreeMap<NaiveDate, u64> {
     days.iter().map(|d| (*d, mock.project().deduplicated(*d, *d).len() as u64)).collect()
 }
 
@@ -234,14 +248,14 @@ fn spread(i: u64) -> f64 {
     (i as f64 * 0.618_033_988_749_895).fract()
 }
 
-fn day(text: &str) -> NaiveDate {
+pub(crate) fn day(text: &str) -> NaiveDate {
     text.parse().unwrap_or_default()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn check(ok: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+pub(crate) fn check(ok: bool, message: impl FnOnce() -> String) -> Result<(), String> {
     if ok { Ok(()) } else { Err(message()) }
 }

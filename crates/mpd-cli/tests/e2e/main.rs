@@ -6,6 +6,7 @@
 //! updates snapshots after review.
 
 mod case;
+mod concurrent;
 mod crash;
 mod disk_full;
 mod run;
@@ -29,6 +30,9 @@ fn main() {
         .collect();
     trials.push(libtest_mimic::Trial::test("sync-sigkill-crash-safety", || {
         crash::sigkill_during_sync().map_err(Into::into)
+    }));
+    trials.push(libtest_mimic::Trial::test("sync-twice-at-once-on-s3", || {
+        concurrent::two_syncs_at_once_on_s3().map_err(Into::into)
     }));
     trials.push(libtest_mimic::Trial::test("sync-onto-a-full-disk", || {
         disk_full::sync_into_a_full_disk().map_err(Into::into)

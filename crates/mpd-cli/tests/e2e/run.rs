@@ -216,7 +216,7 @@ fn run_step(
 }
 
 /// What a case with `store = "s3"` passes on to mpd.
-const S3_VARIABLES: [&str; 5] = [
+pub(crate) const S3_VARIABLES: [&str; 5] = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_REGION",
@@ -225,7 +225,7 @@ const S3_VARIABLES: [&str; 5] = [
 ];
 
 /// A fresh prefix of the S3 test bucket, if `cargo xtask test` started a server.
-fn s3_store(case: &str) -> Option<String> {
+pub(crate) fn s3_store(case: &str) -> Option<String> {
     let bucket = std::env::var("MPD_TEST_S3_BUCKET").ok()?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -108,10 +108,9 @@ pub(crate) async fn import_pipelines(
     // Each day's commit must land right after the version this run last read or wrote.
     let mut read_version = if exists { Some(store.version(EVENTS_TABLE).await?) } else { None };
     for (day, group) in groups {
-        let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append, &typed).await?;
-        if let Some(version) = read_version {
-            writer = writer.expect_version(version);
-        }
+        let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append, &typed)
+            .await?
+            .expect_version(read_version);
         let read = read_events(&group, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
         let records = match read {
             Ok(records) => records,

@@ -75,8 +75,9 @@ struct Progress<'a> {
     commit_rows: u64,
     /// The typed property columns of the events table.
     typed: mpd_decode::TypedProperties,
-    /// The events table's version this run last read or wrote: each commit must land right
-    /// after it (another writer in between fails the commit instead of doubling rows).
+    /// The events table's version this run last read or wrote (`None`: there was no table):
+    /// each commit must land right after it (another writer in between fails the commit
+    /// instead of doubling rows).
     read_version: Option<i64>,
     /// Days written but not committed yet.
     open: Option<OpenGroup>,
@@ -230,13 +231,9 @@ impl Progress<'_> {
             Some(group) => group,
             None => OpenGroup {
                 writer: {
-                    let writer =
-                        events_writer(self.store, EVENTS_TABLE, WriteMode::Append, &self.typed)
-                            .await?;
-                    match self.read_version {
-                        Some(version) => writer.expect_version(version),
-                        None => writer,
-                    }
+                    events_writer(self.store, EVENTS_TABLE, WriteMode::Append, &self.typed)
+                        .await?
+                        .expect_version(self.read_version)
                 },
                 from: range.from,
                 to: range.to,

@@ -174,8 +174,9 @@ pub struct TableWriter {
     stats: StatsProperties,
     sort_by: Vec<usize>,
     /// The table version the rows were deduplicated against, when the caller read it before
-    /// this writer opened (a run committing several times).
-    expected_version: Option<i64>,
+    /// this writer opened (a run committing several times); `Some(None)`: the table did not
+    /// exist then.
+    expected_version: Option<Option<i64>>,
     properties: WriterProperties,
     /// The part writers, started by the first batch.
     shards: Option<shards::Shards>,
@@ -275,15 +276,16 @@ impl TableWriter {
         self
     }
 
-    /// Commits only onto `version` of the table: the version the caller deduplicated against
-    /// before opening this writer. Another writer's commit since then fails the commit with
-    /// [`Error::ConcurrentCommit`] instead of adding rows that may be there already.
+    /// Commits only onto `version` of the table (`None`: onto no table, it did not exist): the
+    /// state the caller deduplicated against before opening this writer. Another writer's
+    /// commit since then fails the commit with [`Error::ConcurrentCommit`] instead of adding
+    /// rows that may be there already.
     ///
     /// Every commit also fails that way when the table moved on after the writer opened:
     /// commits land right after the version their writer read, never rebased (there is no
     /// lock on an object store, and two runs must not both add the same rows).
     #[must_use]
-    pub fn expect_version(mut self, version: i64) -> Self {
+    pub fn expect_version(mut self, version: Option<i64>) -> Self {
         self.expected_version = Some(version);
         self
     }
@@ -409,12 +411,19 @@ impl TableWriter {
         let add_actions = adds.iter().cloned().map(Action::Add);
         let delta = |source| Error::delta(&self.name, source);
         if !self.existing {
-            let table = self.create(SaveMode::ErrorIfExists, add_actions, properties).await?;
-            return Ok((table_version(&table), 0));
+            let created = self.create(SaveMode::ErrorIfExists, add_actions, properties).await;
+            return match created {
+                Ok(table) => Ok((table_version(&table), 0)),
+                // Absent when this writer opened: another writer created it since.
+                Err(Error::TableExists { table }) if self.mode != WriteMode::Create => {
+                    Err(Error::ConcurrentCommit { table, read: None })
+                }
+                Err(error) => Err(error),
+            };
         }
         let state = self.table.snapshot().map_err(delta)?;
         if let Some(expected) = self.expected_version
-            && i64::try_from(state.version()).ok() != Some(expected)
+            && i64::try_from(state.version()).ok() != expected
         {
             return Err(Error::ConcurrentCommit { table: self.name.clone(), read: expected });
         }
@@ -453,7 +462,7 @@ impl TableWriter {
                     .with_actions(actions)
                     .build(Some(state), self.table.log_store(), operation)
                     .await
-                    .map_err(|source| Error::from_commit(&self.name, read, source))?;
+                    .map_err(|source| Error::from_commit(&self.name, Some(read), source))?;
                 Ok((i64::try_from(finalized.version()).unwrap_or(i64::MAX), n_removed))
             }
         }
@@ -487,7 +496,8 @@ impl TableWriter {
                 {
                     Error::TableExists { table: self.name.clone() }
                 }
-                source => Error::delta(&self.name, source),
+                // Another writer created (or replaced) the table first.
+                source => Error::from_commit(&self.name, None, source),
             })
     }
 

@@ -59,6 +59,6 @@ async fn of_two_writers_racing_on_s3_one_commits_and_the_other_is_told() {
         other => panic!("exactly one commit must win: {other:?}"),
     };
     assert_eq!(won.version, 1);
-    assert!(matches!(lost, Error::ConcurrentCommit { read: 0, .. }), "{lost}");
+    assert!(matches!(lost, Error::ConcurrentCommit { read: Some(0), .. }), "{lost}");
     assert_eq!(scalar_i64(&store, "SELECT count(*) FROM events").await, 8);
 }

@@ -354,7 +354,7 @@ async fn a_commit_onto_a_version_another_writer_moved_past_fails() {
     let error = second.commit(metadata("b")).await.expect_err("moved past");
     assert_eq!(
         error.to_string(),
-        "another writer committed to table `events` after this command read its version 0; \
+        "another writer committed to table `events` while this command was writing to it; \
          this command's last commit was not made: run it again"
     );
     assert_eq!(scalar_i64(&store, "SELECT count(*) FROM events").await, 8);
@@ -364,17 +364,29 @@ async fn a_commit_onto_a_version_another_writer_moved_past_fails() {
         .writer("events", events_schema(), &["date"], WriteMode::Append)
         .await
         .expect("writer")
-        .expect_version(0);
+        .expect_version(Some(0));
     late.write(events_batch(&rows, 4)).await.expect("write");
     assert!(matches!(
         late.commit(metadata("c")).await,
-        Err(Error::ConcurrentCommit { read: 0, .. })
+        Err(Error::ConcurrentCommit { read: Some(0), .. })
     ));
     let mut current = store
         .writer("events", events_schema(), &["date"], WriteMode::Append)
         .await
         .expect("writer")
-        .expect_version(1);
+        .expect_version(Some(1));
     current.write(events_batch(&rows, 5)).await.expect("write");
     assert_eq!(current.commit(metadata("d")).await.expect("commit").version, 2);
+
+    // A run that found no table refuses one that appeared since.
+    let mut late = store
+        .writer("events", events_schema(), &["date"], WriteMode::Append)
+        .await
+        .expect("writer")
+        .expect_version(None);
+    late.write(events_batch(&rows, 6)).await.expect("write");
+    assert!(matches!(
+        late.commit(metadata("e")).await,
+        Err(Error::ConcurrentCommit { read: None, .. })
+    ));
 }
