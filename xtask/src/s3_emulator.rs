@@ -3,7 +3,9 @@
 //! a free port of 127.0.0.1 for the duration of a test run.
 //!
 //! The tests find it through the standard AWS variables (what a user's mpd reads too) plus
-//! `MPD_TEST_S3_BUCKET`; without that variable they say loudly that they skipped.
+//! `MPD_TEST_S3_BUCKET`; without that variable they say loudly that they skipped. The same
+//! virtualenv has the Python `deltalake` package (`MPD_TEST_PYTHON`), another reader of the
+//! tables mpd writes to the bucket.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,12 +16,15 @@ use anyhow::{Context, Result, bail};
 
 /// The bucket the tests use (each test writes under a prefix of its own).
 const BUCKET: &str = "mpd-test";
-const PACKAGES: [&str; 1] = ["moto[server]==5.2.6"];
+/// The server, and the Delta Lake reader the tests check mpd's tables with from the bucket.
+const PACKAGES: [&str; 2] = ["moto[server]==5.2.6", "deltalake==1.6.6"];
 
 /// A running S3 server; stopped (the process this started, by its id) when dropped.
 pub(crate) struct S3Emulator {
     child: Child,
     endpoint: String,
+    /// The virtualenv's Python, which has the `deltalake` package.
+    python: PathBuf,
 }
 
 impl S3Emulator {
@@ -35,13 +40,13 @@ impl S3Emulator {
             .stderr(log)
             .spawn()
             .context("cannot start moto_server")?;
-        let emulator = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let emulator = Self { child, endpoint: format!("http://127.0.0.1:{port}"), python };
         wait_for(port)?;
         let create = format!(
             "import urllib.request as r; r.urlopen(r.Request('{}/{BUCKET}', method='PUT'))",
             emulator.endpoint
         );
-        let status = Command::new(&python).args(["-c", &create]).status()?;
+        let status = Command::new(&emulator.python).args(["-c", &create]).status()?;
         if !status.success() {
             bail!("cannot create the test bucket on {}", emulator.endpoint);
         }
@@ -57,6 +62,7 @@ impl S3Emulator {
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ALLOW_HTTP", "true".to_owned()),
             ("MPD_TEST_S3_BUCKET", BUCKET.to_owned()),
+            ("MPD_TEST_PYTHON", self.python.display().to_string()),
         ]
     }
 }

@@ -9,6 +9,7 @@ mod case;
 mod concurrent;
 mod crash;
 mod disk_full;
+mod foreign_reader;
 mod run;
 mod truth;
 
@@ -33,6 +34,9 @@ fn main() {
     }));
     trials.push(libtest_mimic::Trial::test("sync-twice-at-once-on-s3", || {
         concurrent::two_syncs_at_once_on_s3().map_err(Into::into)
+    }));
+    trials.push(libtest_mimic::Trial::test("s3-table-read-by-python-deltalake", || {
+        foreign_reader::python_deltalake_reads_the_bucket().map_err(Into::into)
     }));
     trials.push(libtest_mimic::Trial::test("sync-onto-a-full-disk", || {
         disk_full::sync_into_a_full_disk().map_err(Into::into)
