@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const VICTIM: &str = "gdpr-victim-42";
+pub(crate) const VICTIM: &str = "gdpr-victim-42";
 const VICTIM_PROPERTIES: &str = r#"{"distinct_id":"gdpr-victim-42","plan":"pro"}"#;
 
 /// Victim rows sit alone in a day (its file is dropped whole) and among others (its file is
@@ -25,7 +25,7 @@ fn rows() -> Vec<Row<'static>> {
 }
 
 /// Writes the rows in two commits with `options`.
-async fn write(store: &Store, options: &WriterOptions) {
+pub(crate) async fn write(store: &Store, options: &WriterOptions) {
     let all = rows();
     for (i, part) in [&all[..3], &all[3..]].into_iter().enumerate() {
         let mut writer = store
@@ -39,14 +39,14 @@ async fn write(store: &Store, options: &WriterOptions) {
 
 /// A delete predicate that names the victim only by a hash of the id: Delta keeps the
 /// predicate's text in the commit info.
-async fn hashed_predicate(store: &Store) -> String {
+pub(crate) async fn hashed_predicate(store: &Store) -> String {
     let query = format!("SELECT encode(sha256('{VICTIM}'), 'hex')");
     let hash = strings(store, &query).await.remove(0).expect("a hash");
     format!("encode(sha256(distinct_id), 'hex') IN ('{hash}')")
 }
 
 /// Delete, then vacuum at once, as `mpd gdpr delete` does; `rows_left` remain.
-async fn erase(store: &Store, predicate: &str, rows_left: i64) {
+pub(crate) async fn erase(store: &Store, predicate: &str, rows_left: i64) {
     let deleted =
         store.delete_rows("events", predicate, metadata("gdpr delete")).await.expect("delete");
     assert_eq!(deleted.rows_removed, 3);

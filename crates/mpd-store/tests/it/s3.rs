@@ -2,7 +2,9 @@
 //! at it): tables written, read back, listed and dropped, and two writers racing for one
 //! version. Without `MPD_TEST_S3_BUCKET` each test says loudly that it skipped.
 
-use mpd_store::{Error, Store, StoreMode, WriteMode};
+use futures::TryStreamExt as _;
+use mpd_store::{Error, Store, StoreMode, WriteMode, WriterOptions};
+use object_store::{ObjectStore as _, ObjectStoreExt as _};
 
 use crate::support::*;
 
@@ -61,4 +63,39 @@ async fn of_two_writers_racing_on_s3_one_commits_and_the_other_is_told() {
     assert_eq!(won.version, 1);
     assert!(matches!(lost, Error::ConcurrentCommit { read: Some(0), .. }), "{lost}");
     assert_eq!(scalar_i64(&store, "SELECT count(*) FROM events").await, 8);
+}
+
+/// Objects under `url` whose bytes contain `needle`.
+async fn objects_containing(url: &url::Url, needle: &str) -> Vec<String> {
+    let bucket = object_store::aws::AmazonS3Builder::from_env()
+        .with_url(url.as_str())
+        .build()
+        .expect("the S3 client");
+    let prefix = object_store::path::Path::from(url.path().trim_matches('/'));
+    let listed: Vec<_> = bucket.list(Some(&prefix)).try_collect().await.expect("list");
+    assert!(!listed.is_empty(), "nothing under {url}");
+    let mut found = Vec::new();
+    for meta in listed {
+        let bytes = bucket.get(&meta.location).await.expect("get").bytes().await.expect("bytes");
+        if bytes.windows(needle.len()).any(|window| window == needle.as_bytes()) {
+            found.push(meta.location.to_string());
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_id_leaves_no_object_in_the_bucket() {
+    use crate::privacy::{VICTIM, erase, hashed_predicate, write};
+    let Some((store, url)) = s3_store("erasure").await else { return };
+    let options = WriterOptions {
+        stats_columns: Some(vec!["time".into(), "_sync_id".into()]),
+        ..WriterOptions::default()
+    };
+    write(&store, &options).await;
+    // The Parquet footers' statistics hold the id in plain text before the erasure.
+    assert!(!objects_containing(&url, VICTIM).await.is_empty(), "a positive control");
+    erase(&store, &hashed_predicate(&store).await, 2).await;
+    let leaks = objects_containing(&url, VICTIM).await;
+    assert!(leaks.is_empty(), "objects still holding the erased id: {leaks:?}");
 }
