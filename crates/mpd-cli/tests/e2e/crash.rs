@@ -15,6 +15,29 @@ pub(crate) const TODAY: &str = "2024-03-10";
 const TRIALS: u64 = 20;
 
 pub(crate) fn sigkill_during_sync() -> Result<(), String> {
+    sigkill_trials(TRIALS, |_| None)
+}
+
+/// The same trials on a store in the S3 test bucket (fewer: each run talks to the server).
+#[allow(clippy::print_stderr, reason = "a skipped trial must say so")]
+pub(crate) fn sigkill_during_sync_on_s3() -> Result<(), String> {
+    if crate::run::s3_store("probe").is_none() {
+        eprintln!(
+            "!!! SKIPPED sync-sigkill-crash-safety-on-s3: no S3 server (run the suite with `cargo xtask test`)"
+        );
+        return Ok(());
+    }
+    sigkill_trials(6, |trial| crate::run::s3_store(&format!("sigkill-{trial}")))
+}
+
+/// Where a trial's `mpd` runs: its mock, its HOME and, for an object store, `MPD_STORE`.
+struct Site<'a> {
+    mock: &'a MockServer,
+    home: &'a Path,
+    store: Option<&'a str>,
+}
+
+fn sigkill_trials(trials: u64, store_of: impl Fn(u64) -> Option<String>) -> Result<(), String> {
     let days: Vec<NaiveDate> =
         day(FIRST_DAY).iter_days().take_while(|d| *d <= day(TODAY)).collect();
     // Every trial uses a new mock (faults hit the first attempts again) and a new store.
@@ -22,16 +45,20 @@ pub(crate) fn sigkill_during_sync() -> Result<(), String> {
     let mut full_run = [Duration::ZERO; 2];
     for (mode, slot) in full_run.iter_mut().enumerate() {
         let (mock, home) = fresh(mode as u64)?;
+        let store = store_of(100 + mode as u64);
+        let site = Site { mock: &mock, home: home.path(), store: store.as_deref() };
         let started = Instant::now();
-        let output = sync(&mock, home.path(), None, mode as u64)?;
+        let output = sync(&site, None, mode as u64)?;
         check(output.status.success(), || {
             format!("uninterrupted sync failed: {}", stderr(&output))
         })?;
         *slot = started.elapsed();
     }
     let mut kills = 0;
-    for trial in 0..TRIALS {
+    for trial in 0..trials {
         let (mock, home) = fresh(trial)?;
+        let store = store_of(trial);
+        let site = Site { mock: &mock, home: home.path(), store: store.as_deref() };
         let truth = truth_by_day(&mock, &days);
         // Up to three kills per trial at pseudo-random points of a run; a resumed run has less
         // left to do, so later kills come earlier.
@@ -39,43 +66,39 @@ pub(crate) fn sigkill_during_sync() -> Result<(), String> {
         for attempt in 0..=(trial % 3) {
             let fraction = spread(trial * 7 + attempt);
             let delay = run.mul_f64((0.03 + 0.7 * fraction) / (attempt + 1) as f64);
-            let output = sync(&mock, home.path(), Some(delay), trial)?;
+            let output = sync(&site, Some(delay), trial)?;
             if output.status.code().is_none() {
                 kills += 1;
             }
-            consistent(&mock, home.path(), &truth)
+            consistent(&site, &truth)
                 .map_err(|e| format!("trial {trial}, kill {attempt} after {delay:?}: {e}"))?;
         }
-        let output = sync(&mock, home.path(), None, trial)?;
+        let output = sync(&site, None, trial)?;
         check(output.status.success(), || {
             format!("trial {trial}: re-run failed: {}", stderr(&output))
         })?;
-        let stored = stored_by_day(&mock, home.path())?;
+        let stored = stored_by_day(&site)?;
         check(stored == truth, || {
             format!("trial {trial}: final table {stored:?} != truth {truth:?}")
         })?;
-        let audited = scalar(&mock, home.path(), "SELECT count(*) FROM rejected_duplicates")?;
+        let audited = scalar(&site, "SELECT count(*) FROM rejected_duplicates")?;
         let want = mock.project().true_duplicates(day(FIRST_DAY), day(TODAY)) as u64;
         check(audited == want, || {
             format!("trial {trial}: {audited} audited duplicates, want {want}")
         })?;
-        check(cursor(&mock, home.path())? == Some(day("2024-03-09")), || {
+        check(cursor(&site)? == Some(day("2024-03-09")), || {
             format!("trial {trial}: cursor not at yesterday after a full run")
         })?;
     }
     // Kills that landed after the run finished prove nothing; most must have hit a live run.
-    check(kills >= TRIALS, || format!("only {kills} kills hit a running sync"))
+    check(kills >= trials, || format!("only {kills} kills hit a running sync"))
 }
 
 /// Rows and cursor agree: committed days are a prefix of the window, each complete, and the
 /// cursor is the last complete day of that prefix (never today), whether days are committed
 /// one by one or in groups.
-fn consistent(
-    mock: &MockServer,
-    home: &Path,
-    truth: &BTreeMap<NaiveDate, u64>,
-) -> Result<(), String> {
-    let stored = stored_by_day(mock, home)?;
+fn consistent(site: &Site<'_>, truth: &BTreeMap<NaiveDate, u64>) -> Result<(), String> {
+    let stored = stored_by_day(site)?;
     let mut last_full = None;
     let mut gap = false;
     for (day, want) in truth {
@@ -91,15 +114,14 @@ fn consistent(
         }
     }
     let distinct = scalar(
-        mock,
-        home,
+        site,
         "SELECT count(DISTINCT coalesce(insert_id, properties) || CAST(time AS VARCHAR)) FROM events",
     )
     .unwrap_or(0);
     let rows: u64 = stored.values().sum();
     check(distinct == rows, || format!("{rows} rows but {distinct} distinct keys"))?;
     let want_cursor = last_full.map(|d| d.min(day(TODAY).pred_opt().unwrap_or(d)));
-    let got_cursor = cursor(mock, home)?;
+    let got_cursor = cursor(site)?;
     check(got_cursor == want_cursor, || {
         format!("cursor {got_cursor:?} but complete days end at {last_full:?}")
     })
@@ -131,14 +153,9 @@ pub(crate) fn fresh(trial: u64) -> Result<(MockServer, tempfile::TempDir), Strin
 
 /// `mpd sync events --from FIRST_DAY`, killed with SIGKILL after `kill_after` if still running.
 /// Even trials commit every day, odd ones gather about three days per commit.
-fn sync(
-    mock: &MockServer,
-    home: &Path,
-    kill_after: Option<Duration>,
-    trial: u64,
-) -> Result<Output, String> {
+fn sync(site: &Site<'_>, kill_after: Option<Duration>, trial: u64) -> Result<Output, String> {
     let commit_rows = if trial.is_multiple_of(2) { "1" } else { "1000" };
-    let mut child = mpd(mock, home)
+    let mut child = mpd(site)
         .env("MPD_SYNC_COMMIT_ROWS", commit_rows)
         .args(["sync", "events", "--from", FIRST_DAY, "--no-progress", "-q"])
         .spawn()
@@ -157,8 +174,8 @@ fn sync(
     child.wait_with_output().map_err(|e| e.to_string())
 }
 
-fn mpd(mock: &MockServer, home: &Path) -> Command {
-    mpd_at(mock, home, None)
+fn mpd(site: &Site<'_>) -> Command {
+    mpd_at(site.mock, site.home, site.store)
 }
 
 /// `mpd` against the mock with HOME at `home` and, when given, `MPD_STORE=store` with the
@@ -192,33 +209,26 @@ pub(crate) fn mpd_at(mock: &MockServer, home: &Path, store: Option<&str>) -> Com
     command
 }
 
-fn query(mock: &MockServer, home: &Path, sql: &str) -> Result<serde_json::Value, String> {
-    let output = mpd(mock, home)
-        .args(["query", "sql", sql, "-f", "json"])
-        .output()
-        .map_err(|e| e.to_string())?;
+fn query(site: &Site<'_>, sql: &str) -> Result<serde_json::Value, String> {
+    let output =
+        mpd(site).args(["query", "sql", sql, "-f", "json"]).output().map_err(|e| e.to_string())?;
     check(output.status.success(), || format!("`{sql}` failed: {}", stderr(&output)))?;
     serde_json::from_slice(&output.stdout).map_err(|e| format!("`{sql}` output: {e}"))
 }
 
-fn scalar(mock: &MockServer, home: &Path, sql: &str) -> Result<u64, String> {
-    let output = mpd(mock, home)
-        .args(["query", "sql", sql, "--scalar"])
-        .output()
-        .map_err(|e| e.to_string())?;
+fn scalar(site: &Site<'_>, sql: &str) -> Result<u64, String> {
+    let output =
+        mpd(site).args(["query", "sql", sql, "--scalar"]).output().map_err(|e| e.to_string())?;
     check(output.status.success(), || format!("`{sql}` failed: {}", stderr(&output)))?;
     String::from_utf8_lossy(&output.stdout).trim().parse().map_err(|e| format!("`{sql}`: {e}"))
 }
 
-fn stored_by_day(mock: &MockServer, home: &Path) -> Result<BTreeMap<NaiveDate, u64>, String> {
-    if !home.join(".mp/lake/1234/events/_delta_log").exists() {
+fn stored_by_day(site: &Site<'_>) -> Result<BTreeMap<NaiveDate, u64>, String> {
+    if !has_events(site)? {
         return Ok(BTreeMap::new());
     }
-    let rows = query(
-        mock,
-        home,
-        "SELECT CAST(date AS VARCHAR) AS d, count(*) AS n FROM events GROUP BY date",
-    )?;
+    let rows =
+        query(site, "SELECT CAST(date AS VARCHAR) AS d, count(*) AS n FROM events GROUP BY date")?;
     let mut out = BTreeMap::new();
     for row in rows.as_array().into_iter().flatten() {
         let d = row["d"].as_str().ok_or("date")?;
@@ -228,8 +238,21 @@ fn stored_by_day(mock: &MockServer, home: &Path) -> Result<BTreeMap<NaiveDate, u
 }
 
 /// The cursor as the sync itself reads it (its dry run).
-fn cursor(mock: &MockServer, home: &Path) -> Result<Option<NaiveDate>, String> {
-    let output = mpd(mock, home)
+/// Whether the store has an events table yet.
+fn has_events(site: &Site<'_>) -> Result<bool, String> {
+    if site.store.is_none() {
+        return Ok(site.home.join(".mp/lake/1234/events/_delta_log").exists());
+    }
+    let output =
+        mpd(site).args(["inspect", "tables", "-f", "json"]).output().map_err(|e| e.to_string())?;
+    check(output.status.success(), || format!("inspect tables failed: {}", stderr(&output)))?;
+    let tables: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+    Ok(tables.as_array().into_iter().flatten().any(|t| t["name"] == "events"))
+}
+
+fn cursor(site: &Site<'_>) -> Result<Option<NaiveDate>, String> {
+    let output = mpd(site)
         .args(["sync", "events", "--from", FIRST_DAY, "--dry-run", "-q", "-f", "json"])
         .output()
         .map_err(|e| e.to_string())?;

@@ -32,6 +32,9 @@ fn main() {
     trials.push(libtest_mimic::Trial::test("sync-sigkill-crash-safety", || {
         crash::sigkill_during_sync().map_err(Into::into)
     }));
+    trials.push(libtest_mimic::Trial::test("sync-sigkill-crash-safety-on-s3", || {
+        crash::sigkill_during_sync_on_s3().map_err(Into::into)
+    }));
     trials.push(libtest_mimic::Trial::test("sync-twice-at-once-on-s3", || {
         concurrent::two_syncs_at_once_on_s3().map_err(Into::into)
     }));
