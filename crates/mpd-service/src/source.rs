@@ -76,17 +76,8 @@ pub(crate) fn decode_error(path: &Path, error: &mpd_decode::Error) -> Error {
     Error::Unreadable(format!("{}: {error}", path.display()))
 }
 
-/// Decodes a whole file through `decoder` (which then starts a new input), handing each batch
-/// to `on_batch`; returns the file's bad lines.
-pub(crate) fn decode_file<B: LineBatchBuilder>(
-    path: &Path,
-    decoder: &mut StreamDecoder<B>,
-    on_batch: impl FnMut(B::Batch),
-) -> Result<Vec<BadLine>> {
-    decode_chunks(FileChunks::open(path)?, decoder, on_batch)
-}
-
-/// [`decode_file`] over chunks already opened.
+/// Decodes a whole input through `decoder` (which then starts a new input), handing each batch
+/// to `on_batch`; returns the input's bad lines.
 pub(crate) fn decode_chunks<B: LineBatchBuilder>(
     mut chunks: FileChunks,
     decoder: &mut StreamDecoder<B>,

@@ -226,7 +226,7 @@ fn register_conditional_put_log_store(url: &Url) {
 }
 
 /// The object store of a store URL's scheme, built from the environment.
-fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
+pub(crate) fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
     let unsupported = |why: String| Error::UnsupportedStore { url: url.to_string(), why };
     match url.scheme() {
         #[cfg(feature = "s3")]

@@ -159,7 +159,8 @@ pub(crate) enum ImportCommand {
     /// `mp_people_data/`, `mp_identity_mappings_data/`), deduplicated like `mpd sync`; files
     /// already imported are skipped, late files in old day folders are picked up.
     Pipelines {
-        /// The folder (the bucket root holding `<project_id>/`, or the project folder).
+        /// The folder or bucket URL (`s3://bucket/<project_id>`; the bucket root holding one
+        /// `<project_id>/`, or the project folder).
         source: PathBuf,
         /// Malformed lines accepted before the import stops.
         #[arg(long, default_value_t = 0, value_name = "N")]

@@ -10,6 +10,7 @@ mod concurrent;
 mod crash;
 mod disk_full;
 mod foreign_reader;
+mod pipelines_bucket;
 mod run;
 mod truth;
 
@@ -40,6 +41,9 @@ fn main() {
     }));
     trials.push(libtest_mimic::Trial::test("s3-table-read-by-python-deltalake", || {
         foreign_reader::python_deltalake_reads_the_bucket().map_err(Into::into)
+    }));
+    trials.push(libtest_mimic::Trial::test("import-pipelines-from-a-bucket", || {
+        pipelines_bucket::import_pipelines_from_a_bucket().map_err(Into::into)
     }));
     trials.push(libtest_mimic::Trial::test("sync-onto-a-full-disk", || {
         disk_full::sync_into_a_full_disk().map_err(Into::into)

@@ -1,11 +1,14 @@
-//! The JSON-pipelines folder tree: which files there are, which are new, and their lines.
+//! The JSON-pipelines tree, in a folder or in a bucket (`s3://bucket/<project_id>/…`, where
+//! Mixpanel delivers it): which files there are, which are new, and their bytes.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use mpd_store::Bucket;
 
 use crate::error::{Error, Result};
+use crate::source::FileChunks;
 
 pub(crate) const EVENTS_DIR: &str = "mp_master_event";
 pub(crate) const PEOPLE_DIR: &str = "mp_people_data";
@@ -16,8 +19,118 @@ pub(crate) const IDENTITY_DIR: &str = "mp_identity_mappings_data";
 pub(crate) struct PipelineFile {
     /// Path relative to the project folder, with `/` separators (the ledger key).
     pub(crate) relative: String,
+    /// Where its bytes are: a local path, or a key of the tree's bucket.
     pub(crate) path: PathBuf,
     pub(crate) size: u64,
+}
+
+/// Where a pipelines tree lives.
+pub(crate) enum Tree {
+    /// A project folder.
+    Folder(PathBuf),
+    /// A project prefix of a bucket (without the surrounding `/`).
+    Bucket { bucket: Bucket, prefix: String },
+}
+
+impl Tree {
+    /// The tree of `source`: a folder, or a bucket URL (`s3://bucket/<project_id>`, or the
+    /// bucket root holding one project).
+    pub(crate) async fn open(source: &Path) -> Result<Self> {
+        let text = source.to_string_lossy();
+        let Some(url) = text.contains("://").then(|| url::Url::parse(&text).ok()).flatten() else {
+            return project_dir(source).map(Tree::Folder);
+        };
+        let bucket = Bucket::open(&url)?;
+        let root = bucket.prefix().to_owned();
+        let is_project = |folders: &[String]| {
+            folders
+                .iter()
+                .any(|f| [EVENTS_DIR, PEOPLE_DIR, IDENTITY_DIR].contains(&last_segment(f)))
+        };
+        if is_project(&bucket.folders(&root).await?) {
+            return Ok(Tree::Bucket { bucket, prefix: root });
+        }
+        let mut projects = Vec::new();
+        for folder in bucket.folders(&root).await? {
+            if is_project(&bucket.folders(&folder).await?) {
+                projects.push(folder);
+            }
+        }
+        match projects.as_slice() {
+            [one] => {
+                let prefix = one.trim_matches('/').to_owned();
+                Ok(Tree::Bucket { bucket, prefix })
+            }
+            [] => Err(Error::InvalidArgument(format!(
+                "{url} holds no JSON pipelines data: expected {EVENTS_DIR}/, {PEOPLE_DIR}/ or {IDENTITY_DIR}/ in it or in a <project_id>/ prefix"
+            ))),
+            many => Err(Error::InvalidArgument(format!(
+                "{url} holds {} projects ({}); give the prefix of one of them",
+                many.len(),
+                many.iter().map(|p| last_segment(p)).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// The project folder, or the project's URL, for reports.
+    pub(crate) fn display(&self) -> PathBuf {
+        match self {
+            Tree::Folder(path) => path.clone(),
+            Tree::Bucket { bucket, prefix } => PathBuf::from(bucket.url_of(prefix)),
+        }
+    }
+
+    /// The project id the tree names (`…/<project_id>/mp_master_event/`).
+    pub(crate) fn project_id(&self) -> Option<u64> {
+        match self {
+            Tree::Folder(path) => folder_project_id(path),
+            Tree::Bucket { prefix, .. } => last_segment(prefix).parse().ok().filter(|id| *id > 0),
+        }
+    }
+
+    /// The data files of `dataset`, sorted.
+    pub(crate) async fn data_files(&self, dataset: &str) -> Result<Vec<PipelineFile>> {
+        let (bucket, prefix) = match self {
+            Tree::Folder(path) => return data_files(path, dataset),
+            Tree::Bucket { bucket, prefix } => (bucket, prefix),
+        };
+        let base = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+        let mut files: Vec<PipelineFile> = bucket
+            .list(&format!("{base}{dataset}"))
+            .await?
+            .into_iter()
+            .filter(|object| {
+                let name = last_segment(&object.key);
+                !name.starts_with('.') && (name.ends_with(".json") || name.ends_with(".json.gz"))
+            })
+            .map(|object| PipelineFile {
+                relative: object.key.strip_prefix(&base).unwrap_or(&object.key).to_owned(),
+                path: PathBuf::from(&object.key),
+                size: object.size,
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// The bytes of `file`, a chunk at a time (an object is fetched whole, into memory).
+    pub(crate) async fn chunks(&self, file: &PipelineFile) -> Result<FileChunks> {
+        match self {
+            Tree::Folder(_) => FileChunks::open(&file.path),
+            Tree::Bucket { bucket, .. } => {
+                let key = file.path.to_string_lossy();
+                let bytes = bucket.get(&key).await?;
+                FileChunks::from_reader(
+                    PathBuf::from(bucket.url_of(&key)),
+                    Box::new(std::io::Cursor::new(bytes)),
+                )
+            }
+        }
+    }
+}
+
+fn last_segment(key: &str) -> &str {
+    key.trim_end_matches('/').rsplit('/').next().unwrap_or(key)
 }
 
 /// The project folder of `source`: the folder itself when it holds the pipelines' datasets,

@@ -76,15 +76,15 @@ pub(crate) async fn import_pipelines(
     reporter: &dyn Reporter,
 ) -> Result<ImportReport> {
     let started = Instant::now();
-    let project = files::project_dir(source)?;
-    let store = ws.store_for_project(files::folder_project_id(&project)).await?;
+    let tree = files::Tree::open(source).await?;
+    let store = ws.store_for_project(tree.project_id()).await?;
     let _lock = store.lock_for_writing("import pipelines")?;
     let ingested = ledger::ingested(store).await?;
     let erased = ErasedIds::load(store).await?;
-    let mut report = ImportReport { project_dir: project.clone(), ..ImportReport::default() };
+    let mut report = ImportReport { project_dir: tree.display(), ..ImportReport::default() };
     let mut quarantine = Quarantine::new(ws.quarantine_file_named("pipelines")?);
 
-    let all_events = files::data_files(&project, EVENTS_DIR)?;
+    let all_events = tree.data_files(EVENTS_DIR).await?;
     let total = all_events.len() as u64;
     let new_events = files::new_files(all_events, &ingested);
     report.event_files_read = new_events.len() as u64;
@@ -111,7 +111,8 @@ pub(crate) async fn import_pipelines(
         let mut writer = events_writer(store, EVENTS_TABLE, WriteMode::Append, &typed)
             .await?
             .expect_version(read_version);
-        let read = read_events(&group, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
+        let read =
+            read_events(&tree, &group, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
         let records = match read {
             Ok(records) => records,
             Err(error) => {
@@ -147,15 +148,16 @@ pub(crate) async fn import_pipelines(
     }
     reporter.finished();
 
-    let people = files::data_files(&project, PEOPLE_DIR)?;
+    let people = tree.data_files(PEOPLE_DIR).await?;
     if !files::new_files(people.clone(), &ingested).is_empty() {
-        report.profiles = Some(import_people(store, &people, &erased, &mut quarantine).await?);
+        report.profiles =
+            Some(import_people(store, &tree, &people, &erased, &mut quarantine).await?);
         ledger::record(store, PEOPLE_DIR, &ledger_entries(&people), "import pipelines").await?;
     }
-    let identity = files::data_files(&project, IDENTITY_DIR)?;
+    let identity = tree.data_files(IDENTITY_DIR).await?;
     if !files::new_files(identity.clone(), &ingested).is_empty() {
         report.identity_mappings =
-            Some(import_identity(store, &identity, &erased, &mut quarantine).await?);
+            Some(import_identity(store, &tree, &identity, &erased, &mut quarantine).await?);
         ledger::record(store, IDENTITY_DIR, &ledger_entries(&identity), "import pipelines").await?;
     }
     (report.quarantined, report.quarantine_file) = quarantine.finish(allow_bad_lines)?;
@@ -165,6 +167,7 @@ pub(crate) async fn import_pipelines(
 
 /// Reads a day folder's event files into the writer through the dedup; returns the records.
 async fn read_events(
+    tree: &files::Tree,
     group: &[PipelineFile],
     sync_id: i64,
     ingest: &mut Ingest<'_>,
@@ -182,7 +185,8 @@ async fn read_events(
     let mut records = 0;
     for file in group {
         let mut batches = Vec::new();
-        let bad = crate::source::decode_file(&file.path, &mut decoder, |b| batches.push(b))?;
+        let chunks = tree.chunks(file).await?;
+        let bad = crate::source::decode_chunks(chunks, &mut decoder, |b| batches.push(b))?;
         records += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         for batch in batches {
             ingest.write(batch, writer).await?;
@@ -195,13 +199,14 @@ async fn read_events(
 /// Replaces `profiles` with the people dataset (minus erased users).
 async fn import_people(
     store: &Store,
+    tree: &files::Tree,
     people: &[PipelineFile],
     erased: &ErasedIds,
     quarantine: &mut Quarantine,
 ) -> Result<u64> {
     let sync_id = next_sync_id(store, PROFILES_TABLE).await?;
     let builder = mpd_decode::ProfileBatchBuilder::new(sync_id, BATCH_ROWS);
-    let batches = read_snapshot(people, builder, quarantine)?;
+    let batches = read_snapshot(tree, people, builder, quarantine).await?;
     let mut writer = profiles_writer(store, PROFILES_TABLE, WriteMode::Replace).await?;
     let written = write_snapshot(&mut writer, batches, erased).await?;
     writer
@@ -221,6 +226,7 @@ async fn import_people(
 /// Replaces the `pipelines` mappings of `identity_mappings`, keeping the derived ones.
 async fn import_identity(
     store: &Store,
+    tree: &files::Tree,
     identity: &[PipelineFile],
     erased: &ErasedIds,
     quarantine: &mut Quarantine,
@@ -240,7 +246,7 @@ async fn import_identity(
         sync_id,
         BATCH_ROWS,
     );
-    let batches = read_snapshot(identity, builder, quarantine)?;
+    let batches = read_snapshot(tree, identity, builder, quarantine).await?;
     let mut writer = identity_writer(store, IDENTITY_TABLE, WriteMode::Replace).await?;
     let written = write_snapshot(&mut writer, batches, erased).await?;
     for batch in derived {
@@ -261,7 +267,8 @@ async fn import_identity(
 }
 
 /// Every line of a snapshot dataset's files as batches; malformed lines are quarantined.
-fn read_snapshot<B>(
+async fn read_snapshot<B>(
+    tree: &files::Tree,
     files: &[PipelineFile],
     builder: B,
     quarantine: &mut Quarantine,
@@ -272,7 +279,8 @@ where
     let mut decoder = mpd_decode::StreamDecoder::with_builder(builder);
     let mut batches = Vec::new();
     for file in files {
-        let bad = crate::source::decode_file(&file.path, &mut decoder, |b| batches.push(b))?;
+        let chunks = tree.chunks(file).await?;
+        let bad = crate::source::decode_chunks(chunks, &mut decoder, |b| batches.push(b))?;
         record_bad(quarantine, file, &bad)?;
     }
     Ok(batches)
