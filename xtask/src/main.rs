@@ -2,6 +2,7 @@
 //!
 //! Every subcommand prints the commands it runs; `--explain` prints them without running.
 
+mod azure_emulator;
 mod bench;
 mod gen_events;
 mod incremental;
@@ -113,6 +114,21 @@ fn test(runner: &Runner, extra: &[String], proptest_seed: Option<&str>) -> Resul
         }
     };
     for (key, value) in emulator.iter().flat_map(s3_emulator::S3Emulator::env) {
+        suite.env(key, value);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| project_root().join("target"), PathBuf::from);
+    let azure = match &emulator {
+        Some(s3) => match azure_emulator::AzureEmulator::start(&target, s3.python()) {
+            Ok(azure) => Some(azure),
+            Err(error) => {
+                eprintln!("!!! AZURE TESTS WILL SKIP: cannot install or start Azurite: {error:#}");
+                None
+            }
+        },
+        None => None,
+    };
+    for (key, value) in azure.iter().flat_map(azure_emulator::AzureEmulator::env) {
         suite.env(key, value);
     }
     if has_nextest() {

@@ -17,7 +17,9 @@ use anyhow::{Context, Result, bail};
 /// The bucket the tests use (each test writes under a prefix of its own).
 const BUCKET: &str = "mpd-test";
 /// The server, and the Delta Lake reader the tests check mpd's tables with from the bucket.
-const PACKAGES: [&str; 2] = ["moto[server]==5.2.6", "deltalake==1.6.6"];
+/// (and the Azure client that creates the Azure emulator's test container).
+const PACKAGES: [&str; 3] =
+    ["moto[server]==5.2.6", "deltalake==1.6.6", "azure-storage-blob==12.31.1"];
 
 /// A running S3 server; stopped (the process this started, by its id) when dropped.
 pub(crate) struct S3Emulator {
@@ -51,6 +53,11 @@ impl S3Emulator {
             bail!("cannot create the test bucket on {}", emulator.endpoint);
         }
         Ok(emulator)
+    }
+
+    /// The virtualenv's Python.
+    pub(crate) fn python(&self) -> &Path {
+        &self.python
     }
 
     /// The variables the tests (and mpd) read.
@@ -96,11 +103,11 @@ fn install(venv: &Path) -> Result<PathBuf> {
     Ok(python)
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn wait_for(port: u16) -> Result<()> {
+pub(crate) fn wait_for(port: u16) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {

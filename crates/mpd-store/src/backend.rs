@@ -73,9 +73,11 @@ impl Backend {
         Self { location: Location::Memory, root_store: Arc::new(InMemory::new()), root_url }
     }
 
-    /// A store in the bucket (and under the prefix) of `url`, with the credentials and options
-    /// of the cloud's own environment variables (`AWS_ACCESS_KEY_ID`, `AWS_REGION`,
-    /// `AWS_ENDPOINT_URL` for S3-compatible servers, `AWS_ALLOW_HTTP`, ...).
+    /// A store in the bucket or container (and under the prefix) of `url`, with the
+    /// credentials and options of the cloud's own environment variables (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_REGION`, `AWS_ENDPOINT_URL` for S3-compatible servers, `AWS_ALLOW_HTTP`, ...;
+    /// `AZURE_STORAGE_ACCOUNT_NAME`, `AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_USE_EMULATOR`,
+    /// ...).
     fn object(url: Url) -> Result<Self> {
         let mut root_url = url;
         if !root_url.path().ends_with('/') {
@@ -199,9 +201,9 @@ impl Backend {
 }
 
 /// Delta's default log store for the URL's scheme: each commit is one conditional put of the
-/// next version's file (S3's `If-None-Match`), so two writers can never both write a version;
+/// next version's file (`If-None-Match` on S3 and Azure), so two writers can never both write a version;
 /// the loser's commit fails (`Error::ConcurrentCommit`). No lock table (DynamoDB) is needed.
-#[cfg(feature = "s3")]
+#[cfg(any(feature = "s3", feature = "azure"))]
 fn register_conditional_put_log_store(url: &Url) {
     use deltalake::logstore::{LogStore, LogStoreFactory, StorageConfig, default_logstore};
 
@@ -240,10 +242,22 @@ pub(crate) fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
         }
         #[cfg(not(feature = "s3"))]
         "s3" | "s3a" => Err(unsupported("this mpd was built without the `s3` feature".to_owned())),
-        "gs" | "az" | "abfs" | "abfss" | "adl" | "azure" => Err(unsupported(
-            "only s3:// object stores are supported so far (gs:// and az:// are planned)"
-                .to_owned(),
-        )),
+        #[cfg(feature = "azure")]
+        "az" | "abfs" | "abfss" | "adl" | "azure" => {
+            register_conditional_put_log_store(url);
+            let store = ::object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_url(url.as_str())
+                .build()
+                .map_err(|e| unsupported(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(not(feature = "azure"))]
+        "az" | "abfs" | "abfss" | "adl" | "azure" => {
+            Err(unsupported("this mpd was built without the `azure` feature".to_owned()))
+        }
+        "gs" => {
+            Err(unsupported("gs:// stores are not supported yet (s3:// and az:// are)".to_owned()))
+        }
         other => Err(unsupported(format!("unknown scheme `{other}`"))),
     }
 }

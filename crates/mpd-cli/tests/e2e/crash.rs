@@ -200,7 +200,7 @@ pub(crate) fn mpd_at(mock: &MockServer, home: &Path, store: Option<&str>) -> Com
         .stderr(Stdio::piped());
     if let Some(store) = store {
         command.env("MPD_STORE", store);
-        for key in crate::run::S3_VARIABLES {
+        for key in crate::run::OBJECT_STORE_VARIABLES {
             if let Some(value) = std::env::var_os(key) {
                 command.env(key, value);
             }

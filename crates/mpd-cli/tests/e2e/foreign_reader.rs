@@ -64,7 +64,11 @@ fn same_counts(
     let table = format!("{store}events");
     let output = std::process::Command::new(python)
         .args(["-c", READER, &table])
-        .envs(crate::run::S3_VARIABLES.iter().filter_map(|k| Some((k, std::env::var_os(k)?))))
+        .envs(
+            crate::run::OBJECT_STORE_VARIABLES
+                .iter()
+                .filter_map(|k| Some((k, std::env::var_os(k)?))),
+        )
         .output()
         .map_err(|e| format!("cannot run {python}: {e}"))?;
     check(output.status.success(), || format!("the Python reader {when}: {}", stderr(&output)))?;

@@ -48,7 +48,11 @@ pub(crate) fn import_pipelines_from_a_bucket() -> Result<(), String> {
         .args(["-c", UPLOAD])
         .arg(&tree)
         .arg(&prefix)
-        .envs(crate::run::S3_VARIABLES.iter().filter_map(|k| Some((k, std::env::var_os(k)?))))
+        .envs(
+            crate::run::OBJECT_STORE_VARIABLES
+                .iter()
+                .filter_map(|k| Some((k, std::env::var_os(k)?))),
+        )
         .output()
         .map_err(|e| format!("cannot run {python}: {e}"))?;
     check(upload.status.success(), || format!("upload: {}", stderr(&upload)))?;
@@ -60,7 +64,11 @@ pub(crate) fn import_pipelines_from_a_bucket() -> Result<(), String> {
             .env_remove("MP_SECRET")
             .env_remove("MP_PROJECT_ID")
             .env_remove("MP_REGION")
-            .envs(crate::run::S3_VARIABLES.iter().filter_map(|k| Some((k, std::env::var_os(k)?))))
+            .envs(
+                crate::run::OBJECT_STORE_VARIABLES
+                    .iter()
+                    .filter_map(|k| Some((k, std::env::var_os(k)?))),
+            )
             .arg("--store")
             .arg(store)
             .args(args)

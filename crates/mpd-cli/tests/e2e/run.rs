@@ -17,7 +17,7 @@ const SECRET: &str = "mock-secret";
 pub(crate) fn run_case(case: &Case) -> Result<(), String> {
     let store = match case.store.as_deref() {
         None => None,
-        Some("s3") => match s3_store(&case.name) {
+        Some(kind @ ("s3" | "azure")) => match object_store_url(kind, &case.name) {
             Some(store) => Some(store),
             None => {
                 eprintln!(
@@ -27,7 +27,7 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
                 return Ok(());
             }
         },
-        Some(other) => return Err(format!("unknown store {other:?} (expected \"s3\")")),
+        Some(other) => return Err(format!("unknown store {other:?} (expected s3 or azure)")),
     };
     let config = mock_config(case)?;
     let mock = MockServer::spawn(config).map_err(|e| format!("mock: {e}"))?;
@@ -110,7 +110,7 @@ pub(crate) fn run_case(case: &Case) -> Result<(), String> {
     }
     let mut transcript = redact(&transcript, &mock.base_url(), home.path());
     if let Some(store) = &store {
-        transcript = transcript.replace(store.as_str(), "s3://[BUCKET]/[PREFIX]/");
+        transcript = transcript.replace(store.as_str(), "[OBJECT STORE]/");
     }
     let snapshot = std::panic::catch_unwind(|| {
         let mut settings = insta::Settings::clone_current();
@@ -199,7 +199,7 @@ fn run_step(
     }
     if let Some(store) = store {
         command.env("MPD_STORE", store);
-        for key in S3_VARIABLES {
+        for key in OBJECT_STORE_VARIABLES {
             if let Some(value) = std::env::var_os(key) {
                 command.env(key, value);
             }
@@ -215,22 +215,35 @@ fn run_step(
     child.wait_with_output().map_err(|e| e.to_string())
 }
 
-/// What a case with `store = "s3"` passes on to mpd.
-pub(crate) const S3_VARIABLES: [&str; 5] = [
+/// What a case on an object store passes on to mpd: the emulators' variables.
+pub(crate) const OBJECT_STORE_VARIABLES: [&str; 9] = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_REGION",
     "AWS_ENDPOINT_URL",
     "AWS_ALLOW_HTTP",
+    "AZURE_STORAGE_ACCOUNT_NAME",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_USE_EMULATOR",
+    "AZURITE_BLOB_STORAGE_URL",
 ];
 
 /// A fresh prefix of the S3 test bucket, if `cargo xtask test` started a server.
 pub(crate) fn s3_store(case: &str) -> Option<String> {
-    let bucket = std::env::var("MPD_TEST_S3_BUCKET").ok()?;
+    object_store_url("s3", case)
+}
+
+/// A fresh prefix on the `kind` (`s3` or `azure`) emulator `cargo xtask test` started.
+pub(crate) fn object_store_url(kind: &str, case: &str) -> Option<String> {
+    let (variable, scheme) = match kind {
+        "azure" => ("MPD_TEST_AZURE_CONTAINER", "az"),
+        _ => ("MPD_TEST_S3_BUCKET", "s3"),
+    };
+    let container = std::env::var(variable).ok()?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    Some(format!("s3://{bucket}/{case}-{}-{nanos}/", std::process::id()))
+    Some(format!("{scheme}://{container}/{case}-{}-{nanos}/", std::process::id()))
 }
 
 fn compare_with_truth(mock: &MockServer, from: &str, to: &str, stdout: &str) -> Result<(), String> {

@@ -2,9 +2,9 @@
 
 mod lock;
 mod maintenance;
+mod object_stores;
 mod privacy;
 mod read;
-mod s3;
 mod sql;
 mod support;
 mod write;
