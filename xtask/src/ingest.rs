@@ -262,25 +262,7 @@ fn chrono_day(secs: i64) -> String {
 }
 
 pub(crate) fn python_with_duckdb(work: &Path) -> Result<PathBuf> {
-    let venv = work.join("venv");
-    let python = venv.join("bin").join("python");
-    let packages = ["duckdb"];
-    let marker = venv.join(".installed");
-    if std::fs::read_to_string(&marker).ok().as_deref() != Some(packages.join(" ").as_str()) {
-        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status()?;
-        if !status.success() {
-            bail!("python3 -m venv failed");
-        }
-        let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-            .args(packages)
-            .status()?;
-        if !status.success() {
-            bail!("pip install {} failed", packages.join(" "));
-        }
-        std::fs::write(&marker, packages.join(" "))?;
-    }
-    Ok(python)
+    crate::venv::python_with(&work.join("venv"), &["duckdb"])
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod ingest;
 mod s3_emulator;
 mod sql_bench;
 mod tidy;
+mod venv;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -33,7 +33,7 @@ impl S3Emulator {
     /// Installs (once) and starts the server, and creates the test bucket.
     pub(crate) fn start(target: &Path) -> Result<Self> {
         let venv = target.join("s3-emulator").join("venv");
-        let python = install(&venv)?;
+        let python = crate::venv::python_with(&venv, &PACKAGES)?;
         let port = free_port()?;
         let log = std::fs::File::create(target.join("s3-emulator").join("server.log"))?;
         let child = Command::new(venv.join("bin").join("moto_server"))
@@ -79,28 +79,6 @@ impl Drop for S3Emulator {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn install(venv: &Path) -> Result<PathBuf> {
-    let python = venv.join("bin").join("python");
-    let marker = venv.join(".installed");
-    let wanted = PACKAGES.join(" ");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
-        return Ok(python);
-    }
-    let status = Command::new("python3").args(["-m", "venv"]).arg(venv).status()?;
-    if !status.success() {
-        bail!("python3 -m venv failed");
-    }
-    let status = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-        .args(PACKAGES)
-        .status()?;
-    if !status.success() {
-        bail!("pip install {wanted} failed");
-    }
-    std::fs::write(&marker, wanted)?;
-    Ok(python)
 }
 
 pub(crate) fn free_port() -> Result<u16> {

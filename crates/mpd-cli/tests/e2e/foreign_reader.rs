@@ -62,17 +62,10 @@ fn same_counts(
     check(output.status.success(), || format!("mpd's count {when}: {}", stderr(&output)))?;
     let ours = String::from_utf8_lossy(&output.stdout).lines().nth(1).unwrap_or("").to_owned();
     let table = format!("{store}events");
-    let output = std::process::Command::new(python)
-        .args(["-c", READER, &table])
-        .envs(
-            crate::run::OBJECT_STORE_VARIABLES
-                .iter()
-                .filter_map(|k| Some((k, std::env::var_os(k)?))),
-        )
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    check(output.status.success(), || format!("the Python reader {when}: {}", stderr(&output)))?;
-    let theirs = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let theirs = crate::run::run_python(python, READER, &[table.as_ref()])
+        .map_err(|e| format!("the Python reader {when}: {e}"))?
+        .trim()
+        .to_owned();
     check(!ours.is_empty() && ours == theirs, || {
         format!("{when}: mpd counts {ours:?} (rows, users, days) but deltalake {theirs:?}")
     })

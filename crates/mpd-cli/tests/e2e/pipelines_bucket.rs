@@ -44,18 +44,8 @@ pub(crate) fn import_pipelines_from_a_bucket() -> Result<(), String> {
     mpd_testkit::pipelines::PipelinesTree::write(mock.project(), &tree, &options)
         .map_err(|e| format!("pipelines tree: {e}"))?;
     let prefix = target.trim_start_matches("s3://").trim_end_matches('/').to_owned();
-    let upload = std::process::Command::new(&python)
-        .args(["-c", UPLOAD])
-        .arg(&tree)
-        .arg(&prefix)
-        .envs(
-            crate::run::OBJECT_STORE_VARIABLES
-                .iter()
-                .filter_map(|k| Some((k, std::env::var_os(k)?))),
-        )
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    check(upload.status.success(), || format!("upload: {}", stderr(&upload)))?;
+    crate::run::run_python(&python, UPLOAD, &[tree.as_os_str(), prefix.as_ref()])
+        .map_err(|e| format!("upload: {e}"))?;
     check(prefix.starts_with(&bucket), || format!("{prefix} is not in {bucket}"))?;
 
     let mpd = |store: &Path, args: &[&str]| -> Result<String, String> {

@@ -228,6 +228,25 @@ pub(crate) const OBJECT_STORE_VARIABLES: [&str; 9] = [
     "AZURITE_BLOB_STORAGE_URL",
 ];
 
+/// Runs a Python `script` of the test virtualenv's `python` with `args` and the emulators'
+/// variables; its standard output, or what it said on failure.
+pub(crate) fn run_python(
+    python: &str,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+) -> Result<String, String> {
+    let output = Command::new(python)
+        .args(["-c", script])
+        .args(args)
+        .envs(OBJECT_STORE_VARIABLES.iter().filter_map(|k| Some((k, std::env::var_os(k)?))))
+        .output()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// A fresh prefix of the S3 test bucket, if `cargo xtask test` started a server.
 pub(crate) fn s3_store(case: &str) -> Option<String> {
     object_store_url("s3", case)
