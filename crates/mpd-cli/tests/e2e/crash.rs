@@ -275,6 +275,13 @@ pub(crate) fn day(text: &str) -> NaiveDate {
     text.parse().unwrap_or_default()
 }
 
+/// Runs `command` (an `mpd` with `args` added); its standard output if it succeeded.
+pub(crate) fn succeed(mut command: Command, args: &[&str]) -> Result<String, String> {
+    let output = command.args(args).output().map_err(|e| e.to_string())?;
+    check(output.status.success(), || format!("`mpd {}`: {}", args.join(" "), stderr(&output)))?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }

@@ -5,7 +5,7 @@
 
 use mpd_testkit::MockServer;
 
-use crate::crash::{FIRST_DAY, check, fresh, mpd_at, stderr};
+use crate::crash::{FIRST_DAY, check, fresh, mpd_at, stderr, succeed};
 
 /// Reads the events table at `sys.argv[1]` with the AWS_* variables of the environment.
 const READER: &str = r#"
@@ -32,16 +32,7 @@ pub(crate) fn python_deltalake_reads_the_bucket() -> Result<(), String> {
         return Ok(());
     };
     let (mock, home) = fresh(1)?;
-    let run = |args: &[&str]| -> Result<String, String> {
-        let output = mpd_at(&mock, home.path(), Some(&store))
-            .args(args)
-            .output()
-            .map_err(|e| e.to_string())?;
-        check(output.status.success(), || {
-            format!("`mpd {}`: {}", args.join(" "), stderr(&output))
-        })?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    };
+    let run = |args: &[&str]| succeed(mpd_at(&mock, home.path(), Some(&store)), args);
     run(&["sync", "events", "--from", FIRST_DAY, "--no-progress", "-q"])?;
     same_counts(&mock, home.path(), &store, &python, "after the sync")?;
     run(&["gdpr", "delete", "--distinct-id", "u_000003", "-q"])?;

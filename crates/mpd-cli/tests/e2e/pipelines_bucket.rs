@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::crash::{FIRST_DAY, TODAY, check, day, fresh, mpd_at, stderr};
+use crate::crash::{FIRST_DAY, TODAY, check, day, fresh, mpd_at, succeed};
 
 /// Uploads the folder `sys.argv[1]` under `sys.argv[2]` (`bucket/prefix`) with boto3 (moto's
 /// dependency, in the same virtualenv).
@@ -49,7 +49,8 @@ pub(crate) fn import_pipelines_from_a_bucket() -> Result<(), String> {
     check(prefix.starts_with(&bucket), || format!("{prefix} is not in {bucket}"))?;
 
     let mpd = |store: &Path, args: &[&str]| -> Result<String, String> {
-        let output = mpd_at(&mock, home.path(), None)
+        let mut command = mpd_at(&mock, home.path(), None);
+        command
             .env_remove("MP_USERNAME")
             .env_remove("MP_SECRET")
             .env_remove("MP_PROJECT_ID")
@@ -60,14 +61,8 @@ pub(crate) fn import_pipelines_from_a_bucket() -> Result<(), String> {
                     .filter_map(|k| Some((k, std::env::var_os(k)?))),
             )
             .arg("--store")
-            .arg(store)
-            .args(args)
-            .output()
-            .map_err(|e| e.to_string())?;
-        check(output.status.success(), || {
-            format!("`mpd {}`: {}", args.join(" "), stderr(&output))
-        })?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+            .arg(store);
+        succeed(command, args)
     };
     let from_bucket = home.path().join("from-bucket");
     let from_folder = home.path().join("from-folder");
