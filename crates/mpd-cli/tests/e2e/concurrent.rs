@@ -1,4 +1,4 @@
-//! Two `mpd sync` runs at once against one S3 store (no lock there): each commit lands right
+//! Two `mpd sync` runs at once against one store on an object store (no lock there): each commit lands right
 //! after the version its run last read, or the run stops with "another writer committed";
 //! rows are never doubled, and a later run ends at exactly the deduplicated truth.
 
@@ -10,14 +10,14 @@ use crate::crash::{FIRST_DAY, TODAY, check, day, fresh, mpd_at, stderr, truth_by
 const ROUNDS: u64 = 4;
 
 #[allow(clippy::print_stderr, reason = "a skipped trial must say so")]
-pub(crate) fn two_syncs_at_once_on_s3() -> Result<(), String> {
+pub(crate) fn two_syncs_at_once_on(kind: &str) -> Result<(), String> {
     let days: Vec<NaiveDate> =
         day(FIRST_DAY).iter_days().take_while(|d| *d <= day(TODAY)).collect();
     let mut conflicts = 0;
     for round in 0..ROUNDS {
-        let Some(store) = crate::run::s3_store(&format!("concurrent-{round}")) else {
+        let Some(store) = crate::run::object_store_url(kind, &format!("concurrent-{round}")) else {
             eprintln!(
-                "!!! SKIPPED sync-twice-at-once-on-s3: no S3 server (run the suite with `cargo xtask test`)"
+                "!!! SKIPPED sync-twice-at-once-on-{kind}: no emulator (run the suite with `cargo xtask test`)"
             );
             return Ok(());
         };

@@ -18,16 +18,17 @@ pub(crate) fn sigkill_during_sync() -> Result<(), String> {
     sigkill_trials(TRIALS, |_| None)
 }
 
-/// The same trials on a store in the S3 test bucket (fewer: each run talks to the server).
+/// The same trials on a store of the `kind` (`s3`, `azure`) emulator (fewer: each run talks
+/// to the server).
 #[allow(clippy::print_stderr, reason = "a skipped trial must say so")]
-pub(crate) fn sigkill_during_sync_on_s3() -> Result<(), String> {
-    if crate::run::s3_store("probe").is_none() {
+pub(crate) fn sigkill_during_sync_on(kind: &str) -> Result<(), String> {
+    if crate::run::object_store_url(kind, "probe").is_none() {
         eprintln!(
-            "!!! SKIPPED sync-sigkill-crash-safety-on-s3: no S3 server (run the suite with `cargo xtask test`)"
+            "!!! SKIPPED sync-sigkill-crash-safety-on-{kind}: no emulator (run the suite with `cargo xtask test`)"
         );
         return Ok(());
     }
-    sigkill_trials(6, |trial| crate::run::s3_store(&format!("sigkill-{trial}")))
+    sigkill_trials(6, |trial| crate::run::object_store_url(kind, &format!("sigkill-{trial}")))
 }
 
 /// Where a trial's `mpd` runs: its mock, its HOME and, for an object store, `MPD_STORE`.

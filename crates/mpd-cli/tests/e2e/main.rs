@@ -33,12 +33,16 @@ fn main() {
     trials.push(libtest_mimic::Trial::test("sync-sigkill-crash-safety", || {
         crash::sigkill_during_sync().map_err(Into::into)
     }));
-    trials.push(libtest_mimic::Trial::test("sync-sigkill-crash-safety-on-s3", || {
-        crash::sigkill_during_sync_on_s3().map_err(Into::into)
-    }));
-    trials.push(libtest_mimic::Trial::test("sync-twice-at-once-on-s3", || {
-        concurrent::two_syncs_at_once_on_s3().map_err(Into::into)
-    }));
+    for kind in ["s3", "azure"] {
+        trials.push(libtest_mimic::Trial::test(
+            format!("sync-sigkill-crash-safety-on-{kind}"),
+            move || crash::sigkill_during_sync_on(kind).map_err(Into::into),
+        ));
+        trials
+            .push(libtest_mimic::Trial::test(format!("sync-twice-at-once-on-{kind}"), move || {
+                concurrent::two_syncs_at_once_on(kind).map_err(Into::into)
+            }));
+    }
     trials.push(libtest_mimic::Trial::test("s3-table-read-by-python-deltalake", || {
         foreign_reader::python_deltalake_reads_the_bucket().map_err(Into::into)
     }));
