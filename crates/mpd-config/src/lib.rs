@@ -62,7 +62,7 @@ pub use region::{ParseRegionError, Region};
 pub use secret::Secret;
 pub use settings::{
     DEFAULT_TYPED_PROPERTIES, DedupKey, SETTING_KEYS, Settings, SettingsOverrides,
-    describe_settings, load_settings,
+    describe_settings, is_secret_option, load_settings,
 };
 
 #[cfg(test)]

@@ -42,12 +42,12 @@ pub(crate) struct Backend {
 }
 
 impl Backend {
-    pub(crate) fn folder(location: Location) -> Result<Self> {
+    pub(crate) fn new(location: Location, options: &StoreOptions) -> Result<Self> {
         let path = match &location {
             Location::Folder(path) => path.clone(),
             Location::Temp(dir) => dir.path().to_path_buf(),
             Location::Memory => return Ok(Self::memory()),
-            Location::Object(url) => return Self::object(url.clone()),
+            Location::Object(url) => return Self::object(url.clone(), options),
         };
         std::fs::create_dir_all(&path)
             .map_err(|source| Error::Io { path: path.clone(), source })?;
@@ -78,12 +78,12 @@ impl Backend {
     /// `AWS_REGION`, `AWS_ENDPOINT_URL` for S3-compatible servers, `AWS_ALLOW_HTTP`, ...;
     /// `AZURE_STORAGE_ACCOUNT_NAME`, `AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_USE_EMULATOR`,
     /// ...).
-    fn object(url: Url) -> Result<Self> {
+    fn object(url: Url, options: &StoreOptions) -> Result<Self> {
         let mut root_url = url;
         if !root_url.path().ends_with('/') {
             root_url.set_path(&format!("{}/", root_url.path()));
         }
-        let root_store = object_store_for(&root_url)?;
+        let root_store = object_store_for(&root_url, options)?;
         Ok(Self { location: Location::Object(root_url.clone()), root_store, root_url })
     }
 
@@ -227,17 +227,29 @@ fn register_conditional_put_log_store(url: &Url) {
     }
 }
 
-/// The object store of a store URL's scheme, built from the environment.
-pub(crate) fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
+/// Options of an object store over its environment variables: object_store's configuration
+/// keys (`aws_endpoint`, `azure_storage_account_name`, ...) and their values.
+pub type StoreOptions = std::collections::BTreeMap<String, String>;
+
+/// The object store of a store URL's scheme, built from the environment, then `options`.
+#[cfg_attr(
+    not(any(feature = "s3", feature = "azure")),
+    allow(unused_variables, reason = "without a cloud feature no option is read")
+)]
+pub(crate) fn object_store_for(url: &Url, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
     let unsupported = |why: String| Error::UnsupportedStore { url: url.to_string(), why };
+    let unknown =
+        |key: &str| unsupported(format!("unknown option `{key}` for a {} store", url.scheme()));
     match url.scheme() {
         #[cfg(feature = "s3")]
         "s3" | "s3a" => {
             register_conditional_put_log_store(url);
-            let store = ::object_store::aws::AmazonS3Builder::from_env()
-                .with_url(url.as_str())
-                .build()
-                .map_err(|e| unsupported(e.to_string()))?;
+            let mut builder =
+                ::object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
+            for (key, value) in options {
+                builder = builder.with_config(key.parse().map_err(|_| unknown(key))?, value);
+            }
+            let store = builder.build().map_err(|e| unsupported(e.to_string()))?;
             Ok(Arc::new(store))
         }
         #[cfg(not(feature = "s3"))]
@@ -245,10 +257,12 @@ pub(crate) fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
         #[cfg(feature = "azure")]
         "az" | "abfs" | "abfss" | "adl" | "azure" => {
             register_conditional_put_log_store(url);
-            let store = ::object_store::azure::MicrosoftAzureBuilder::from_env()
-                .with_url(url.as_str())
-                .build()
-                .map_err(|e| unsupported(e.to_string()))?;
+            let mut builder =
+                ::object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+            for (key, value) in options {
+                builder = builder.with_config(key.parse().map_err(|_| unknown(key))?, value);
+            }
+            let store = builder.build().map_err(|e| unsupported(e.to_string()))?;
             Ok(Arc::new(store))
         }
         #[cfg(not(feature = "azure"))]

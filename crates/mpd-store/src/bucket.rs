@@ -40,7 +40,16 @@ impl Bucket {
     ///
     /// [`Error::UnsupportedStore`] for a scheme this build cannot read.
     pub fn open(url: &Url) -> Result<Self> {
-        Ok(Self { url: url.clone(), store: crate::backend::object_store_for(url)? })
+        Self::open_with_options(url, &crate::StoreOptions::new())
+    }
+
+    /// [`Bucket::open`] with options over the environment's (as [`crate::Store::open_with_options`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Bucket::open`], and for an option the object store does not know.
+    pub fn open_with_options(url: &Url, options: &crate::StoreOptions) -> Result<Self> {
+        Ok(Self { url: url.clone(), store: crate::backend::object_store_for(url, options)? })
     }
 
     /// The URL's path inside the bucket, without the surrounding `/`.

@@ -60,6 +60,7 @@ mod writer;
 pub use arrow_schema::SchemaRef;
 pub use datafusion::physical_plan::SendableRecordBatchStream;
 
+pub use crate::backend::StoreOptions;
 pub use crate::bucket::{Bucket, ObjectInfo};
 pub use crate::commit_info::CommitInfo;
 pub use crate::error::{Error, ErrorClass, Result};

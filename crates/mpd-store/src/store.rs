@@ -6,7 +6,7 @@ use arrow_schema::SchemaRef;
 use deltalake::DeltaTable;
 use tokio::sync::Mutex;
 
-use crate::backend::{Backend, Location};
+use crate::backend::{Backend, Location, StoreOptions};
 use crate::history::{self, CommitRecord};
 use crate::query::CachedSession;
 use crate::writer::{StatsProperties, TableWriter, WriteMode, WriterOptions, WriterParts};
@@ -64,6 +64,15 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (and for a persistent store, creates the folder of) a store.
     pub async fn open(mode: StoreMode) -> Result<Store> {
+        Self::open_with_options(mode, &StoreOptions::new()).await
+    }
+
+    /// [`Store::open`] with options of an object store (over its environment variables).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedStore`] for an option the object store does not know.
+    pub async fn open_with_options(mode: StoreMode, options: &StoreOptions) -> Result<Store> {
         let location = match mode {
             StoreMode::Persistent(path) => Location::Folder(path),
             StoreMode::Ephemeral => {
@@ -83,7 +92,7 @@ impl Store {
             }
             StoreMode::Url(url) => Location::Object(url),
         };
-        let backend = Backend::folder(location)?;
+        let backend = Backend::new(location, options)?;
         tracing::debug!(root = ?backend.root_path(), "store opened");
         Ok(Store { backend, session: Mutex::new(None), loaded: std::sync::Mutex::default() })
     }

@@ -115,6 +115,13 @@ fn env_vars() -> impl Iterator<Item = (&'static str, String)> {
 /// (`MPD_TYPED_PROPERTIES='$browser:text,amount:float'`; `none` for an empty list, since an
 /// empty variable counts as unset).
 fn env_value(key: &str, text: &str) -> Value {
+    if TABLE_KEYS.contains(&key) {
+        let entries = text.split(',').filter_map(|item| {
+            let (k, v) = item.split_once('=')?;
+            Some((k.trim().to_owned(), Value::from(v.trim().to_owned())))
+        });
+        return Value::from(entries.collect::<Dict>());
+    }
     if LIST_KEYS.contains(&key) {
         if text.trim() == "none" {
             return Value::from(Vec::<String>::new());
@@ -127,6 +134,8 @@ fn env_value(key: &str, text: &str) -> Value {
 
 /// Settings whose value is a list.
 const LIST_KEYS: [&str; 1] = ["typed_properties"];
+/// Settings whose value is a table of text (`key=value,key=value` in a variable).
+const TABLE_KEYS: [&str; 1] = ["storage"];
 
 fn env_var(key: &str) -> String {
     format!("MPD_{}", key.to_ascii_uppercase())

@@ -4,6 +4,7 @@
 mod layers;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -129,6 +130,11 @@ settings_table! {
     /// reading them reads the column instead of parsing JSON. A stored table keeps its own
     /// list until `mpd tables evolve`.
     typed_properties: Vec<String>, flag Vec<String> = default_typed_properties();
+    /// Options of an object-store store (`[mpd.storage]`; `MPD_STORAGE=key=value,…` adds to
+    /// or overrides the file's keys), over what the cloud's environment variables say: object_store's keys, e.g. `aws_endpoint`,
+    /// `aws_region`, `aws_allow_http`, `azure_storage_account_name`. Values of keys naming a
+    /// secret, key, token or password are never shown.
+    storage: BTreeMap<String, String>, flag BTreeMap<String, String> = BTreeMap::new();
 }
 
 /// The default typed properties: Mixpanel's most queried default properties, and `amount`,
@@ -138,6 +144,14 @@ pub const DEFAULT_TYPED_PROPERTIES: [&str; 5] =
 
 fn default_typed_properties() -> Vec<String> {
     DEFAULT_TYPED_PROPERTIES.map(str::to_owned).to_vec()
+}
+
+/// Whether an option of `[mpd.storage]` holds a secret (its value is never shown).
+pub fn is_secret_option(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["secret", "key", "token", "password", "sas"].iter().any(|word| key.contains(word))
+        && !key.ends_with("_id")
+        && !key.ends_with("account_name")
 }
 
 /// Keys of earlier versions, still read (with a warning): `(old key, new key, factor from the
@@ -186,6 +200,21 @@ mod render {
             } else {
                 self.clone()
             }
+        }
+    }
+
+    impl Render for std::collections::BTreeMap<String, String> {
+        fn render(&self, _key: &str) -> String {
+            if self.is_empty() {
+                return "(none)".to_owned();
+            }
+            let entries: Vec<String> = self
+                .iter()
+                .map(|(k, v)| {
+                    if super::is_secret_option(k) { format!("{k}=***") } else { format!("{k}={v}") }
+                })
+                .collect();
+            entries.join(", ")
         }
     }
 

@@ -320,3 +320,26 @@ fn typed_properties_from_file_and_env_and_their_messages() {
     ));
     assert!(message.contains("'$os' is listed twice"), "{message}");
 }
+
+#[test]
+fn storage_options_come_from_the_file_or_a_variable_and_hide_secrets() {
+    let from_file =
+        file("[mpd.storage]\naws_region = \"eu-west-1\"\naws_secret_access_key = \"s3cr3t\"\n");
+    let settings = load_settings(&from_file, &no_env(), &SettingsOverrides::default()).expect("ok");
+    assert_eq!(settings.storage.get("aws_region").map(String::as_str), Some("eu-west-1"));
+    let shown = settings.entries().into_iter().find(|(k, _)| *k == "storage").map(|(_, v)| v);
+    assert_eq!(shown.as_deref(), Some("aws_region=eu-west-1, aws_secret_access_key=***"));
+
+    let env = EnvVars::from_pairs([(
+        "MPD_STORAGE",
+        "aws_endpoint=http://127.0.0.1:9000, aws_allow_http=true",
+    )]);
+    let settings = load_settings(&from_file, &env, &SettingsOverrides::default()).expect("ok");
+    assert_eq!(settings.storage.get("aws_allow_http").map(String::as_str), Some("true"));
+    let region = settings.storage.get("aws_region").map(String::as_str);
+    assert_eq!(region, Some("eu-west-1"), "the variable's keys join the file's");
+    assert!(is_secret_option("azure_storage_account_key"));
+    assert!(
+        !is_secret_option("aws_access_key_id") && !is_secret_option("azure_storage_account_name")
+    );
+}

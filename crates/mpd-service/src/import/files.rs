@@ -35,12 +35,12 @@ pub(crate) enum Tree {
 impl Tree {
     /// The tree of `source`: a folder, or a bucket URL (`s3://bucket/<project_id>`, or the
     /// bucket root holding one project).
-    pub(crate) async fn open(source: &Path) -> Result<Self> {
+    pub(crate) async fn open(source: &Path, options: &mpd_store::StoreOptions) -> Result<Self> {
         let text = source.to_string_lossy();
         let Some(url) = text.contains("://").then(|| url::Url::parse(&text).ok()).flatten() else {
             return project_dir(source).map(Tree::Folder);
         };
-        let bucket = Bucket::open(&url)?;
+        let bucket = Bucket::open_with_options(&url, options)?;
         let root = bucket.prefix().to_owned();
         let is_project = |folders: &[String]| {
             folders

@@ -76,7 +76,7 @@ pub(crate) async fn import_pipelines(
     reporter: &dyn Reporter,
 ) -> Result<ImportReport> {
     let started = Instant::now();
-    let tree = files::Tree::open(source).await?;
+    let tree = files::Tree::open(source, &ws.settings().storage).await?;
     let store = ws.store_for_project(tree.project_id()).await?;
     let _lock = store.lock_for_writing("import pipelines")?;
     let ingested = ledger::ingested(store).await?;

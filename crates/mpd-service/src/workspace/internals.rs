@@ -45,7 +45,9 @@ impl Workspace {
                     StoreKind::Ephemeral => mpd_store::StoreMode::Ephemeral,
                     StoreKind::InMemory => mpd_store::StoreMode::InMemory,
                 };
-                Ok::<_, Error>(mpd_store::Store::open(mode).await?)
+                Ok::<_, Error>(
+                    mpd_store::Store::open_with_options(mode, &self.settings.storage).await?,
+                )
             })
             .await
     }

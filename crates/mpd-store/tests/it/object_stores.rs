@@ -105,3 +105,29 @@ async fn an_erased_id_leaves_no_object_behind() {
         assert!(leaks.is_empty(), "{url}: objects still holding the erased id: {leaks:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explicit_options_win_over_the_environment_and_unknown_ones_are_named() {
+    let url = url::Url::parse("s3://some-bucket/lake/").expect("url");
+    let options = mpd_store::StoreOptions::from([("aws_no_such_thing".to_owned(), "1".to_owned())]);
+    let error = Store::open_with_options(StoreMode::Url(url.clone()), &options).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot open the store s3://some-bucket/lake/: unknown option `aws_no_such_thing` for a s3 store"
+    );
+    // The S3 server answers at the environment's endpoint; an option pointing elsewhere wins.
+    // (Azurite's address has no option: object_store reads it from the environment only.)
+    for (store, url) in
+        object_stores("options").await.into_iter().filter(|(_, u)| u.scheme() == "s3")
+    {
+        let elsewhere = mpd_store::StoreOptions::from([(
+            "aws_endpoint".to_owned(),
+            "http://127.0.0.1:9".to_owned(),
+        )]);
+        write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+        let redirected =
+            Store::open_with_options(StoreMode::Url(url.clone()), &elsewhere).await.expect("open");
+        assert!(redirected.exists("events").await.is_err(), "{url}: the option was not used");
+        assert!(store.exists("events").await.expect("exists"), "{url}");
+    }
+}
