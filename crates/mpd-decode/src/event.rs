@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use crate::error::LineError;
 use crate::parse::{Doc, Member, Parser, ROOT};
 use crate::time;
-use crate::typed::{TypedColumns, TypedProperties};
+use crate::typed::{TypedColumns, TypedHits, TypedProperties};
 
 /// One event, borrowing from its line where no unescaping was needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,10 +134,16 @@ struct Fields<'s> {
 
 impl<'s> Fields<'s> {
     /// `top` selects the top-level spelling of the ids (`device_id`) over the one inside
-    /// `properties` (`$device_id`).
-    fn collect(members: impl Iterator<Item = Member<'s>>, top: bool) -> Self {
+    /// `properties` (`$device_id`); `seen` is shown every member on the way (the typed
+    /// properties' keys are picked out in the same pass).
+    fn collect(
+        members: impl Iterator<Item = Member<'s>>,
+        top: bool,
+        mut seen: impl FnMut(Member<'s>),
+    ) -> Self {
         let mut f = Fields::default();
         for m in members {
+            seen(m);
             let slot = match (m.key, top) {
                 ("event", true) => &mut f.event,
                 ("event_name", true) => &mut f.event_name,
@@ -167,7 +173,7 @@ fn read_event<'a>(
         return Err(LineError::new(reason, doc.root_column()));
     };
     let root_start = doc.root_column().map_or(0, |c| c - 1);
-    let top = Fields::collect(members, true);
+    let top = Fields::collect(members, true, |_| {});
 
     let Some(props) = top.properties else {
         return Err(LineError::new("missing `properties`", None));
@@ -179,7 +185,12 @@ fn read_event<'a>(
     let Some((properties, props_start)) = doc.root_member_text(props) else {
         return Err(LineError::new("could not locate `properties` in the line", None));
     };
-    let inner = Fields::collect(props_members, false);
+    let mut hits = typed.as_ref().map(|_| TypedHits::default());
+    let inner = Fields::collect(props_members, false, |m| {
+        if let (Some(hits), Some((typed, _))) = (hits.as_mut(), typed.as_ref()) {
+            hits.see(typed, m);
+        }
+    });
 
     let pipelines = format == LineFormat::Pipelines;
 
@@ -226,10 +237,8 @@ fn read_event<'a>(
         |m: Option<Member<'_>>| m.and_then(|m| doc.number(m.value)).and_then(time::number_to_ms);
 
     // Last, so that a line that fails appends no typed value either.
-    if let Some((typed, columns)) = typed
-        && let Some(members) = doc.members(props.value)
-    {
-        columns.append_row(typed, doc, members, props_start);
+    if let (Some((_, columns)), Some(hits)) = (typed, hits) {
+        columns.append_row(doc, &hits, props_start);
     }
 
     Ok(EventRecord {

@@ -249,6 +249,24 @@ pub fn events_schema_with(typed: &TypedProperties) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The members of one `properties` object holding the typed keys (the first of each).
+#[derive(Default)]
+pub(crate) struct TypedHits<'s> {
+    found: [Option<Member<'s>>; MAX_TYPED_PROPERTIES],
+}
+
+impl<'s> TypedHits<'s> {
+    /// Notes `m` if its key is typed and not seen before (the JSON functions read the first).
+    #[inline]
+    pub(crate) fn see(&mut self, typed: &TypedProperties, m: Member<'s>) {
+        if let Some(i) = typed.position(m.key)
+            && self.found[i].is_none()
+        {
+            self.found[i] = Some(m);
+        }
+    }
+}
+
 /// One builder per typed column.
 pub(crate) struct TypedColumns {
     capacity: Capacity,
@@ -275,32 +293,15 @@ impl TypedColumns {
         Self { capacity, columns }
     }
 
-    /// Appends one row: the values of `typed`'s keys among `members` (the members of the
-    /// `properties` object whose text starts at byte `obj` of the line).
+    /// Appends one row: the values `hits` found among the members of the `properties` object
+    /// whose text starts at byte `obj` of the line.
     pub(crate) fn append_row<'s>(
         &mut self,
-        typed: &TypedProperties,
         doc: &Doc<'_, 's, '_>,
-        members: impl Iterator<Item = Member<'s>>,
+        hits: &TypedHits<'s>,
         obj: usize,
     ) {
-        if self.columns.is_empty() {
-            return;
-        }
-        let mut found: [Option<Member<'s>>; MAX_TYPED_PROPERTIES] = [None; MAX_TYPED_PROPERTIES];
-        let mut missing = self.columns.len();
-        for m in members {
-            if let Some(i) = typed.position(m.key)
-                && found[i].is_none()
-            {
-                found[i] = Some(m);
-                missing -= 1;
-                if missing == 0 {
-                    break;
-                }
-            }
-        }
-        for (column, m) in self.columns.iter_mut().zip(found) {
+        for (column, m) in self.columns.iter_mut().zip(hits.found) {
             match column {
                 TypedColumn::Text(b) => {
                     b.append_option(m.and_then(|m| text(doc, m, obj)).as_deref())
@@ -351,7 +352,9 @@ pub fn typed_columns_of(
         let appended = parser.parse(text.as_bytes(), |doc| {
             let obj = crate::scan::skip_ws(text.as_bytes(), 0);
             let members = doc.members(crate::parse::ROOT).ok_or_else(not_an_object)?;
-            columns.append_row(typed, doc, members, obj);
+            let mut hits = TypedHits::default();
+            members.for_each(|m| hits.see(typed, m));
+            columns.append_row(doc, &hits, obj);
             Ok(())
         });
         if appended.is_err() {

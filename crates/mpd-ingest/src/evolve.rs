@@ -56,6 +56,7 @@ pub async fn rewrite_events(
     let days = partition_days(store, table).await?;
 
     let mut writer = events_writer(store, table, WriteMode::Replace, typed).await?;
+    let schema = mpd_decode::events_schema_with(typed);
     let mut rows = 0u64;
     for day in &days {
         let query = format!(
@@ -65,7 +66,7 @@ pub async fn rewrite_events(
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| Error::from(mpd_store::Error::from_datafusion(e)))?;
             rows += batch.num_rows() as u64;
-            let batch = with_typed_columns(batch, typed)?;
+            let batch = with_typed_columns(batch, typed, &schema)?;
             if let Err(error) = writer.write(batch).await {
                 let _ = writer.abort().await;
                 return Err(error.into());
@@ -135,7 +136,11 @@ async fn partition_days(store: &Store, table: &str) -> Result<Vec<String>> {
 }
 
 /// `batch` (the base event columns) with `typed`'s columns appended.
-fn with_typed_columns(batch: RecordBatch, typed: &TypedProperties) -> Result<RecordBatch> {
+fn with_typed_columns(
+    batch: RecordBatch,
+    typed: &TypedProperties,
+    schema: &Schema,
+) -> Result<RecordBatch> {
     let properties = batch.column_by_name("properties").ok_or_else(|| Error::Column {
         table: None,
         column: "properties".to_owned(),
@@ -145,7 +150,6 @@ fn with_typed_columns(batch: RecordBatch, typed: &TypedProperties) -> Result<Rec
     let properties = utf8(properties, "properties")?;
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     columns.extend(mpd_decode::typed_columns_of(typed, &properties));
-    let schema = mpd_decode::events_schema_with(typed);
     // The stream may carry string views: the writer casts to the table's types.
     let fields: Vec<_> = schema
         .fields()

@@ -162,4 +162,41 @@ mod tests {
         }
         assert!(store.schema("rejected_duplicates").await.is_err(), "no audit table here");
     }
+
+    /// The decoder writes the typed columns' metadata and the store's SQL reads it: two crates
+    /// that may not depend on each other share these names, so this checks they agree.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_store_rewrites_json_reads_of_the_columns_the_decoder_writes() {
+        assert_eq!(mpd_decode::PROPERTY_METADATA_KEY, mpd_store::PROPERTY_METADATA_KEY);
+        assert_eq!(mpd_decode::KIND_METADATA_KEY, mpd_store::KIND_METADATA_KEY);
+        let typed = TypedProperties::new(vec![
+            TypedProperty::new("$browser", PropertyKind::Text),
+            TypedProperty::new("amount", PropertyKind::Float),
+        ])
+        .expect("valid");
+        let mut builder = EventBatchBuilder::with_typed(
+            LineFormat::Export,
+            TimeCorrection::None,
+            0,
+            8,
+            typed.clone(),
+        );
+        let line = r#"{"event":"E","properties":{"time":1700000000,"$browser":"Edge","amount":2}}"#;
+        builder.push_line(line.as_bytes()).expect("valid line");
+        let store = Store::open(StoreMode::InMemory).await.expect("store");
+        let mut writer =
+            events_writer(&store, "events", WriteMode::Create, &typed).await.expect("writer");
+        writer.write(builder.finish().expect("a row")).await.expect("write");
+        writer.commit(CommitInfo::new("test").to_metadata()).await.expect("commit");
+        for (query, column) in [
+            ("SELECT properties->>'$browser' FROM events", "prop_browser"),
+            ("SELECT json_get_float(properties, 'amount') FROM events", "prop_amount"),
+        ] {
+            let plan = store.sql(&format!("EXPLAIN {query}")).await.expect("explain");
+            let text = arrow_cast::pretty::pretty_format_batches(&plan.batches).expect("text");
+            let scan = text.to_string();
+            let scan = scan.lines().find(|l| l.contains("TableScan")).unwrap_or_default();
+            assert!(scan.contains(&format!("projection=[{column}]")), "{query}: {scan}");
+        }
+    }
 }

@@ -47,11 +47,12 @@ impl Tree {
                 .iter()
                 .any(|f| [EVENTS_DIR, PEOPLE_DIR, IDENTITY_DIR].contains(&last_segment(f)))
         };
-        if is_project(&bucket.folders(&root).await?) {
+        let folders = bucket.folders(&root).await?;
+        if is_project(&folders) {
             return Ok(Tree::Bucket { bucket, prefix: root });
         }
         let mut projects = Vec::new();
-        for folder in bucket.folders(&root).await? {
+        for folder in folders {
             if is_project(&bucket.folders(&folder).await?) {
                 projects.push(folder);
             }
