@@ -4,8 +4,8 @@
 //!
 //! The tests find it through the standard AWS variables (what a user's mpd reads too) plus
 //! `MPD_TEST_S3_BUCKET`; without that variable they say loudly that they skipped. The same
-//! virtualenv has the Python `deltalake` package (`MPD_TEST_PYTHON`), another reader of the
-//! tables mpd writes to the bucket.
+//! virtualenv has the Python `deltalake` package, Polars and DuckDB (`MPD_TEST_PYTHON`), other
+//! readers of the tables mpd writes to the bucket.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,10 +16,19 @@ use anyhow::{Context, Result, bail};
 
 /// The bucket the tests use (each test writes under a prefix of its own).
 const BUCKET: &str = "mpd-test";
-/// The server, and the Delta Lake reader the tests check mpd's tables with from the bucket.
-/// (and the Azure client that creates the Azure emulator's test container).
-const PACKAGES: [&str; 3] =
-    ["moto[server]==5.2.6", "deltalake==1.6.6", "azure-storage-blob==12.31.1"];
+/// The server; the Delta Lake readers the tests check mpd's tables with from the bucket
+/// (`deltalake`, Polars, and DuckDB with its `delta` and `httpfs` extensions from PyPI, whose
+/// versions must equal DuckDB's); and the Azure client that creates the Azure emulator's test
+/// container.
+const PACKAGES: [&str; 7] = [
+    "moto[server]==5.2.6",
+    "deltalake==1.6.6",
+    "polars==2.1.0",
+    "duckdb==1.5.5",
+    "duckdb-extension-httpfs==1.5.5",
+    "duckdb-extension-delta==1.5.5",
+    "azure-storage-blob==12.31.1",
+];
 
 /// A running S3 server; stopped (the process this started, by its id) when dropped.
 pub(crate) struct S3Emulator {

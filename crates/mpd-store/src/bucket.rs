@@ -31,6 +31,8 @@ pub struct ObjectInfo {
     pub key: String,
     /// Bytes.
     pub size: u64,
+    /// The entity tag, which changes when the object is rewritten (when the store gives one).
+    pub etag: Option<String>,
 }
 
 impl Bucket {
@@ -79,7 +81,11 @@ impl Bucket {
             .map_err(|e| self.error(prefix, e))?;
         Ok(listed
             .into_iter()
-            .map(|meta| ObjectInfo { key: meta.location.to_string(), size: meta.size })
+            .map(|meta| ObjectInfo {
+                key: meta.location.to_string(),
+                size: meta.size,
+                etag: meta.e_tag,
+            })
             .collect())
     }
 
@@ -103,11 +109,10 @@ impl Bucket {
     /// # Errors
     ///
     /// [`Error::Io`] when the object cannot be read.
-    pub async fn get(&self, key: &str) -> Result<Vec<u8>> {
+    pub async fn get(&self, key: &str) -> Result<bytes::Bytes> {
         let location = ObjectPath::from(key);
         let object = self.store.get(&location).await.map_err(|e| self.error(key, e))?;
-        let bytes = object.bytes().await.map_err(|e| self.error(key, e))?;
-        Ok(bytes.to_vec())
+        object.bytes().await.map_err(|e| self.error(key, e))
     }
 
     fn error(&self, key: &str, error: object_store::Error) -> Error {

@@ -43,8 +43,8 @@ fn main() {
                 concurrent::two_syncs_at_once_on(kind).map_err(Into::into)
             }));
     }
-    trials.push(libtest_mimic::Trial::test("s3-table-read-by-python-deltalake", || {
-        foreign_reader::python_deltalake_reads_the_bucket().map_err(Into::into)
+    trials.push(libtest_mimic::Trial::test("s3-table-read-by-deltalake-polars-duckdb", || {
+        foreign_reader::other_engines_read_the_bucket().map_err(Into::into)
     }));
     trials.push(libtest_mimic::Trial::test("import-pipelines-from-a-bucket", || {
         pipelines_bucket::import_pipelines_from_a_bucket().map_err(Into::into)

@@ -104,9 +104,9 @@ impl Workspace {
         let store = self.store().await?;
         let _lock = store.lock_for_writing("import export")?;
         let imported = ledger::ingested(store).await?;
-        let (new, skipped): (Vec<Dump>, Vec<Dump>) = dumps.into_iter().partition(|d| {
-            d.ledger.as_ref().is_none_or(|e| !imported.contains(&(e.path.clone(), e.size)))
-        });
+        let (new, skipped): (Vec<Dump>, Vec<Dump>) = dumps
+            .into_iter()
+            .partition(|d| d.ledger.as_ref().is_none_or(|e| !imported.has_read(e)));
         let sync_id = next_sync_id(store, EVENTS_TABLE).await?;
         let mut report = DumpImportReport {
             files: new.iter().map(|d| d.name.clone()).collect(),
@@ -299,7 +299,7 @@ fn list_dumps(source: &DumpSource) -> Result<Vec<Dump>> {
                 .map_err(|e| Error::Unreadable(format!("cannot read {}: {e}", file.display())))?
                 .len();
             let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
-            let entry = LedgerEntry { path: key.display().to_string(), size };
+            let entry = LedgerEntry { path: key.display().to_string(), size, etag: None };
             Ok(Dump { name: file, ledger: Some(entry) })
         })
         .collect()

@@ -1,14 +1,14 @@
 //! The JSON-pipelines tree, in a folder or in a bucket (`s3://bucket/<project_id>/…`, where
 //! Mixpanel delivers it): which files there are, which are new, and their bytes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use mpd_store::Bucket;
 
+use super::ledger::{Ledger, LedgerEntry};
 use crate::error::{Error, Result};
-use crate::source::FileChunks;
 
 pub(crate) const EVENTS_DIR: &str = "mp_master_event";
 pub(crate) const PEOPLE_DIR: &str = "mp_people_data";
@@ -22,6 +22,8 @@ pub(crate) struct PipelineFile {
     /// Where its bytes are: a local path, or a key of the tree's bucket.
     pub(crate) path: PathBuf,
     pub(crate) size: u64,
+    /// The object's entity tag, for a file in a bucket.
+    pub(crate) etag: Option<String>,
 }
 
 /// Where a pipelines tree lives.
@@ -30,6 +32,13 @@ pub(crate) enum Tree {
     Folder(PathBuf),
     /// A project prefix of a bucket (without the surrounding `/`).
     Bucket { bucket: Bucket, prefix: String },
+}
+
+impl PipelineFile {
+    /// How the ledger records the file.
+    pub(crate) fn ledger_entry(&self) -> LedgerEntry {
+        LedgerEntry { path: self.relative.clone(), size: self.size, etag: self.etag.clone() }
+    }
 }
 
 impl Tree {
@@ -108,25 +117,11 @@ impl Tree {
                 relative: object.key.strip_prefix(&base).unwrap_or(&object.key).to_owned(),
                 path: PathBuf::from(&object.key),
                 size: object.size,
+                etag: object.etag,
             })
             .collect();
         files.sort();
         Ok(files)
-    }
-
-    /// The bytes of `file`, a chunk at a time (an object is fetched whole, into memory).
-    pub(crate) async fn chunks(&self, file: &PipelineFile) -> Result<FileChunks> {
-        match self {
-            Tree::Folder(_) => FileChunks::open(&file.path),
-            Tree::Bucket { bucket, .. } => {
-                let key = file.path.to_string_lossy();
-                let bytes = bucket.get(&key).await?;
-                FileChunks::from_reader(
-                    PathBuf::from(bucket.url_of(&key)),
-                    Box::new(std::io::Cursor::new(bytes)),
-                )
-            }
-        }
     }
 }
 
@@ -200,7 +195,7 @@ pub(crate) fn data_files(project: &Path, dataset: &str) -> Result<Vec<PipelineFi
                     .map(|c| c.as_os_str().to_string_lossy())
                     .collect::<Vec<_>>()
                     .join("/");
-                files.push(PipelineFile { relative, path, size });
+                files.push(PipelineFile { relative, path, size, etag: None });
             }
         }
     }
@@ -208,12 +203,10 @@ pub(crate) fn data_files(project: &Path, dataset: &str) -> Result<Vec<PipelineFi
     Ok(files)
 }
 
-/// Files not in the ledger (a file whose size changed is read again; dedup absorbs it).
-pub(crate) fn new_files(
-    files: Vec<PipelineFile>,
-    ingested: &HashSet<(String, u64)>,
-) -> Vec<PipelineFile> {
-    files.into_iter().filter(|f| !ingested.contains(&(f.relative.clone(), f.size))).collect()
+/// Files not in the ledger (a file whose size or entity tag changed is read again; dedup
+/// absorbs it).
+pub(crate) fn new_files(files: Vec<PipelineFile>, ingested: &Ledger) -> Vec<PipelineFile> {
+    files.into_iter().filter(|f| !ingested.has_read(&f.ledger_entry())).collect()
 }
 
 /// Event files grouped by their day folder (`YYYY/MM/DD`), days in order.
@@ -260,17 +253,39 @@ mod tests {
         assert_eq!(folder_project_id(Path::new("bucket/0")), None);
     }
 
-    #[test]
-    fn ingested_files_are_skipped_unless_their_size_changed() {
-        let file = |name: &str, size| PipelineFile {
+    fn file(name: &str, size: u64, etag: Option<&str>) -> PipelineFile {
+        PipelineFile {
             relative: name.to_owned(),
             path: PathBuf::from(name),
             size,
-        };
-        let ingested = HashSet::from([("a".to_owned(), 10)]);
-        let left = new_files(vec![file("a", 10), file("a2", 10), file("b", 11)], &ingested);
+            etag: etag.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn ingested_files_are_skipped_unless_their_size_changed() {
+        let ingested: Ledger = [file("a", 10, None).ledger_entry()].into_iter().collect();
+        let left = new_files(
+            vec![file("a", 10, None), file("a2", 10, None), file("b", 11, None)],
+            &ingested,
+        );
         assert_eq!(left.iter().map(|f| f.relative.as_str()).collect::<Vec<_>>(), ["a2", "b"]);
-        let changed = new_files(vec![file("a", 12)], &ingested);
+        let changed = new_files(vec![file("a", 12, None)], &ingested);
         assert_eq!(changed.len(), 1);
+    }
+
+    #[test]
+    fn an_object_rewritten_at_the_same_size_is_read_again() {
+        let ingested: Ledger =
+            [file("a", 10, Some("\"v1\"")).ledger_entry(), file("old", 5, None).ledger_entry()]
+                .into_iter()
+                .collect();
+        let same = new_files(vec![file("a", 10, Some("\"v1\""))], &ingested);
+        assert!(same.is_empty());
+        let rewritten = new_files(vec![file("a", 10, Some("\"v2\""))], &ingested);
+        assert_eq!(rewritten.len(), 1);
+        // A row from before tags were kept matches on path and size.
+        let untagged_row = new_files(vec![file("old", 5, Some("\"v9\""))], &ingested);
+        assert!(untagged_row.is_empty());
     }
 }

@@ -9,6 +9,7 @@
 //! dataset replaces the table (identity keeps the mappings derived from events beside it).
 
 pub(crate) mod export;
+mod fetch_ahead;
 mod files;
 mod ledger;
 
@@ -22,6 +23,7 @@ use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use mpd_store::{Store, TableWriter, WriteMode};
 
+use self::fetch_ahead::FileReader;
 use self::files::{EVENTS_DIR, IDENTITY_DIR, PEOPLE_DIR, PipelineFile};
 use crate::error::{Error, Result};
 use crate::report::Reporter;
@@ -90,6 +92,8 @@ pub(crate) async fn import_pipelines(
     report.event_files_read = new_events.len() as u64;
     report.event_files_skipped = total - report.event_files_read;
     let groups = files::by_day(new_events);
+    // Objects of the next days are fetched while a day is decoded and committed.
+    let mut reader = FileReader::new(&tree, groups.values().flatten().cloned().collect());
     reporter.started("pipelines files", groups.len() as u64);
     let exists = store.exists(EVENTS_TABLE).await?;
     let sync_id = next_sync_id(store, EVENTS_TABLE).await?;
@@ -112,7 +116,8 @@ pub(crate) async fn import_pipelines(
             .await?
             .expect_version(read_version);
         let read =
-            read_events(&tree, &group, sync_id, &mut ingest, &mut writer, &mut quarantine).await;
+            read_events(&mut reader, &group, sync_id, &mut ingest, &mut writer, &mut quarantine)
+                .await;
         let records = match read {
             Ok(records) => records,
             Err(error) => {
@@ -167,7 +172,7 @@ pub(crate) async fn import_pipelines(
 
 /// Reads a day folder's event files into the writer through the dedup; returns the records.
 async fn read_events(
-    tree: &files::Tree,
+    reader: &mut FileReader,
     group: &[PipelineFile],
     sync_id: i64,
     ingest: &mut Ingest<'_>,
@@ -185,7 +190,7 @@ async fn read_events(
     let mut records = 0;
     for file in group {
         let mut batches = Vec::new();
-        let chunks = tree.chunks(file).await?;
+        let chunks = reader.chunks(file).await?;
         let bad = crate::source::decode_chunks(chunks, &mut decoder, |b| batches.push(b))?;
         records += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         for batch in batches {
@@ -278,8 +283,9 @@ where
 {
     let mut decoder = mpd_decode::StreamDecoder::with_builder(builder);
     let mut batches = Vec::new();
+    let mut reader = FileReader::new(tree, files.to_vec());
     for file in files {
-        let chunks = tree.chunks(file).await?;
+        let chunks = reader.chunks(file).await?;
         let bad = crate::source::decode_chunks(chunks, &mut decoder, |b| batches.push(b))?;
         record_bad(quarantine, file, &bad)?;
     }
@@ -324,7 +330,7 @@ fn keep_first_unerased(
 }
 
 fn ledger_entries(files: &[PipelineFile]) -> Vec<ledger::LedgerEntry> {
-    files.iter().map(|f| ledger::LedgerEntry { path: f.relative.clone(), size: f.size }).collect()
+    files.iter().map(PipelineFile::ledger_entry).collect()
 }
 
 fn record_bad(
