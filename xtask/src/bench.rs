@@ -25,12 +25,17 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     if args.first().map(String::as_str) == Some("sql") {
         return crate::sql_bench::run(runner, &args[1..]);
     }
+    if args.first().map(String::as_str) == Some("python") {
+        return crate::python_bench::run(runner, &args[1..]);
+    }
     if !(1..=28).contains(&days) {
         bail!("--days must be between 1 and 28 (the benchmark streams days of February 2024)");
     }
     match args.first().map(String::as_str) {
         Some("stream") => {}
-        other => bail!("unknown benchmark {other:?}: available: stream, ingest, sql, incremental"),
+        other => bail!(
+            "unknown benchmark {other:?}: available: stream, ingest, sql, python, incremental"
+        ),
     }
     runner.run(cargo().args(["build", "--release", "-p", "mpd-cli", "-p", "mpd-testkit"]))?;
     if runner.explain() {

@@ -7,6 +7,8 @@ mod bench;
 mod gen_events;
 mod incremental;
 mod ingest;
+mod python_bench;
+mod python_suite;
 mod s3_emulator;
 mod sql_bench;
 mod tidy;
@@ -58,13 +60,15 @@ fn print_usage() {
         "usage: cargo xtask [--explain] TASK\n\
          tasks:\n  \
          ci            fmt check, clippy -D warnings, tidy, the whole test suite (what .ci/run runs)\n  \
-         test [ARGS]   the whole test suite (unit, integration, e2e) with cargo nextest\n  \
+         test [ARGS]   the whole test suite (unit, integration, e2e with cargo nextest; the Python module's pytest suite when no ARGS)\n  \
          soak [--cases N]  the property tests with fresh random cases (default 20000 each)\n  \
          e2e [--case NAME] [--accept]  only the CLI end-to-end cases; --accept updates snapshots\n  \
          tidy          check crate layering and dependency rules\n  \
          bench stream [--events-per-day N] [--days D]  streaming throughput against the mock (release build)\n  \
          bench ingest [--events N] [--repeat N] [--only TOOL]  DuckDB vs mpd import export and fetch, same file (release build)\n  \
          bench sql [--events N] [--repeat N]  DuckDB in-process vs mpd query sql on the same events (release build)\n  \
+         bench python [--events N] [--repeat N]  a whole table into Polars: the module's Arrow stream vs Parquet file + read_parquet (release build)
+  \
          bench incremental [--events-per-day N] [--repeat N] [--keep DIR]  1-day sync cost, 365-day vs 7-day store\n  \
          demo          run `mpd demo`\n  \
          mock [ARGS]   run the mock Mixpanel server"
@@ -145,6 +149,10 @@ fn test(runner: &Runner, extra: &[String], proptest_seed: Option<&str>) -> Resul
     if has_nextest() {
         // nextest does not run doctests.
         runner.run(cargo().args(["test", "--workspace", "--doc"]))?;
+    }
+    // The Python module's pytest suite, with the whole suite (not with a subset's arguments).
+    if extra.is_empty() {
+        python_suite::run(runner, &target)?;
     }
     Ok(())
 }

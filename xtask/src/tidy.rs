@@ -13,7 +13,7 @@ use crate::{Runner, cargo};
 const LEAVES: [&str; 5] = ["mpd-config", "mpd-api", "mpd-decode", "mpd-store", "mpd-where"];
 
 /// External crates that belong to exactly one of our crates (plus the test kit and xtask where noted).
-const OWNED: [(&str, &[&str]); 14] = [
+const OWNED: [(&str, &[&str]); 15] = [
     ("datafusion", &["mpd-store"]),
     ("datafusion-functions-json", &["mpd-store"]),
     ("deltalake", &["mpd-store"]),
@@ -28,6 +28,7 @@ const OWNED: [(&str, &[&str]); 14] = [
     ("tracing-subscriber", &["mpd-cli"]),
     ("indicatif", &["mpd-cli"]),
     ("anyhow", &["mpd-cli", "xtask"]),
+    ("pyo3", &["mpd-python"]),
 ];
 
 #[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
@@ -191,6 +192,13 @@ fn check(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
                 problems.push(format!("mpd-cli must reach {dep} through mpd-service"));
             }
         }
+        if package == "mpd-python" {
+            // A front like the CLI: the use cases through the facade, and the CLI itself for
+            // the `mpd` command a Python install provides.
+            for dep in ours.iter().filter(|d| !["mpd-service", "mpd-cli"].contains(&d.as_str())) {
+                problems.push(format!("mpd-python must reach {dep} through mpd-service"));
+            }
+        }
         for (external, owners) in OWNED {
             if package_deps.iter().any(|d| d == external) && !owners.contains(&package.as_str()) {
                 problems.push(format!(
@@ -223,6 +231,14 @@ mod tests {
     fn the_cli_reaching_past_the_service_is_reported() {
         let problems = check(&deps(&[("mpd-cli", &["mpd-service", "mpd-store"])]));
         assert_eq!(problems, vec!["mpd-cli must reach mpd-store through mpd-service".to_owned()]);
+    }
+
+    #[test]
+    fn the_python_module_reaching_past_the_service_is_reported() {
+        let problems = check(&deps(&[("mpd-python", &["mpd-service", "mpd-cli", "mpd-store"])]));
+        assert_eq!(problems, vec!["mpd-python must reach mpd-store through mpd-service"]);
+        let problems = check(&deps(&[("mpd-service", &["pyo3"])]));
+        assert_eq!(problems.len(), 1);
     }
 
     #[test]
@@ -286,6 +302,7 @@ mod tests {
             ("mpd-live", &["mpd-api"]),
             ("mpd-ingest", &["mpd-store", "mpd-decode"]),
             ("mpd-api", &["hyper-rustls"]),
+            ("mpd-python", &["mpd-service", "mpd-cli", "pyo3"]),
         ]));
         assert!(problems.is_empty(), "{problems:?}");
     }

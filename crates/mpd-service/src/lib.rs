@@ -75,7 +75,7 @@ pub use mpd_live::result::{
     SavedReport, SegmentationResult, Series, Source, TimeSeries, TopEvent, bucket_day,
     serialize_number,
 };
-pub use mpd_store::CommitInfo;
+pub use mpd_store::{CommitInfo, QueryResult};
 pub use mpd_store::{CompactSummary, VacuumSummary};
 pub use report::{Reporter, SilentReporter};
 pub use stream::{

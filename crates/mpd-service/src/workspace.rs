@@ -261,6 +261,12 @@ impl Workspace {
         crate::local::sql(self, query).await
     }
 
+    /// Runs a read-only SQL query over the store; the rows as Arrow batches, for handing to
+    /// another engine without a copy (the Python module's Arrow stream).
+    pub async fn sql_arrow(&self, query: &str) -> Result<mpd_store::QueryResult> {
+        Ok(self.store().await?.sql(query).await?)
+    }
+
     /// Runs a query and writes its rows to a `.parquet`, `.csv` or `.jsonl` file.
     pub async fn sql_to_file(&self, query: &str, path: &Path) -> Result<FileExport> {
         crate::local::sql_to_file(self, query, path).await

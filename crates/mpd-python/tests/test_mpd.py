@@ -1,0 +1,167 @@
+"""The `mpd` Python module against the mock Mixpanel server: what a notebook user does (sync,
+SQL into Polars, pandas, pyarrow and DuckDB, live and local queries, errors, streaming,
+Ctrl-C) and the `mpd` command the package installs, whose numbers must match."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import duckdb
+import pandas
+import polars
+import pyarrow
+import pytest
+
+import mpd
+from conftest import FIRST_DAY
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """The `mpd` command of this Python install (`python -m mpd`), in the test's environment."""
+    return subprocess.run([sys.executable, "-m", "mpd", *args], capture_output=True, text=True)
+
+
+def cli_count(sql: str) -> int:
+    done = cli("query", "sql", sql, "-f", "csv")
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.splitlines()[1])
+
+
+def test_a_sync_is_queried_from_polars_pandas_pyarrow_and_duckdb_with_the_cli_numbers(env):
+    with mpd.Workspace() as ws:
+        report = ws.sync("events", from_date=FIRST_DAY)
+        assert report["events"]["written"] > 0
+        truth = cli_count("SELECT count(*) FROM events")
+        assert report["events"]["written"] == truth
+
+        result = ws.sql("SELECT event_name, count(*) AS n FROM events GROUP BY 1 ORDER BY 1")
+        frame = polars.DataFrame(result)
+        assert frame["n"].sum() == truth
+        assert pyarrow.table(result).column("n").to_pylist() == frame["n"].to_list()
+        assert int(result.to_pandas()["n"].sum()) == truth
+        assert duckdb.sql("SELECT sum(n) FROM result").fetchone()[0] == truth
+        assert ws.sql_scalar("SELECT count(*) FROM events") == truth
+        assert result.num_rows == len(result) == frame.height
+        assert result.columns == ["event_name", "n"]
+        # The batches are shared, not moved: the same result can be handed over again.
+        assert polars.DataFrame(result).equals(frame)
+
+        names = [t["name"] for t in ws.tables()]
+        assert "events" in names
+        assert ws.history("events", 1)[0]["command"] == "sync events"
+
+
+def test_the_full_table_reaches_polars_with_its_types(env):
+    with mpd.Workspace() as ws:
+        ws.sync("events", from_date=FIRST_DAY)
+        frame = polars.DataFrame(ws.sql("SELECT * FROM events"))
+        assert frame.height == cli_count("SELECT count(*) FROM events")
+        assert frame.schema["time"] == polars.Datetime("us", "UTC")
+        assert frame.schema["date"] == polars.Date
+
+
+def test_a_live_query_and_its_local_twin_agree_and_say_who_answered(env):
+    with mpd.Workspace() as ws:
+        ws.sync("events", from_date=FIRST_DAY)
+        live = ws.segmentation("Purchase", "2024-03-01", "2024-03-05")
+        local = ws.segmentation("Purchase", "2024-03-01", "2024-03-05", local=True)
+        assert (live.source, local.source) == ("live", "local")
+        assert live.total == local.total > 0
+        assert local.df["value"].sum() == local.total
+        assert set(local.df.columns) == {"date", "series", "value"}
+        assert local.to_dict()["event"] == "Purchase"
+        counts = ws.event_counts(["Purchase", "Login"], "2024-03-01", "2024-03-05", local=True)
+        assert set(counts.df["series"]) <= {"Purchase", "Login"}
+        assert "Purchase" in ws.list_events()
+
+
+def test_errors_are_the_cli_classes_with_the_cli_messages(env, monkeypatch):
+    with mpd.Workspace() as ws:
+        with pytest.raises(mpd.InvalidArgumentError) as raised:
+            ws.sql("SELECT * FROM no_such_table")
+    done = cli("query", "sql", "SELECT * FROM no_such_table")
+    assert done.returncode == 3
+    assert f"error: {raised.value}" in done.stderr
+    assert isinstance(raised.value, mpd.MpdError)
+
+    monkeypatch.setenv("MP_SECRET", "wrong")
+    with mpd.Workspace() as ws, pytest.raises(mpd.AuthError) as refused:
+        ws.list_events()
+    assert "refused the credentials" in str(refused.value)
+
+    with pytest.raises(mpd.InvalidArgumentError, match="after to_date"):
+        mpd.Workspace().segmentation("Purchase", "2024-03-05", "2024-03-01")
+
+
+def test_streamed_events_arrive_once_even_when_requests_fail(env, mock):
+    expected = cli("fetch", "events", "--from", "2024-03-01", "--to", "2024-03-03", "--stdout")
+    assert expected.returncode == 0, expected.stderr
+    lines = expected.stdout.splitlines()
+    # Each first request of a day is cut halfway; the retried day must not repeat an event.
+    mock.faults({"disconnect": {"days": "all", "attempts": 1}})
+    stream = mpd.Workspace().stream_events("2024-03-01", "2024-03-03")
+    events = list(stream)
+    assert len(events) == len(lines) > 0
+    canonical = lambda event: json.dumps(event, sort_keys=True)  # noqa: E731
+    assert sorted(map(canonical, events)) == sorted(canonical(json.loads(l)) for l in lines)
+    assert stream.summary["records"] == len(lines)
+
+
+def test_ctrl_c_during_a_sync_raises_keyboard_interrupt_and_leaves_the_store_intact(env, mock):
+    mock.faults({"slow_first_byte_ms": 300})
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import sys, mpd
+                ws = mpd.Workspace()
+                def progress(event, info):
+                    if event == "days_finished":
+                        print("committed", flush=True)
+                try:
+                    ws.sync("events", from_date="2024-02-10", workers=1, progress=progress)
+                except KeyboardInterrupt:
+                    print("interrupted", flush=True)
+                    sys.exit(130)
+                print("finished", flush=True)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "committed"
+    child.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == 130, out
+    assert "interrupted" in out
+    assert time.monotonic() - sent < 5, "the interrupt took effect within seconds"
+
+    mock.faults({})
+    with mpd.Workspace() as ws:
+        # Whatever was committed before the interrupt reads back; nothing half-written shows.
+        if "events" in [t["name"] for t in ws.tables()]:
+            ws.sql_scalar("SELECT count(*) FROM events")
+        ws.sync("events", from_date="2024-02-10")
+        resumed = ws.sql_scalar("SELECT count(*) FROM events")
+        keys = ws.sql_scalar("SELECT count(DISTINCT (insert_id, time)) FROM events")
+    fresh_store = env["HOME"] + "/fresh"
+    with mpd.Workspace(store=fresh_store) as fresh:
+        fresh.sync("events", from_date="2024-02-10")
+        truth = fresh.sql_scalar("SELECT count(*) FROM events")
+    assert resumed == keys == truth
+
+
+def test_the_package_installs_the_mpd_command(env):
+    done = cli("--version")
+    assert done.returncode == 0
+    assert mpd.__version__ in done.stdout
+    assert cli("no-such-command").returncode == 3
