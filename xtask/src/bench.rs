@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{Runner, cargo, project_root, take_value};
+use crate::{Runner, cargo, take_value};
 
 #[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
 pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
@@ -41,8 +41,7 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     if runner.explain() {
         return Ok(());
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| project_root().join("target"), std::path::PathBuf::from);
+    let target = crate::target_dir();
     let bin = target.join("release");
     let mut mock = Command::new(bin.join("mpd-mock"))
         .args(["--port", "0", "--events-per-day", &events_per_day.to_string()])
@@ -166,6 +165,17 @@ pub(crate) struct Usage {
     pub(crate) user: f64,
     pub(crate) system: f64,
     pub(crate) peak_rss_kb: i64,
+}
+
+/// `--events N` (default 1M) and `--repeat N` (default 5), the only arguments of `bench TASK`.
+pub(crate) fn events_and_repeat(args: &[String], task: &str) -> Result<(u64, u32)> {
+    let mut args = args.to_vec();
+    let events: u64 = take_value(&mut args, "--events").map_or(Ok(1_000_000), |v| v.parse())?;
+    let repeat: u32 = take_value(&mut args, "--repeat").map_or(Ok(5), |v| v.parse())?;
+    if let Some(extra) = args.first() {
+        bail!("unknown argument {extra:?}: bench {task} takes --events N, --repeat N");
+    }
+    Ok((events, repeat))
 }
 
 /// Reads `child`'s stdout to the end, waits for it, and returns its exit code, its usage and

@@ -34,8 +34,7 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     if let Some(extra) = args.first() {
         bail!("unknown argument {extra:?}: bench ingest takes --events N, --repeat N, --only TOOL");
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| project_root().join("target"), PathBuf::from);
+    let target = crate::target_dir();
     let work = target.join("bench-ingest");
     runner.run(cargo().args(["build", "--release", "-p", "mpd-cli", "-p", "mpd-testkit"]))?;
     if runner.explain() {

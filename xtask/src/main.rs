@@ -106,8 +106,7 @@ fn test(runner: &Runner, extra: &[String], proptest_seed: Option<&str>) -> Resul
     let emulator = if runner.explain() {
         None
     } else {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| project_root().join("target"), PathBuf::from);
+        let target = crate::target_dir();
         match s3_emulator::S3Emulator::start(&target) {
             Ok(emulator) => Some(emulator),
             Err(error) => {
@@ -121,8 +120,7 @@ fn test(runner: &Runner, extra: &[String], proptest_seed: Option<&str>) -> Resul
     for (key, value) in emulator.iter().flat_map(s3_emulator::S3Emulator::env) {
         suite.env(key, value);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| project_root().join("target"), PathBuf::from);
+    let target = crate::target_dir();
     let azure = match &emulator {
         Some(s3) => match azure_emulator::AzureEmulator::start(&target, s3.python()) {
             Ok(azure) => Some(azure),
@@ -256,6 +254,13 @@ fn has_nextest() -> bool {
 
 /// `cargo run` tells the running xtask where its manifest is; the compile-time path is only a
 /// fallback, since a build shared between checkouts may have been compiled in another one.
+/// The cargo target folder (`CARGO_TARGET_DIR`, else `target/` of the checkout), where the
+/// benchmarks and the test servers keep their inputs and virtualenvs.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| project_root().join("target"), PathBuf::from)
+}
+
 pub(crate) fn project_root() -> PathBuf {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);

@@ -4,28 +4,22 @@
 //! what a user of the CLI does (`mpd query sql ... --output x.parquet`, then
 //! `polars.read_parquet`). Pairs alternate; wall time and peak RSS per pair.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
 use crate::bench::{Usage, wait_with_usage};
-use crate::{Runner, cargo, project_root, take_value};
+use crate::{Runner, cargo, project_root};
 
 const PACKAGES: [&str; 2] = ["maturin==1.10.2", "polars==2.1.0"];
 const QUERY: &str = "SELECT * FROM events";
 
 #[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
 pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
-    let mut args = args.to_vec();
-    let events: u64 = take_value(&mut args, "--events").map_or(Ok(1_000_000), |v| v.parse())?;
-    let repeat: u32 = take_value(&mut args, "--repeat").map_or(Ok(5), |v| v.parse())?;
-    if let Some(extra) = args.first() {
-        bail!("unknown argument {extra:?}: bench python takes --events N, --repeat N");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| project_root().join("target"), PathBuf::from);
+    let (events, repeat) = crate::bench::events_and_repeat(args, "python")?;
+    let target = crate::target_dir();
     runner.run(cargo().args(["build", "--release", "-p", "mpd-cli"]))?;
     let work = target.join("bench-python");
     let venv = work.join("venv");

@@ -6,13 +6,13 @@
 //! (`xtask/bench/duckdb_sql.py`) and times the same questions in its dialect. The answers must
 //! agree.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{Runner, cargo, project_root, take_value};
+use crate::{Runner, cargo, project_root};
 
 /// The questions, as mpd asks them; `xtask/bench/duckdb_sql.py` has DuckDB's wording.
 const QUERIES: [(&str, &str); 5] = [
@@ -65,14 +65,8 @@ struct Measured {
 
 #[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
 pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
-    let mut args = args.to_vec();
-    let events: u64 = take_value(&mut args, "--events").map_or(Ok(1_000_000), |v| v.parse())?;
-    let repeat: u32 = take_value(&mut args, "--repeat").map_or(Ok(5), |v| v.parse())?;
-    if let Some(extra) = args.first() {
-        bail!("unknown argument {extra:?}: bench sql takes --events N, --repeat N");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| project_root().join("target"), PathBuf::from);
+    let (events, repeat) = crate::bench::events_and_repeat(args, "sql")?;
+    let target = crate::target_dir();
     runner.run(cargo().args(["build", "--release", "-p", "mpd-cli"]))?;
     if runner.explain() {
         return Ok(());

@@ -2,6 +2,7 @@
 //! command of the same name, with the same settings, credentials and results (as dicts, the
 //! CLI's `--format json`); SQL returns an Arrow-backed [`SqlResult`].
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,6 +31,19 @@ pub(crate) struct Workspace {
 impl Workspace {
     fn ws(&self) -> Arc<mpd_service::Workspace> {
         Arc::clone(&self.inner)
+    }
+
+    /// Runs `work` on the workspace (GIL released, Ctrl-C honoured) and returns its result as
+    /// the Python value of its JSON.
+    fn answer<T, F, Fut>(&self, py: Python<'_>, work: F) -> PyResult<Py<PyAny>>
+    where
+        T: serde::Serialize + Send,
+        F: FnOnce(Arc<mpd_service::Workspace>) -> Fut + Send,
+        Fut: Future<Output = mpd_service::Result<T>>,
+    {
+        let ws = self.ws();
+        let value = wait(py, move || work(ws))?;
+        to_python(py, &value)
     }
 }
 
@@ -137,9 +151,8 @@ impl Workspace {
         request.dry_run = dry_run;
         request.workers = workers.max(1);
         request.allow_bad_lines = allow_bad_lines;
-        let (ws, progress) = (self.ws(), Progress::new(progress));
-        let report = wait(py, move || async move { ws.sync(&request, &progress).await })?;
-        to_python(py, &report)
+        let progress = Progress::new(progress);
+        self.answer(py, move |ws| async move { ws.sync(&request, &progress).await })
     }
 
     /// Fetches events of the days `from_date`..=`to_date` into a table (`mpd fetch events`),
@@ -167,9 +180,8 @@ impl Workspace {
         selection.workers = workers.max(1);
         let request =
             FetchEventsRequest { table: table.to_owned(), mode: table_mode(mode)?, selection };
-        let (ws, progress) = (self.ws(), Progress::new(progress));
-        let summary = wait(py, move || async move { ws.fetch_events(&request, &progress).await })?;
-        to_python(py, &summary)
+        let progress = Progress::new(progress);
+        self.answer(py, move |ws| async move { ws.fetch_events(&request, &progress).await })
     }
 
     /// Fetches profiles into a table (`mpd fetch profiles`); `mode` is replace (default),
@@ -189,14 +201,11 @@ impl Workspace {
             cohort_id,
             ..StreamProfilesRequest::default()
         };
-        let (ws, progress, table, mode) =
-            (self.ws(), Progress::new(progress), table.to_owned(), table_mode(mode)?);
-        let summary =
-            wait(
-                py,
-                move || async move { ws.fetch_profiles(&table, mode, &request, &progress).await },
-            )?;
-        to_python(py, &summary)
+        let (progress, table, mode) =
+            (Progress::new(progress), table.to_owned(), table_mode(mode)?);
+        self.answer(py, move |ws| async move {
+            ws.fetch_profiles(&table, mode, &request, &progress).await
+        })
     }
 
     /// Imports a JSON-pipelines tree (`mpd import pipelines`): a folder or a bucket URL.
@@ -208,11 +217,10 @@ impl Workspace {
         allow_bad_lines: u64,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let (ws, progress) = (self.ws(), Progress::new(progress));
-        let report = wait(py, move || async move {
+        let progress = Progress::new(progress);
+        self.answer(py, move |ws| async move {
             ws.import_pipelines(&source, allow_bad_lines, &progress).await
-        })?;
-        to_python(py, &report)
+        })
     }
 
     /// Imports raw export dumps (`mpd import export`): a file or a folder of them.
@@ -224,40 +232,31 @@ impl Workspace {
         allow_bad_lines: u64,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let (ws, progress, source) = (self.ws(), Progress::new(progress), DumpSource::Path(source));
-        let report = wait(py, move || async move {
+        let (progress, source) = (Progress::new(progress), DumpSource::Path(source));
+        self.answer(py, move |ws| async move {
             ws.import_export(&source, allow_bad_lines, &progress).await
-        })?;
-        to_python(py, &report)
+        })
     }
 
     /// Erases users from every table (`mpd gdpr delete`), files included.
     fn gdpr_delete(&self, py: Python<'_>, distinct_ids: Vec<String>) -> PyResult<Py<PyAny>> {
-        let ws = self.ws();
-        let report = wait(py, move || async move { ws.gdpr_delete(&distinct_ids).await })?;
-        to_python(py, &report)
+        self.answer(py, move |ws| async move { ws.gdpr_delete(&distinct_ids).await })
     }
 
     /// Every table of the store (`mpd tables list`).
     fn tables(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let ws = self.ws();
-        let tables = wait(py, move || async move { ws.table_list().await })?;
-        to_python(py, &tables)
+        self.answer(py, move |ws| async move { ws.table_list().await })
     }
 
     /// A table's columns and types (`mpd tables schema`).
     fn schema(&self, py: Python<'_>, table: String) -> PyResult<Py<PyAny>> {
-        let ws = self.ws();
-        let columns = wait(py, move || async move { ws.table_schema(&table).await })?;
-        to_python(py, &columns)
+        self.answer(py, move |ws| async move { ws.table_schema(&table).await })
     }
 
     /// A table's commits, newest first (`mpd tables history`).
     #[pyo3(signature = (table, limit=None))]
     fn history(&self, py: Python<'_>, table: String, limit: Option<usize>) -> PyResult<Py<PyAny>> {
-        let ws = self.ws();
-        let history = wait(py, move || async move { ws.table_history(&table, limit).await })?;
-        to_python(py, &history)
+        self.answer(py, move |ws| async move { ws.table_history(&table, limit).await })
     }
 
     // ---- SQL
@@ -325,11 +324,9 @@ impl Workspace {
             count_type: count_type(r#type)?,
             limit,
         };
-        let ws = self.ws();
-        let result = wait(py, move || async move {
+        self.answer(py, move |ws| async move {
             if local { ws.local_segmentation(&query).await } else { ws.segmentation(&query).await }
-        })?;
-        to_python(py, &result)
+        })
     }
 
     /// Several events' totals over time (`mpd query event-counts`).
@@ -351,11 +348,9 @@ impl Workspace {
             count_type: count_type(r#type)?,
             unit: self::unit(unit)?,
         };
-        let ws = self.ws();
-        let result = wait(py, move || async move {
+        self.answer(py, move |ws| async move {
             if local { ws.local_event_counts(&query).await } else { ws.event_counts(&query).await }
-        })?;
-        to_python(py, &result)
+        })
     }
 
     /// A funnel (`mpd query funnel`): a saved one by `funnel_id` (live), or `steps` (local).
@@ -387,11 +382,9 @@ impl Workspace {
             window: window.map(|length| ConversionWindow { length, unit: window_unit }),
             limit,
         };
-        let ws = self.ws();
-        let result = wait(py, move || async move {
+        self.answer(py, move |ws| async move {
             if local { ws.local_funnel(&query).await } else { ws.funnel(&query).await }
-        })?;
-        to_python(py, &result)
+        })
     }
 
     /// Retention cohorts (`mpd query retention`).
@@ -426,27 +419,21 @@ impl Workspace {
             unbounded,
             on: None,
         };
-        let ws = self.ws();
-        let result = wait(py, move || async move {
+        self.answer(py, move |ws| async move {
             if local { ws.local_retention(&query).await } else { ws.retention(&query).await }
-        })?;
-        to_python(py, &result)
+        })
     }
 
     // ---- Discovery (cached for the workspace's life)
 
     /// Event names of the project.
     fn list_events(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let ws = self.ws();
-        let names = wait(py, move || async move { ws.list_events().await })?;
-        to_python(py, &names)
+        self.answer(py, move |ws| async move { ws.list_events().await })
     }
 
     /// Properties of an event, with counts.
     fn list_properties(&self, py: Python<'_>, event: String) -> PyResult<Py<PyAny>> {
-        let ws = self.ws();
-        let properties = wait(py, move || async move { ws.list_properties(&event).await })?;
-        to_python(py, &properties)
+        self.answer(py, move |ws| async move { ws.list_properties(&event).await })
     }
 
     /// Values of a property (of one event, or of all).
@@ -458,24 +445,18 @@ impl Workspace {
         event: Option<String>,
         limit: u32,
     ) -> PyResult<Py<PyAny>> {
-        let ws = self.ws();
-        let values = wait(py, move || async move {
+        self.answer(py, move |ws| async move {
             ws.list_property_values(&property, event.as_deref(), limit).await
-        })?;
-        to_python(py, &values)
+        })
     }
 
     /// Saved funnels.
     fn list_funnels(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let ws = self.ws();
-        let funnels = wait(py, move || async move { ws.list_funnels().await })?;
-        to_python(py, &funnels)
+        self.answer(py, move |ws| async move { ws.list_funnels().await })
     }
 
     /// Saved cohorts.
     fn list_cohorts(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let ws = self.ws();
-        let cohorts = wait(py, move || async move { ws.list_cohorts().await })?;
-        to_python(py, &cohorts)
+        self.answer(py, move |ws| async move { ws.list_cohorts().await })
     }
 }

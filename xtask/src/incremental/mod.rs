@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use self::day::Day;
 use self::mpd::{Mpd, Sample};
 use self::report::{Operation, Series, Store, Summary};
-use crate::{Runner, cargo, project_root, take_value};
+use crate::{Runner, cargo, take_value};
 
 const SMALL_DAYS: i64 = 7;
 const BIG_DAYS: i64 = 365;
@@ -45,8 +45,7 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     if runner.explain() {
         return Ok(());
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| project_root().join("target"), PathBuf::from);
+    let target = crate::target_dir();
     let work = match &options.keep {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("mpd-bench-incremental-{}", std::process::id())),
