@@ -165,3 +165,44 @@ def test_the_package_installs_the_mpd_command(env):
     assert done.returncode == 0
     assert mpd.__version__ in done.stdout
     assert cli("no-such-command").returncode == 3
+
+
+def test_arguments_python_cannot_express_in_types_are_refused_with_what_is_allowed(env):
+    ws = mpd.Workspace()
+    cases = [
+        (lambda: ws.segmentation("Purchase", "2024-03-01", "2024-03-02", unit="fortnight"),
+         'unit must be minute, hour, day, week or month, not "fortnight"'),
+        (lambda: ws.segmentation("Purchase", "2024-03-01", "2024-03-02", type="median"),
+         'type must be general, unique or average, not "median"'),
+        (lambda: ws.fetch_events("2024-03-01", "2024-03-02", mode="upsert"),
+         'mode must be create, append or replace, not "upsert"'),
+        (lambda: ws.sync("everything"),
+         'what must be all, events, profiles or identity, not "everything"'),
+        (lambda: ws.segmentation("Purchase", "March 1st", "2024-03-02"),
+         'from_date must be a day like 2024-01-31, not "March 1st"'),
+        (lambda: ws.retention("Sign Up", "2024-03-01", "2024-03-02", retention_type="weekly"),
+         'retention_type must be birth or compounded, not "weekly"'),
+        (lambda: ws.funnel("2024-03-01", "2024-03-02", steps=["A", "B"], window=1, window_unit="year"),
+         'window_unit must be second, minute, hour or day, not "year"'),
+    ]
+    for call, message in cases:
+        with pytest.raises(mpd.InvalidArgumentError) as raised:
+            call()
+        assert str(raised.value) == message
+
+
+def test_the_lake_operations_from_python_match_the_cli_reports(env, tmp_path):
+    import datetime
+
+    with mpd.Workspace() as ws:
+        fetched = ws.fetch_events(datetime.date(2024, 3, 1), "2024-03-02", table="two_days", mode="create")
+        assert fetched["written"] == ws.sql_scalar("SELECT count(*) FROM two_days") > 0
+        with pytest.raises(mpd.MpdError, match="two_days"):
+            ws.fetch_events("2024-03-01", "2024-03-02", table="two_days", mode="create")
+        user = ws.sql_scalar("SELECT max(distinct_id) FROM two_days")
+        erased = ws.gdpr_delete([user])
+        assert erased["tables"], erased
+        assert ws.sql_scalar(f"SELECT count(*) FROM two_days WHERE distinct_id = '{user}'") == 0
+        with pytest.raises(mpd.NotFoundError):
+            ws.history("no_such_table")
+        assert [c["name"] for c in ws.table_schema("two_days")][:2] == ["event_name", "time"]
