@@ -182,8 +182,9 @@ fn init_logging(verbose: u8, quiet: bool) {
                 && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         );
     if verbose == 0 {
-        builder.without_time().init();
+        // A second run in one process (the Python package's `mpd`) keeps the first subscriber.
+        let _ = builder.without_time().try_init();
     } else {
-        builder.init();
+        let _ = builder.try_init();
     }
 }

@@ -30,7 +30,10 @@ impl SqlResult {
     }
 
     fn rows_as_json(&self, limit: Option<usize>) -> PyResult<Vec<serde_json::Value>> {
-        let mut writer = arrow_json::ArrayWriter::new(Vec::new());
+        // Null values are kept as `null`, as `mpd query sql --format json` prints them.
+        let mut writer = arrow_json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow_json::writer::JsonArray>(Vec::new());
         let mut left = limit.unwrap_or(usize::MAX);
         for batch in &self.batches {
             if left == 0 {
@@ -127,13 +130,15 @@ impl SqlResult {
 
     /// The first column of the first row, or None when there are no rows.
     fn scalar(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let first = self.rows_as_json(Some(1))?;
-        let name = self.schema.fields().first().map(|f| f.name().clone());
-        let value = match (first.first(), name) {
-            (Some(row), Some(name)) => row.get(&name).cloned().unwrap_or_default(),
-            _ => serde_json::Value::Null,
+        let Some(batch) = self.batches.iter().find(|b| b.num_rows() > 0 && b.num_columns() > 0)
+        else {
+            return Ok(py.None());
         };
-        crate::convert::json_to_python(py, &value)
+        // By position: two columns may share a name.
+        let cell = batch.project(&[0]).map_err(convert_error)?.slice(0, 1);
+        let json = SqlResult { schema: cell.schema(), batches: vec![cell] }.rows_as_json(None)?;
+        let value = json.first().and_then(|row| row.as_object()?.values().next().cloned());
+        crate::convert::json_to_python(py, &value.unwrap_or_default())
     }
 
     fn __repr__(&self) -> PyResult<String> {

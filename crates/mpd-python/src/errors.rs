@@ -37,6 +37,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidArgumentError", py.get_type::<InvalidArgumentError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("RateLimitedError", py.get_type::<RateLimitedError>())?;
+    // Every instance has a `hint`: the CLI's hint line, or None.
+    py.get_type::<MpdError>().setattr("hint", py.None())?;
     Ok(())
 }
 

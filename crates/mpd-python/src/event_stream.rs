@@ -25,6 +25,8 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 pub(crate) struct EventStream {
     chunks: Mutex<Receiver<Vec<u8>>>,
     pending: Vec<u8>,
+    /// Where the next line of `pending` starts (the bytes before are handed out).
+    start: usize,
     task: Option<std::thread::JoinHandle<mpd_service::Result<StreamSummary>>>,
     summary: Option<StreamSummary>,
 }
@@ -43,6 +45,7 @@ impl EventStream {
         Ok(Self {
             chunks: Mutex::new(chunks),
             pending: Vec::new(),
+            start: 0,
             task: Some(task),
             summary: None,
         })
@@ -50,9 +53,10 @@ impl EventStream {
 
     /// The next complete line of `pending`, without its newline.
     fn take_line(&mut self) -> Option<Vec<u8>> {
-        let end = self.pending.iter().position(|b| *b == b'\n')?;
-        let mut line: Vec<u8> = self.pending.drain(..=end).collect();
-        line.pop();
+        let rest = &self.pending[self.start..];
+        let end = rest.iter().position(|b| *b == b'\n')?;
+        let line = rest[..end].to_vec();
+        self.start += end + 1;
         Some(line)
     }
 
@@ -100,7 +104,12 @@ impl EventStream {
                 return crate::convert::json_to_python(py, &value);
             }
             match self.next_chunk(py)? {
-                Some(chunk) => self.pending.extend_from_slice(&chunk),
+                Some(chunk) => {
+                    // Handed-out lines are dropped once per chunk, not once per line.
+                    self.pending.drain(..self.start);
+                    self.start = 0;
+                    self.pending.extend_from_slice(&chunk);
+                }
                 None => {
                     self.finish(py)?;
                     return Err(PyStopIteration::new_err(()));

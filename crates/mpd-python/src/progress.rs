@@ -1,7 +1,9 @@
 //! Progress of long calls as calls of a Python function `progress(event, info)`: `started`
 //! (`what`, `days`), `day_started` (`day`), `days_finished` (`first`, `days`, `lines`),
 //! `records_written` (`n`), `retrying` (`day`, `attempt`, `delay_secs`, `reason`), `finished`.
-//! An exception in the function cannot stop the work; it goes to `sys.unraisablehook`.
+//! An exception in the function cannot stop the work; it goes to `sys.unraisablehook`, except
+//! `KeyboardInterrupt` (Ctrl-C while the function ran), which is raised again on the main
+//! thread so the waiting call ends as it would have.
 
 use std::time::Duration;
 
@@ -29,9 +31,15 @@ impl Progress {
         Python::attach(|py| {
             let info = PyDict::new(py);
             let called = fill(&info).and_then(|()| callback.call1(py, (event, info)).map(drop));
-            if let Err(error) = called {
-                error.write_unraisable(py, Some(callback.bind(py)));
+            let Err(error) = called else { return };
+            let interrupt = error.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py);
+            if interrupt && let Ok(thread) = py.import("_thread") {
+                // The waiting call polls for signals and raises it there.
+                if thread.call_method0("interrupt_main").is_ok() {
+                    return;
+                }
             }
+            error.write_unraisable(py, Some(callback.bind(py)));
         });
     }
 }

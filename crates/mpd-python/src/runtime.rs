@@ -12,19 +12,33 @@ use pyo3::prelude::*;
 /// How often a waiting call looks for a pending signal.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
-static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+/// The runtime and the process that started it (its threads do not survive a `fork`).
+static RUNTIME: OnceLock<Result<(u32, tokio::runtime::Runtime), String>> = OnceLock::new();
 
 pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
-    RUNTIME
+    let (pid, runtime) = RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .thread_name("mpd")
                 .build()
+                .map(|runtime| (std::process::id(), runtime))
                 .map_err(|e| format!("cannot start the async runtime: {e}"))
         })
         .as_ref()
-        .map_err(|message| crate::errors::MpdError::new_err(message.clone()))
+        .map_err(|message| crate::errors::MpdError::new_err(message.clone()))?;
+    if *pid != std::process::id() {
+        return Err(crate::errors::MpdError::new_err(
+            "mpd was used before this process was forked, and its threads did not survive the \
+             fork: use multiprocessing's \"spawn\" or \"forkserver\" start method",
+        ));
+    }
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(crate::errors::MpdError::new_err(
+            "a Workspace cannot be called from inside one of its own calls (a progress callback)",
+        ));
+    }
+    Ok(runtime)
 }
 
 /// Runs the future `make` builds to completion with the GIL released; a service error becomes

@@ -243,12 +243,12 @@ impl Workspace {
         self.answer(py, move |ws| async move { ws.gdpr_delete(&distinct_ids).await })
     }
 
-    /// Every table of the store (`mpd tables list`).
+    /// Every table of the store (`mpd inspect tables`).
     fn tables(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.answer(py, move |ws| async move { ws.table_list().await })
     }
 
-    /// A table's columns and types (`mpd tables schema`).
+    /// A table's columns and types (`mpd inspect schema`).
     fn schema(&self, py: Python<'_>, table: String) -> PyResult<Py<PyAny>> {
         self.answer(py, move |ws| async move { ws.table_schema(&table).await })
     }

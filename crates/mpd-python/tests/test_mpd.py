@@ -76,7 +76,7 @@ def test_a_live_query_and_its_local_twin_agree_and_say_who_answered(env):
         assert set(local.df.columns) == {"date", "series", "value"}
         assert local.to_dict()["event"] == "Purchase"
         counts = ws.event_counts(["Purchase", "Login"], "2024-03-01", "2024-03-05", local=True)
-        assert set(counts.df["series"]) <= {"Purchase", "Login"}
+        assert set(counts.df["series"]) == {"Purchase", "Login"}
         assert "Purchase" in ws.list_events()
 
 
@@ -88,6 +88,7 @@ def test_errors_are_the_cli_classes_with_the_cli_messages(env, monkeypatch):
     assert done.returncode == 3
     assert f"error: {raised.value}" in done.stderr
     assert isinstance(raised.value, mpd.MpdError)
+    assert raised.value.hint is None
 
     monkeypatch.setenv("MP_SECRET", "wrong")
     with mpd.Workspace() as ws, pytest.raises(mpd.AuthError) as refused:
@@ -110,6 +111,7 @@ def test_streamed_events_arrive_once_even_when_requests_fail(env, mock):
     canonical = lambda event: json.dumps(event, sort_keys=True)  # noqa: E731
     assert sorted(map(canonical, events)) == sorted(canonical(json.loads(l)) for l in lines)
     assert stream.summary["records"] == len(lines)
+    assert stream.summary["retries"] >= 3, "every day was cut once and retried"
 
 
 def test_ctrl_c_during_a_sync_raises_keyboard_interrupt_and_leaves_the_store_intact(env, mock):
@@ -147,9 +149,11 @@ def test_ctrl_c_during_a_sync_raises_keyboard_interrupt_and_leaves_the_store_int
 
     mock.faults({})
     with mpd.Workspace() as ws:
-        # Whatever was committed before the interrupt reads back; nothing half-written shows.
+        # Whatever was committed before the interrupt reads back, one row per key.
         if "events" in [t["name"] for t in ws.tables()]:
-            ws.sql_scalar("SELECT count(*) FROM events")
+            assert ws.sql_scalar("SELECT count(*) FROM events") == ws.sql_scalar(
+                "SELECT count(DISTINCT (insert_id, time)) FROM events"
+            )
         ws.sync("events", from_date="2024-02-10")
         resumed = ws.sql_scalar("SELECT count(*) FROM events")
         keys = ws.sql_scalar("SELECT count(DISTINCT (insert_id, time)) FROM events")
@@ -206,3 +210,70 @@ def test_the_lake_operations_from_python_match_the_cli_reports(env, tmp_path):
         with pytest.raises(mpd.NotFoundError):
             ws.history("no_such_table")
         assert [c["name"] for c in ws.table_schema("two_days")][:2] == ["event_name", "time"]
+
+
+def test_progress_is_reported_and_a_callback_cannot_reenter_the_workspace(env):
+    seen = []
+    with mpd.Workspace() as ws:
+        report = ws.sync("events", from_date=FIRST_DAY, progress=lambda e, i: seen.append((e, i)))
+        events = [event for event, _ in seen]
+        assert events[0] == "started" and events[-1] == "finished"
+        lines = sum(info["lines"] for event, info in seen if event == "days_finished")
+        assert lines == report["events"]["fetched"] > 0
+
+        def reenter(event, info):
+            if event == "started":
+                try:
+                    ws.tables()
+                except mpd.MpdError as error:
+                    seen.append(("refused", str(error)))
+
+        seen.clear()
+        ws.sync("events", progress=reenter)
+        assert ("refused", "a Workspace cannot be called from inside one of its own calls (a progress callback)") in seen
+
+
+def test_rows_keep_nulls_and_the_scalar_is_the_first_column(env):
+    with mpd.Workspace() as ws:
+        result = ws.sql("SELECT 1 AS a, CAST(NULL AS BIGINT) AS b, 3 AS c")
+        assert result.to_pylist() == [{"a": 1, "b": None, "c": 3}]
+        assert ws.sql_scalar("SELECT * FROM (SELECT 1 AS x) l CROSS JOIN (SELECT 2 AS x) r") == 1
+        assert ws.sql_scalar("SELECT 1 WHERE false") is None
+
+
+def test_the_cli_runs_twice_in_one_process(env):
+    assert mpd._mpd.run_cli(["mpd", "--version"]) == 0
+    assert mpd._mpd.run_cli(["mpd", "config", "show"]) == 0
+
+
+def test_ctrl_c_while_a_progress_callback_runs_still_interrupts_the_sync(env):
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import sys, time, mpd
+                def progress(event, info):
+                    if event == "day_started":
+                        print("in callback", flush=True)
+                        time.sleep(1)
+                try:
+                    mpd.Workspace().sync("events", from_date="2024-02-10", workers=1, progress=progress)
+                except KeyboardInterrupt:
+                    print("interrupted", flush=True)
+                    sys.exit(130)
+                print("finished", flush=True)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "in callback"
+    child.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, out + err
+    assert time.monotonic() - sent < 5

@@ -14,6 +14,8 @@ subclasses, one per CLI exit code, with the CLI's message (and `.hint`).
 
 from __future__ import annotations
 
+import functools
+
 from mpd import _mpd
 from mpd._mpd import (
     AuthError,
@@ -51,6 +53,14 @@ __all__ = [
 ]
 
 
+def _typed(native, result_type):
+    @functools.wraps(native)
+    def call(self, *args, **kwargs):
+        return result_type(native(self, *args, **kwargs))
+
+    return call
+
+
 class Workspace(_mpd.Workspace):
     """A store and (when a call needs Mixpanel) one project's credentials.
 
@@ -58,17 +68,12 @@ class Workspace(_mpd.Workspace):
     exactly as the `mpd` command resolves them. Use it as a context manager or keep it open.
     """
 
-    def segmentation(self, *args, **kwargs) -> SegmentationResult:
-        return SegmentationResult(super().segmentation(*args, **kwargs))
-
-    def event_counts(self, *args, **kwargs) -> EventCountsResult:
-        return EventCountsResult(super().event_counts(*args, **kwargs))
-
-    def funnel(self, *args, **kwargs) -> FunnelResult:
-        return FunnelResult(super().funnel(*args, **kwargs))
-
-    def retention(self, *args, **kwargs) -> RetentionResult:
-        return RetentionResult(super().retention(*args, **kwargs))
+    # The live queries return typed results; `functools.wraps` keeps the native signature and
+    # docstring visible to `help()` and `inspect.signature`.
+    segmentation = _typed(_mpd.Workspace.segmentation, SegmentationResult)
+    event_counts = _typed(_mpd.Workspace.event_counts, EventCountsResult)
+    funnel = _typed(_mpd.Workspace.funnel, FunnelResult)
+    retention = _typed(_mpd.Workspace.retention, RetentionResult)
 
     # The names `mixpanel_data` users know (docs/python.md, "Coming from mixpanel_data").
 
@@ -81,7 +86,7 @@ class Workspace(_mpd.Workspace):
         return [p["name"] for p in self.list_properties(event)]
 
     def property_values(self, property_name: str, *, event: str | None = None, limit: int = 100) -> list[str]:
-        """Values of a property (`list_property_values`)."""
+        """Values of a property (`list_property_values`, with mixpanel_data's default limit of 100)."""
         return self.list_property_values(property_name, event=event, limit=limit)
 
     def funnels(self) -> list[dict]:

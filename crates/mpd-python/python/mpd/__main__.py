@@ -8,7 +8,11 @@ from mpd import _mpd
 
 
 def main() -> None:
-    sys.exit(_mpd.run_cli(["mpd", *sys.argv[1:]]))
+    try:
+        code = _mpd.run_cli(["mpd", *sys.argv[1:]])
+    except KeyboardInterrupt:
+        code = 130  # the CLI's exit code for an interrupted command
+    sys.exit(code)
 
 
 if __name__ == "__main__":

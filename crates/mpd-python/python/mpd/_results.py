@@ -14,6 +14,8 @@ class QueryResult:
         self._data = data
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         try:
             return self._data[name]
         except KeyError:

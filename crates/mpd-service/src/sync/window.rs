@@ -66,7 +66,13 @@ impl SyncWindow {
         }
         if let Some(cursor) = cursor {
             // A cron line keeps its --from: the lookback then never reaches before it.
-            let lookback = cursor - chrono::Duration::days(i64::from(lookback_days));
+            let lookback = cursor
+                .checked_sub_days(chrono::Days::new(u64::from(lookback_days)))
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "a lookback of {lookback_days} days before {cursor} is before any date"
+                    ))
+                })?;
             let from = first_from.map_or(lookback, |first| lookback.max(first));
             return Ok(Self {
                 mode: SyncMode::Incremental,
@@ -160,6 +166,16 @@ mod tests {
         let window =
             SyncWindow::new(Some(d("2024-03-09")), d("2024-03-10"), 5, None, None).unwrap();
         assert_eq!((window.from, window.to), (d("2024-03-04"), d("2024-03-10")));
+    }
+
+    #[test]
+    fn a_lookback_reaching_before_any_date_is_refused() {
+        let error = SyncWindow::new(Some(d("2024-03-09")), d("2024-03-10"), u32::MAX, None, None)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a lookback of 4294967295 days before 2024-03-09 is before any date"
+        );
     }
 
     #[test]
