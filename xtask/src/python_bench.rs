@@ -4,7 +4,6 @@
 //! what a user of the CLI does (`mpd query sql ... --output x.parquet`, then
 //! `polars.read_parquet`). Pairs alternate; wall time and peak RSS per pair.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -48,18 +47,7 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     }
     let bin = target.join("release").join("mpd");
     let store = work.join("store");
-    let _ = std::fs::remove_dir_all(&store);
-    let status = mpd(&bin, &work)
-        .args(["import", "export", "-q"])
-        .arg(&input)
-        .arg("--store")
-        .arg(&store)
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot start mpd")?;
-    if !status.success() {
-        bail!("mpd import export failed");
-    }
+    crate::sql_bench::build_store(&bin, &work, &input, &store)?;
 
     let parquet = work.join("events.parquet");
     let zero_copy = format!(
@@ -78,7 +66,7 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
         let (rows, usage) =
             timed(Command::new(&python).args(["-c", &zero_copy]).env("HOME", &work))?;
         let _ = std::fs::remove_file(&parquet);
-        let mut export = mpd(&bin, &work);
+        let mut export = crate::sql_bench::mpd(&bin, &work);
         export.args(["query", "sql", QUERY, "--store"]).arg(&store).arg("--output").arg(&parquet);
         let (_, written) = timed(&mut export)?;
         let (read_rows, read) = timed(Command::new(&python).args(["-c", &read_file]))?;
@@ -110,12 +98,6 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     let ratios: Vec<f64> = arrow.iter().zip(&via_file).map(|(a, f)| a.wall / f.wall).collect();
     println!("zero-copy / file, pair by pair: {}", spread(&ratios, 2));
     Ok(())
-}
-
-fn mpd(bin: &Path, work: &Path) -> Command {
-    let mut command = Command::new(bin);
-    command.env_clear().env("HOME", work).env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    command
 }
 
 /// Runs `command` to the end; its stdout and usage.

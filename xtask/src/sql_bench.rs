@@ -82,19 +82,8 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let bin = target.join("release").join("mpd");
     let store = work.join("store");
-    let _ = std::fs::remove_dir_all(&store);
     let started = Instant::now();
-    let status = mpd(&bin, &work)
-        .args(["import", "export", "-q"])
-        .arg(&input)
-        .arg("--store")
-        .arg(&store)
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot start mpd")?;
-    if !status.success() {
-        bail!("mpd import export failed");
-    }
+    build_store(&bin, &work, &input, &store)?;
     println!("store built by `mpd import export` in {:.2}s", started.elapsed().as_secs_f64());
 
     let python = crate::ingest::python_with_duckdb(&input_dir)?;
@@ -129,7 +118,25 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn mpd(bin: &Path, work: &Path) -> Command {
+/// A new store at `store` holding `input`, written by `mpd import export`.
+pub(crate) fn build_store(bin: &Path, work: &Path, input: &Path, store: &Path) -> Result<()> {
+    let _ = std::fs::remove_dir_all(store);
+    let status = mpd(bin, work)
+        .args(["import", "export", "-q"])
+        .arg(input)
+        .arg("--store")
+        .arg(store)
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot start mpd")?;
+    if !status.success() {
+        bail!("mpd import export failed");
+    }
+    Ok(())
+}
+
+/// The release `mpd` with a clean environment and `work` as its home.
+pub(crate) fn mpd(bin: &Path, work: &Path) -> Command {
     let mut command = Command::new(bin);
     command.env_clear().env("HOME", work).env("PATH", std::env::var_os("PATH").unwrap_or_default());
     // DataFusion settings under test (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4 cargo xtask
