@@ -111,8 +111,9 @@ mod tests {
         r#""""#,
     ];
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn typed_columns_hold_what_the_json_functions_return() {
+    /// An in-memory store whose `events` table holds `lines` (export lines), decoded with the
+    /// typed columns `prop_browser` (text) and `prop_amount` (float).
+    async fn store_with_typed_events(lines: &[String]) -> Store {
         let typed = TypedProperties::new(vec![
             TypedProperty::new("$browser", PropertyKind::Text),
             TypedProperty::new("amount", PropertyKind::Float),
@@ -125,6 +126,19 @@ mod tests {
             1024,
             typed.clone(),
         );
+        for line in lines {
+            builder.push_line(line.as_bytes()).expect("valid line");
+        }
+        let store = Store::open(StoreMode::InMemory).await.expect("store");
+        let mut writer =
+            events_writer(&store, "events", WriteMode::Create, &typed).await.expect("writer");
+        writer.write(builder.finish().expect("rows")).await.expect("write");
+        writer.commit(CommitInfo::new("test").to_metadata()).await.expect("commit");
+        store
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn typed_columns_hold_what_the_json_functions_return() {
         let mut lines = vec![
             r#"{"event":"E","properties":{"time":1700000000,"distinct_id":"u"}}"#.to_owned(),
             r#"{"event":"E","properties":{"time":1700000000,"$browser":"a","$browser":"b","amount":1,"amount":2}}"#.to_owned(),
@@ -134,15 +148,7 @@ mod tests {
                 r#"{{"event":"E","properties":{{"time":1700000000,"$insert_id":"i{i}","$browser":{value},"amount":{value}}}}}"#
             ));
         }
-        for line in &lines {
-            builder.push_line(line.as_bytes()).expect("valid line");
-        }
-        let batch = builder.finish().expect("rows");
-        let store = Store::open(StoreMode::InMemory).await.expect("store");
-        let mut writer =
-            events_writer(&store, "events", WriteMode::Create, &typed).await.expect("writer");
-        writer.write(batch).await.expect("write");
-        writer.commit(CommitInfo::new("test").to_metadata()).await.expect("commit");
+        let store = store_with_typed_events(&lines).await;
 
         // `concat(properties, '')` is not the `properties` column, so these calls parse JSON.
         for (column, call) in [
@@ -169,25 +175,8 @@ mod tests {
     async fn the_store_rewrites_json_reads_of_the_columns_the_decoder_writes() {
         assert_eq!(mpd_decode::PROPERTY_METADATA_KEY, mpd_store::PROPERTY_METADATA_KEY);
         assert_eq!(mpd_decode::KIND_METADATA_KEY, mpd_store::KIND_METADATA_KEY);
-        let typed = TypedProperties::new(vec![
-            TypedProperty::new("$browser", PropertyKind::Text),
-            TypedProperty::new("amount", PropertyKind::Float),
-        ])
-        .expect("valid");
-        let mut builder = EventBatchBuilder::with_typed(
-            LineFormat::Export,
-            TimeCorrection::None,
-            0,
-            8,
-            typed.clone(),
-        );
         let line = r#"{"event":"E","properties":{"time":1700000000,"$browser":"Edge","amount":2}}"#;
-        builder.push_line(line.as_bytes()).expect("valid line");
-        let store = Store::open(StoreMode::InMemory).await.expect("store");
-        let mut writer =
-            events_writer(&store, "events", WriteMode::Create, &typed).await.expect("writer");
-        writer.write(builder.finish().expect("a row")).await.expect("write");
-        writer.commit(CommitInfo::new("test").to_metadata()).await.expect("commit");
+        let store = store_with_typed_events(&[line.to_owned()]).await;
         for (query, column) in [
             ("SELECT properties->>'$browser' FROM events", "prop_browser"),
             ("SELECT json_get_float(properties, 'amount') FROM events", "prop_amount"),

@@ -26,6 +26,33 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mpd", *args], capture_output=True, text=True)
 
 
+def interrupt_sync_at(line: str, progress: str) -> None:
+    """Runs a sync in a child Python with the `progress` function defined by `progress` (code),
+    sends SIGINT once the child printed `line`, and checks that it raised KeyboardInterrupt
+    promptly."""
+    script = textwrap.dedent(progress) + textwrap.dedent(
+        """
+        import sys, mpd
+        try:
+            mpd.Workspace().sync("events", from_date="2024-02-10", workers=1, progress=progress)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(130)
+        print("finished", flush=True)
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == line
+    child.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, out + err
+    assert "interrupted" in out
+    assert time.monotonic() - sent < 5, "the interrupt took effect within seconds"
+
+
 def cli_count(sql: str) -> int:
     done = cli("query", "sql", sql, "-f", "csv")
     assert done.returncode == 0, done.stderr
@@ -116,36 +143,14 @@ def test_streamed_events_arrive_once_even_when_requests_fail(env, mock):
 
 def test_ctrl_c_during_a_sync_raises_keyboard_interrupt_and_leaves_the_store_intact(env, mock):
     mock.faults({"slow_first_byte_ms": 300})
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                """
-                import sys, mpd
-                ws = mpd.Workspace()
-                def progress(event, info):
-                    if event == "days_finished":
-                        print("committed", flush=True)
-                try:
-                    ws.sync("events", from_date="2024-02-10", workers=1, progress=progress)
-                except KeyboardInterrupt:
-                    print("interrupted", flush=True)
-                    sys.exit(130)
-                print("finished", flush=True)
-                """
-            ),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    interrupt_sync_at(
+        "committed",
+        """
+        def progress(event, info):
+            if event == "days_finished":
+                print("committed", flush=True)
+        """,
     )
-    assert child.stdout.readline().strip() == "committed"
-    child.send_signal(signal.SIGINT)
-    sent = time.monotonic()
-    out, _ = child.communicate(timeout=30)
-    assert child.returncode == 130, out
-    assert "interrupted" in out
-    assert time.monotonic() - sent < 5, "the interrupt took effect within seconds"
 
     mock.faults({})
     with mpd.Workspace() as ws:
@@ -247,33 +252,13 @@ def test_the_cli_runs_twice_in_one_process(env):
 
 
 def test_ctrl_c_while_a_progress_callback_runs_still_interrupts_the_sync(env):
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                """
-                import sys, time, mpd
-                def progress(event, info):
-                    if event == "day_started":
-                        print("in callback", flush=True)
-                        time.sleep(1)
-                try:
-                    mpd.Workspace().sync("events", from_date="2024-02-10", workers=1, progress=progress)
-                except KeyboardInterrupt:
-                    print("interrupted", flush=True)
-                    sys.exit(130)
-                print("finished", flush=True)
-                """
-            ),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    interrupt_sync_at(
+        "in callback",
+        """
+        import time
+        def progress(event, info):
+            if event == "day_started":
+                print("in callback", flush=True)
+                time.sleep(1)
+        """,
     )
-    assert child.stdout.readline().strip() == "in callback"
-    child.send_signal(signal.SIGINT)
-    sent = time.monotonic()
-    out, err = child.communicate(timeout=60)
-    assert child.returncode == 130, out + err
-    assert time.monotonic() - sent < 5
