@@ -60,7 +60,7 @@ fn print_usage() {
         "usage: cargo xtask [--explain] TASK\n\
          tasks:\n  \
          ci            fmt check, clippy -D warnings, tidy, the whole test suite (what .ci/run runs)\n  \
-         test [ARGS]   the whole test suite (unit, integration, e2e with cargo nextest; the Python module's pytest suite when no ARGS)\n  \
+         test [ARGS]   the whole test suite (unit, integration, e2e with cargo nextest; the Python module's and `mpd mcp`'s pytest suites when no ARGS)\n  \
          soak [--cases N]  the property tests with fresh random cases (default 20000 each)\n  \
          e2e [--case NAME] [--accept]  only the CLI end-to-end cases; --accept updates snapshots\n  \
          tidy          check crate layering and dependency rules\n  \
@@ -148,7 +148,7 @@ fn test(runner: &Runner, extra: &[String], proptest_seed: Option<&str>) -> Resul
         // nextest does not run doctests.
         runner.run(cargo().args(["test", "--workspace", "--doc"]))?;
     }
-    // The Python module's pytest suite, with the whole suite (not with a subset's arguments).
+    // The Python suites (the module's, `mpd mcp`'s), with the whole suite (not with a subset's arguments).
     if extra.is_empty() {
         python_suite::run(runner, &target)?;
     }

@@ -1,4 +1,5 @@
-//! The Python module's test suite: the module built by the same cargo build as the rest of the
+//! The Python-driven suites: the Python module's tests, then `mpd mcp` under the official MCP
+//! client. The module's suite: the module built by the same cargo build as the rest of the
 //! suite (the workspace's targets, so the dependencies are the artifacts the tests already
 //! built: a build of `mpd-python` alone would unify other features and compile DataFusion a
 //! second time), laid out as the `mpd` package under the target folder, then pytest against
@@ -13,8 +14,14 @@ use anyhow::{Context, Result};
 
 use crate::{Runner, cargo, project_root};
 
-const PACKAGES: [&str; 5] =
-    ["pytest==9.2.0", "polars==2.1.0", "pandas==3.1.1", "pyarrow==26.0.1", "duckdb==1.5.5"];
+const PACKAGES: [&str; 6] = [
+    "pytest==9.2.0",
+    "polars==2.1.0",
+    "pandas==3.1.1",
+    "pyarrow==26.0.1",
+    "duckdb==1.5.5",
+    "mcp==2.3.0",
+];
 
 pub(crate) fn run(runner: &Runner, target: &Path) -> Result<()> {
     let crate_dir = project_root().join("crates").join("mpd-python");
@@ -35,7 +42,14 @@ pub(crate) fn run(runner: &Runner, target: &Path) -> Result<()> {
         .current_dir(&crate_dir)
         .env("PYTHONPATH", &site)
         .env("MPD_TEST_MOCK", target.join("debug").join("mpd-mock"));
-    runner.run(&mut pytest)
+    runner.run(&mut pytest)?;
+    // `mpd mcp` driven by the official MCP client (the `mcp` package) over stdio.
+    let mut mcp = Command::new(&python);
+    mcp.args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
+        .current_dir(project_root().join("crates").join("mpd-mcp"))
+        .env("MPD_TEST_BIN", target.join("debug").join("mpd"))
+        .env("MPD_TEST_MOCK", target.join("debug").join("mpd-mock"));
+    runner.run(&mut mcp)
 }
 
 /// `site/mpd/`: the Python sources and the built extension as `_mpd.abi3.so`.

@@ -13,7 +13,7 @@ use crate::{Runner, cargo};
 const LEAVES: [&str; 5] = ["mpd-config", "mpd-api", "mpd-decode", "mpd-store", "mpd-where"];
 
 /// External crates that belong to exactly one of our crates (plus the test kit and xtask where noted).
-const OWNED: [(&str, &[&str]); 15] = [
+const OWNED: [(&str, &[&str]); 16] = [
     ("datafusion", &["mpd-store"]),
     ("datafusion-functions-json", &["mpd-store"]),
     ("deltalake", &["mpd-store"]),
@@ -29,6 +29,7 @@ const OWNED: [(&str, &[&str]); 15] = [
     ("indicatif", &["mpd-cli"]),
     ("anyhow", &["mpd-cli", "xtask"]),
     ("pyo3", &["mpd-python"]),
+    ("rmcp", &["mpd-mcp"]),
 ];
 
 #[allow(clippy::print_stdout, reason = "xtask talks to the developer")]
@@ -186,10 +187,16 @@ fn check(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
             }
         }
         if package == "mpd-cli" {
-            // The mock is the demo's, behind its feature (checked by `check_test_kit`).
-            for dep in ours.iter().filter(|d| !["mpd-service", "mpd-testkit"].contains(&d.as_str()))
-            {
+            // The mock is the demo's, behind its feature (checked by `check_test_kit`); the
+            // MCP server is a front of its own that `mpd mcp` starts.
+            let allowed = ["mpd-service", "mpd-testkit", "mpd-mcp"];
+            for dep in ours.iter().filter(|d| !allowed.contains(&d.as_str())) {
                 problems.push(format!("mpd-cli must reach {dep} through mpd-service"));
+            }
+        }
+        if package == "mpd-mcp" {
+            for dep in ours.iter().filter(|d| d.as_str() != "mpd-service") {
+                problems.push(format!("mpd-mcp must reach {dep} through mpd-service"));
             }
         }
         if package == "mpd-python" {
@@ -237,6 +244,17 @@ mod tests {
     fn the_python_module_reaching_past_the_service_is_reported() {
         let problems = check(&deps(&[("mpd-python", &["mpd-service", "mpd-cli", "mpd-store"])]));
         assert_eq!(problems, vec!["mpd-python must reach mpd-store through mpd-service"]);
+        let problems = check(&deps(&[
+            ("mpd-mcp", &["mpd-service", "mpd-store", "rmcp"]),
+            ("mpd-cli", &["mpd-service", "mpd-mcp", "rmcp"]),
+        ]));
+        assert_eq!(
+            problems,
+            vec![
+                "mpd-cli depends on rmcp, which only [\"mpd-mcp\"] may use",
+                "mpd-mcp must reach mpd-store through mpd-service",
+            ]
+        );
         let problems = check(&deps(&[("mpd-service", &["pyo3"])]));
         assert_eq!(problems.len(), 1);
     }

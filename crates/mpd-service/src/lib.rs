@@ -54,7 +54,9 @@ mod workspace;
 pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};
 pub use import::{DumpImportReport, DumpSource, ImportReport};
-pub use local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
+pub use local::{
+    CappedTable, ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView,
+};
 pub use maintenance::{CompactReport, HistoryEntry};
 pub use mpd_config::Error as ConfigError;
 pub use mpd_config::{

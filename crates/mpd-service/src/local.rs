@@ -98,6 +98,43 @@ pub(crate) async fn sql(ws: &Workspace, query: &str) -> Result<QueryTable> {
     query_table(&result.schema, &result.batches)
 }
 
+/// The first rows of a query, and whether it had more.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CappedTable {
+    /// At most the cap's rows, in the query's order.
+    #[serde(flatten)]
+    pub table: QueryTable,
+    /// Whether the query had rows past the cap (they were never computed in full).
+    pub truncated: bool,
+}
+
+/// [`sql`] stopped after `max_rows` rows: the plan is streamed and dropped once it yields one
+/// row past the cap, so `SELECT *` over a large table costs a few batches, not the table.
+pub(crate) async fn sql_capped(
+    ws: &Workspace,
+    query: &str,
+    max_rows: usize,
+) -> Result<CappedTable> {
+    use futures_util::TryStreamExt;
+
+    let mut stream = ws.store().await?.sql_stream(query).await?;
+    let schema = stream.schema();
+    let mut batches = Vec::new();
+    let mut held = 0;
+    let mut truncated = false;
+    while let Some(batch) = stream.try_next().await.map_err(mpd_store::Error::from_datafusion)? {
+        let room = max_rows - held;
+        if batch.num_rows() > room {
+            batches.push(batch.slice(0, room));
+            truncated = true;
+            break;
+        }
+        held += batch.num_rows();
+        batches.push(batch);
+    }
+    Ok(CappedTable { table: query_table(&schema, &batches)?, truncated })
+}
+
 /// Runs a query and writes its rows to a `.parquet`, `.csv` or `.jsonl` file.
 pub(crate) async fn sql_to_file(ws: &Workspace, query: &str, path: &Path) -> Result<FileExport> {
     let format = mpd_store::FileFormat::from_path(path).ok_or_else(|| {

@@ -19,7 +19,9 @@ use crate::credentials::LazyCredentials;
 use crate::error::Result;
 use crate::gdpr::GdprReport;
 use crate::import::{DumpImportReport, DumpSource, ImportReport};
-use crate::local::{ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView};
+use crate::local::{
+    CappedTable, ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView,
+};
 use crate::maintenance::{CompactReport, HistoryEntry};
 use crate::report::Reporter;
 use crate::stream::{ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary};
@@ -259,6 +261,12 @@ impl Workspace {
     /// Runs a read-only SQL query over the store.
     pub async fn sql(&self, query: &str) -> Result<QueryTable> {
         crate::local::sql(self, query).await
+    }
+
+    /// Runs a read-only SQL query over the store and keeps its first `max_rows` rows; the
+    /// rest are never computed (bounded answers for agents).
+    pub async fn sql_capped(&self, query: &str, max_rows: usize) -> Result<CappedTable> {
+        crate::local::sql_capped(self, query, max_rows).await
     }
 
     /// Runs a read-only SQL query over the store; the rows as Arrow batches, for handing to

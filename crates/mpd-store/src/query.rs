@@ -183,6 +183,18 @@ impl Store {
                     let (line, column) = end_position(query);
                     Error::Sql { message, line: Some(line), column: Some(column) }
                 }
+                Error::Sql { message, line, column } => match refused_statement(&message) {
+                    Some(kind) => Error::Sql {
+                        message: format!(
+                            "the store is read through SQL only: {kind} statements are refused \
+                             (run SELECT, WITH ... SELECT or EXPLAIN; tables change through mpd's \
+                             commands)"
+                        ),
+                        line,
+                        column,
+                    },
+                    None => Error::Sql { message, line, column },
+                },
                 other => other,
             }
         })?;
@@ -323,4 +335,20 @@ fn end_position(query: &str) -> (u64, u64) {
 fn days_since_epoch(day: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("the Unix epoch is a valid date");
     i32::try_from(day.signed_duration_since(epoch).num_days()).unwrap_or(i32::MAX)
+}
+
+/// The kind of statement DataFusion refused under the read-only options (`DDL`, `DML` or
+/// `SET/other`), from its message: `DDL not supported: DropTable`.
+fn refused_statement(message: &str) -> Option<String> {
+    for (marker, kind) in [
+        ("DDL not supported: ", "DDL"),
+        ("DML not supported: ", "DML"),
+        ("Statement not supported: ", "non-query"),
+    ] {
+        if let Some(rest) = message.split(marker).nth(1) {
+            let name = rest.split_whitespace().next().unwrap_or_default();
+            return Some(format!("{kind} ({name})"));
+        }
+    }
+    None
 }

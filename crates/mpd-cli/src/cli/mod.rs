@@ -89,6 +89,21 @@ pub(crate) enum Command {
     /// Compact, vacuum and show the history of a table.
     #[command(subcommand)]
     Tables(TablesCommand),
+    /// Serve the store and Mixpanel's reports to an AI agent (Model Context Protocol, stdio).
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    /// Also offer the tools that write to the store (`sync`).
+    #[arg(long)]
+    pub(crate) allow_write: bool,
+    /// Rows a `sql` answer may hold at most.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) max_rows: u32,
+    /// Seconds a `sql` query may run before it is stopped.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) query_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod fetch;
 mod live;
 mod local;
 mod maintain;
+mod mcp;
 mod sync;
 
 use std::io::Write;
@@ -41,6 +42,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(command) => local::inspect(global, command).await,
         Command::Gdpr(command) => maintain::gdpr(global, command).await,
         Command::Tables(command) => maintain::tables(global, command).await,
+        Command::Mcp(args) => mcp::run(global, args).await,
     }
 }
 

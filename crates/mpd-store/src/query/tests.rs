@@ -195,3 +195,24 @@ async fn explain_and_single_references_stay_inlined() {
         assert_eq!(scans(&after), before, "{query}");
     }
 }
+
+#[tokio::test]
+async fn writing_statements_are_refused_as_read_only_sql() {
+    let store = store_with_days(&[1]).await;
+    for (query, kind) in [
+        ("DROP TABLE t", "DDL (DropTable)"),
+        ("CREATE TABLE t AS SELECT 1", "DDL (CreateMemoryTable)"),
+        ("INSERT INTO t SELECT * FROM t", "DML (Insert)"),
+        ("SET datafusion.execution.batch_size = 1", "non-query (SetVariable)"),
+    ] {
+        let error = store.sql(query).await.expect_err(query);
+        let message = error.to_string();
+        assert!(matches!(error, Error::Sql { .. }), "{query}: {error:?}");
+        assert!(
+            message.starts_with(&format!(
+                "the store is read through SQL only: {kind} statements are refused"
+            )),
+            "{query}: {message}"
+        );
+    }
+}
