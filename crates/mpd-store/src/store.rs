@@ -163,6 +163,28 @@ impl Store {
         })
     }
 
+    /// Rows per value of the partition column `column` (e.g. events per `date`), summed from
+    /// the Delta log's file statistics: no data file is read. Files without a row count are
+    /// left out.
+    pub async fn rows_per_partition(
+        &self,
+        table: &str,
+        column: &str,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        let delta = self.load(table).await?;
+        let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+        let mut rows = std::collections::BTreeMap::new();
+        for file in state.log_data().iter() {
+            let (Some(n), Some(Some(value))) =
+                (file.num_records(), file.partition_values_map().get(column).cloned())
+            else {
+                continue;
+            };
+            *rows.entry(value).or_insert(0) += n as u64;
+        }
+        Ok(rows)
+    }
+
     /// The Arrow schema `table` reads back as (field metadata included).
     pub async fn schema(&self, table: &str) -> Result<SchemaRef> {
         let delta = self.load(table).await?;

@@ -131,6 +131,10 @@ pub(crate) struct SyncArgs {
     /// Malformed lines accepted before the sync stops.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub(crate) allow_bad_lines: u64,
+    /// Days per export request (default: as many as fit the run into one hour of Mixpanel's
+    /// export budget, fewer when the days seen lately are big).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub(crate) chunk_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,6 @@
 //! `mpd sync [events|profiles|identity|all]`.
 
-use mpd_service::{SyncReport, SyncRequest, Workspace};
+use mpd_service::{ChunkChoice, RequestPlan, SyncReport, SyncRequest, Workspace};
 
 use crate::cli::{Format, GlobalArgs, SyncArgs};
 use crate::commands::{print_result, status, workspace_options};
@@ -18,6 +18,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: SyncArgs) -> anyhow::Result<(
         dry_run: args.dry_run,
         workers: usize::from(args.workers),
         allow_bad_lines: args.allow_bad_lines,
+        chunk_days: args.chunk_days,
     };
     let workspace = Workspace::open(workspace_options(global))?;
     let reporter = BarReporter::new(!global.no_progress && !global.quiet);
@@ -47,6 +48,9 @@ fn summary_lines(report: &SyncReport) -> Vec<String> {
                 plan.export_budget_percent(),
                 plan.export_budget_per_hour,
             ));
+            if let Some(requests) = &plan.requests {
+                lines.push(format!("dry run: {}", requests_line(requests)));
+            }
         }
         if plan.identity {
             lines.push(
@@ -95,4 +99,39 @@ fn summary_lines(report: &SyncReport) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// How the days are cut into requests, and the wait that takes.
+fn requests_line(plan: &RequestPlan) -> String {
+    let days = match plan.chunk_days {
+        1 => "1 day".to_owned(),
+        n => format!("{n} days"),
+    };
+    let why = match plan.choice {
+        ChunkChoice::Forced => "as --chunk-days says".to_owned(),
+        ChunkChoice::OneDayFits => "day by day fits the budget".to_owned(),
+        ChunkChoice::FitsBudget => "the fewest requests that fit one hour of the budget".to_owned(),
+        ChunkChoice::BoundedByVolume => format!(
+            "to keep a response under {} events at the {} events of the busiest recent day",
+            plan.max_events_per_request,
+            plan.daily_events.unwrap_or_default()
+        ),
+        ChunkChoice::ProbeFirstDay => {
+            "no volume known yet: the first day is read alone and the rest cut by its volume"
+                .to_owned()
+        }
+    };
+    let wait = match plan.budget_wait_secs {
+        0 => "no waiting on the budget".to_owned(),
+        secs => format!("at least {} waiting on the export budget", duration(secs)),
+    };
+    format!("{days} per request ({why}); {wait}")
+}
+
+fn duration(secs: u64) -> String {
+    match (secs / 3600, secs % 3600 / 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
 }

@@ -79,7 +79,9 @@ impl Quarantine {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir).map_err(write_error)?;
             }
-            self.file = Some(std::fs::File::create(&self.path).map_err(write_error)?);
+            // Appended to: a sync's phases share one file (`sync/events.rs`).
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path);
+            self.file = Some(file.map_err(write_error)?);
         }
         let mut text = Vec::new();
         for bad in lines {

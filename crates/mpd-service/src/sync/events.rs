@@ -17,6 +17,7 @@ use mpd_store::CommitInfo;
 use mpd_store::{Store, TableWriter, WriteMode};
 use serde_json::{Map, Value};
 
+use super::planner::{self, ChunkChoice, PlanInputs, RequestPlan};
 use super::window::{SyncWindow, cursor_app_id, day_to_version, version_to_day};
 use super::{EVENTS_TABLE, SyncRequest};
 use crate::error::Result;
@@ -61,6 +62,9 @@ pub struct EventsSync {
     /// Wall-clock seconds.
     pub elapsed_secs: f64,
 }
+
+/// Stored days whose volume the planner looks at (the busiest of them).
+const RECENT_DAYS: usize = 14;
 
 /// Days longest kept in one commit: a month, so a long first run still commits regularly.
 const MAX_COMMIT_DAYS: i64 = 31;
@@ -112,6 +116,38 @@ impl Workspace {
         Ok((window, cursor))
     }
 
+    /// How `window`'s days are cut into export requests (`planner.rs`): the busiest of the
+    /// last stored days (from the Delta log's row counts, no data read) bounds a response.
+    pub(crate) async fn events_request_plan(
+        &self,
+        window: &SyncWindow,
+        request: &SyncRequest,
+    ) -> Result<RequestPlan> {
+        let store = self.store().await?;
+        let daily_events = if store.exists(EVENTS_TABLE).await? {
+            let rows = store.rows_per_partition(EVENTS_TABLE, "date").await?;
+            rows.values().rev().take(RECENT_DAYS).max().copied()
+        } else {
+            None
+        };
+        Ok(self.request_plan(window.n_days(), request, daily_events))
+    }
+
+    fn request_plan(
+        &self,
+        n_days: u64,
+        request: &SyncRequest,
+        daily_events: Option<u64>,
+    ) -> RequestPlan {
+        planner::plan(PlanInputs {
+            n_days,
+            budget_per_hour: self.settings().export_per_hour,
+            forced: request.chunk_days,
+            daily_events,
+            max_events_per_request: self.settings().sync_commit_rows.max(1),
+        })
+    }
+
     /// Syncs the `events` table (see the module docs).
     pub(crate) async fn sync_events(
         &self,
@@ -120,10 +156,14 @@ impl Workspace {
     ) -> Result<EventsSync> {
         let started = Instant::now();
         let (window, cursor) = self.events_window(request).await?;
+        let requests = self.events_request_plan(&window, request).await?;
         let mut selection = EventSelection::days(window.from, window.to);
         selection.workers = request.workers.max(1);
         selection.allow_bad_lines = request.allow_bad_lines;
-        let plan = self.plan(&selection)?;
+        selection.chunk_days = requests.chunk_days;
+        // Every phase's bad lines go to one file.
+        selection.quarantine_path =
+            Some(self.quarantine_file_path("events", window.from, window.to)?);
         let store = self.store().await?;
         let exists = store.exists(EVENTS_TABLE).await?;
         let sync_id = crate::table::next_sync_id(store, EVENTS_TABLE).await?;
@@ -170,7 +210,9 @@ impl Workspace {
                 elapsed_secs: 0.0,
             },
         };
-        let mut outcome = self.sync_days(plan, request, reporter, &mut ingest, &mut progress).await;
+        let mut outcome = self
+            .sync_phases(selection, requests, request, reporter, &mut ingest, &mut progress)
+            .await;
         if outcome.is_ok() {
             outcome = progress.commit_open(&mut ingest).await;
         }
@@ -188,10 +230,46 @@ impl Workspace {
         Ok(summary)
     }
 
+    /// The window's requests; with no volume known yet, the first day alone first, then the
+    /// rest cut by the volume it showed.
+    async fn sync_phases(
+        &self,
+        mut selection: EventSelection,
+        requests: RequestPlan,
+        request: &SyncRequest,
+        reporter: &dyn Reporter,
+        ingest: &mut Ingest<'_>,
+        progress: &mut Progress<'_>,
+    ) -> Result<()> {
+        if requests.choice != ChunkChoice::ProbeFirstDay || selection.from >= selection.to {
+            let plan = self.plan(&selection)?;
+            return self.sync_days(plan, request.allow_bad_lines, reporter, ingest, progress).await;
+        }
+        let (from, to) = (selection.from, selection.to);
+        let mut probe = selection.clone();
+        (probe.to, probe.chunk_days) = (from, 1);
+        let plan = self.plan(&probe)?;
+        self.sync_days(plan, request.allow_bad_lines, reporter, ingest, progress).await?;
+        let probed = progress.summary.fetched;
+        let Some(next) = from.succ_opt() else { return Ok(()) };
+        let rest_days = DayRange { from: next, to }.n_days();
+        let rest = self.request_plan(rest_days, request, Some(probed));
+        tracing::info!(
+            probed_events = probed,
+            chunk_days = rest.chunk_days,
+            requests = rest.requests,
+            "first day read; the rest planned from its volume"
+        );
+        (selection.from, selection.chunk_days) = (next, rest.chunk_days);
+        let allowed = request.allow_bad_lines.saturating_sub(progress.summary.quarantined);
+        let plan = self.plan(&selection)?;
+        self.sync_days(plan, allowed, reporter, ingest, progress).await
+    }
+
     async fn sync_days(
         &self,
         plan: RunPlan,
-        request: &SyncRequest,
+        allow_bad_lines: u64,
         reporter: &dyn Reporter,
         ingest: &mut Ingest<'_>,
         progress: &mut Progress<'_>,
@@ -199,7 +277,7 @@ impl Workspace {
         let sync_id = progress.summary.sync_id;
         // Too many bad lines stop the run before the day is committed: the cursor stays
         // before it, so a re-run (with --allow-bad-lines) reads it again.
-        let policy = BadLinePolicy::Early(request.allow_bad_lines);
+        let policy = BadLinePolicy::Early(allow_bad_lines);
         let typed = progress.typed.clone();
         let typed = &typed;
         let new_work = move |cap| batch_work(sync_id, typed.clone(), cap);
@@ -209,11 +287,13 @@ impl Workspace {
             })
             .await?;
         let summary = &mut progress.summary;
-        summary.fetched = totals.records;
-        summary.retries = totals.retries;
-        summary.split_days = totals.split_days;
-        (summary.quarantined, summary.quarantine_file) =
-            (totals.quarantined, totals.quarantine_file);
+        summary.fetched += totals.records;
+        summary.retries += totals.retries;
+        summary.split_days.extend(totals.split_days);
+        summary.quarantined += totals.quarantined;
+        if totals.quarantine_file.is_some() {
+            summary.quarantine_file = totals.quarantine_file;
+        }
         Ok(())
     }
 }

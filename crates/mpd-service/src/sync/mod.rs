@@ -3,12 +3,14 @@
 
 pub(crate) mod events;
 mod identity;
+mod planner;
 mod window;
 
 use chrono::NaiveDate;
 
 pub use events::EventsSync;
 pub use identity::IdentitySync;
+pub use planner::{ChunkChoice, RequestPlan};
 pub use window::{SyncMode, SyncWindow};
 
 use crate::error::{Error, Result};
@@ -59,6 +61,8 @@ pub struct SyncRequest {
     pub workers: usize,
     /// Malformed lines accepted before the run stops.
     pub allow_bad_lines: u64,
+    /// Days per export request; None lets the planner choose (`sync/planner.rs`).
+    pub chunk_days: Option<u32>,
 }
 
 impl SyncRequest {
@@ -72,6 +76,7 @@ impl SyncRequest {
             dry_run: false,
             workers: 4,
             allow_bad_lines: 0,
+            chunk_days: None,
         }
     }
 }
@@ -85,8 +90,11 @@ pub struct SyncPlan {
     pub cursor: Option<NaiveDate>,
     /// Each day the events part requests, in order.
     pub days: Vec<NaiveDate>,
-    /// Export API requests the events part sends (one per day, before retries).
+    /// Export API requests the events part sends (before retries).
     pub export_requests: u64,
+    /// How the events days are cut into those requests, and what waiting on the budget that
+    /// takes (None when events are not synced).
+    pub requests: Option<RequestPlan>,
     /// The export budget per hour they draw from.
     pub export_budget_per_hour: u32,
     /// Whether profiles would be fetched (engage pages, from the query budget).
@@ -127,13 +135,16 @@ impl Workspace {
             cursor: None,
             days: Vec::new(),
             export_requests: 0,
+            requests: None,
             export_budget_per_hour: self.settings().export_per_hour,
             profiles: request.target.includes(SyncTarget::Profiles) && request.backfill.is_none(),
             identity: request.target.includes(SyncTarget::Identity) && request.backfill.is_none(),
         };
         if request.target.includes(SyncTarget::Events) {
             let (window, cursor) = self.events_window(request).await?;
-            plan.export_requests = window.n_days();
+            let requests = self.events_request_plan(&window, request).await?;
+            plan.export_requests = requests.requests;
+            plan.requests = Some(requests);
             plan.days = window.from.iter_days().take_while(|d| *d <= window.to).collect();
             plan.events = Some(window);
             plan.cursor = cursor;
