@@ -69,7 +69,7 @@ fn print_usage() {
          bench sql [--events N] [--repeat N]  DuckDB in-process vs mpd query sql on the same events (release build)\n  \
          bench python [--events N] [--repeat N]  a whole table into Polars: the module's Arrow stream vs Parquet file + read_parquet (release build)
   \
-         bench incremental [--events-per-day N] [--repeat N] [--keep DIR]  1-day sync cost, 365-day vs 7-day store\n  \
+         bench incremental [--events-per-day N] [--repeat N] [--histories 7,365,3650] [--keep DIR]  1-day sync cost against 7 days, 365 days and 10 years of history\n  \
          demo          run `mpd demo`\n  \
          mock [ARGS]   run the mock Mixpanel server"
     );
