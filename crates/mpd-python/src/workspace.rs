@@ -124,7 +124,7 @@ impl Workspace {
     // ---- The lake
 
     /// Brings the store up to date (`mpd sync`): `what` is all, events, profiles or identity.
-    #[pyo3(signature = (what="all", *, from_date=None, lookback_days=None, backfill=None, dry_run=false, workers=4, allow_bad_lines=0, progress=None))]
+    #[pyo3(signature = (what="all", *, from_date=None, lookback_days=None, backfill=None, dry_run=false, workers=4, allow_bad_lines=0, chunk_days=None, progress=None))]
     #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn sync(
         &self,
@@ -136,9 +136,14 @@ impl Workspace {
         dry_run: bool,
         workers: usize,
         allow_bad_lines: u64,
+        chunk_days: Option<u32>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let mut request = SyncRequest::new(sync_target(what)?);
+        if chunk_days == Some(0) {
+            return Err(invalid("chunk_days must be at least 1 (or None to let mpd choose)"));
+        }
+        request.chunk_days = chunk_days;
         request.from = from_date.map(|d| day(&d, "from_date")).transpose()?;
         request.lookback_days = lookback_days;
         request.backfill = match backfill {

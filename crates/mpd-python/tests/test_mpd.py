@@ -193,6 +193,8 @@ def test_arguments_python_cannot_express_in_types_are_refused_with_what_is_allow
          'retention_type must be birth or compounded, not "weekly"'),
         (lambda: ws.funnel("2024-03-01", "2024-03-02", steps=["A", "B"], window=1, window_unit="year"),
          'window_unit must be second, minute, hour or day, not "year"'),
+        (lambda: ws.sync("events", from_date="2024-03-01", chunk_days=0),
+         "chunk_days must be at least 1 (or None to let mpd choose)"),
     ]
     for call, message in cases:
         with pytest.raises(mpd.InvalidArgumentError) as raised:
@@ -262,3 +264,13 @@ def test_ctrl_c_while_a_progress_callback_runs_still_interrupts_the_sync(env):
                 time.sleep(1)
         """,
     )
+
+
+def test_a_sync_plan_fits_the_budget_unless_chunk_days_forces_the_size(env):
+    with mpd.Workspace() as ws:
+        planned = ws.sync("events", from_date="2022-03-10", dry_run=True)["plan"]["requests"]
+        assert planned["choice"] == "probe_first_day"
+        assert planned["requests"] <= 60 and planned["budget_wait_secs"] == 0
+        forced = ws.sync("events", from_date="2024-03-01", dry_run=True, chunk_days=3)
+        requests = forced["plan"]["requests"]
+        assert (requests["choice"], requests["chunk_days"], requests["requests"]) == ("forced", 3, 4)

@@ -87,9 +87,11 @@ class Workspace:
         dry_run: bool = False,
         workers: int = 4,
         allow_bad_lines: int = 0,
+        chunk_days: int | None = None,
         progress: Progress | None = None,
     ) -> dict[str, Any]:
-        """`mpd sync`: brings the store up to date; returns the sync report."""
+        """`mpd sync`: brings the store up to date; returns the sync report. `chunk_days`
+        forces the days per export request (default: planned to fit the hourly budget)."""
     def fetch_events(
         self,
         from_date: Day,
