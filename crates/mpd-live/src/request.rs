@@ -20,6 +20,14 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
+    /// The value whose name is `word` (the names [`TimeUnit::as_str`] gives), for the fronts that
+    /// take it as text.
+    pub fn from_word(word: &str) -> Option<Self> {
+        [TimeUnit::Minute, TimeUnit::Hour, TimeUnit::Day, TimeUnit::Week, TimeUnit::Month]
+            .into_iter()
+            .find(|value| value.as_str() == word)
+    }
+
     /// The name Mixpanel's `unit` parameter uses.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,6 +54,14 @@ pub enum CountType {
 }
 
 impl CountType {
+    /// The value whose name is `word` (the names [`CountType::as_str`] gives), for the fronts that
+    /// take it as text.
+    pub fn from_word(word: &str) -> Option<Self> {
+        [CountType::General, CountType::Unique, CountType::Average]
+            .into_iter()
+            .find(|value| value.as_str() == word)
+    }
+
     /// The name Mixpanel's `type` parameter uses.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -147,6 +163,14 @@ pub enum LengthUnit {
 }
 
 impl LengthUnit {
+    /// The value whose name is `word` (the names [`LengthUnit::as_str`] gives), for the fronts that
+    /// take it as text.
+    pub fn from_word(word: &str) -> Option<Self> {
+        [LengthUnit::Second, LengthUnit::Minute, LengthUnit::Hour, LengthUnit::Day]
+            .into_iter()
+            .find(|value| value.as_str() == word)
+    }
+
     /// The name Mixpanel's `length_unit` parameter uses.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -210,6 +234,14 @@ pub enum RetentionType {
 }
 
 impl RetentionType {
+    /// The value whose name is `word` (the names [`RetentionType::as_str`] gives), for the fronts that
+    /// take it as text.
+    pub fn from_word(word: &str) -> Option<Self> {
+        [RetentionType::Birth, RetentionType::Compounded]
+            .into_iter()
+            .find(|value| value.as_str() == word)
+    }
+
     /// The name Mixpanel's `retention_type` parameter uses.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -293,5 +325,30 @@ impl FlowsView {
             FlowsView::Sankey => "flows_sankey",
             FlowsView::TopPaths => "flows_top_paths",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_reads_back_as_its_value_and_others_are_none() {
+        for unit in
+            [TimeUnit::Minute, TimeUnit::Hour, TimeUnit::Day, TimeUnit::Week, TimeUnit::Month]
+        {
+            assert_eq!(TimeUnit::from_word(unit.as_str()), Some(unit));
+        }
+        for count in [CountType::General, CountType::Unique, CountType::Average] {
+            assert_eq!(CountType::from_word(count.as_str()), Some(count));
+        }
+        for unit in [LengthUnit::Second, LengthUnit::Minute, LengthUnit::Hour, LengthUnit::Day] {
+            assert_eq!(LengthUnit::from_word(unit.as_str()), Some(unit));
+        }
+        for kind in [RetentionType::Birth, RetentionType::Compounded] {
+            assert_eq!(RetentionType::from_word(kind.as_str()), Some(kind));
+        }
+        assert_eq!(TimeUnit::from_word("Day"), None);
+        assert_eq!(CountType::from_word("median"), None);
     }
 }

@@ -198,30 +198,16 @@ pub(crate) fn day(text: &str, name: &str) -> Parsed<NaiveDate> {
 }
 
 fn unit(word: Option<&str>) -> Parsed<TimeUnit> {
-    Ok(match word.unwrap_or("day") {
-        "minute" => TimeUnit::Minute,
-        "hour" => TimeUnit::Hour,
-        "day" => TimeUnit::Day,
-        "week" => TimeUnit::Week,
-        "month" => TimeUnit::Month,
-        other => {
-            return Err(BadArgument(format!(
-                "unit must be minute, hour, day, week or month, not {other:?}"
-            )));
-        }
+    let word = word.unwrap_or("day");
+    TimeUnit::from_word(word).ok_or_else(|| {
+        BadArgument(format!("unit must be minute, hour, day, week or month, not {word:?}"))
     })
 }
 
 fn count_type(word: Option<&str>) -> Parsed<CountType> {
-    Ok(match word.unwrap_or("general") {
-        "general" => CountType::General,
-        "unique" => CountType::Unique,
-        "average" => CountType::Average,
-        other => {
-            return Err(BadArgument(format!(
-                "type must be general, unique or average, not {other:?}"
-            )));
-        }
+    let word = word.unwrap_or("general");
+    CountType::from_word(word).ok_or_else(|| {
+        BadArgument(format!("type must be general, unique or average, not {word:?}"))
     })
 }
 
@@ -298,15 +284,10 @@ impl FunnelArgs {
 
 impl RetentionArgs {
     pub(crate) fn query(&self) -> Parsed<RetentionQuery> {
-        let retention_type = match self.retention_type.as_deref().unwrap_or("birth") {
-            "birth" => RetentionType::Birth,
-            "compounded" => RetentionType::Compounded,
-            other => {
-                return Err(BadArgument(format!(
-                    "retention_type must be birth or compounded, not {other:?}"
-                )));
-            }
-        };
+        let word = self.retention_type.as_deref().unwrap_or("birth");
+        let retention_type = RetentionType::from_word(word).ok_or_else(|| {
+            BadArgument(format!("retention_type must be birth or compounded, not {word:?}"))
+        })?;
         Ok(RetentionQuery {
             born_event: self.born_event.clone(),
             return_event: self.return_event.clone(),

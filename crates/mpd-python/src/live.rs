@@ -28,53 +28,23 @@ pub(crate) fn span(from: &Bound<'_, PyAny>, to: &Bound<'_, PyAny>) -> PyResult<D
 }
 
 pub(crate) fn unit(word: &str) -> PyResult<TimeUnit> {
-    Ok(match word {
-        "minute" => TimeUnit::Minute,
-        "hour" => TimeUnit::Hour,
-        "day" => TimeUnit::Day,
-        "week" => TimeUnit::Week,
-        "month" => TimeUnit::Month,
-        other => {
-            return Err(invalid(format!(
-                "unit must be minute, hour, day, week or month, not {other:?}"
-            )));
-        }
+    TimeUnit::from_word(word).ok_or_else(|| {
+        invalid(format!("unit must be minute, hour, day, week or month, not {word:?}"))
     })
 }
 
 pub(crate) fn count_type(word: &str) -> PyResult<CountType> {
-    Ok(match word {
-        "general" => CountType::General,
-        "unique" => CountType::Unique,
-        "average" => CountType::Average,
-        other => {
-            return Err(invalid(format!("type must be general, unique or average, not {other:?}")));
-        }
-    })
+    CountType::from_word(word)
+        .ok_or_else(|| invalid(format!("type must be general, unique or average, not {word:?}")))
 }
 
 pub(crate) fn retention_type(word: &str) -> PyResult<RetentionType> {
-    Ok(match word {
-        "birth" => RetentionType::Birth,
-        "compounded" => RetentionType::Compounded,
-        other => {
-            return Err(invalid(format!(
-                "retention_type must be birth or compounded, not {other:?}"
-            )));
-        }
-    })
+    RetentionType::from_word(word)
+        .ok_or_else(|| invalid(format!("retention_type must be birth or compounded, not {word:?}")))
 }
 
 pub(crate) fn length_unit(word: &str) -> PyResult<LengthUnit> {
-    Ok(match word {
-        "second" => LengthUnit::Second,
-        "minute" => LengthUnit::Minute,
-        "hour" => LengthUnit::Hour,
-        "day" => LengthUnit::Day,
-        other => {
-            return Err(invalid(format!(
-                "window_unit must be second, minute, hour or day, not {other:?}"
-            )));
-        }
+    LengthUnit::from_word(word).ok_or_else(|| {
+        invalid(format!("window_unit must be second, minute, hour or day, not {word:?}"))
     })
 }

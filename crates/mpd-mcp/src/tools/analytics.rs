@@ -42,10 +42,8 @@ impl MpdServer {
             Err(bad) => return Ok(bad_argument(bad.0)),
         };
         let ws = &self.workspace;
-        Ok(match self.answerer(args.source.local, query.span).await {
-            Answerer::Store(why) => report(why, ws.local_segmentation(&query).await),
-            Answerer::Mixpanel(why) => report(why, ws.segmentation(&query).await),
-        })
+        let (store, live) = (ws.local_segmentation(&query), ws.segmentation(&query));
+        Ok(self.answered(args.source.local, query.span, store, live).await)
     }
 
     /// Several events over time.
@@ -62,10 +60,8 @@ impl MpdServer {
             Err(bad) => return Ok(bad_argument(bad.0)),
         };
         let ws = &self.workspace;
-        Ok(match self.answerer(args.source.local, query.span).await {
-            Answerer::Store(why) => report(why, ws.local_event_counts(&query).await),
-            Answerer::Mixpanel(why) => report(why, ws.event_counts(&query).await),
-        })
+        let (store, live) = (ws.local_event_counts(&query), ws.event_counts(&query));
+        Ok(self.answered(args.source.local, query.span, store, live).await)
     }
 
     /// A funnel's conversion.
@@ -121,10 +117,8 @@ impl MpdServer {
             Err(bad) => return Ok(bad_argument(bad.0)),
         };
         let ws = &self.workspace;
-        Ok(match self.answerer(args.source.local, query.span).await {
-            Answerer::Store(why) => report(why, ws.local_retention(&query).await),
-            Answerer::Mixpanel(why) => report(why, ws.retention(&query).await),
-        })
+        let (store, live) = (ws.local_retention(&query), ws.retention(&query));
+        Ok(self.answered(args.source.local, query.span, store, live).await)
     }
 
     /// Event names.
@@ -174,6 +168,21 @@ impl MpdServer {
 }
 
 impl MpdServer {
+    /// The answer of `from_store` or of `from_mixpanel` (futures do nothing until awaited, so
+    /// only the chosen one runs), after the line saying which answered and why.
+    async fn answered<T: Serialize>(
+        &self,
+        local: Option<bool>,
+        span: DateSpan,
+        from_store: impl Future<Output = mpd_service::Result<T>>,
+        from_mixpanel: impl Future<Output = mpd_service::Result<T>>,
+    ) -> CallToolResult {
+        match self.answerer(local, span).await {
+            Answerer::Store(why) => report(why, from_store.await),
+            Answerer::Mixpanel(why) => report(why, from_mixpanel.await),
+        }
+    }
+
     /// The store when asked for or when its events table holds every day of `span`, else
     /// Mixpanel.
     pub(crate) async fn answerer(&self, local: Option<bool>, span: DateSpan) -> Answerer {
