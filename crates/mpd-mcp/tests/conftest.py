@@ -4,56 +4,19 @@ official Python SDK (`mcp`)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import urllib.request
+import sys
 from pathlib import Path
 
 import pytest
 
+# The mock's Python helper lives with the mock (crates/mpd-testkit/python).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "mpd-testkit" / "python"))
+from mpd_mock import Mock  # noqa: E402
+
 TODAY = "2024-03-10"
 FIRST_DAY = "2024-03-01"
-
-
-class Mock:
-    """A running `mpd-mock`; stopped when its stdin closes."""
-
-    def __init__(self, binary: str) -> None:
-        self.process = subprocess.Popen(
-            [binary, "--port", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        line = self.process.stdout.readline()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"mpd-mock did not start: {line!r}")
-        self.url = line.split("listening on ", 1)[1].strip()
-
-    def get(self, path: str) -> bytes:
-        return urllib.request.urlopen(f"{self.url}{path}").read()
-
-    def requests(self) -> list[dict]:
-        """The mock's request log (its `GET /__mock/requests`)."""
-        return json.loads(self.get("/__mock/requests"))
-
-    def deduplicated_count(self, first: str, last: str) -> int:
-        """Events in the fault-free export of the days, one per `$insert_id` and `time` (a
-        record without `$insert_id` is a duplicate only of an identical record)."""
-        keys = set()
-        for line in self.get(f"/__mock/truth?from_date={first}&to_date={last}").splitlines():
-            if not line.strip():
-                continue
-            event = json.loads(line)
-            properties = event["properties"]
-            insert_id = properties.get("$insert_id")
-            if insert_id:
-                keys.add((insert_id, properties["time"]))
-            else:
-                keys.add(json.dumps(event, sort_keys=True))
-        return len(keys)
-
-    def stop(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=10)
 
 
 def binary(variable: str) -> str:

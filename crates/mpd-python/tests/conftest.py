@@ -3,43 +3,18 @@ environment a user's shell would have, pointing the workspace at it."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import urllib.request
+import sys
 from pathlib import Path
 
 import pytest
 
+# The mock's Python helper lives with the mock (crates/mpd-testkit/python).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "mpd-testkit" / "python"))
+from mpd_mock import Mock  # noqa: E402
+
 TODAY = "2024-03-10"
 FIRST_DAY = "2024-03-01"
-
-
-class Mock:
-    """A running `mpd-mock`; stopped when its stdin closes."""
-
-    def __init__(self, binary: str) -> None:
-        self.process = subprocess.Popen(
-            [binary, "--port", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        line = self.process.stdout.readline()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"mpd-mock did not start: {line!r}")
-        self.url = line.split("listening on ", 1)[1].strip()
-
-    def faults(self, faults: dict) -> None:
-        """Replaces the mock's faults (its `POST /__mock/faults`)."""
-        request = urllib.request.Request(
-            f"{self.url}/__mock/faults",
-            data=json.dumps(faults).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        urllib.request.urlopen(request).read()
-
-    def stop(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
