@@ -37,21 +37,7 @@ def mock():
 def synced_env(mock, tmp_path: Path) -> dict[str, str]:
     """The variables of a user whose store was synced from the mock project by `mpd sync`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MP_", "MPD_"))}
-    env.update(
-        {
-            "HOME": str(tmp_path),
-            "MP_BASE_URL": mock.url,
-            "MP_USERNAME": "mock-user",
-            "MP_SECRET": "mock-secret",
-            "MP_PROJECT_ID": "1234",
-            "MP_REGION": "us",
-            "MPD_TODAY": TODAY,
-            "MPD_STORE": str(tmp_path / "lake"),
-            "MPD_RETRY_BASE_DELAY_SECONDS": "0.01",
-            "MPD_RETRY_MAX_DELAY_SECONDS": "0.05",
-            "MPD_EXPORT_PER_SECOND": "1000",
-        }
-    )
+    env.update(mock.user_variables(str(tmp_path), TODAY))
     subprocess.run(
         [binary("MPD_TEST_BIN"), "sync", "--from", FIRST_DAY, "-q"],
         env=env,

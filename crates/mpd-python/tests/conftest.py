@@ -35,19 +35,7 @@ def mock(mock_binary):
 @pytest.fixture()
 def env(mock, tmp_path: Path, monkeypatch) -> dict[str, str]:
     """A user's variables for the mock project, with a store in a temporary folder."""
-    variables = {
-        "HOME": str(tmp_path),
-        "MP_BASE_URL": mock.url,
-        "MP_USERNAME": "mock-user",
-        "MP_SECRET": "mock-secret",
-        "MP_PROJECT_ID": "1234",
-        "MP_REGION": "us",
-        "MPD_TODAY": TODAY,
-        "MPD_STORE": str(tmp_path / "lake"),
-        "MPD_RETRY_BASE_DELAY_SECONDS": "0.01",
-        "MPD_RETRY_MAX_DELAY_SECONDS": "0.05",
-        "MPD_EXPORT_PER_SECOND": "1000",
-    }
+    variables = mock.user_variables(str(tmp_path), TODAY)
     for key in list(os.environ):
         if key.startswith(("MP_", "MPD_")):
             monkeypatch.delenv(key)

@@ -20,6 +20,23 @@ class Mock:
             raise RuntimeError(f"mpd-mock did not start: {line!r}")
         self.url = line.split("listening on ", 1)[1].strip()
 
+    def user_variables(self, home: str, today: str) -> dict[str, str]:
+        """What a user's shell would set to work with the mock's project: its account, a
+        store under `home`, `today` fixed, and short retry delays."""
+        return {
+            "HOME": home,
+            "MP_BASE_URL": self.url,
+            "MP_USERNAME": "mock-user",
+            "MP_SECRET": "mock-secret",
+            "MP_PROJECT_ID": "1234",
+            "MP_REGION": "us",
+            "MPD_TODAY": today,
+            "MPD_STORE": f"{home}/lake",
+            "MPD_RETRY_BASE_DELAY_SECONDS": "0.01",
+            "MPD_RETRY_MAX_DELAY_SECONDS": "0.05",
+            "MPD_EXPORT_PER_SECOND": "1000",
+        }
+
     def get(self, path: str) -> bytes:
         return urllib.request.urlopen(f"{self.url}{path}").read()
 
