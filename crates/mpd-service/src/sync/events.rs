@@ -123,6 +123,11 @@ impl Workspace {
         window: &SyncWindow,
         request: &SyncRequest,
     ) -> Result<RequestPlan> {
+        let blind = self.request_plan(window.n_days(), request, None);
+        if matches!(blind.choice, ChunkChoice::OneDayFits | ChunkChoice::Forced) {
+            // The volume changes nothing (an hourly run's few days): no walk of the file list.
+            return Ok(blind);
+        }
         let store = self.store().await?;
         let daily_events = if store.exists(EVENTS_TABLE).await? {
             let rows = store.rows_per_partition(EVENTS_TABLE, "date").await?;
