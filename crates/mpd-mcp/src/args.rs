@@ -197,6 +197,32 @@ pub(crate) fn day(text: &str, name: &str) -> Parsed<NaiveDate> {
         .map_err(|_| BadArgument(format!("{name} must be a day like 2024-01-31, not {text:?}")))
 }
 
+/// Time buckets an answer may hold: a year by the hour, a week by the minute. Beyond that an
+/// answer neither fits a context window nor is cheap to compute.
+const MAX_BUCKETS: u64 = 10_000;
+
+/// Refuses a span that cuts into more than [`MAX_BUCKETS`] buckets of `unit`.
+fn check_buckets(span: DateSpan, unit: TimeUnit) -> Parsed<()> {
+    let days = u64::try_from((span.to - span.from).num_days()).unwrap_or(0) + 1;
+    let buckets = match unit {
+        TimeUnit::Minute => days.saturating_mul(1440),
+        TimeUnit::Hour => days.saturating_mul(24),
+        TimeUnit::Day => days,
+        TimeUnit::Week => days / 7 + 1,
+        TimeUnit::Month => days / 28 + 1,
+    };
+    if buckets > MAX_BUCKETS {
+        return Err(BadArgument(format!(
+            "{} to {} by the {} is {buckets} buckets, more than {MAX_BUCKETS}: use a coarser \
+             unit or a shorter range",
+            span.from,
+            span.to,
+            unit.as_str()
+        )));
+    }
+    Ok(())
+}
+
 fn unit(word: Option<&str>) -> Parsed<TimeUnit> {
     let word = word.unwrap_or("day");
     TimeUnit::from_word(word).ok_or_else(|| {
@@ -229,11 +255,13 @@ impl SyncArgs {
 
 impl SegmentationArgs {
     pub(crate) fn query(&self) -> Parsed<SegmentationQuery> {
+        let (span, unit) = (span(&self.from_date, &self.to_date)?, unit(self.unit.as_deref())?);
+        check_buckets(span, unit)?;
         Ok(SegmentationQuery {
             event: self.event.clone(),
-            span: span(&self.from_date, &self.to_date)?,
+            span,
             on: self.on.clone(),
-            unit: unit(self.unit.as_deref())?,
+            unit,
             where_expr: self.where_expr.clone(),
             count_type: count_type(self.count_type.as_deref())?,
             limit: self.limit,
@@ -246,11 +274,13 @@ impl EventCountsArgs {
         if self.events.is_empty() {
             return Err(BadArgument("events must name at least one event".into()));
         }
+        let (span, unit) = (span(&self.from_date, &self.to_date)?, unit(self.unit.as_deref())?);
+        check_buckets(span, unit)?;
         Ok(EventCountsQuery {
             events: self.events.clone(),
-            span: span(&self.from_date, &self.to_date)?,
+            span,
             count_type: count_type(self.count_type.as_deref())?,
-            unit: unit(self.unit.as_deref())?,
+            unit,
         })
     }
 }
@@ -288,16 +318,24 @@ impl RetentionArgs {
         let retention_type = RetentionType::from_word(word).ok_or_else(|| {
             BadArgument(format!("retention_type must be birth or compounded, not {word:?}"))
         })?;
+        let (span, unit) = (span(&self.from_date, &self.to_date)?, unit(self.unit.as_deref())?);
+        check_buckets(span, unit)?;
+        let interval_count = self.interval_count.unwrap_or(7);
+        if interval_count > 1000 {
+            return Err(BadArgument(format!(
+                "interval_count is at most 1000, not {interval_count}"
+            )));
+        }
         Ok(RetentionQuery {
             born_event: self.born_event.clone(),
             return_event: self.return_event.clone(),
-            span: span(&self.from_date, &self.to_date)?,
+            span,
             born_where: None,
             return_where: None,
             retention_type,
             interval: None,
-            interval_count: self.interval_count.unwrap_or(7),
-            unit: unit(self.unit.as_deref())?,
+            interval_count,
+            unit,
             unbounded: false,
             on: None,
         })
@@ -323,6 +361,20 @@ mod tests {
             "unit must be minute, hour, day, week or month, not \"year\""
         );
         assert_eq!(count_type(Some("unique")).unwrap(), CountType::Unique);
+    }
+
+    #[test]
+    fn spans_are_limited_to_ten_thousand_buckets() {
+        let year = span("2024-01-01", "2024-12-31").unwrap();
+        assert!(check_buckets(year, TimeUnit::Hour).is_ok(), "a year by the hour: 8,784");
+        assert_eq!(
+            check_buckets(year, TimeUnit::Minute).unwrap_err().0,
+            "2024-01-01 to 2024-12-31 by the minute is 527040 buckets, more than 10000: use a \
+             coarser unit or a shorter range"
+        );
+        let century = span("1900-01-01", "2024-12-31").unwrap();
+        assert!(check_buckets(century, TimeUnit::Day).is_err());
+        assert!(check_buckets(century, TimeUnit::Month).is_ok());
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub(crate) fn rows(
     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     let mut out = String::new();
     if format == RowFormat::Table {
-        out.push_str(&names.join(" | "));
+        // Half the budget at most, so a very wide header still leaves room for a row.
+        out.push_str(&cut_to_bytes(&names.join(" | "), bounds.answer_chars / 2));
         out.push('\n');
     }
     let mut written = 0;
@@ -53,7 +54,19 @@ pub(crate) fn rows(
             RowFormat::Table => table_line(row, &names, bounds.cell_chars),
             RowFormat::Json => json_line(row, bounds.cell_chars),
         };
-        if out.len() + line.len() + 1 > bounds.answer_chars && written > 0 {
+        let room = bounds.answer_chars.saturating_sub(out.len() + 1);
+        if line.len() > room {
+            if written == 0 {
+                // One row wider than the whole budget: its beginning, said to be cut.
+                out.push_str(&cut_to_bytes(&line, room));
+                out.push('\n');
+                let _ = writeln!(
+                    out,
+                    "[cut: the first row alone is longer than {} characters; select fewer columns]",
+                    bounds.answer_chars
+                );
+                return out;
+            }
             break;
         }
         out.push_str(&line);
@@ -168,6 +181,14 @@ pub(crate) fn cut_text(text: &str, max: usize) -> String {
     format!("{kept}…(+{} chars)", text.chars().count() - max)
 }
 
+/// `text` cut to at most `max` bytes (so at most `max` characters), marked when cut.
+fn cut_to_bytes(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    format!("{}…", &text[..floor_char_boundary(text, max.saturating_sub(3))])
+}
+
 fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     while index > 0 && !text.is_char_boundary(index) {
         index -= 1;
@@ -226,6 +247,18 @@ mod tests {
         assert!(text.len() < 2300, "{}", text.len());
         let shown = text.lines().filter(|l| l.starts_with('{')).count();
         assert!(text.contains(&format!("[cut: {shown} of 1000+ rows shown")), "{text}");
+    }
+
+    #[test]
+    fn a_row_wider_than_the_budget_is_cut_itself() {
+        let t = table(vec![json!({"event_name": "é".repeat(500), "properties": "x".repeat(500)})]);
+        let text = rows(&t, RowFormat::Table, Bounds { cell_chars: 1000, answer_chars: 300 }, None);
+        let (body, note) = text.trim_end().rsplit_once('\n').unwrap();
+        assert!(body.len() <= 300, "{}", body.len());
+        assert_eq!(
+            note,
+            "[cut: the first row alone is longer than 300 characters; select fewer columns]"
+        );
     }
 
     #[test]

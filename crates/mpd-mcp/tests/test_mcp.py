@@ -95,7 +95,10 @@ def test_an_agent_reads_the_store_and_asks_mixpanel_only_when_the_store_lacks_da
                 client, "segmentation", event="Purchase", from_date=FIRST_DAY, to_date="2024-03-05"
             )
             assert not failed, text
-            assert text.startswith("answered from the store, which holds 2024-03-01 to 2024-03-10")
+            assert text.startswith(
+                "answered from the store, which holds every day of 2024-03-01 to 2024-03-05, "
+                "complete through 2024-03-09 (no Mixpanel request)"
+            ), text
             assert '"source":"local"' in text
             assert len(query_requests(mock)) == before, "the store answered: no request"
 

@@ -84,8 +84,8 @@ pub use stream::{
     EventSelection, ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary,
 };
 pub use sync::{
-    ChunkChoice, EventsSync, IdentitySync, RequestPlan, SyncMode, SyncPlan, SyncReport,
-    SyncRequest, SyncTarget, SyncWindow,
+    ChunkChoice, EventsCoverage, EventsSync, IdentitySync, RequestPlan, SyncMode, SyncPlan,
+    SyncReport, SyncRequest, SyncTarget, SyncWindow,
 };
 pub use table::typed::EvolveReport;
 pub use table::{FetchEventsRequest, FetchSummary, IngestCounts, ProfileFetchSummary, TableMode};

@@ -271,14 +271,24 @@ fn columns_of(schema: &arrow_schema::Schema) -> Vec<ColumnView> {
         .collect()
 }
 
-/// Batches as JSON objects in column order, nulls kept.
+/// Batches as JSON objects in column order, nulls kept. Output columns that share a name
+/// (`SELECT a.distinct_id, b.distinct_id ...`) get `_2`, `_3`, ... so no value is lost to an
+/// object key written twice.
 fn query_table(schema: &arrow_schema::SchemaRef, batches: &[RecordBatch]) -> Result<QueryTable> {
+    let schema = &unique_names(schema);
+    // Each batch keeps its own types (a string column may come back as a view type); only
+    // the names change.
+    let batches = batches
+        .iter()
+        .map(|batch| RecordBatch::try_new(unique_names(&batch.schema()), batch.columns().to_vec()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Internal(format!("cannot rename query columns: {e}")))?;
     let mut bytes = Vec::new();
     {
         let mut writer = arrow_json::WriterBuilder::new()
             .with_explicit_nulls(true)
             .build::<_, arrow_json::writer::JsonArray>(&mut bytes);
-        for batch in batches {
+        for batch in &batches {
             writer
                 .write(batch)
                 .map_err(|e| Error::Internal(format!("cannot render query rows: {e}")))?;
@@ -307,4 +317,66 @@ fn query_table(schema: &arrow_schema::SchemaRef, batches: &[RecordBatch]) -> Res
         })
         .collect();
     Ok(QueryTable { columns: columns_of(schema), rows })
+}
+
+/// `schema` with each repeated field name suffixed by its occurrence (`name_2`, `name_3`).
+fn unique_names(schema: &arrow_schema::SchemaRef) -> arrow_schema::SchemaRef {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let mut renamed = false;
+    let fields: Vec<arrow_schema::FieldRef> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let count = seen.entry(field.name().clone()).or_insert(0);
+            *count += 1;
+            if *count == 1 {
+                return field.clone();
+            }
+            renamed = true;
+            let mut name = format!("{}_{count}", field.name());
+            while schema.fields().iter().any(|f| f.name() == &name) {
+                name.push('_');
+            }
+            std::sync::Arc::new(field.as_ref().clone().with_name(name))
+        })
+        .collect();
+    if !renamed {
+        return schema.clone();
+    }
+    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::StringArray;
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn columns_sharing_a_name_keep_their_values() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("distinct_id", DataType::Utf8, true),
+            Field::new("distinct_id", DataType::Utf8, true),
+            Field::new("distinct_id_2", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["a"])),
+                Arc::new(StringArray::from(vec!["b"])),
+                Arc::new(StringArray::from(vec!["c"])),
+            ],
+        )
+        .unwrap();
+        let table = query_table(&schema, &[batch]).unwrap();
+        let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["distinct_id", "distinct_id_2_", "distinct_id_2"]);
+        assert_eq!(
+            table.rows[0],
+            serde_json::json!({"distinct_id": "a", "distinct_id_2_": "b", "distinct_id_2": "c"})
+        );
+    }
 }

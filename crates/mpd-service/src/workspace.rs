@@ -25,7 +25,7 @@ use crate::local::{
 use crate::maintenance::{CompactReport, HistoryEntry};
 use crate::report::Reporter;
 use crate::stream::{ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary};
-use crate::sync::{SyncReport, SyncRequest};
+use crate::sync::{EventsCoverage, SyncReport, SyncRequest};
 use crate::table::typed::EvolveReport;
 use crate::table::{FetchEventsRequest, FetchSummary, ProfileFetchSummary, TableMode};
 use mpd_live::DiscoveryCache;
@@ -189,6 +189,12 @@ impl Workspace {
     /// Brings the requested tables up to date (or, with `dry_run`, says what that takes).
     pub async fn sync(&self, request: &SyncRequest, reporter: &dyn Reporter) -> Result<SyncReport> {
         crate::sync::sync(self, request, reporter).await
+    }
+
+    /// What the events table covers: the sync cursor and the days holding events (from the
+    /// Delta log; no data read).
+    pub async fn events_coverage(&self) -> Result<EventsCoverage> {
+        crate::sync::events_coverage(self).await
     }
 
     /// Fetches events into a table of the store, deduplicated, in one Delta commit; an

@@ -2,7 +2,7 @@
 //! spent) and by the live Query API otherwise; every answer says which answered and why.
 //! Discovery (event names, properties, values) asks Mixpanel.
 
-use mpd_service::DateSpan;
+use mpd_service::{DateSpan, EventsCoverage};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, tool, tool_router};
@@ -78,6 +78,12 @@ impl MpdServer {
             Err(bad) => return Ok(bad_argument(bad.0)),
         };
         let ws = &self.workspace;
+        if args.source.local == Some(true) && query.steps.is_empty() {
+            return Ok(bad_argument(
+                "the store computes funnels from their steps: give steps with local=true \
+                 (a saved funnel_id is answered by Mixpanel)",
+            ));
+        }
         let wants_live = args.source.local == Some(false) || query.steps.is_empty();
         if wants_live {
             if query.funnel_id.is_none() {
@@ -91,7 +97,11 @@ impl MpdServer {
             );
             return Ok(report(why, ws.funnel(&query).await));
         }
-        match self.answerer(args.source.local, query.span).await {
+        let answerer = match self.answerer(args.source.local, query.span).await {
+            Ok(answerer) => answerer,
+            Err(error) => return Ok(failure(&error)),
+        };
+        match answerer {
             Answerer::Store(why) => Ok(report(why, ws.local_funnel(&query).await)),
             Answerer::Mixpanel(why) if query.funnel_id.is_some() => {
                 Ok(report(why, ws.funnel(&query).await))
@@ -178,50 +188,64 @@ impl MpdServer {
         from_mixpanel: impl Future<Output = mpd_service::Result<T>>,
     ) -> CallToolResult {
         match self.answerer(local, span).await {
-            Answerer::Store(why) => report(why, from_store.await),
-            Answerer::Mixpanel(why) => report(why, from_mixpanel.await),
+            Ok(Answerer::Store(why)) => report(why, from_store.await),
+            Ok(Answerer::Mixpanel(why)) => report(why, from_mixpanel.await),
+            Err(error) => failure(&error),
         }
     }
 
-    /// The store when asked for or when its events table holds every day of `span`, else
+    /// The store when asked for, or when it holds every day of `span` completely; else
     /// Mixpanel.
-    pub(crate) async fn answerer(&self, local: Option<bool>, span: DateSpan) -> Answerer {
-        match local {
+    pub(crate) async fn answerer(
+        &self,
+        local: Option<bool>,
+        span: DateSpan,
+    ) -> mpd_service::Result<Answerer> {
+        Ok(match local {
             Some(true) => {
-                return Answerer::Store(
-                    "answered from the store, as asked (no Mixpanel request)".into(),
-                );
+                Answerer::Store("answered from the store, as asked (no Mixpanel request)".into())
             }
             Some(false) => {
-                return Answerer::Mixpanel(format!(
-                    "Mixpanel's Query API answered, as asked ({LIVE_COST})"
-                ));
+                Answerer::Mixpanel(format!("Mixpanel's Query API answered, as asked ({LIVE_COST})"))
             }
-            None => {}
-        }
-        let days = match self.days_of("events").await {
-            Ok((Some(first), Some(last))) => (first, last),
-            _ => {
-                return Answerer::Mixpanel(format!(
-                    "Mixpanel's Query API answered ({LIVE_COST}): the store holds no events"
-                ));
+            None => {
+                let coverage = self.workspace.events_coverage().await?;
+                let utc = self.workspace.settings().project_timezone.is_some();
+                choose(&coverage, span, utc)
             }
-        };
-        let (from, to) = (span.from.to_string(), span.to.to_string());
-        // `YYYY-MM-DD` strings order as the days do.
-        if days.0 <= from && to <= days.1 {
-            Answerer::Store(format!(
-                "answered from the store, which holds {} to {} (no Mixpanel request)",
-                days.0, days.1
-            ))
-        } else {
-            Answerer::Mixpanel(format!(
-                "Mixpanel's Query API answered ({LIVE_COST}): the store holds {} to {}, not all of \
-                 {from} to {to}",
-                days.0, days.1
-            ))
-        }
+        })
     }
+}
+
+/// The store answers when its events hold every day of `span` and the sync completed them
+/// (the cursor; without one, the last stored day counts as incomplete); Mixpanel otherwise.
+fn choose(coverage: &EventsCoverage, span: DateSpan, utc_days: bool) -> Answerer {
+    let live = |why: String| {
+        Answerer::Mixpanel(format!("Mixpanel's Query API answered ({LIVE_COST}): {why}"))
+    };
+    let (Some(first), Some(last)) = (coverage.days.first(), coverage.days.last()) else {
+        return live("the store holds no events".to_owned());
+    };
+    let complete_through = coverage.cursor.unwrap_or_else(|| last.pred_opt().unwrap_or(*last));
+    if span.to > complete_through {
+        return live(format!(
+            "the store is complete through {complete_through}, and the range ends {}",
+            span.to
+        ));
+    }
+    if let Some(missing) =
+        span.from.iter_days().take_while(|d| *d <= span.to).find(|d| !coverage.days.contains(d))
+    {
+        return live(format!(
+            "the store holds {first} to {last} but no events of {missing} (never synced?)"
+        ));
+    }
+    let days = if utc_days { " (the store's days are UTC days)" } else { "" };
+    Answerer::Store(format!(
+        "answered from the store, which holds every day of {} to {}, complete through \
+         {complete_through}{days} (no Mixpanel request)",
+        span.from, span.to
+    ))
 }
 
 fn report<T: Serialize>(why: String, answer: mpd_service::Result<T>) -> CallToolResult {
@@ -241,4 +265,64 @@ fn report<T: Serialize>(why: String, answer: mpd_service::Result<T>) -> CallTool
 fn json_answer<T: Serialize>(value: &T) -> CallToolResult {
     let value = serde_json::to_value(value).unwrap_or(Value::Null);
     success(render::json(&value, Bounds::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn day(d: &str) -> NaiveDate {
+        d.parse().unwrap()
+    }
+
+    fn coverage(cursor: Option<&str>, days: &[&str]) -> EventsCoverage {
+        EventsCoverage { cursor: cursor.map(day), days: days.iter().map(|d| day(d)).collect() }
+    }
+
+    fn span(from: &str, to: &str) -> DateSpan {
+        DateSpan { from: day(from), to: day(to) }
+    }
+
+    fn store_answers(answerer: &Answerer) -> bool {
+        matches!(answerer, Answerer::Store(_))
+    }
+
+    #[test]
+    fn the_store_answers_only_complete_days_it_holds_every_one_of() {
+        let days = ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04"];
+        let synced = coverage(Some("2024-03-03"), &days);
+        assert!(store_answers(&choose(&synced, span("2024-03-01", "2024-03-03"), false)));
+        // The last stored day is past the cursor: still receiving events.
+        let Answerer::Mixpanel(why) = choose(&synced, span("2024-03-02", "2024-03-04"), false)
+        else {
+            panic!("an incomplete day must go to Mixpanel");
+        };
+        assert!(
+            why.ends_with(
+                "the store is complete through 2024-03-03, and the range ends 2024-03-04"
+            ),
+            "{why}"
+        );
+        // A gap (a backfill far from the synced days) is not the store's to answer.
+        let gap = coverage(Some("2024-03-04"), &["2024-02-01", "2024-03-03", "2024-03-04"]);
+        let Answerer::Mixpanel(why) = choose(&gap, span("2024-02-01", "2024-03-04"), false) else {
+            panic!("a missing day must go to Mixpanel");
+        };
+        assert!(why.contains("no events of 2024-02-02"), "{why}");
+        // Without a cursor the last stored day counts as incomplete.
+        let fetched = coverage(None, &days);
+        assert!(store_answers(&choose(&fetched, span("2024-03-01", "2024-03-03"), false)));
+        assert!(!store_answers(&choose(&fetched, span("2024-03-01", "2024-03-04"), false)));
+        assert!(!store_answers(&choose(
+            &EventsCoverage::default(),
+            span("2024-03-01", "2024-03-01"),
+            false
+        )));
+        let Answerer::Store(why) = choose(&synced, span("2024-03-01", "2024-03-01"), true) else {
+            panic!("a held day is the store's");
+        };
+        assert!(why.contains("(the store's days are UTC days)"), "{why}");
+    }
 }

@@ -51,9 +51,10 @@ impl MpdServer {
         &self,
         Parameters(args): Parameters<TableArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.describe(&args.table).await {
-            Ok(text) => Ok(success(text)),
-            Err(error) => Ok(failure(&error)),
+        match tokio::time::timeout(self.options.query_timeout, self.describe(&args.table)).await {
+            Ok(Ok(text)) => Ok(success(text)),
+            Ok(Err(error)) => Ok(failure(&error)),
+            Err(_) => Ok(self.timed_out("describing the table")),
         }
     }
 
@@ -67,9 +68,13 @@ impl MpdServer {
         Parameters(args): Parameters<SampleArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let n = args.n.unwrap_or(5).clamp(1, 50);
-        match self.workspace.sample(&args.table, n).await {
-            Ok(rows) => Ok(success(render::rows(&rows, RowFormat::Json, Bounds::default(), None))),
-            Err(error) => Ok(failure(&error)),
+        let sample = self.workspace.sample(&args.table, n);
+        match tokio::time::timeout(self.options.query_timeout, sample).await {
+            Ok(Ok(rows)) => {
+                Ok(success(render::rows(&rows, RowFormat::Json, Bounds::default(), None)))
+            }
+            Ok(Err(error)) => Ok(failure(&error)),
+            Err(_) => Ok(self.timed_out("sampling the table")),
         }
     }
 
@@ -82,18 +87,14 @@ impl MpdServer {
         &self,
         Parameters(args): Parameters<SqlArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let cap =
-            args.max_rows.map_or(DEFAULT_SQL_ROWS, |n| n as usize).clamp(1, self.options.max_rows);
+        let cap = args
+            .max_rows
+            .map_or(DEFAULT_SQL_ROWS, |n| n as usize)
+            .clamp(1, self.options.max_rows.max(1));
         let run = self.workspace.sql_capped(&args.query, cap);
         let answer = match tokio::time::timeout(self.options.query_timeout, run).await {
             Ok(answer) => answer,
-            Err(_) => {
-                return Ok(bad_argument(format!(
-                    "the query ran longer than {} s and was stopped: filter on `date`, aggregate, \
-                     or add LIMIT",
-                    self.options.query_timeout.as_secs_f64()
-                )));
-            }
+            Err(_) => return Ok(self.timed_out("the query")),
         };
         match answer {
             Ok(capped) => Ok(success(render::rows(
@@ -161,6 +162,15 @@ impl MpdServer {
 }
 
 impl MpdServer {
+    /// What a tool says when `what` ran past the query timeout.
+    fn timed_out(&self, what: &str) -> CallToolResult {
+        bad_argument(format!(
+            "{what} ran longer than {} s and was stopped: filter on `date`, aggregate, or add \
+             LIMIT (the server's --query-timeout)",
+            self.options.query_timeout.as_secs_f64()
+        ))
+    }
+
     async fn describe(&self, table: &str) -> mpd_service::Result<String> {
         let columns = self.workspace.table_schema(table).await?;
         let view = self.workspace.table_list().await?.into_iter().find(|t| t.name == table);
@@ -259,8 +269,8 @@ impl MpdServer {
                 "tables": counts,
             }));
         }
-        let history = self.workspace.table_history("events", Some(200)).await?;
-        let cursor = history.iter().find_map(|entry| entry.cursor.clone());
+        let history = self.workspace.table_history("events", Some(1)).await?;
+        let cursor = self.workspace.events_coverage().await?.cursor.map(|day| day.to_string());
         let last = history.first().map(|entry| {
             json!({
                 "version": entry.version,

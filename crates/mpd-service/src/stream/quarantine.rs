@@ -14,11 +14,19 @@ pub(crate) struct Quarantine {
     path: PathBuf,
     file: Option<std::fs::File>,
     count: u64,
+    /// Append to the file (a later phase of a run) instead of starting it.
+    append: bool,
 }
 
 impl Quarantine {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path, file: None, count: 0 }
+        Self { path, file: None, count: 0, append: false }
+    }
+
+    /// The quarantine of a later phase of the same run: appends to `path`, and counts the
+    /// `earlier` lines set aside already, so the allowance applies to the whole run.
+    pub(crate) fn continuing(path: PathBuf, earlier: u64) -> Self {
+        Self { path, file: None, count: earlier, append: true }
     }
 
     /// Records the bad lines of the export of `[from, to]`; line numbers count in that body.
@@ -79,9 +87,15 @@ impl Quarantine {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir).map_err(write_error)?;
             }
-            // Appended to: a sync's phases share one file (`sync/events.rs`).
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path);
-            self.file = Some(file.map_err(write_error)?);
+            // A sync's later phase appends to its first phase's file (`sync/events.rs`).
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true);
+            if self.append {
+                options.append(true)
+            } else {
+                options.write(true).truncate(true)
+            };
+            self.file = Some(options.open(&self.path).map_err(write_error)?);
         }
         let mut text = Vec::new();
         for bad in lines {

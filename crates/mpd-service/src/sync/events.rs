@@ -22,6 +22,7 @@ use super::window::{SyncWindow, cursor_app_id, day_to_version, version_to_day};
 use super::{EVENTS_TABLE, SyncRequest};
 use crate::error::Result;
 use crate::report::Reporter;
+use crate::stream::quarantine::Quarantine;
 use crate::stream::range::{DayRange, EventSelection, RangeOutput, RunPlan};
 use crate::stream::requests::BadLinePolicy;
 use crate::stream::work::batch_work;
@@ -266,9 +267,12 @@ impl Workspace {
             "first day read; the rest planned from its volume"
         );
         (selection.from, selection.chunk_days) = (next, rest.chunk_days);
-        let allowed = request.allow_bad_lines.saturating_sub(progress.summary.quarantined);
-        let plan = self.plan(&selection)?;
-        self.sync_days(plan, allowed, reporter, ingest, progress).await
+        let mut plan = self.plan(&selection)?;
+        if let Some(path) = selection.quarantine_path.clone() {
+            // One allowance and one file for the run: the probe's bad lines count too.
+            plan.quarantine = Quarantine::continuing(path, progress.summary.quarantined);
+        }
+        self.sync_days(plan, request.allow_bad_lines, reporter, ingest, progress).await
     }
 
     async fn sync_days(
@@ -295,7 +299,8 @@ impl Workspace {
         summary.fetched += totals.records;
         summary.retries += totals.retries;
         summary.split_days.extend(totals.split_days);
-        summary.quarantined += totals.quarantined;
+        // A later phase's quarantine counts the earlier phases' lines (`Quarantine::continuing`).
+        summary.quarantined = summary.quarantined.max(totals.quarantined);
         if totals.quarantine_file.is_some() {
             summary.quarantine_file = totals.quarantine_file;
         }

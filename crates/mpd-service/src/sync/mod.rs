@@ -128,6 +128,37 @@ pub struct SyncReport {
     pub profiles: Option<ProfileFetchSummary>,
 }
 
+/// What the events table holds for questions over days: its sync cursor and the days with
+/// rows (`date` partitions, UTC days), from the Delta log alone.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct EventsCoverage {
+    /// The last day every event of which is stored (None: no sync cursor, or no account to
+    /// name the project's cursor).
+    pub cursor: Option<NaiveDate>,
+    /// Days holding at least one event, in order.
+    pub days: std::collections::BTreeSet<NaiveDate>,
+}
+
+/// The events table's cursor and days (empty when there is no events table).
+pub(crate) async fn events_coverage(ws: &Workspace) -> Result<EventsCoverage> {
+    let store = ws.store().await?;
+    if !store.exists(EVENTS_TABLE).await? {
+        return Ok(EventsCoverage::default());
+    }
+    let cursor = match ws.project_id_if_known() {
+        Some(project) => {
+            let app_id = window::cursor_app_id(project, EVENTS_TABLE);
+            let version = store.app_transaction_version(EVENTS_TABLE, &app_id).await?;
+            version.and_then(window::version_to_day)
+        }
+        None => None,
+    };
+    let rows = store.rows_per_partition(EVENTS_TABLE, "date").await?;
+    let days =
+        rows.iter().filter(|(_, n)| **n > 0).filter_map(|(day, _)| day.parse().ok()).collect();
+    Ok(EventsCoverage { cursor, days })
+}
+
 impl Workspace {
     async fn sync_plan(&self, request: &SyncRequest) -> Result<SyncPlan> {
         let mut plan = SyncPlan {

@@ -84,7 +84,11 @@ pub(crate) fn plan(inputs: PlanInputs) -> RequestPlan {
     let (chunk, choice) = match (inputs.forced, inputs.daily_events) {
         (Some(days), _) => (u64::from(days.max(1)), ChunkChoice::Forced),
         _ if budget_chunk == 1 => (1, ChunkChoice::OneDayFits),
-        (None, None) => (budget_chunk, ChunkChoice::ProbeFirstDay),
+        (None, None) => {
+            // The probe takes one request of the budget; the rest share the others.
+            let rest_fit = fit.saturating_sub(1).max(1);
+            ((n_days - 1).div_ceil(rest_fit).max(1), ChunkChoice::ProbeFirstDay)
+        }
         (None, Some(daily)) => {
             let per_day = daily.max(1).saturating_mul(VOLUME_MARGIN);
             let by_volume = (inputs.max_events_per_request / per_day).max(1);
@@ -168,6 +172,14 @@ mod tests {
         let plan = plan(inputs(731, None));
         assert_eq!((plan.chunk_days, plan.choice), (14, ChunkChoice::ProbeFirstDay));
         assert_eq!(plan.requests, 1 + 53);
+    }
+
+    #[test]
+    fn a_probe_plan_stays_within_the_budget_share() {
+        for n_days in 55..=800 {
+            let plan = plan(inputs(n_days, None));
+            assert!(plan.requests <= 54, "{n_days} days: {} requests", plan.requests);
+        }
     }
 
     #[test]
