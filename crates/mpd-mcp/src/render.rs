@@ -42,6 +42,9 @@ pub(crate) fn rows(
     truncated_at: Option<usize>,
 ) -> String {
     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    if names == ["plan_type", "plan"] {
+        return plans(table, bounds);
+    }
     let mut out = String::new();
     if format == RowFormat::Table {
         // Half the budget at most, so a very wide header still leaves room for a row.
@@ -90,6 +93,25 @@ pub(crate) fn rows(
         );
     } else {
         let _ = writeln!(out, "({total} row{})", if total == 1 { "" } else { "s" });
+    }
+    out
+}
+
+/// `EXPLAIN` output: each plan as its own block with its lines kept (a plan is read line by
+/// line), the whole within the answer budget.
+fn plans(table: &QueryTable, bounds: Bounds) -> String {
+    let mut out = String::new();
+    for row in &table.rows {
+        let kind = row.get("plan_type").and_then(Value::as_str).unwrap_or("plan");
+        let plan = row.get("plan").and_then(Value::as_str).unwrap_or_default();
+        let _ = writeln!(out, "{kind}:\n{plan}\n");
+    }
+    if out.len() > bounds.answer_chars {
+        let cut = cut_to_bytes(&out, bounds.answer_chars);
+        return format!(
+            "{cut}\n[cut: the plans are longer than {} characters]\n",
+            bounds.answer_chars
+        );
     }
     out
 }
@@ -259,6 +281,24 @@ mod tests {
             note,
             "[cut: the first row alone is longer than 300 characters; select fewer columns]"
         );
+    }
+
+    #[test]
+    fn explain_output_keeps_its_lines() {
+        let columns = ["plan_type", "plan"]
+            .iter()
+            .map(|name| ColumnView {
+                name: (*name).to_owned(),
+                data_type: "Utf8".into(),
+                nullable: false,
+            })
+            .collect();
+        let plan =
+            format!("ProjectionExec: expr=[{}]\n  DataSourceExec: files=1", "a, ".repeat(100));
+        let t =
+            QueryTable { columns, rows: vec![json!({"plan_type": "physical_plan", "plan": plan})] };
+        let text = rows(&t, RowFormat::Table, Bounds::default(), None);
+        assert_eq!(text, format!("physical_plan:\n{plan}\n\n"));
     }
 
     #[test]
