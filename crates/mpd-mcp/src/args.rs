@@ -197,7 +197,7 @@ pub(crate) fn day(text: &str, name: &str) -> Parsed<NaiveDate> {
         .map_err(|_| BadArgument(format!("{name} must be a day like 2024-01-31, not {text:?}")))
 }
 
-/// Time buckets an answer may hold: a year by the hour, a week by the minute. Beyond that an
+/// Time buckets an answer may hold: a year by the hour, six days by the minute. Beyond that an
 /// answer neither fits a context window nor is cheap to compute.
 const MAX_BUCKETS: u64 = 10_000;
 
