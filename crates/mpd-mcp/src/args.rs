@@ -59,6 +59,9 @@ pub(crate) struct SyncArgs {
     /// Only say what the sync would request (days, export requests, share of the budget).
     #[serde(default)]
     pub(crate) dry_run: bool,
+    /// Days per export request (default: planned to fit the hourly export budget).
+    #[serde(default)]
+    pub(crate) chunk_days: Option<u32>,
 }
 
 /// Whether an analytics tool reads the store or asks Mixpanel.
@@ -238,6 +241,13 @@ fn count_type(word: Option<&str>) -> Parsed<CountType> {
 }
 
 impl SyncArgs {
+    pub(crate) fn chunk_days(&self) -> Parsed<Option<u32>> {
+        match self.chunk_days {
+            Some(0) => Err(BadArgument("chunk_days must be at least 1 (or left out)".into())),
+            other => Ok(other),
+        }
+    }
+
     pub(crate) fn target(&self) -> Parsed<SyncTarget> {
         Ok(match self.tables.as_deref().unwrap_or("all") {
             "events" => SyncTarget::Events,

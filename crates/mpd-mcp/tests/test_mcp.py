@@ -131,9 +131,12 @@ def test_writing_tools_exist_only_with_allow_write(mock, synced_env):
             await client.initialize()
             names = {tool.name for tool in (await client.list_tools()).tools}
             assert names == READ_TOOLS | {"sync"}
-            failed, text = await call(client, "sync", tables="events", dry_run=True)
+            failed, text = await call(client, "sync", tables="events", dry_run=True, chunk_days=3)
             assert not failed, text
             assert '"export_requests":' in text, text
+            assert '"chunk_days":3' in text and '"choice":"forced"' in text, text
+            failed, text = await call(client, "sync", tables="events", chunk_days=0)
+            assert failed and "chunk_days must be at least 1" in text, text
             failed, text = await call(client, "sync", tables="everything")
             assert failed and "tables must be events, profiles, identity or all" in text
 

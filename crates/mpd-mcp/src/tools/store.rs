@@ -137,6 +137,10 @@ impl MpdServer {
         };
         let mut request = SyncRequest::new(target);
         request.dry_run = args.dry_run;
+        request.chunk_days = match args.chunk_days() {
+            Ok(days) => days,
+            Err(bad) => return Ok(bad_argument(bad.0)),
+        };
         if let Some(from) = &args.from_date {
             match day(from, "from_date") {
                 Ok(from) => request.from = Some(from),
