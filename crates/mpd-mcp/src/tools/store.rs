@@ -274,7 +274,9 @@ impl MpdServer {
             }));
         }
         let history = self.workspace.table_history("events", Some(1)).await?;
-        let cursor = self.workspace.events_coverage().await?.cursor.map(|day| day.to_string());
+        // The cursor and the days held come from the Delta log: no data read.
+        let coverage = self.workspace.events_coverage().await?;
+        let cursor = coverage.cursor.map(|day| day.to_string());
         let last = history.first().map(|entry| {
             json!({
                 "version": entry.version,
@@ -285,7 +287,7 @@ impl MpdServer {
                 "duplicates_rejected": entry.duplicates_rejected,
             })
         });
-        let (first, last_day) = self.days_of("events").await?;
+        let (first, last_day) = (coverage.days.first(), coverage.days.last());
         Ok(json!({
             "cursor": cursor,
             "cursor_means": "the last day every event of which is in the store; later days are read again by the next sync",

@@ -18,7 +18,7 @@ use mpd_store::{Store, TableWriter, WriteMode};
 use serde_json::{Map, Value};
 
 use super::planner::{self, ChunkChoice, PlanInputs, RequestPlan};
-use super::window::{SyncWindow, cursor_app_id, day_to_version, version_to_day};
+use super::window::{SyncWindow, cursor_app_id, day_to_version, events_cursor};
 use super::{EVENTS_TABLE, SyncRequest};
 use crate::error::Result;
 use crate::report::Reporter;
@@ -104,13 +104,8 @@ impl Workspace {
         request: &SyncRequest,
     ) -> Result<(SyncWindow, Option<NaiveDate>)> {
         // The account first: a sync needs Mixpanel, and its default store needs the project.
-        let app_id = cursor_app_id(self.credentials()?.project_id, EVENTS_TABLE);
-        let store = self.store().await?;
-        let cursor = if store.exists(EVENTS_TABLE).await? {
-            store.app_transaction_version(EVENTS_TABLE, &app_id).await?.and_then(version_to_day)
-        } else {
-            None
-        };
+        let project_id = self.credentials()?.project_id;
+        let cursor = events_cursor(self.store().await?, project_id).await?;
         let lookback = request.lookback_days.unwrap_or(self.settings().lookback_days);
         let window =
             SyncWindow::new(cursor, self.today()?, lookback, request.from, request.backfill)?;

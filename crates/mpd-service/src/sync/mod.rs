@@ -146,11 +146,7 @@ pub(crate) async fn events_coverage(ws: &Workspace) -> Result<EventsCoverage> {
         return Ok(EventsCoverage::default());
     }
     let cursor = match ws.project_id_if_known() {
-        Some(project) => {
-            let app_id = window::cursor_app_id(project, EVENTS_TABLE);
-            let version = store.app_transaction_version(EVENTS_TABLE, &app_id).await?;
-            version.and_then(window::version_to_day)
-        }
+        Some(project) => window::events_cursor(store, project).await?,
         None => None,
     };
     let rows = store.rows_per_partition(EVENTS_TABLE, "date").await?;

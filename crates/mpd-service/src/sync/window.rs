@@ -119,6 +119,20 @@ impl SyncWindow {
     }
 }
 
+/// The events table's sync cursor for `project_id`, as its log holds it (None before a first
+/// sync, or when there is no events table).
+pub(crate) async fn events_cursor(
+    store: &mpd_store::Store,
+    project_id: u64,
+) -> Result<Option<NaiveDate>> {
+    let table = super::EVENTS_TABLE;
+    if !store.exists(table).await? {
+        return Ok(None);
+    }
+    let app_id = cursor_app_id(project_id, table);
+    Ok(store.app_transaction_version(table, &app_id).await?.and_then(version_to_day))
+}
+
 /// The Delta application-transaction id of a table's sync cursor.
 pub(crate) fn cursor_app_id(project_id: u64, table: &str) -> String {
     format!("mpd-sync:{project_id}:{table}")

@@ -180,8 +180,6 @@ pub struct TableWriter {
     properties: WriterProperties,
     /// The part writers, started by the first batch.
     shards: Option<shards::Shards>,
-    /// Whether part writers were ever started (files of this writer may exist).
-    started: bool,
     n_shards: usize,
     rows: u64,
     /// When the writer opened: files modified since then and never committed are its own.
@@ -239,7 +237,6 @@ impl TableWriter {
             sort_by,
             properties,
             shards: None,
-            started: false,
             n_shards: default_shards(),
             rows: 0,
             opened_at: chrono::Utc::now(),
@@ -310,7 +307,6 @@ impl TableWriter {
         let batch = schema::conform(&self.name, batch, &self.schema)?;
         let rows = batch.num_rows() as u64;
         if self.shards.is_none() {
-            self.started = true;
             self.shards = Some(shards::Shards::start(&self.part_config(), self.n_shards)?);
         }
         if let Some(shards) = &mut self.shards {
@@ -348,16 +344,15 @@ impl TableWriter {
     /// Deletes the files written so far, also those of a write that failed half-way (a full
     /// disk); the table is left as it was.
     pub async fn abort(mut self) -> Result<()> {
-        if !self.started {
-            // No part writer ever ran, so no file of this writer exists: no sweep of the
-            // table's folders (a re-read that finds every row stored ends here, and the
-            // sweep's listing grows with the table's history).
+        // Only `finish` and `abort` take the part writers, and both consume the writer: none
+        // here means none ever ran, so no file of this writer exists and the table's folders
+        // need no sweep (a re-read that finds every row stored ends here; the sweep's listing
+        // grows with the table's history).
+        let Some(shards) = self.shards.take() else {
             return Ok(());
-        }
-        if let Some(shards) = self.shards.take() {
-            let adds = shards.stop().await;
-            self.delete_files(&adds).await;
-        }
+        };
+        let adds = shards.stop().await;
+        self.delete_files(&adds).await;
         self.discard_written().await;
         Ok(())
     }
