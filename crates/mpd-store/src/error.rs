@@ -44,6 +44,19 @@ pub enum Error {
         /// What the store said.
         detail: String,
     },
+    /// A data file of a table is there but is not Parquet the table can read (damaged,
+    /// truncated, overwritten outside mpd).
+    #[error(
+        "a data file of table `{table}` cannot be read: {path} ({detail}); restore it from a backup, or drop the table (`mpd inspect drop TABLE`) and fetch or sync its days again"
+    )]
+    UnreadableDataFile {
+        /// The table.
+        table: String,
+        /// The file, relative to the store.
+        path: String,
+        /// What the Parquet reader said.
+        detail: String,
+    },
     /// A planned query failed while it ran (unreadable file, bad data).
     #[error("query failed: {message}")]
     Query {
@@ -164,6 +177,7 @@ impl Error {
             | Error::Delta { .. }
             | Error::StorageFull { .. }
             | Error::MissingDataFile { .. }
+            | Error::UnreadableDataFile { .. }
             | Error::Io { .. }
             | Error::UnsupportedStore { .. }
             | Error::ConcurrentCommit { .. }
@@ -255,7 +269,7 @@ pub(crate) fn parse_line_column(message: &str) -> (Option<u64>, Option<u64>) {
 
 /// The path and the reason when a query failed because a data file is gone. object_store says
 /// `Object at location <path> not found: <reason>` whatever the backend.
-fn missing_file(message: &str) -> Option<(String, String)> {
+pub(crate) fn missing_file(message: &str) -> Option<(String, String)> {
     let rest = message.split_once("Object at location ")?.1;
     let (path, reason) = rest.split_once(" not found")?;
     let reason = reason.trim_start_matches(':').trim();

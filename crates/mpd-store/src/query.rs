@@ -16,6 +16,7 @@ use deltalake::DeltaTable;
 
 use crate::{Error, Result, Store, schema};
 
+mod day_files;
 mod shared_ctes;
 mod stored_columns;
 
@@ -83,6 +84,13 @@ impl Store {
         dates: Option<&[NaiveDate]>,
         predicate: Option<&str>,
     ) -> Result<Vec<RecordBatch>> {
+        if let (Some(dates), None) = (dates, predicate) {
+            let delta = self.load(table).await?;
+            if let Some(files) = day_files::live_files(table, &delta, dates)? {
+                let target = projected_schema(table, &delta, columns)?;
+                return day_files::read(table, &delta, files, columns, DATE_COLUMN, &target).await;
+            }
+        }
         let Some((mut frame, target)) = self.read_columns_frame(table, columns, dates).await?
         else {
             return Ok(Vec::new());
@@ -107,21 +115,7 @@ impl Store {
         let delta = self.load(table).await?;
         let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
         let table_schema = state.snapshot().arrow_schema();
-        let indices = columns
-            .iter()
-            .map(|column| {
-                table_schema.index_of(column).map_err(|_| Error::SchemaMismatch {
-                    table: table.to_owned(),
-                    expected: schema::describe(&table_schema),
-                    found: format!("a request for column `{column}`"),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let target = table_schema.project(&indices).map_err(|error| Error::SchemaMismatch {
-            table: table.to_owned(),
-            expected: schema::describe(&table_schema),
-            found: error.to_string(),
-        })?;
+        let target = projected_schema(table, &delta, columns)?;
         let mut provider = delta.table_provider();
         let mut filter = None;
         if let Some(dates) = dates {
@@ -164,7 +158,7 @@ impl Store {
             frame = frame.filter(filter).map_err(Error::from_datafusion)?;
         }
         let frame = frame.select_columns(columns).map_err(Error::from_datafusion)?;
-        Ok(Some((frame, Arc::new(target))))
+        Ok(Some((frame, target)))
     }
 
     async fn plan(&self, query: &str) -> Result<DataFrame> {
@@ -332,7 +326,29 @@ fn end_position(query: &str) -> (u64, u64) {
     (line as u64, last.chars().count() as u64 + 1)
 }
 
-fn days_since_epoch(day: NaiveDate) -> i32 {
+/// `columns` of `table` in the table's types, in the order asked.
+fn projected_schema(table: &str, delta: &DeltaTable, columns: &[&str]) -> Result<SchemaRef> {
+    let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+    let table_schema = state.snapshot().arrow_schema();
+    let indices = columns
+        .iter()
+        .map(|column| {
+            table_schema.index_of(column).map_err(|_| Error::SchemaMismatch {
+                table: table.to_owned(),
+                expected: schema::describe(&table_schema),
+                found: format!("a request for column `{column}`"),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let target = table_schema.project(&indices).map_err(|error| Error::SchemaMismatch {
+        table: table.to_owned(),
+        expected: schema::describe(&table_schema),
+        found: error.to_string(),
+    })?;
+    Ok(Arc::new(target))
+}
+
+pub(crate) fn days_since_epoch(day: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("the Unix epoch is a valid date");
     i32::try_from(day.signed_duration_since(epoch).num_days()).unwrap_or(i32::MAX)
 }

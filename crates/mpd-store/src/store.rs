@@ -185,6 +185,13 @@ impl Store {
         Ok(rows)
     }
 
+    /// The columns `table` is partitioned by (none: one folder).
+    pub async fn partition_columns(&self, table: &str) -> Result<Vec<String>> {
+        let delta = self.load(table).await?;
+        let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+        Ok(state.metadata().partition_columns().to_vec())
+    }
+
     /// The Arrow schema `table` reads back as (field metadata included).
     pub async fn schema(&self, table: &str) -> Result<SchemaRef> {
         let delta = self.load(table).await?;

@@ -112,3 +112,37 @@ async fn a_data_file_removed_outside_mpd_is_named_in_one_error() {
     assert!(message.contains("mpd inspect drop TABLE"), "{message}");
     assert!(!message.contains('\n'), "one line: {message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_read_names_a_missing_or_damaged_file_of_that_day() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(StoreMode::Persistent(dir.path().to_path_buf())).await.expect("open");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    let files = |d: &str| -> Vec<std::path::PathBuf> {
+        let folder = dir.path().join("events").join(format!("date=2024-01-0{d}"));
+        std::fs::read_dir(folder).expect("partition folder").flatten().map(|e| e.path()).collect()
+    };
+    for path in files("1") {
+        std::fs::write(path, b"not parquet").expect("overwrite");
+    }
+    for path in files("3") {
+        std::fs::remove_file(path).expect("remove");
+    }
+
+    let error =
+        store.read_columns("events", &["insert_id"], Some(&[day(1)])).await.expect_err("damaged");
+    let Error::UnreadableDataFile { table, path, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(table, "events");
+    assert!(path.starts_with("events/date=2024-01-01/"), "{path}");
+    let message = error.to_string();
+    assert!(message.starts_with("a data file of table `events` cannot be read: "), "{message}");
+
+    let error =
+        store.read_columns("events", &["insert_id"], Some(&[day(3)])).await.expect_err("gone");
+    let Error::MissingDataFile { path, .. } = &error else { panic!("{error:?}") };
+    assert!(path.starts_with("events/date=2024-01-03/"), "{path}");
+    // The day between is intact and still reads.
+    let batches =
+        store.read_columns("events", &["insert_id"], Some(&[day(2)])).await.expect("day 2");
+    assert_eq!(insert_ids(&batches), vec!["i3"]);
+}

@@ -1,0 +1,221 @@
+//! Key reads of a few days straight from their Parquet files.
+//!
+//! A dedup read wants a handful of columns of one or two `date` partitions. Going through
+//! Delta's table provider costs a walk of the table's whole file list per read (the provider
+//! matches the chosen paths against every live file), which grows with history; here the
+//! day's files are picked from the loaded snapshot once and read with the Parquet reader,
+//! the partition value filled in from the log.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Date32Array, RecordBatch, RecordBatchOptions, new_null_array};
+use arrow_schema::{Field, Schema, SchemaRef};
+use bytes::Bytes;
+use chrono::NaiveDate;
+use deltalake::DeltaTable;
+use deltalake::logstore::object_store::path::Path as ObjectPath;
+use deltalake::logstore::object_store::{ObjectStore, ObjectStoreExt};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryFutureExt, TryStreamExt};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+
+use super::{DATE_COLUMN, days_since_epoch};
+use crate::{Error, Result, schema};
+
+/// Files of one day read at the same time (an hourly sync leaves up to 24 a day).
+const CONCURRENT_FILES: usize = 8;
+
+/// One live data file of a wanted day.
+pub(super) struct DayFile {
+    /// Relative to the table's folder, as the log names it.
+    pub(super) path: String,
+    pub(super) size: u64,
+    /// The partition's day, days since the Unix epoch.
+    pub(super) date: i32,
+}
+
+/// The live files of `dates` when they can be read straight from Parquet: the table is
+/// partitioned by `date` and written the plain way (no column mapping, no deletion vectors,
+/// which another Delta writer could have turned on). None sends the read through Delta's
+/// table provider.
+pub(super) fn live_files(
+    table: &str,
+    delta: &DeltaTable,
+    dates: &[NaiveDate],
+) -> Result<Option<Vec<DayFile>>> {
+    let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+    let partitioned_by_date = state.metadata().partition_columns().iter().any(|c| c == DATE_COLUMN);
+    let mapped = state
+        .metadata()
+        .configuration()
+        .get("delta.columnMapping.mode")
+        .is_some_and(|mode| mode != "none");
+    if !partitioned_by_date || mapped {
+        return Ok(None);
+    }
+    let wanted: HashMap<String, i32> =
+        dates.iter().map(|d| (d.format("%Y-%m-%d").to_string(), days_since_epoch(*d))).collect();
+    let mut files = Vec::new();
+    for file in state.log_data().iter() {
+        let Some(date) = file
+            .partition_values_map()
+            .get(DATE_COLUMN)
+            .and_then(Option::as_deref)
+            .and_then(|day| wanted.get(day).copied())
+        else {
+            continue;
+        };
+        if file.deletion_vector_descriptor().is_some() {
+            return Ok(None);
+        }
+        files.push(DayFile {
+            path: file.path().into_owned(),
+            size: u64::try_from(file.size()).unwrap_or_default(),
+            date,
+        });
+    }
+    Ok(Some(files))
+}
+
+/// `columns` (in the table's types, `target`) of `files`; `date_column` is the partition
+/// column, filled from each file's partition value.
+pub(super) async fn read(
+    table: &str,
+    delta: &DeltaTable,
+    files: Vec<DayFile>,
+    columns: &[&str],
+    date_column: &str,
+    target: &SchemaRef,
+) -> Result<Vec<RecordBatch>> {
+    let store = delta.object_store();
+    let per_file = futures::stream::iter(files)
+        .map(|file| read_file(table, store.clone(), file, columns, date_column, target))
+        .buffered(CONCURRENT_FILES)
+        .try_collect::<Vec<Vec<RecordBatch>>>()
+        .await?;
+    Ok(per_file.into_iter().flatten().collect())
+}
+
+async fn read_file(
+    table: &str,
+    store: Arc<dyn ObjectStore>,
+    file: DayFile,
+    columns: &[&str],
+    date_column: &str,
+    target: &SchemaRef,
+) -> Result<Vec<RecordBatch>> {
+    let location =
+        ObjectPath::parse(&file.path).unwrap_or_else(|_| ObjectPath::from(file.path.as_str()));
+    let unreadable = |detail: String| unreadable_file(table, &file.path, detail);
+    let reader = StoreFile { store, location, size: file.size };
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(|error| unreadable(error.to_string()))?;
+    let file_schema = builder.schema().clone();
+    // Columns the file holds; a column added to the table after the file was written is
+    // absent and reads as nulls.
+    let stored: Vec<&str> = columns
+        .iter()
+        .copied()
+        .filter(|name| *name != date_column && file_schema.index_of(name).is_ok())
+        .collect();
+    let mask = ProjectionMask::columns(builder.parquet_schema(), stored.iter().copied());
+    let batches: Vec<RecordBatch> = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|error| unreadable(error.to_string()))?
+        .try_collect()
+        .await
+        .map_err(|error| unreadable(error.to_string()))?;
+    batches
+        .into_iter()
+        .map(|batch| {
+            let rows = batch.num_rows();
+            let arrays = target
+                .fields()
+                .iter()
+                .map(|field| -> ArrayRef {
+                    if field.name() == date_column {
+                        Arc::new(Date32Array::from(vec![file.date; rows]))
+                    } else {
+                        batch
+                            .column_by_name(field.name())
+                            .cloned()
+                            .unwrap_or_else(|| new_null_array(field.data_type(), rows))
+                    }
+                })
+                .collect();
+            let fields: Vec<Field> = target
+                .fields()
+                .iter()
+                .zip(&arrays)
+                .map(|(field, array): (&Arc<Field>, &ArrayRef)| {
+                    Field::new(field.name(), array.data_type().clone(), true)
+                })
+                .collect();
+            let batch = RecordBatch::try_new_with_options(
+                Arc::new(Schema::new(fields)),
+                arrays,
+                &RecordBatchOptions::new().with_row_count(Some(rows)),
+            )
+            .map_err(|error| unreadable(error.to_string()))?;
+            schema::conform(table, batch, target)
+        })
+        .collect()
+}
+
+fn unreadable_file(table: &str, path: &str, detail: String) -> Error {
+    let path = format!("{table}/{path}");
+    match crate::error::missing_file(&detail) {
+        Some((_, reason)) => Error::MissingDataFile { path, detail: reason },
+        None => Error::UnreadableDataFile { table: table.to_owned(), path, detail },
+    }
+}
+
+/// A Parquet file of the table's object store whose size the log gave (no lookup for it).
+struct StoreFile {
+    store: Arc<dyn ObjectStore>,
+    location: ObjectPath,
+    size: u64,
+}
+
+impl AsyncFileReader for StoreFile {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        self.store.get_range(&self.location, range).map_err(to_parquet_error).boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        async move {
+            self.store.get_ranges(&self.location, &ranges).await.map_err(to_parquet_error)
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            let metadata = ParquetMetaDataReader::new()
+                .with_arrow_reader_options(options)
+                .load_and_finish(&mut *self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
+
+fn to_parquet_error(error: deltalake::logstore::object_store::Error) -> ParquetError {
+    ParquetError::External(Box::new(error))
+}
