@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
-use datafusion::common::ScalarValue;
+use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::TableProvider;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
@@ -84,11 +84,18 @@ impl Store {
         dates: Option<&[NaiveDate]>,
         predicate: Option<&str>,
     ) -> Result<Vec<RecordBatch>> {
-        if let (Some(dates), None) = (dates, predicate) {
+        if let Some(dates) = dates {
             let delta = self.load(table).await?;
             if let Some(files) = day_files::live_files(table, &delta, dates)? {
-                let target = projected_schema(table, &delta, columns)?;
-                return day_files::read(table, &delta, files, columns, DATE_COLUMN, &target).await;
+                return match predicate {
+                    None => {
+                        let target = projected_schema(table, &delta, columns)?;
+                        day_files::read(table, &delta, files, columns, DATE_COLUMN, &target).await
+                    }
+                    Some(predicate) => {
+                        read_days_where(table, &delta, files, columns, predicate).await
+                    }
+                };
             }
         }
         let Some((mut frame, target)) = self.read_columns_frame(table, columns, dates).await?
@@ -324,6 +331,44 @@ fn end_position(query: &str) -> (u64, u64) {
     let line = query.split('\n').count();
     let last = query.rsplit('\n').next().unwrap_or_default();
     (line as u64, last.chars().count() as u64 + 1)
+}
+
+/// The rows of the day `files` matching `predicate`: the columns it needs are read with
+/// `columns` straight from the files, and the filter runs over those rows in memory.
+async fn read_days_where(
+    table: &str,
+    delta: &DeltaTable,
+    files: Vec<day_files::DayFile>,
+    columns: &[&str],
+    predicate: &str,
+) -> Result<Vec<RecordBatch>> {
+    let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+    let table_schema = state.snapshot().arrow_schema();
+    let context = SessionContext::new();
+    let known =
+        DFSchema::try_from(table_schema.as_ref().clone()).map_err(Error::from_datafusion)?;
+    let filter = context.parse_sql_expr(predicate, &known).map_err(Error::from_datafusion)?;
+    let mut needed: Vec<&str> = columns.to_vec();
+    for column in filter.column_refs() {
+        if !needed.contains(&column.name()) {
+            needed.push(column.name());
+        }
+    }
+    let read_as = projected_schema(table, delta, &needed)?;
+    let batches = day_files::read(table, delta, files, &needed, DATE_COLUMN, &read_as).await?;
+    let target = projected_schema(table, delta, columns)?;
+    if batches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = context
+        .read_batches(batches)
+        .and_then(|frame| frame.filter(filter))
+        .and_then(|frame| frame.select_columns(columns))
+        .map_err(Error::from_datafusion)?
+        .collect()
+        .await
+        .map_err(Error::from_datafusion)?;
+    rows.into_iter().map(|batch| schema::conform(table, batch, &target)).collect()
 }
 
 /// `columns` of `table` in the table's types, in the order asked.

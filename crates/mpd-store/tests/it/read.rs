@@ -146,3 +146,30 @@ async fn a_day_read_names_a_missing_or_damaged_file_of_that_day() {
         store.read_columns("events", &["insert_id"], Some(&[day(2)])).await.expect("day 2");
     assert_eq!(insert_ids(&batches), vec!["i3"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_predicate_on_a_day_may_name_columns_not_read_and_opens_no_other_day() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(StoreMode::Persistent(dir.path().to_path_buf())).await.expect("open");
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    let day2 = dir.path().join("events").join("date=2024-01-02");
+    for entry in std::fs::read_dir(&day2).expect("partition folder").flatten() {
+        std::fs::write(entry.path(), b"not parquet").expect("overwrite");
+    }
+    let batches = store
+        .read_columns_where("events", &["insert_id"], Some(&[day(1)]), Some("distinct_id = 'u1'"))
+        .await
+        .expect("read");
+    assert_eq!(insert_ids(&batches), vec!["i1", "i2"]);
+    assert_eq!(batches[0].schema().fields().len(), 1, "only the columns asked for come back");
+    let none = store
+        .read_columns_where("events", &["insert_id"], Some(&[day(1)]), Some("insert_id IS NULL"))
+        .await
+        .expect("read");
+    assert_eq!(none.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
+    let error = store
+        .read_columns_where("events", &["insert_id"], Some(&[day(1)]), Some("no_such_column = 1"))
+        .await
+        .expect_err("unknown column");
+    assert!(matches!(error, Error::Sql { .. }), "{error:?}");
+}
