@@ -90,7 +90,7 @@ impl Store {
                 return match predicate {
                     None => {
                         let target = projected_schema(table, &delta, columns)?;
-                        day_files::read(table, &delta, files, columns, DATE_COLUMN, &target).await
+                        day_files::read(table, &delta, files, columns, &target).await
                     }
                     Some(predicate) => {
                         read_days_where(table, &delta, files, columns, predicate).await
@@ -355,7 +355,7 @@ async fn read_days_where(
         }
     }
     let read_as = projected_schema(table, delta, &needed)?;
-    let batches = day_files::read(table, delta, files, &needed, DATE_COLUMN, &read_as).await?;
+    let batches = day_files::read(table, delta, files, &needed, &read_as).await?;
     let target = projected_schema(table, delta, columns)?;
     if batches.is_empty() {
         return Ok(Vec::new());

@@ -83,19 +83,18 @@ pub(super) fn live_files(
     Ok(Some(files))
 }
 
-/// `columns` (in the table's types, `target`) of `files`; `date_column` is the partition
-/// column, filled from each file's partition value.
+/// `columns` (in the table's types, `target`) of `files`; the partition column `date` is
+/// filled from each file's partition value.
 pub(super) async fn read(
     table: &str,
     delta: &DeltaTable,
     files: Vec<DayFile>,
     columns: &[&str],
-    date_column: &str,
     target: &SchemaRef,
 ) -> Result<Vec<RecordBatch>> {
     let store = delta.object_store();
     let per_file = futures::stream::iter(files)
-        .map(|file| read_file(table, store.clone(), file, columns, date_column, target))
+        .map(|file| read_file(table, store.clone(), file, columns, target))
         .buffered(CONCURRENT_FILES)
         .try_collect::<Vec<Vec<RecordBatch>>>()
         .await?;
@@ -107,7 +106,6 @@ async fn read_file(
     store: Arc<dyn ObjectStore>,
     file: DayFile,
     columns: &[&str],
-    date_column: &str,
     target: &SchemaRef,
 ) -> Result<Vec<RecordBatch>> {
     let location =
@@ -123,7 +121,7 @@ async fn read_file(
     let stored: Vec<&str> = columns
         .iter()
         .copied()
-        .filter(|name| *name != date_column && file_schema.index_of(name).is_ok())
+        .filter(|name| *name != DATE_COLUMN && file_schema.index_of(name).is_ok())
         .collect();
     let mask = ProjectionMask::columns(builder.parquet_schema(), stored.iter().copied());
     let batches: Vec<RecordBatch> = builder
@@ -141,7 +139,7 @@ async fn read_file(
                 .fields()
                 .iter()
                 .map(|field| -> ArrayRef {
-                    if field.name() == date_column {
+                    if field.name() == DATE_COLUMN {
                         Arc::new(Date32Array::from(vec![file.date; rows]))
                     } else {
                         batch
