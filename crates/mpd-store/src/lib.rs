@@ -47,6 +47,7 @@ mod bucket;
 mod commit_info;
 mod error;
 mod export;
+mod head;
 mod history;
 mod location;
 mod lock;

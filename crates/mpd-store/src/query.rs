@@ -14,6 +14,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, col, lit};
 use deltalake::DeltaTable;
 
+use crate::head::Head;
 use crate::{Error, Result, Store, schema};
 
 mod day_files;
@@ -85,15 +86,15 @@ impl Store {
         predicate: Option<&str>,
     ) -> Result<Vec<RecordBatch>> {
         if let Some(dates) = dates {
-            let delta = self.load(table).await?;
-            if let Some(files) = day_files::live_files(table, &delta, dates)? {
+            let head = self.head(table).await?;
+            if let Some(files) = day_files::live_files(table, &head, dates).await? {
                 return match predicate {
                     None => {
-                        let target = projected_schema(table, &delta, columns)?;
-                        day_files::read(table, &delta, files, columns, &target).await
+                        let target = projected_schema(table, &head.arrow_schema(), columns)?;
+                        day_files::read(table, &head, files, columns, &target).await
                     }
                     Some(predicate) => {
-                        read_days_where(table, &delta, files, columns, predicate).await
+                        read_days_where(table, &head, files, columns, predicate).await
                     }
                 };
             }
@@ -122,7 +123,7 @@ impl Store {
         let delta = self.load(table).await?;
         let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
         let table_schema = state.snapshot().arrow_schema();
-        let target = projected_schema(table, &delta, columns)?;
+        let target = projected_schema(table, &table_schema, columns)?;
         let mut provider = delta.table_provider();
         let mut filter = None;
         if let Some(dates) = dates {
@@ -337,13 +338,12 @@ fn end_position(query: &str) -> (u64, u64) {
 /// `columns` straight from the files, and the filter runs over those rows in memory.
 async fn read_days_where(
     table: &str,
-    delta: &DeltaTable,
+    head: &Head,
     files: Vec<day_files::DayFile>,
     columns: &[&str],
     predicate: &str,
 ) -> Result<Vec<RecordBatch>> {
-    let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
-    let table_schema = state.snapshot().arrow_schema();
+    let table_schema = head.arrow_schema();
     let context = SessionContext::new();
     let known =
         DFSchema::try_from(table_schema.as_ref().clone()).map_err(Error::from_datafusion)?;
@@ -354,9 +354,9 @@ async fn read_days_where(
             needed.push(column.name());
         }
     }
-    let read_as = projected_schema(table, delta, &needed)?;
-    let batches = day_files::read(table, delta, files, &needed, &read_as).await?;
-    let target = projected_schema(table, delta, columns)?;
+    let read_as = projected_schema(table, &table_schema, &needed)?;
+    let batches = day_files::read(table, head, files, &needed, &read_as).await?;
+    let target = projected_schema(table, &table_schema, columns)?;
     if batches.is_empty() {
         return Ok(Vec::new());
     }
@@ -372,22 +372,20 @@ async fn read_days_where(
 }
 
 /// `columns` of `table` in the table's types, in the order asked.
-fn projected_schema(table: &str, delta: &DeltaTable, columns: &[&str]) -> Result<SchemaRef> {
-    let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
-    let table_schema = state.snapshot().arrow_schema();
+fn projected_schema(table: &str, table_schema: &SchemaRef, columns: &[&str]) -> Result<SchemaRef> {
     let indices = columns
         .iter()
         .map(|column| {
             table_schema.index_of(column).map_err(|_| Error::SchemaMismatch {
                 table: table.to_owned(),
-                expected: schema::describe(&table_schema),
+                expected: schema::describe(table_schema),
                 found: format!("a request for column `{column}`"),
             })
         })
         .collect::<Result<Vec<_>>>()?;
     let target = table_schema.project(&indices).map_err(|error| Error::SchemaMismatch {
         table: table.to_owned(),
-        expected: schema::describe(&table_schema),
+        expected: schema::describe(table_schema),
         found: error.to_string(),
     })?;
     Ok(Arc::new(target))

@@ -7,6 +7,7 @@ use deltalake::DeltaTable;
 use tokio::sync::Mutex;
 
 use crate::backend::{Backend, Location, StoreOptions};
+use crate::head::Head;
 use crate::history::{self, CommitRecord};
 use crate::query::CachedSession;
 use crate::writer::{StatsProperties, TableWriter, WriteMode, WriterOptions, WriterParts};
@@ -53,6 +54,8 @@ pub struct Store {
     /// Tables loaded before, brought up to date by reading only the commits since: a load
     /// then costs the same whatever the table's history (the first one replays the log).
     loaded: std::sync::Mutex<std::collections::HashMap<String, DeltaTable>>,
+    /// Heads read before (`head.rs`): what a sync needs, without the file list.
+    heads: std::sync::Mutex<std::collections::HashMap<String, Head>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -94,7 +97,12 @@ impl Store {
         };
         let backend = Backend::new(location, options)?;
         tracing::debug!(root = ?backend.root_path(), "store opened");
-        Ok(Store { backend, session: Mutex::new(None), loaded: std::sync::Mutex::default() })
+        Ok(Store {
+            backend,
+            session: Mutex::new(None),
+            loaded: std::sync::Mutex::default(),
+            heads: std::sync::Mutex::default(),
+        })
     }
 
     /// The store's folder; None for an in-memory store.
@@ -187,16 +195,12 @@ impl Store {
 
     /// The columns `table` is partitioned by (none: one folder).
     pub async fn partition_columns(&self, table: &str) -> Result<Vec<String>> {
-        let delta = self.load(table).await?;
-        let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
-        Ok(state.metadata().partition_columns().to_vec())
+        Ok(self.head(table).await?.metadata().partition_columns().to_vec())
     }
 
     /// The Arrow schema `table` reads back as (field metadata included).
     pub async fn schema(&self, table: &str) -> Result<SchemaRef> {
-        let delta = self.load(table).await?;
-        let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
-        Ok(state.snapshot().arrow_schema())
+        Ok(self.head(table).await?.arrow_schema())
     }
 
     /// A writer into `table`. `schema` is the rows' schema; Delta stores it with its own types
@@ -246,27 +250,26 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let existing = self.backend.has_delta_log(table).await?;
         let mut stats = options.stats_columns.as_deref().map(StatsProperties::for_columns);
-        let handle = if existing {
+        let head = if existing {
             if mode == WriteMode::Create {
                 return Err(Error::TableExists { table: table.to_owned() });
             }
-            let delta = self.load(table).await?;
+            let head = self.head(table).await?;
             if mode == WriteMode::Append {
-                check_same_layout(table, &delta, &arrow_schema, &partition_by)?;
+                check_same_layout(table, &head, &arrow_schema, &partition_by)?;
             }
             if stats.is_none() {
-                let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
-                stats = Some(StatsProperties::of_table(state.metadata().configuration()));
+                stats = Some(StatsProperties::of_table(head.metadata().configuration()));
             }
-            delta
+            Some(head)
         } else {
-            self.backend.table(table)?
+            None
         };
         TableWriter::new(WriterParts {
             name: table.to_owned(),
             mode,
-            table: handle,
-            existing,
+            table: self.backend.table(table)?,
+            head,
             delta_schema,
             schema: arrow_schema,
             partition_by,
@@ -292,12 +295,7 @@ impl Store {
 
     /// The application-transaction version recorded for `app_id` (a sync cursor), or None.
     pub async fn app_transaction_version(&self, table: &str, app_id: &str) -> Result<Option<i64>> {
-        let delta = self.load(table).await?;
-        let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
-        state
-            .transaction_version(delta.log_store().as_ref(), app_id)
-            .await
-            .map_err(|source| Error::delta(table, source))
+        self.head(table).await?.app_transaction_version(table, app_id).await
     }
 
     /// Closes the store; an ephemeral store's folder is removed now, reporting failures.
@@ -347,8 +345,22 @@ impl Store {
 
     /// The table's current version.
     pub async fn version(&self, table: &str) -> Result<i64> {
-        let delta = self.load(table).await?;
-        Ok(delta.version().and_then(|v| i64::try_from(v).ok()).unwrap_or_default())
+        Ok(self.head(table).await?.version())
+    }
+
+    /// The table's newest version without its file list (`head.rs`), for what a sync asks.
+    pub(crate) async fn head(&self, table: &str) -> Result<Head> {
+        self.ensure_exists(table).await?;
+        let cached = self.cached_heads().get(table).cloned();
+        if let Some(head) = cached {
+            let next = u64::try_from(head.version() + 1).unwrap_or(u64::MAX);
+            if !self.backend.has_commit(table, next).await? {
+                return Ok(head);
+            }
+        }
+        let head = Head::load(table, &self.backend.table(table)?).await?;
+        self.cached_heads().insert(table.to_owned(), head.clone());
+        Ok(head)
     }
 
     async fn load_fresh(&self, table: &str) -> Result<DeltaTable> {
@@ -360,6 +372,11 @@ impl Store {
     /// Forgets a loaded table (it was dropped or replaced wholesale).
     pub(crate) fn forget(&self, table: &str) {
         self.cached_tables().remove(table);
+        self.cached_heads().remove(table);
+    }
+
+    fn cached_heads(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Head>> {
+        self.heads.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn cached_tables(
@@ -371,12 +388,11 @@ impl Store {
 
 fn check_same_layout(
     table: &str,
-    delta: &DeltaTable,
+    head: &Head,
     schema: &SchemaRef,
     partition_by: &[String],
 ) -> Result<()> {
-    let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
-    let existing = state.snapshot().arrow_schema();
+    let existing = head.arrow_schema();
     if !schema::same_columns(&existing, schema) {
         return Err(Error::SchemaMismatch {
             table: table.to_owned(),
@@ -384,7 +400,7 @@ fn check_same_layout(
             found: schema::describe(schema),
         });
     }
-    let partitions = state.metadata().partition_columns();
+    let partitions = head.metadata().partition_columns();
     if partitions != partition_by {
         return Err(Error::SchemaMismatch {
             table: table.to_owned(),

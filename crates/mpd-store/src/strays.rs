@@ -13,6 +13,13 @@ use deltalake::DeltaTable;
 use deltalake::logstore::object_store::ObjectStoreExt;
 use futures::TryStreamExt;
 
+/// The paths of the table's live files at its newest version.
+async fn referenced_files(table: &DeltaTable) -> deltalake::DeltaResult<HashSet<String>> {
+    let mut loaded = table.clone();
+    loaded.load().await?;
+    Ok(loaded.snapshot()?.log_data().iter().map(|f| f.path().to_string()).collect())
+}
+
 /// Deletes the strays of a writer of `table` opened at `since`; returns how many were deleted.
 /// Best effort: a file that cannot be listed or deleted is logged and left.
 pub(crate) async fn delete_strays(
@@ -21,14 +28,17 @@ pub(crate) async fn delete_strays(
     existing: bool,
     since: DateTime<Utc>,
 ) -> u64 {
-    let referenced: HashSet<String> = match (existing, table.snapshot()) {
-        (true, Ok(state)) => state.log_data().iter().map(|f| f.path().to_string()).collect(),
-        (true, Err(error)) => {
-            // Without the file list every unreferenced file looks like a stray: keep them all.
-            tracing::warn!(table = name, %error, "cannot read the table's files; leaving any unused files");
-            return 0;
+    let referenced = if existing {
+        match referenced_files(table).await {
+            Ok(paths) => paths,
+            Err(error) => {
+                // Without the file list every unreferenced file looks like a stray: keep them.
+                tracing::warn!(table = name, %error, "cannot read the table's files; leaving any unused files");
+                return 0;
+            }
         }
-        (false, _) => HashSet::new(),
+    } else {
+        HashSet::new()
     };
     let store = table.object_store();
     let listed: Vec<_> = match store.list(None).try_collect().await {

@@ -3,8 +3,8 @@
 //! A dedup read wants a handful of columns of one or two `date` partitions. Going through
 //! Delta's table provider costs a walk of the table's whole file list per read (the provider
 //! matches the chosen paths against every live file), which grows with history; here the
-//! day's files are picked from the loaded snapshot once and read with the Parquet reader,
-//! the partition value filled in from the log.
+//! day's files are picked from the table's head (`head.rs`, a replay of the log without the
+//! statistics) and read with the Parquet reader, the partition value filled in from the log.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -14,7 +14,6 @@ use arrow_array::{ArrayRef, Date32Array, RecordBatch, RecordBatchOptions, new_nu
 use arrow_schema::{Field, Schema, SchemaRef};
 use bytes::Bytes;
 use chrono::NaiveDate;
-use deltalake::DeltaTable;
 use deltalake::logstore::object_store::path::Path as ObjectPath;
 use deltalake::logstore::object_store::{ObjectStore, ObjectStoreExt};
 use futures::future::BoxFuture;
@@ -26,6 +25,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use super::{DATE_COLUMN, days_since_epoch};
+use crate::head::Head;
 use crate::{Error, Result, schema};
 
 /// Files of one day read at the same time (an hourly sync leaves up to 24 a day).
@@ -44,14 +44,13 @@ pub(super) struct DayFile {
 /// partitioned by `date` and written the plain way (no column mapping, no deletion vectors,
 /// which another Delta writer could have turned on). None sends the read through Delta's
 /// table provider.
-pub(super) fn live_files(
+pub(super) async fn live_files(
     table: &str,
-    delta: &DeltaTable,
+    head: &Head,
     dates: &[NaiveDate],
 ) -> Result<Option<Vec<DayFile>>> {
-    let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
-    let partitioned_by_date = state.metadata().partition_columns().iter().any(|c| c == DATE_COLUMN);
-    let mapped = state
+    let partitioned_by_date = head.metadata().partition_columns().iter().any(|c| c == DATE_COLUMN);
+    let mapped = head
         .metadata()
         .configuration()
         .get("delta.columnMapping.mode")
@@ -62,7 +61,7 @@ pub(super) fn live_files(
     let wanted: HashMap<String, i32> =
         dates.iter().map(|d| (d.format("%Y-%m-%d").to_string(), days_since_epoch(*d))).collect();
     let mut files = Vec::new();
-    for file in state.log_data().iter() {
+    for file in head.files_of_days(table, dates).await? {
         let Some(date) = file
             .partition_values_map()
             .get(DATE_COLUMN)
@@ -87,12 +86,12 @@ pub(super) fn live_files(
 /// filled from each file's partition value.
 pub(super) async fn read(
     table: &str,
-    delta: &DeltaTable,
+    head: &Head,
     files: Vec<DayFile>,
     columns: &[&str],
     target: &SchemaRef,
 ) -> Result<Vec<RecordBatch>> {
-    let store = delta.object_store();
+    let store = head.object_store();
     let per_file = futures::stream::iter(files)
         .map(|file| read_file(table, store.clone(), file, columns, target))
         .buffered(CONCURRENT_FILES)

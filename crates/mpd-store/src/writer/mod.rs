@@ -25,6 +25,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError, TableProperty};
 use serde_json::{Map, Value};
 
+use crate::head::{AppendCommit, Head};
 use crate::history::COMMIT_METADATA_KEY;
 use crate::{Error, Result, schema};
 
@@ -165,8 +166,10 @@ pub struct CommitSummary {
 pub struct TableWriter {
     name: String,
     mode: WriteMode,
-    /// Loaded when the table existed at open; a bare handle otherwise.
+    /// An unloaded handle (its log and object stores).
     table: DeltaTable,
+    /// The version the writer opened on, when the table existed.
+    head: Option<Head>,
     existing: bool,
     delta_schema: StructType,
     schema: SchemaRef,
@@ -203,7 +206,7 @@ pub(crate) struct WriterParts {
     pub(crate) name: String,
     pub(crate) mode: WriteMode,
     pub(crate) table: DeltaTable,
-    pub(crate) existing: bool,
+    pub(crate) head: Option<Head>,
     pub(crate) delta_schema: StructType,
     pub(crate) schema: SchemaRef,
     pub(crate) partition_by: Vec<String>,
@@ -217,7 +220,7 @@ impl TableWriter {
             name,
             mode,
             table,
-            existing,
+            head,
             delta_schema,
             schema,
             partition_by,
@@ -229,7 +232,8 @@ impl TableWriter {
             name,
             mode,
             table,
-            existing,
+            existing: head.is_some(),
+            head,
             delta_schema,
             schema,
             partition_by,
@@ -380,13 +384,7 @@ impl TableWriter {
                 return Err(error);
             }
         };
-        let mut properties = CommitProperties::default()
-            .with_metadata([(COMMIT_METADATA_KEY.to_owned(), Value::Object(metadata))])
-            .with_max_retries(0);
-        if let Some(txn) = txn {
-            properties = properties.with_application_transaction(txn);
-        }
-        match self.commit_adds(&adds, properties).await {
+        match self.commit_adds(&adds, metadata, txn).await {
             Ok((version, files_removed)) => {
                 let summary = CommitSummary {
                     version,
@@ -411,11 +409,45 @@ impl TableWriter {
     async fn commit_adds(
         &self,
         adds: &[Add],
+        metadata: Map<String, Value>,
+        txn: Option<Transaction>,
+    ) -> Result<(i64, usize)> {
+        let Some(head) = &self.head else {
+            return self.commit_with_delta(adds, None, commit_properties(metadata, txn)).await;
+        };
+        if let Some(expected) = self.expected_version
+            && Some(head.version()) != expected
+        {
+            return Err(Error::ConcurrentCommit { table: self.name.clone(), read: expected });
+        }
+        if self.mode == WriteMode::Append && head.can_append() {
+            // The common case, an append between checkpoints: written straight to the log
+            // without loading the table's file list.
+            let commit = AppendCommit {
+                adds: adds.to_vec(),
+                partition_by: self.partition_by.clone(),
+                app_metadata: HashMap::from([(
+                    COMMIT_METADATA_KEY.to_owned(),
+                    Value::Object(metadata),
+                )]),
+                txn,
+            };
+            return Ok((head.append(&self.name, commit).await?, 0));
+        }
+        self.commit_with_delta(adds, Some(head), commit_properties(metadata, txn)).await
+    }
+
+    /// Commits through Delta's commit builder, onto the full state of the version `head`
+    /// read (a new table, a replacement, a checkpoint due).
+    async fn commit_with_delta(
+        &self,
+        adds: &[Add],
+        head: Option<&Head>,
         properties: CommitProperties,
     ) -> Result<(i64, usize)> {
         let add_actions = adds.iter().cloned().map(Action::Add);
         let delta = |source| Error::delta(&self.name, source);
-        if !self.existing {
+        let Some(head) = head else {
             let created = self.create(SaveMode::ErrorIfExists, add_actions, properties).await;
             return match created {
                 Ok(table) => Ok((table_version(&table), 0)),
@@ -425,13 +457,11 @@ impl TableWriter {
                 }
                 Err(error) => Err(error),
             };
-        }
-        let state = self.table.snapshot().map_err(delta)?;
-        if let Some(expected) = self.expected_version
-            && i64::try_from(state.version()).ok() != expected
-        {
-            return Err(Error::ConcurrentCommit { table: self.name.clone(), read: expected });
-        }
+        };
+        let mut loaded = self.table.clone();
+        let read = u64::try_from(head.version()).unwrap_or_default();
+        loaded.load_version(read).await.map_err(delta)?;
+        let state = loaded.snapshot().map_err(delta)?;
         let same_layout = schema::same_columns(&state.snapshot().arrow_schema(), &self.schema)
             && state.metadata().partition_columns() == self.partition_by;
         match self.mode {
@@ -520,6 +550,18 @@ impl TableWriter {
 
 fn table_version(table: &DeltaTable) -> i64 {
     table.version().and_then(|v| i64::try_from(v).ok()).unwrap_or_default()
+}
+
+/// The `"mpd"` commit metadata and the cursor for Delta's commit builder, which commits onto
+/// the version read or not at all (no retry: the rows were deduplicated against that one).
+fn commit_properties(metadata: Map<String, Value>, txn: Option<Transaction>) -> CommitProperties {
+    let properties = CommitProperties::default()
+        .with_metadata([(COMMIT_METADATA_KEY.to_owned(), Value::Object(metadata))])
+        .with_max_retries(0);
+    match txn {
+        Some(txn) => properties.with_application_transaction(txn),
+        None => properties,
+    }
 }
 
 /// Part writers of a table writer: one per core, at most four.

@@ -390,3 +390,58 @@ async fn a_commit_onto_a_version_another_writer_moved_past_fails() {
         Err(Error::ConcurrentCommit { read: None, .. })
     ));
 }
+
+/// The `commitInfo` of one commit file, without its timestamp.
+fn commit_info(log: &std::path::Path, version: u64) -> serde_json::Value {
+    let text = std::fs::read_to_string(log.join(format!("{version:020}.json"))).expect("commit");
+    let line = text.lines().find(|line| line.contains("\"commitInfo\"")).expect("commitInfo");
+    let mut action: serde_json::Value = serde_json::from_str(line).expect("json");
+    let info = action["commitInfo"].as_object_mut().expect("object");
+    info.remove("timestamp");
+    action["commitInfo"].take()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_between_checkpoints_read_back_like_delta_commits() {
+    // An append between checkpoints is written straight to the log by the store; the one due
+    // a checkpoint (version 9, every 10th) goes through Delta's commit builder, which writes it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(StoreMode::Persistent(dir.path().to_path_buf())).await.expect("open");
+    write_events(&store, "events", &sample_rows()[..1], WriteMode::Create).await;
+    for version in 1..=11 {
+        let mut writer = store
+            .writer("events", events_schema(), &["date"], WriteMode::Append)
+            .await
+            .expect("writer")
+            .expect_version(Some(version - 1));
+        writer.write(events_batch(&sample_rows()[1..2], version)).await.expect("write");
+        let summary = writer
+            .commit_with_txn(metadata("sync"), "mpd-sync-events", 100 + version)
+            .await
+            .expect("commit");
+        assert_eq!((summary.version, summary.rows_added), (version, 1));
+    }
+    let log = dir.path().join("events").join("_delta_log");
+    assert!(log.join("00000000000000000009.checkpoint.parquet").is_file());
+    assert!(!log.join("00000000000000000010.checkpoint.parquet").exists());
+    // Both ways record the same commit info: operation, parameters, the mpd metadata.
+    assert_eq!(commit_info(&log, 8), commit_info(&log, 9));
+    assert_eq!(commit_info(&log, 10), commit_info(&log, 9));
+    assert_eq!(commit_info(&log, 10)["operation"], "WRITE");
+    assert_eq!(commit_info(&log, 10)["mpd"]["command"], "sync");
+
+    // A fresh reader (no cache of this store) sees every row, the cursor and the history.
+    let reopened =
+        Store::open(StoreMode::Persistent(dir.path().to_path_buf())).await.expect("open");
+    assert_eq!(scalar_i64(&reopened, "SELECT count(*) FROM events").await, 12);
+    assert_eq!(scalar_i64(&reopened, "SELECT max(_sync_id) FROM events").await, 11);
+    assert_eq!(
+        reopened.app_transaction_version("events", "mpd-sync-events").await.expect("txn"),
+        Some(111)
+    );
+    let history = reopened.history("events", None).await.expect("history");
+    assert_eq!(history.len(), 12);
+    assert!(history[..11].iter().all(|c| c.metadata.get("command") == Some(&"sync".into())));
+    let info = reopened.table_info("events").await.expect("info");
+    assert_eq!((info.version, info.n_rows), (11, Some(12)));
+}
