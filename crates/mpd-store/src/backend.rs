@@ -145,6 +145,32 @@ impl Backend {
         self.exists(&format!("{table}/{DELTA_LOG}/{version:020}.json")).await
     }
 
+    /// The bytes of `child` (a path under the store's root); None when there is none.
+    pub(crate) async fn read(&self, child: &str) -> Result<Option<bytes::Bytes>> {
+        match self.root_store.get(&self.prefix(child)).await {
+            Ok(found) => found.bytes().await.map(Some).map_err(|error| self.io_error(child, error)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(self.io_error(child, error)),
+        }
+    }
+
+    /// Writes `child` whole, replacing it (a reader sees the old or the new bytes).
+    pub(crate) async fn write(&self, child: &str, bytes: bytes::Bytes) -> Result<()> {
+        self.root_store
+            .put(&self.prefix(child), bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(|error| self.io_error(child, error))
+    }
+
+    /// Deletes `child`; one already gone is no error.
+    pub(crate) async fn delete(&self, child: &str) -> Result<()> {
+        match self.root_store.delete(&self.prefix(child)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(self.io_error(child, error)),
+        }
+    }
+
     async fn exists(&self, child: &str) -> Result<bool> {
         match self.root_store.head(&self.prefix(child)).await {
             Ok(_) => Ok(true),

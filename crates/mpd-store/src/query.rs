@@ -87,7 +87,7 @@ impl Store {
     ) -> Result<Vec<RecordBatch>> {
         if let Some(dates) = dates {
             let head = self.head(table).await?;
-            if let Some(files) = day_files::live_files(table, &head, dates).await? {
+            if let Some(files) = day_files::live_files(&head, dates) {
                 return match predicate {
                     None => {
                         let target = projected_schema(table, &head.arrow_schema(), columns)?;

@@ -7,7 +7,7 @@ use deltalake::DeltaTable;
 use tokio::sync::Mutex;
 
 use crate::backend::{Backend, Location, StoreOptions};
-use crate::head::Head;
+use crate::head::{self, Head};
 use crate::history::{self, CommitRecord};
 use crate::query::CachedSession;
 use crate::writer::{StatsProperties, TableWriter, WriteMode, WriterOptions, WriterParts};
@@ -282,6 +282,7 @@ impl Store {
     pub async fn drop_table(&self, table: &str) -> Result<()> {
         self.ensure_exists(table).await?;
         self.backend.remove_table(table).await?;
+        head::forget(&self.backend, table).await;
         self.forget(table);
         tracing::info!(table, "table dropped");
         Ok(())
@@ -295,7 +296,13 @@ impl Store {
 
     /// The application-transaction version recorded for `app_id` (a sync cursor), or None.
     pub async fn app_transaction_version(&self, table: &str, app_id: &str) -> Result<Option<i64>> {
-        self.head(table).await?.app_transaction_version(table, app_id).await
+        let head = self.head(table).await?;
+        let (version, learned) = head.app_transaction_version(table, app_id).await?;
+        if learned {
+            // The next run finds the cursor in the saved head instead of asking the log.
+            head::save(&self.backend, table, &head.state_with_learned()).await;
+        }
+        Ok(version)
     }
 
     /// Closes the store; an ephemeral store's folder is removed now, reporting failures.
@@ -352,13 +359,10 @@ impl Store {
     pub(crate) async fn head(&self, table: &str) -> Result<Head> {
         self.ensure_exists(table).await?;
         let cached = self.cached_heads().get(table).cloned();
-        if let Some(head) = cached {
-            let next = u64::try_from(head.version() + 1).unwrap_or(u64::MAX);
-            if !self.backend.has_commit(table, next).await? {
-                return Ok(head);
-            }
-        }
-        let head = Head::load(table, &self.backend.table(table)?).await?;
+        let head = match cached {
+            Some(head) => head.refresh(&self.backend, table).await?,
+            None => Head::load(&self.backend, table).await?,
+        };
         self.cached_heads().insert(table.to_owned(), head.clone());
         Ok(head)
     }

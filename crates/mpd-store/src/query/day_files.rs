@@ -44,11 +44,7 @@ pub(super) struct DayFile {
 /// partitioned by `date` and written the plain way (no column mapping, no deletion vectors,
 /// which another Delta writer could have turned on). None sends the read through Delta's
 /// table provider.
-pub(super) async fn live_files(
-    table: &str,
-    head: &Head,
-    dates: &[NaiveDate],
-) -> Result<Option<Vec<DayFile>>> {
+pub(super) fn live_files(head: &Head, dates: &[NaiveDate]) -> Option<Vec<DayFile>> {
     let partitioned_by_date = head.metadata().partition_columns().iter().any(|c| c == DATE_COLUMN);
     let mapped = head
         .metadata()
@@ -56,30 +52,21 @@ pub(super) async fn live_files(
         .get("delta.columnMapping.mode")
         .is_some_and(|mode| mode != "none");
     if !partitioned_by_date || mapped {
-        return Ok(None);
+        return None;
     }
     let wanted: HashMap<String, i32> =
         dates.iter().map(|d| (d.format("%Y-%m-%d").to_string(), days_since_epoch(*d))).collect();
     let mut files = Vec::new();
-    for file in head.files_of_days(table, dates).await? {
-        let Some(date) = file
-            .partition_values_map()
-            .get(DATE_COLUMN)
-            .and_then(Option::as_deref)
-            .and_then(|day| wanted.get(day).copied())
-        else {
+    for (path, file) in head.files_of_days(dates) {
+        let Some(date) = file.date.as_deref().and_then(|day| wanted.get(day).copied()) else {
             continue;
         };
-        if file.deletion_vector_descriptor().is_some() {
-            return Ok(None);
+        if file.deletion_vector {
+            return None;
         }
-        files.push(DayFile {
-            path: file.path().into_owned(),
-            size: u64::try_from(file.size()).unwrap_or_default(),
-            date,
-        });
+        files.push(DayFile { path, size: file.size, date });
     }
-    Ok(Some(files))
+    Some(files)
 }
 
 /// `columns` (in the table's types, `target`) of `files`; the partition column `date` is

@@ -1,5 +1,6 @@
 //! Integration tests of the store: real Delta tables in each store mode.
 
+mod head;
 mod lock;
 mod maintenance;
 mod object_stores;
