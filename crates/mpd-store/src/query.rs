@@ -87,14 +87,21 @@ impl Store {
     ) -> Result<Vec<RecordBatch>> {
         if let Some(dates) = dates {
             let head = self.head(table).await?;
-            if let Some(files) = day_files::live_files(&head, dates) {
-                return match predicate {
+            if let Some(pick) = day_files::live_files(&head, dates) {
+                // Files of a table not partitioned by day also hold other days' rows.
+                let day_filter = (!pick.partitioned).then(|| days_predicate(dates));
+                let filter = match (predicate, day_filter) {
+                    (Some(predicate), Some(days)) => Some(format!("({predicate}) AND {days}")),
+                    (Some(predicate), None) => Some(predicate.to_owned()),
+                    (None, days) => days,
+                };
+                return match filter {
                     None => {
                         let target = projected_schema(table, &head.arrow_schema(), columns)?;
-                        day_files::read(table, &head, files, columns, &target).await
+                        day_files::read(table, &head, pick.files, columns, &target).await
                     }
-                    Some(predicate) => {
-                        read_days_where(table, &head, files, columns, predicate).await
+                    Some(filter) => {
+                        read_days_where(table, &head, pick.files, columns, &filter).await
                     }
                 };
             }
@@ -389,6 +396,13 @@ fn projected_schema(table: &str, table_schema: &SchemaRef, columns: &[&str]) -> 
         found: error.to_string(),
     })?;
     Ok(Arc::new(target))
+}
+
+/// `date IN (DATE '2024-05-31', ...)`.
+fn days_predicate(dates: &[NaiveDate]) -> String {
+    let days: Vec<String> =
+        dates.iter().map(|d| format!("DATE '{}'", d.format("%Y-%m-%d"))).collect();
+    format!("{DATE_COLUMN} IN ({})", days.join(", "))
 }
 
 pub(crate) fn days_since_epoch(day: NaiveDate) -> i32 {

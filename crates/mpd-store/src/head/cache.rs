@@ -2,7 +2,8 @@
 //!
 //! Text, one item a line: a format line, a header (version, the fingerprint of that
 //! version's commit file, cursors), the protocol and metadata actions as Delta writes them,
-//! then one line per live file: `path TAB size TAB date TAB deletion-vector(0|1)`. An index
+//! then one line per live file: `path TAB size TAB date TAB deletion-vector(0|1) TAB first
+//! date TAB last date` (the dates of its statistics, in a table not partitioned by date). An index
 //! whose commit file is gone or holds other bytes (the table was dropped and written again)
 //! is not used.
 
@@ -18,7 +19,7 @@ use crate::location::MPD_DIR;
 
 /// Replayed commits after which a load saves the index again.
 pub(super) const SAVE_AFTER_COMMITS: u64 = 8;
-const FORMAT_LINE: &str = "mpd-head 1";
+const FORMAT_LINE: &str = "mpd-head 2";
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -103,7 +104,8 @@ fn render(state: &HeadState) -> Option<String> {
         }
         let date = file.date.as_deref().unwrap_or_default();
         let dv = u8::from(file.deletion_vector);
-        text.push_str(&format!("{path}\t{}\t{date}\t{dv}\n", file.size));
+        let (first, last) = file.date_range.clone().unwrap_or_default();
+        text.push_str(&format!("{path}\t{}\t{date}\t{dv}\t{first}\t{last}\n", file.size));
     }
     Some(text)
 }
@@ -126,10 +128,12 @@ fn parse(bytes: &[u8]) -> Option<HeadState> {
         let mut fields = line.split('\t');
         let (path, size, date, dv) =
             (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+        let (first, last) = (fields.next()?, fields.next()?);
         let live = LiveFile {
             size: size.parse().ok()?,
             date: (!date.is_empty()).then(|| date.to_owned()),
             deletion_vector: dv == "1",
+            date_range: (!first.is_empty()).then(|| (first.to_owned(), last.to_owned())),
         };
         files.insert(path.to_owned(), live);
     }
@@ -156,7 +160,7 @@ mod tests {
 
     #[test]
     fn damaged_indexes_are_not_read() {
-        for text in ["", "mpd-head 2\n", "mpd-head 1\n{not json}\n", "mpd-head 1\n{}\n"] {
+        for text in ["", "mpd-head 1\n", "mpd-head 2\n{not json}\n", "mpd-head 2\n{}\n"] {
             assert!(parse(text.as_bytes()).is_none(), "{text:?}");
         }
     }

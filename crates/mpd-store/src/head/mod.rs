@@ -58,6 +58,54 @@ pub(crate) struct LiveFile {
     pub(crate) date: Option<String>,
     /// Whether a deletion vector hides some of its rows (another writer's doing).
     pub(crate) deletion_vector: bool,
+    /// The first and last `date` of its rows, from its statistics, in a table not partitioned
+    /// by `date` (the audit table): which files a day's read must open.
+    pub(crate) date_range: Option<(String, String)>,
+}
+
+impl LiveFile {
+    /// A file as the log describes it: its `date` partition value, or in a table not
+    /// partitioned by `date`, the `date` range of its statistics (`stats`, Delta's JSON).
+    pub(crate) fn new(
+        size: i64,
+        date: Option<String>,
+        deletion_vector: bool,
+        stats: Option<&str>,
+        partitioned_by_date: bool,
+    ) -> LiveFile {
+        let date_range = if partitioned_by_date { None } else { stats.and_then(date_range) };
+        LiveFile {
+            size: u64::try_from(size).unwrap_or_default(),
+            date,
+            deletion_vector,
+            date_range,
+        }
+    }
+
+    /// Whether the file may hold rows of one of `days` (`YYYY-MM-DD`).
+    fn may_hold(&self, days: &std::collections::HashSet<String>) -> bool {
+        match (&self.date, &self.date_range) {
+            (Some(day), _) => days.contains(day),
+            (None, Some((first, last))) => days
+                .iter()
+                .any(|day| first.as_str() <= day.as_str() && day.as_str() <= last.as_str()),
+            // No statistics: only reading it tells.
+            (None, None) => true,
+        }
+    }
+}
+
+/// The `date` range in a file's statistics (`{"minValues":{"date":"2024-05-31",...},...}`).
+fn date_range(stats: &str) -> Option<(String, String)> {
+    let stats: Value = serde_json::from_str(stats).ok()?;
+    let first = stats.get("minValues")?.get(DATE_COLUMN)?.as_str()?;
+    let last = stats.get("maxValues")?.get(DATE_COLUMN)?.as_str()?;
+    Some((first.to_owned(), last.to_owned()))
+}
+
+/// Whether a table with `metadata` is partitioned by `date`.
+pub(crate) fn partitioned_by_date(metadata: &Metadata) -> bool {
+    metadata.partition_columns().iter().any(|c| c == DATE_COLUMN)
 }
 
 /// What the head knows of one version.
@@ -79,15 +127,19 @@ impl HeadState {
     /// The state of a table Delta loaded in full.
     async fn from_delta(table: &str, backend: &Backend, delta: &DeltaTable) -> Result<Self> {
         let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
+        let by_date = partitioned_by_date(state.metadata());
         let files = state
             .log_data()
             .iter()
             .map(|file| {
-                let live = LiveFile {
-                    size: u64::try_from(file.size()).unwrap_or_default(),
-                    date: file.partition_values_map().get(DATE_COLUMN).cloned().flatten(),
-                    deletion_vector: file.deletion_vector_descriptor().is_some(),
-                };
+                let stats = if by_date { None } else { file.stats() };
+                let live = LiveFile::new(
+                    file.size(),
+                    file.partition_values_map().get(DATE_COLUMN).cloned().flatten(),
+                    file.deletion_vector_descriptor().is_some(),
+                    stats.as_deref(),
+                    by_date,
+                );
                 (file.path().into_owned(), live)
             })
             .collect();
@@ -231,14 +283,15 @@ impl Head {
         Ok((found, true))
     }
 
-    /// The live files of `dates`: (path, file).
+    /// The live files that may hold rows of `dates`: (path, file). In a table partitioned by
+    /// `date`, the days' files; otherwise the files whose `date` statistics cover a day.
     pub(crate) fn files_of_days(&self, dates: &[NaiveDate]) -> Vec<(String, LiveFile)> {
         let wanted: std::collections::HashSet<String> =
             dates.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
         self.state
             .files
             .iter()
-            .filter(|(_, file)| file.date.as_ref().is_some_and(|day| wanted.contains(day)))
+            .filter(|(_, file)| file.may_hold(&wanted))
             .map(|(path, file)| (path.clone(), file.clone()))
             .collect()
     }

@@ -6,7 +6,7 @@ use arrow_schema::SchemaRef;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
 use deltalake::kernel::{Action, Metadata};
 
-use super::{HeadState, LiveFile, cache};
+use super::{HeadState, LiveFile, cache, partitioned_by_date};
 use crate::Result;
 use crate::backend::{Backend, DELTA_LOG};
 use crate::query::DATE_COLUMN;
@@ -69,12 +69,15 @@ fn apply(state: &mut HeadState, commit: &[u8]) -> bool {
     for path in removes {
         state.files.remove(&path);
     }
+    let by_date = partitioned_by_date(&state.metadata);
     for add in adds {
-        let live = LiveFile {
-            size: u64::try_from(add.size).unwrap_or_default(),
-            date: add.partition_values.get(DATE_COLUMN).cloned().flatten(),
-            deletion_vector: add.deletion_vector.is_some(),
-        };
+        let live = LiveFile::new(
+            add.size,
+            add.partition_values.get(DATE_COLUMN).cloned().flatten(),
+            add.deletion_vector.is_some(),
+            add.stats.as_deref(),
+            by_date,
+        );
         state.files.insert(add.path, live);
     }
     true

@@ -25,7 +25,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use super::{DATE_COLUMN, days_since_epoch};
-use crate::head::Head;
+use crate::head::{Head, partitioned_by_date};
 use crate::{Error, Result, schema};
 
 /// Files of one day read at the same time (an hourly sync leaves up to 24 a day).
@@ -36,37 +36,48 @@ pub(super) struct DayFile {
     /// Relative to the table's folder, as the log names it.
     pub(super) path: String,
     pub(super) size: u64,
-    /// The partition's day, days since the Unix epoch.
-    pub(super) date: i32,
+    /// The partition's day, days since the Unix epoch; None in a table not partitioned by
+    /// `date`, whose files hold the column (and rows of other days).
+    pub(super) date: Option<i32>,
 }
 
-/// The live files of `dates` when they can be read straight from Parquet: the table is
-/// partitioned by `date` and written the plain way (no column mapping, no deletion vectors,
-/// which another Delta writer could have turned on). None sends the read through Delta's
-/// table provider.
-pub(super) fn live_files(head: &Head, dates: &[NaiveDate]) -> Option<Vec<DayFile>> {
-    let partitioned_by_date = head.metadata().partition_columns().iter().any(|c| c == DATE_COLUMN);
+/// The files a read of some days opens.
+pub(super) struct DayPick {
+    pub(super) files: Vec<DayFile>,
+    /// False: the files also hold rows of other days, which the reader filters out.
+    pub(super) partitioned: bool,
+}
+
+/// The live files of `dates` when they can be read straight from Parquet: a table
+/// partitioned by `date`, or one with a `date` column whose every file has `date` statistics
+/// (the audit table), written the plain way (no column mapping, no deletion vectors, which
+/// another Delta writer could have turned on). None sends the read through Delta's table
+/// provider.
+pub(super) fn live_files(head: &Head, dates: &[NaiveDate]) -> Option<DayPick> {
+    let partitioned = partitioned_by_date(head.metadata());
     let mapped = head
         .metadata()
         .configuration()
         .get("delta.columnMapping.mode")
         .is_some_and(|mode| mode != "none");
-    if !partitioned_by_date || mapped {
+    if mapped || head.arrow_schema().index_of(DATE_COLUMN).is_err() {
         return None;
     }
     let wanted: HashMap<String, i32> =
         dates.iter().map(|d| (d.format("%Y-%m-%d").to_string(), days_since_epoch(*d))).collect();
     let mut files = Vec::new();
     for (path, file) in head.files_of_days(dates) {
-        let Some(date) = file.date.as_deref().and_then(|day| wanted.get(day).copied()) else {
-            continue;
-        };
-        if file.deletion_vector {
+        if file.deletion_vector || (!partitioned && file.date_range.is_none()) {
             return None;
         }
+        let date = if partitioned {
+            Some(file.date.as_deref().and_then(|day| wanted.get(day).copied())?)
+        } else {
+            None
+        };
         files.push(DayFile { path, size: file.size, date });
     }
-    Some(files)
+    Some(DayPick { files, partitioned })
 }
 
 /// `columns` (in the table's types, `target`) of `files`; the partition column `date` is
@@ -107,7 +118,9 @@ async fn read_file(
     let stored: Vec<&str> = columns
         .iter()
         .copied()
-        .filter(|name| *name != DATE_COLUMN && file_schema.index_of(name).is_ok())
+        .filter(|name| {
+            (*name != DATE_COLUMN || file.date.is_none()) && file_schema.index_of(name).is_ok()
+        })
         .collect();
     let mask = ProjectionMask::columns(builder.parquet_schema(), stored.iter().copied());
     let batches: Vec<RecordBatch> = builder
@@ -125,8 +138,8 @@ async fn read_file(
                 .fields()
                 .iter()
                 .map(|field| -> ArrayRef {
-                    if field.name() == DATE_COLUMN {
-                        Arc::new(Date32Array::from(vec![file.date; rows]))
+                    if let (Some(date), DATE_COLUMN) = (file.date, field.name().as_str()) {
+                        Arc::new(Date32Array::from(vec![date; rows]))
                     } else {
                         batch
                             .column_by_name(field.name())

@@ -173,3 +173,39 @@ async fn a_predicate_on_a_day_may_name_columns_not_read_and_opens_no_other_day()
         .expect_err("unknown column");
     assert!(matches!(error, Error::Sql { .. }), "{error:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_read_of_a_table_in_one_folder_opens_only_files_whose_dates_cover_it() {
+    // The audit table's layout: not partitioned, `date` statistics per file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(StoreMode::Persistent(dir.path().to_path_buf())).await.expect("open");
+    let rows = sample_rows();
+    for (chunk, sync_id) in [(&rows[..3], 1), (&rows[3..], 2)] {
+        let mut writer =
+            store.writer("audit", events_schema(), &[], WriteMode::Append).await.expect("writer");
+        writer.write(events_batch(chunk, sync_id)).await.expect("write");
+        writer.commit(metadata("test")).await.expect("commit");
+    }
+    let read = |days: Vec<chrono::NaiveDate>| {
+        let store = &store;
+        async move { store.read_columns("audit", &["insert_id", "date"], Some(&days)).await }
+    };
+    // The first file holds days 1 and 2: a day's read keeps that day's rows only.
+    assert_eq!(insert_ids(&read(vec![day(1)]).await.expect("day 1")), vec!["i1", "i2"]);
+    assert_eq!(insert_ids(&read(vec![day(2), day(3)]).await.expect("days 2, 3")), vec!["i3", "i4"]);
+    // Destroy the second file (day 3): day 1 still reads, so it was never opened.
+    let second = parquet_paths(dir.path())
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).expect("mtime"));
+    std::fs::write(second.expect("a data file"), b"not parquet").expect("overwrite");
+    assert_eq!(insert_ids(&read(vec![day(1)]).await.expect("day 1")), vec!["i1", "i2"]);
+    let error = read(vec![day(3)]).await.expect_err("the damaged file");
+    assert!(matches!(error, Error::UnreadableDataFile { .. }), "{error:?}");
+}
+
+fn parquet_paths(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    files_under(root)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect()
+}
