@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use deltalake::kernel::Action;
 use serde::{Deserialize, Serialize};
 
+use super::HeadState;
+use super::files::{LiveFiles, render_line};
 use super::replay::{commit_path, schema_of};
-use super::{HeadState, LiveFile};
 use crate::backend::Backend;
 use crate::location::MPD_DIR;
 
@@ -98,45 +99,27 @@ fn render(state: &HeadState) -> Option<String> {
         text.push_str(&line);
         text.push('\n');
     }
-    for (path, file) in &state.files {
-        if path.contains(['\t', '\n']) {
-            return None;
-        }
-        let date = file.date.as_deref().unwrap_or_default();
-        let dv = u8::from(file.deletion_vector);
-        let (first, last) = file.date_range.clone().unwrap_or_default();
-        text.push_str(&format!("{path}\t{}\t{date}\t{dv}\t{first}\t{last}\n", file.size));
+    for (path, file) in state.files.iter() {
+        text.push_str(&render_line(&path, &file)?);
     }
     Some(text)
 }
 
 fn parse(bytes: &[u8]) -> Option<HeadState> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let mut lines = text.lines();
-    if lines.next()? != FORMAT_LINE {
+    let mut parts = text.splitn(5, '\n');
+    if parts.next()? != FORMAT_LINE {
         return None;
     }
-    let header: Header = serde_json::from_str(lines.next()?).ok()?;
-    let Action::Protocol(protocol) = serde_json::from_str(lines.next()?).ok()? else {
+    let header: Header = serde_json::from_str(parts.next()?).ok()?;
+    let Action::Protocol(protocol) = serde_json::from_str(parts.next()?).ok()? else {
         return None;
     };
-    let Action::Metadata(metadata) = serde_json::from_str(lines.next()?).ok()? else {
+    let Action::Metadata(metadata) = serde_json::from_str(parts.next()?).ok()? else {
         return None;
     };
-    let mut files = HashMap::new();
-    for line in lines {
-        let mut fields = line.split('\t');
-        let (path, size, date, dv) =
-            (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
-        let (first, last) = (fields.next()?, fields.next()?);
-        let live = LiveFile {
-            size: size.parse().ok()?,
-            date: (!date.is_empty()).then(|| date.to_owned()),
-            deletion_vector: dv == "1",
-            date_range: (!first.is_empty()).then(|| (first.to_owned(), last.to_owned())),
-        };
-        files.insert(path.to_owned(), live);
-    }
+    // The rest is the file lines, read where a lookup needs them.
+    let files = LiveFiles::from_saved(parts.next().unwrap_or_default())?;
     Some(HeadState {
         version: header.version,
         schema: schema_of(&metadata)?,

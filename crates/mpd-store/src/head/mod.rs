@@ -17,6 +17,7 @@
 //! checkpoint goes through Delta's commit builder on the full state.
 
 mod cache;
+mod files;
 mod replay;
 
 use std::collections::HashMap;
@@ -116,7 +117,7 @@ pub(crate) struct HeadState {
     pub(crate) metadata: Metadata,
     pub(crate) schema: SchemaRef,
     /// Live files by path (relative to the table, as the log writes it).
-    pub(crate) files: HashMap<String, LiveFile>,
+    pub(crate) files: files::LiveFiles,
     /// Cursors looked up or seen in replayed commits: app id → version (None: none recorded).
     pub(crate) txns: HashMap<String, Option<i64>>,
     /// Fingerprint of the bytes of the commit file of `version` (`cache.rs`).
@@ -128,21 +129,18 @@ impl HeadState {
     async fn from_delta(table: &str, backend: &Backend, delta: &DeltaTable) -> Result<Self> {
         let state = delta.snapshot().map_err(|source| Error::delta(table, source))?;
         let by_date = partitioned_by_date(state.metadata());
-        let files = state
-            .log_data()
-            .iter()
-            .map(|file| {
-                let stats = if by_date { None } else { file.stats() };
-                let live = LiveFile::new(
-                    file.size(),
-                    file.partition_values_map().get(DATE_COLUMN).cloned().flatten(),
-                    file.deletion_vector_descriptor().is_some(),
-                    stats.as_deref(),
-                    by_date,
-                );
-                (file.path().into_owned(), live)
-            })
-            .collect();
+        let mut files = files::LiveFiles::default();
+        for file in state.log_data().iter() {
+            let stats = if by_date { None } else { file.stats() };
+            let live = LiveFile::new(
+                file.size(),
+                file.partition_values_map().get(DATE_COLUMN).cloned().flatten(),
+                file.deletion_vector_descriptor().is_some(),
+                stats.as_deref(),
+                by_date,
+            );
+            files.insert(file.path().into_owned(), live);
+        }
         let version = state.version();
         let commit = backend.read(&replay::commit_path(table, version)).await?;
         Ok(HeadState {
@@ -176,14 +174,25 @@ impl Head {
     /// The head of `table`: from its saved index and the commits since when the index is
     /// good, else from Delta's full replay (which saves a new index).
     pub(crate) async fn load(backend: &Backend, table: &str) -> Result<Head> {
+        let started = std::time::Instant::now();
         let handle = backend.table(table)?;
         let saved = cache::read(backend, table).await;
+        let read_at = started.elapsed();
         let state = match saved {
             Some(state) => replay::advance(backend, table, state).await?,
             None => None,
         };
         let state = match state {
             Some((state, replayed)) => {
+                tracing::debug!(
+                    table,
+                    version = state.version,
+                    files = state.files.len(),
+                    replayed,
+                    read_ms = read_at.as_secs_f64() * 1e3,
+                    total_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "head from the saved index"
+                );
                 if replayed >= cache::SAVE_AFTER_COMMITS {
                     cache::save(backend, table, &state).await;
                 }
@@ -193,6 +202,13 @@ impl Head {
                 let mut delta = handle.clone();
                 delta.load().await.map_err(|source| Error::delta(table, source))?;
                 let state = HeadState::from_delta(table, backend, &delta).await?;
+                tracing::debug!(
+                    table,
+                    version = state.version,
+                    files = state.files.len(),
+                    total_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "head from a full load"
+                );
                 cache::save(backend, table, &state).await;
                 state
             }
@@ -206,6 +222,9 @@ impl Head {
 
     /// This head brought up to the newest commit (the commits since, or a full load).
     pub(crate) async fn refresh(&self, backend: &Backend, table: &str) -> Result<Head> {
+        if !backend.has_commit(table, self.state.version + 1).await? {
+            return Ok(self.clone());
+        }
         let state = self.state_with_learned();
         match replay::advance(backend, table, state).await? {
             Some((_, 0)) => Ok(self.clone()),
@@ -288,12 +307,7 @@ impl Head {
     pub(crate) fn files_of_days(&self, dates: &[NaiveDate]) -> Vec<(String, LiveFile)> {
         let wanted: std::collections::HashSet<String> =
             dates.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
-        self.state
-            .files
-            .iter()
-            .filter(|(_, file)| file.may_hold(&wanted))
-            .map(|(path, file)| (path.clone(), file.clone()))
-            .collect()
+        self.state.files.of_days(&wanted)
     }
 
     /// Whether [`Head::append`] can write the next commit: a plain append lands in the log as
