@@ -1,22 +1,9 @@
 //! The head a sync reads (version, schema, cursor, a day's files) from the index the store
 //! saves under `_mpd/heads/`, kept right across other writers' commits, drops and damage.
 
-use arrow_array::{RecordBatch, StringArray};
-use arrow_schema::DataType;
 use mpd_store::{Store, StoreMode, WriteMode};
 
 use crate::support::*;
-
-fn insert_ids(batches: &[RecordBatch]) -> Vec<String> {
-    let mut ids = Vec::new();
-    for batch in batches {
-        let column = arrow_cast::cast(batch.column(0), &DataType::Utf8).expect("castable");
-        let column = column.as_any().downcast_ref::<StringArray>().expect("Utf8");
-        ids.extend(column.iter().flatten().map(str::to_owned));
-    }
-    ids.sort();
-    ids
-}
 
 async fn day_ids(root: &std::path::Path, d: u32) -> Vec<String> {
     // A new store each time: what a new process sees, from the saved index.

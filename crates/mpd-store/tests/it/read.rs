@@ -1,21 +1,10 @@
 //! `read_columns`: projection and partition pruning.
 
-use arrow_array::{RecordBatch, StringArray};
+use arrow_array::RecordBatch;
 use arrow_schema::DataType;
 use mpd_store::{Error, Store, StoreMode, WriteMode};
 
 use crate::support::*;
-
-fn insert_ids(batches: &[RecordBatch]) -> Vec<String> {
-    let mut ids = Vec::new();
-    for batch in batches {
-        let column = arrow_cast::cast(batch.column(0), &DataType::Utf8).expect("castable");
-        let column = column.as_any().downcast_ref::<StringArray>().expect("Utf8");
-        ids.extend(column.iter().flatten().map(str::to_owned));
-    }
-    ids.sort();
-    ids
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_requested_columns_come_back() {

@@ -125,3 +125,15 @@ pub(crate) fn parquet_files(dir: &Path) -> usize {
         .filter(|p| !p.components().any(|c| c.as_os_str() == "_delta_log"))
         .count()
 }
+
+/// The first column of `batches` as sorted strings (the insert ids a read returned).
+pub(crate) fn insert_ids(batches: &[RecordBatch]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for batch in batches {
+        let column = arrow_cast::cast(batch.column(0), &DataType::Utf8).expect("castable");
+        let column = column.as_any().downcast_ref::<StringArray>().expect("Utf8");
+        ids.extend(column.iter().flatten().map(str::to_owned));
+    }
+    ids.sort();
+    ids
+}
