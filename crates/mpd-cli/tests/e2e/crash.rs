@@ -242,7 +242,12 @@ fn stored_by_day(site: &Site<'_>) -> Result<BTreeMap<NaiveDate, u64>, String> {
 /// Whether the store has an events table yet.
 fn has_events(site: &Site<'_>) -> Result<bool, String> {
     if site.store.is_none() {
-        return Ok(site.home.join(".mp/lake/1234/events/_delta_log").exists());
+        // The table's first commit, not its log folder: a kill during that commit can leave
+        // the folder with only the half-written commit's temporary file.
+        let log = site.home.join(".mp/lake/1234/events/_delta_log");
+        return Ok(
+            log.join("00000000000000000000.json").exists() || log.join("_last_checkpoint").exists()
+        );
     }
     let output =
         mpd(site).args(["inspect", "tables", "-f", "json"]).output().map_err(|e| e.to_string())?;
