@@ -85,15 +85,25 @@ impl LiveFile {
 
     /// Whether the file may hold rows of one of `days` (`YYYY-MM-DD`).
     fn may_hold(&self, days: &std::collections::HashSet<String>) -> bool {
-        match (&self.date, &self.date_range) {
-            (Some(day), _) => days.contains(day),
-            (None, Some((first, last))) => days
-                .iter()
-                .any(|day| first.as_str() <= day.as_str() && day.as_str() <= last.as_str()),
-            // No statistics: only reading it tells.
-            (None, None) => true,
-        }
+        let (first, last) = self.date_range.as_ref().map_or(("", ""), |(a, b)| (a, b));
+        may_hold(self.date.as_deref().unwrap_or_default(), first, last, days)
     }
+}
+
+/// Whether a file with the `date` partition value `date`, or else rows dated `first` to
+/// `last` by its statistics (empty: unknown), may hold rows of one of `days`.
+fn may_hold(date: &str, first: &str, last: &str, days: &std::collections::HashSet<String>) -> bool {
+    if !date.is_empty() {
+        return days.contains(date);
+    }
+    // No statistics: only reading it tells.
+    first.is_empty() || days.iter().any(|day| first <= day.as_str() && day.as_str() <= last)
+}
+
+/// Whether a table with `metadata` maps column names (another writer's doing): its files'
+/// column names then differ from the schema's, which a head and a direct read do not follow.
+pub(crate) fn column_mapped(metadata: &Metadata) -> bool {
+    metadata.configuration().get("delta.columnMapping.mode").is_some_and(|mode| mode != "none")
 }
 
 /// The `date` range in a file's statistics (`{"minValues":{"date":"2024-05-31",...},...}`).

@@ -86,9 +86,7 @@ fn apply(state: &mut HeadState, commit: &[u8]) -> bool {
 /// The Arrow schema of a table with `metadata`; None for what a head does not follow: column
 /// mapping (physical names differ from the schema's) or a schema it cannot read.
 pub(super) fn schema_of(metadata: &Metadata) -> Option<SchemaRef> {
-    let mapped =
-        metadata.configuration().get("delta.columnMapping.mode").is_some_and(|mode| mode != "none");
-    if mapped {
+    if super::column_mapped(metadata) {
         return None;
     }
     let schema = metadata.parse_schema().ok()?;

@@ -25,7 +25,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use super::{DATE_COLUMN, days_since_epoch};
-use crate::head::{Head, partitioned_by_date};
+use crate::head::{Head, column_mapped, partitioned_by_date};
 use crate::{Error, Result, schema};
 
 /// Files of one day read at the same time (an hourly sync leaves up to 24 a day).
@@ -55,11 +55,7 @@ pub(super) struct DayPick {
 /// provider.
 pub(super) fn live_files(head: &Head, dates: &[NaiveDate]) -> Option<DayPick> {
     let partitioned = partitioned_by_date(head.metadata());
-    let mapped = head
-        .metadata()
-        .configuration()
-        .get("delta.columnMapping.mode")
-        .is_some_and(|mode| mode != "none");
+    let mapped = column_mapped(head.metadata());
     if mapped || head.arrow_schema().index_of(DATE_COLUMN).is_err() {
         return None;
     }
