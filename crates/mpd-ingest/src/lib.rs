@@ -22,6 +22,6 @@ pub mod evolve;
 mod ingest;
 pub mod layout;
 
-pub use batch_spool::BatchSpool;
+pub use batch_spool::{BatchSpool, SpoolBudget};
 pub use error::{Error, Result};
 pub use ingest::{Ingest, IngestCounts, IngestOptions, audit_table_name, date32_to_day};

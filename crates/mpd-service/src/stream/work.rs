@@ -3,7 +3,7 @@
 //! request completed (a retried request must never deliver rows twice).
 
 use mpd_decode::{BadLine, LineBatchBuilder, StreamDecoder};
-use mpd_ingest::BatchSpool;
+use mpd_ingest::{BatchSpool, SpoolBudget};
 
 use super::range::RangeWork;
 use super::spool::Spool;
@@ -107,13 +107,17 @@ where
 
 /// Rows per decoded batch of a table load.
 const BATCH_ROWS: usize = 32_768;
-/// Bytes of one request's batches kept in memory before they go to a temporary file.
-const SPOOL_MEMORY_LIMIT: usize = 64 << 20;
+/// Bytes of batches the requests of a run keep in memory, all together, before a request's
+/// batches go to a temporary file: a day of a million-event month fits; four requests in
+/// flight at 64 MiB each held 190 MB of the 1M-event fetch's 520 MB peak (docs/PERFORMANCE.md).
+pub(crate) const SPOOL_MEMORY_LIMIT: usize = 96 << 20;
 
-/// One attempt at an export request for a table: lines become Arrow batches in a spool.
+/// One attempt at an export request for a table: lines become Arrow batches in a spool that
+/// shares `budget` with the run's other requests.
 pub(crate) fn batch_work(
     sync_id: i64,
     typed: mpd_decode::TypedProperties,
+    budget: &SpoolBudget,
     cap: Option<u32>,
 ) -> DecodeWork<mpd_decode::EventBatchBuilder, BatchSpool> {
     let builder = mpd_decode::EventBatchBuilder::with_typed(
@@ -123,6 +127,6 @@ pub(crate) fn batch_work(
         BATCH_ROWS,
         typed,
     );
-    let spool = BatchSpool::new(builder.schema(), SPOOL_MEMORY_LIMIT);
+    let spool = BatchSpool::new(builder.schema(), budget.clone());
     DecodeWork::new(builder, spool, cap)
 }

@@ -66,7 +66,7 @@ pub struct WriterOptions {
     /// the writer creates it, and later writers inherit it. None: the table's setting, or
     /// Delta's default (the first 32 columns) for a new table.
     pub stats_columns: Option<Vec<String>>,
-    /// Columns rows are sorted by within each partition, in runs of up to 64 Ki rows, so page
+    /// Columns rows are sorted by within each partition, in runs of up to 32 Ki rows, so page
     /// statistics let readers skip what a filter on them excludes. Empty: rows are written in
     /// the order they come.
     pub sort_by: Vec<String>,

@@ -15,7 +15,8 @@ use deltalake::operations::get_num_idx_cols_and_stats_columns;
 use deltalake::parquet::file::properties::WriterProperties;
 
 use super::TARGET_FILE_BYTES;
-use super::sorted::SortedRuns;
+use super::shards::Piece;
+use super::sorted::sort_run;
 use crate::{Error, Result, schema};
 
 /// What a part writer needs to write files of a table.
@@ -30,7 +31,7 @@ pub(super) struct PartConfig {
     pub(super) stats: std::collections::HashMap<String, Option<String>>,
     pub(super) max_open_partitions: usize,
     /// Columns (indices into `schema`) rows are sorted by within a partition; empty: written
-    /// as they come.
+    /// as they come. The table writer keeps the rows waiting; a part writer sorts each run.
     pub(super) sort_by: Vec<usize>,
 }
 
@@ -41,44 +42,25 @@ pub(super) struct PartWriter {
     current: Option<DeltaWriter>,
     partitions: PartitionTracker,
     closed: Vec<Add>,
-    /// Rows waiting to be written in sorted runs, when the table is sorted.
-    sorted: Option<SortedRuns>,
 }
 
 impl PartWriter {
     pub(super) fn new(config: PartConfig) -> Result<Self> {
         let partitions =
             PartitionTracker::new(&config.table, &config.schema, &config.partition_by)?;
-        let sorted = (!config.sort_by.is_empty())
-            .then(|| SortedRuns::new(&config.table, config.sort_by.clone()));
-        Ok(Self { config, current: None, partitions, closed: Vec::new(), sorted })
+        Ok(Self { config, current: None, partitions, closed: Vec::new() })
     }
 
-    /// Writes `batch`, or, when the table is sorted, keeps its rows for the sorted runs of
-    /// their partitions.
-    pub(super) async fn write(&mut self, batch: RecordBatch) -> Result<()> {
-        let Some(sorted) = &mut self.sorted else {
-            return self.write_now(batch).await;
-        };
-        let mut ready = Vec::new();
-        for (key, rows) in self.partitions.split(&self.config.table, batch)? {
-            ready.extend(sorted.push(key, rows)?);
+    /// Writes `piece`: rows as they come, or a run sorted first.
+    pub(super) async fn write(&mut self, piece: Piece) -> Result<()> {
+        match piece {
+            Piece::Rows(batch) => self.write_now(batch).await,
+            Piece::Run(batches) => {
+                let run = sort_run(&self.config.table, &self.config.sort_by, &batches)?;
+                drop(batches);
+                self.write_now(run).await
+            }
         }
-        for run in ready {
-            self.write_now(run).await?;
-        }
-        Ok(())
-    }
-
-    async fn write_sorted_runs(&mut self) -> Result<()> {
-        let runs = match &mut self.sorted {
-            Some(sorted) => sorted.drain()?,
-            None => Vec::new(),
-        };
-        for run in runs {
-            self.write_now(run).await?;
-        }
-        Ok(())
     }
 
     async fn write_now(&mut self, batch: RecordBatch) -> Result<()> {
@@ -139,9 +121,8 @@ impl PartWriter {
         Ok(())
     }
 
-    /// Writes what waits, closes the open files; returns every file written.
+    /// Closes the open files; returns every file written.
     pub(super) async fn close(mut self) -> Result<Vec<Add>> {
-        self.write_sorted_runs().await?;
         self.close_current().await?;
         Ok(self.closed)
     }
@@ -151,14 +132,14 @@ impl PartWriter {
 pub(super) type PartitionKey = Vec<u8>;
 
 /// Distinct partition keys the open writer has seen.
-struct PartitionTracker {
+pub(super) struct PartitionTracker {
     indices: Vec<usize>,
     converter: Option<RowConverter>,
     seen: HashSet<OwnedRow>,
 }
 
 impl PartitionTracker {
-    fn new(table: &str, schema: &SchemaRef, partition_by: &[String]) -> Result<Self> {
+    pub(super) fn new(table: &str, schema: &SchemaRef, partition_by: &[String]) -> Result<Self> {
         let indices = partition_by
             .iter()
             .map(|column| {
@@ -219,7 +200,11 @@ impl PartitionTracker {
 
     /// The rows of `batch` by partition; a batch of one partition (what the ingest hands
     /// over) is not copied.
-    fn split(&self, table: &str, batch: RecordBatch) -> Result<Vec<(PartitionKey, RecordBatch)>> {
+    pub(super) fn split(
+        &self,
+        table: &str,
+        batch: RecordBatch,
+    ) -> Result<Vec<(PartitionKey, RecordBatch)>> {
         let Some(rows) = self.rows(table, &batch)? else {
             return Ok(vec![(PartitionKey::default(), batch)]);
         };

@@ -3,9 +3,11 @@
 //! skip the pages of every other value (`WHERE event_name = 'Purchase'` reads the Purchase
 //! pages of `properties`, not all of them).
 //!
-//! The rows of a partition wait until they fill a run or the byte budget of all waiting rows is
-//! spent (then the largest partition's rows go first), so memory stays bounded however many
-//! partitions a write touches.
+//! The table writer keeps the waiting rows of every partition in one budget: a partition's rows
+//! wait until they fill a run or the budget of all waiting rows is spent (then the largest
+//! partition's rows go first), so memory stays bounded however many partitions a write touches.
+//! A run leaves unsorted; the part writer that encodes it sorts it ([`sort_run`]), so sorting
+//! runs on every core.
 
 use std::collections::HashMap;
 
@@ -17,10 +19,14 @@ use deltalake::arrow::compute::{SortColumn, lexsort_to_indices, take_record_batc
 use super::part::PartitionKey;
 use crate::{Error, Result};
 
-/// Rows of one sorted run at most.
-pub(super) const RUN_ROWS: usize = 64 * 1024;
-/// Bytes of rows waiting in one part writer, all partitions together.
-pub(super) const WAITING_BYTES: usize = 16 * 1024 * 1024;
+/// Rows of one sorted run at most. A run is held up to three times while it is written (waiting
+/// in a part writer's queue, then the rows and their sorted copy), and two part writers each
+/// hold one: 64 Ki rows (about 21 MB of export rows) took a fetch of day-ordered events from
+/// 494 to 607 MB (docs/PERFORMANCE.md).
+pub(super) const RUN_ROWS: usize = 32 * 1024;
+/// Bytes of rows waiting, all partitions together. One budget for the whole write (not one per
+/// part writer) gives each partition's runs twice the rows for the same memory.
+pub(super) const WAITING_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Default)]
 struct Waiting {
@@ -29,10 +35,15 @@ struct Waiting {
     bytes: usize,
 }
 
+/// The rows of one partition to be written as one sorted run.
+pub(super) struct Run {
+    pub(super) key: PartitionKey,
+    pub(super) batches: Vec<RecordBatch>,
+    pub(super) rows: usize,
+}
+
 /// Waiting rows of each partition.
 pub(super) struct SortedRuns {
-    table: String,
-    sort_by: Vec<usize>,
     run_rows: usize,
     budget: usize,
     waiting: HashMap<PartitionKey, Waiting>,
@@ -40,15 +51,8 @@ pub(super) struct SortedRuns {
 }
 
 impl SortedRuns {
-    pub(super) fn new(table: &str, sort_by: Vec<usize>) -> Self {
-        Self {
-            table: table.to_owned(),
-            sort_by,
-            run_rows: RUN_ROWS,
-            budget: WAITING_BYTES,
-            waiting: HashMap::new(),
-            bytes: 0,
-        }
+    pub(super) fn new() -> Self {
+        Self { run_rows: RUN_ROWS, budget: WAITING_BYTES, waiting: HashMap::new(), bytes: 0 }
     }
 
     #[cfg(test)]
@@ -59,11 +63,7 @@ impl SortedRuns {
     }
 
     /// Keeps `batch` (rows of the partition `key`); returns the runs ready to be written.
-    pub(super) fn push(
-        &mut self,
-        key: PartitionKey,
-        batch: RecordBatch,
-    ) -> Result<Vec<RecordBatch>> {
+    pub(super) fn push(&mut self, key: PartitionKey, batch: RecordBatch) -> Vec<Run> {
         let bytes = batch.get_array_memory_size();
         self.bytes += bytes;
         let waiting = self.waiting.entry(key.clone()).or_default();
@@ -72,7 +72,7 @@ impl SortedRuns {
         waiting.batches.push(batch);
         let mut ready = Vec::new();
         if waiting.rows >= self.run_rows {
-            ready.push(self.take(&key)?);
+            ready.push(self.take(key));
         }
         while self.bytes > self.budget {
             let Some(largest) =
@@ -80,66 +80,73 @@ impl SortedRuns {
             else {
                 break;
             };
-            ready.push(self.take(&largest)?);
+            ready.push(self.take(largest));
         }
-        Ok(ready)
+        ready
     }
 
-    /// Every waiting run, sorted.
-    pub(super) fn drain(&mut self) -> Result<Vec<RecordBatch>> {
-        let keys: Vec<PartitionKey> = self.waiting.keys().cloned().collect();
-        keys.iter().map(|key| self.take(key)).collect()
+    /// Partitions with rows waiting.
+    pub(super) fn partitions_waiting(&self) -> usize {
+        self.waiting.len()
     }
 
-    /// The waiting rows of `key`, sorted. Only the sort columns are joined to find the order;
-    /// the rows themselves are copied once, straight into their sorted places.
-    fn take(&mut self, key: &PartitionKey) -> Result<RecordBatch> {
-        let waiting = self.waiting.remove(key).unwrap_or_default();
+    /// Every waiting run, in partition order (the same files on every run).
+    pub(super) fn drain(&mut self) -> Vec<Run> {
+        let mut keys: Vec<PartitionKey> = self.waiting.keys().cloned().collect();
+        keys.sort();
+        keys.into_iter().map(|key| self.take(key)).collect()
+    }
+
+    fn take(&mut self, key: PartitionKey) -> Run {
+        let waiting = self.waiting.remove(&key).unwrap_or_default();
         self.bytes -= waiting.bytes;
-        if let [single] = waiting.batches.as_slice() {
-            return self.sorted(single);
-        }
-        let mut columns = Vec::with_capacity(self.sort_by.len());
-        for index in &self.sort_by {
-            let parts: Vec<&dyn arrow_array::Array> =
-                waiting.batches.iter().map(|b| b.column(*index).as_ref()).collect();
-            let joined = concat(&parts).map_err(|e| self.failed(e))?;
-            columns.push(SortColumn { values: joined, options: None });
-        }
-        let order = lexsort_to_indices(&columns, None).map_err(|e| self.failed(e))?;
-        // Global row numbers → (batch, row) pairs.
-        let mut starts = Vec::with_capacity(waiting.batches.len());
-        let mut total = 0;
-        for batch in &waiting.batches {
-            starts.push(total);
-            total += batch.num_rows();
-        }
-        let places: Vec<(usize, usize)> = order
-            .values()
-            .iter()
-            .map(|row| {
-                let row = *row as usize;
-                let batch = starts.partition_point(|start| *start <= row) - 1;
-                (batch, row - starts[batch])
-            })
-            .collect();
-        let batches: Vec<&RecordBatch> = waiting.batches.iter().collect();
-        interleave_record_batch(&batches, &places).map_err(|e| self.failed(e))
+        Run { key, batches: waiting.batches, rows: waiting.rows }
     }
+}
 
-    fn sorted(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let columns: Vec<SortColumn> = self
-            .sort_by
+/// The rows of `batches` as one batch sorted by the columns `sort_by`. Only the sort columns
+/// are joined to find the order; the rows themselves are copied once, straight into their
+/// sorted places.
+pub(super) fn sort_run(
+    table: &str,
+    sort_by: &[usize],
+    batches: &[RecordBatch],
+) -> Result<RecordBatch> {
+    let failed = |error| Error::delta(table, deltalake::DeltaTableError::from(error));
+    if let [single] = batches {
+        let columns: Vec<SortColumn> = sort_by
             .iter()
-            .map(|index| SortColumn { values: batch.column(*index).clone(), options: None })
+            .map(|index| SortColumn { values: single.column(*index).clone(), options: None })
             .collect();
-        let order = lexsort_to_indices(&columns, None).map_err(|e| self.failed(e))?;
-        take_record_batch(batch, &order).map_err(|e| self.failed(e))
+        let order = lexsort_to_indices(&columns, None).map_err(failed)?;
+        return take_record_batch(single, &order).map_err(failed);
     }
-
-    fn failed(&self, error: deltalake::arrow::error::ArrowError) -> Error {
-        Error::delta(&self.table, deltalake::DeltaTableError::from(error))
+    let mut columns = Vec::with_capacity(sort_by.len());
+    for index in sort_by {
+        let parts: Vec<&dyn arrow_array::Array> =
+            batches.iter().map(|b| b.column(*index).as_ref()).collect();
+        let joined = concat(&parts).map_err(failed)?;
+        columns.push(SortColumn { values: joined, options: None });
     }
+    let order = lexsort_to_indices(&columns, None).map_err(failed)?;
+    // Global row numbers → (batch, row) pairs.
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut total = 0;
+    for batch in batches {
+        starts.push(total);
+        total += batch.num_rows();
+    }
+    let places: Vec<(usize, usize)> = order
+        .values()
+        .iter()
+        .map(|row| {
+            let row = *row as usize;
+            let batch = starts.partition_point(|start| *start <= row) - 1;
+            (batch, row - starts[batch])
+        })
+        .collect();
+    let batches: Vec<&RecordBatch> = batches.iter().collect();
+    interleave_record_batch(&batches, &places).map_err(failed)
 }
 
 #[cfg(test)]
@@ -183,28 +190,32 @@ mod tests {
 
     #[test]
     fn a_full_run_comes_out_sorted_by_name_then_time() {
-        let mut runs = SortedRuns::new("events", vec![0, 1]).with_limits(4, usize::MAX);
-        assert!(runs.push(key("d1"), batch(&[("b", 2), ("a", 9)])).unwrap().is_empty());
-        let ready = runs.push(key("d1"), batch(&[("b", 1), ("a", 3)])).unwrap();
+        let mut runs = SortedRuns::new().with_limits(4, usize::MAX);
+        assert!(runs.push(key("d1"), batch(&[("b", 2), ("a", 9)])).is_empty());
+        let ready = runs.push(key("d1"), batch(&[("b", 1), ("a", 3)]));
         assert_eq!(ready.len(), 1);
+        assert_eq!((ready[0].key.as_slice(), ready[0].rows), (b"d1".as_slice(), 4));
+        let sorted = sort_run("events", &[0, 1], &ready[0].batches).unwrap();
         let want = [("a", 3), ("a", 9), ("b", 1), ("b", 2)].map(|(n, t)| (n.to_owned(), t));
-        assert_eq!(pairs(&ready[0]), want);
-        assert!(runs.drain().unwrap().is_empty(), "nothing waits after a full run");
+        assert_eq!(pairs(&sorted), want);
+        assert!(runs.drain().is_empty(), "nothing waits after a full run");
     }
 
     #[test]
     fn partitions_wait_apart_and_the_budget_sends_the_largest_first() {
         let one = batch(&[("z", 1)]);
         let budget = one.get_array_memory_size() * 3;
-        let mut runs = SortedRuns::new("events", vec![0, 1]).with_limits(100, budget);
-        assert!(runs.push(key("d1"), batch(&[("z", 1)])).unwrap().is_empty());
-        assert!(runs.push(key("d1"), batch(&[("y", 2)])).unwrap().is_empty());
-        assert!(runs.push(key("d2"), batch(&[("x", 3)])).unwrap().is_empty());
-        let ready = runs.push(key("d2"), batch(&[("w", 4)])).unwrap();
+        let mut runs = SortedRuns::new().with_limits(100, budget);
+        assert!(runs.push(key("d1"), batch(&[("z", 1)])).is_empty());
+        assert!(runs.push(key("d1"), batch(&[("y", 2)])).is_empty());
+        assert!(runs.push(key("d2"), batch(&[("x", 3)])).is_empty());
+        let ready = runs.push(key("d2"), batch(&[("w", 4)]));
         assert_eq!(ready.len(), 1, "over budget: one partition's rows go");
-        assert_eq!(ready[0].num_rows(), 2);
-        let rest = runs.drain().unwrap();
+        assert_eq!(ready[0].rows, 2);
+        let rest = runs.drain();
         assert_eq!(rest.len(), 1);
-        assert_eq!(rest[0].num_rows(), 2);
+        assert_eq!(rest[0].rows, 2);
+        let sorted = sort_run("events", &[0, 1], &rest[0].batches).unwrap();
+        assert_eq!(sorted.num_rows(), 2);
     }
 }
