@@ -26,7 +26,8 @@ frame = pl.scan_delta(url, storage_options=options).select(
 print("polars:" + ",".join(str(v) for v in frame.row(0)))
 
 con = duckdb.connect()
-con.sql("SET autoinstall_known_extensions=false; SET autoload_known_extensions=false")
+# A scan slower than two seconds (a loaded machine) would draw a progress bar into stdout.
+con.sql("SET autoinstall_known_extensions=false; SET autoload_known_extensions=false; SET enable_progress_bar=false")
 for name in ("httpfs", "delta"):  # delta reads data files through httpfs
     wheel = importlib.resources.files("duckdb_extension_" + name)
     con.sql(f"LOAD '{wheel}/extensions/v{duckdb.__version__}/{name}.duckdb_extension'")
