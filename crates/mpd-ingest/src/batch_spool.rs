@@ -42,7 +42,8 @@ impl SpoolBudget {
     }
 
     /// Bytes taken now.
-    pub fn used(&self) -> usize {
+    #[cfg(test)]
+    fn used(&self) -> usize {
         self.0.used.load(Ordering::Acquire)
     }
 }

@@ -108,9 +108,15 @@ where
 /// Rows per decoded batch of a table load.
 const BATCH_ROWS: usize = 32_768;
 /// Bytes of batches the requests of a run keep in memory, all together, before a request's
-/// batches go to a temporary file: a day of a million-event month fits; four requests in
-/// flight at 64 MiB each held 190 MB of the 1M-event fetch's 520 MB peak (docs/PERFORMANCE.md).
-pub(crate) const SPOOL_MEMORY_LIMIT: usize = 96 << 20;
+/// batches go to a temporary file. Before, each of the four requests in flight could keep
+/// 64 MiB; on the benchmark's file (47 MB of rows a day) sharing made no measured difference
+/// (docs/PERFORMANCE.md): it bounds runs whose days are larger.
+const SPOOL_MEMORY_LIMIT: usize = 96 << 20;
+
+/// The memory budget the requests of one run share.
+pub(crate) fn spool_budget() -> SpoolBudget {
+    SpoolBudget::new(SPOOL_MEMORY_LIMIT)
+}
 
 /// One attempt at an export request for a table: lines become Arrow batches in a spool that
 /// shares `budget` with the run's other requests.

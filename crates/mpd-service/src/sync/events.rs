@@ -25,10 +25,9 @@ use crate::report::Reporter;
 use crate::stream::quarantine::Quarantine;
 use crate::stream::range::{DayRange, EventSelection, RangeOutput, RunPlan};
 use crate::stream::requests::BadLinePolicy;
-use crate::stream::work::{SPOOL_MEMORY_LIMIT, batch_work};
+use crate::stream::work::{batch_work, spool_budget};
 use crate::table::mode_name;
 use crate::workspace::Workspace;
-use mpd_ingest::SpoolBudget;
 
 /// What `mpd sync events` did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -285,7 +284,7 @@ impl Workspace {
         let policy = BadLinePolicy::Early(allow_bad_lines);
         let typed = progress.typed.clone();
         let typed = &typed;
-        let budget = &SpoolBudget::new(SPOOL_MEMORY_LIMIT);
+        let budget = &spool_budget();
         let new_work = move |cap| batch_work(sync_id, typed.clone(), budget, cap);
         let totals = self
             .run_requests(plan, policy, reporter, new_work, async |output| {

@@ -14,10 +14,9 @@ use crate::error::Result;
 use crate::report::Reporter;
 use crate::stream::range::{EventSelection, RunPlan};
 use crate::stream::requests::BadLinePolicy;
-use crate::stream::work::{SPOOL_MEMORY_LIMIT, batch_work};
+use crate::stream::work::{batch_work, spool_budget};
 use crate::table::mode_name;
 use crate::workspace::Workspace;
-use mpd_ingest::SpoolBudget;
 
 /// How a fetch treats an existing table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -95,7 +94,7 @@ impl Workspace {
         let policy = BadLinePolicy::AtEnd(request.selection.allow_bad_lines);
         let typed = mpd_decode::TypedProperties::from_schema(writer.schema());
         let typed = &typed;
-        let budget = &SpoolBudget::new(SPOOL_MEMORY_LIMIT);
+        let budget = &spool_budget();
         let new_work = move |cap| batch_work(sync_id, typed.clone(), budget, cap);
         let totals = self
             .run_requests(plan, policy, reporter, new_work, async |output| {

@@ -152,7 +152,14 @@ impl Shards {
     }
 
     async fn send(&mut self, index: usize, piece: Piece) -> Result<()> {
-        if self.shards[index].sender.send(piece).await.is_ok() {
+        // A part writer that failed was taken out below: a caller that writes on after the
+        // error gets one, not a write into the wrong part writer.
+        let Some(shard) =
+            self.shards.get(index).filter(|_| self.shards.len() == self.routes.writers)
+        else {
+            return Err(stopped_early(&self.table));
+        };
+        if shard.sender.send(piece).await.is_ok() {
             return Ok(());
         }
         // The task ended, which it only does on an error: take the error from it.
@@ -160,10 +167,7 @@ impl Shards {
         drop(shard.sender);
         match shard.task.await {
             Ok(Err(error)) => Err(error),
-            Ok(Ok(_)) => Err(Error::Io {
-                path: self.table.clone().into(),
-                source: std::io::Error::other("a part writer stopped early"),
-            }),
+            Ok(Ok(_)) => Err(stopped_early(&self.table)),
             Err(join) => Err(task_failed(&self.table, &join)),
         }
     }
@@ -216,6 +220,10 @@ impl Shards {
             }
         }
     }
+}
+
+fn stopped_early(table: &str) -> Error {
+    Error::Io { path: table.into(), source: std::io::Error::other("a part writer stopped early") }
 }
 
 fn task_failed(table: &str, join: &tokio::task::JoinError) -> Error {
