@@ -36,6 +36,8 @@ pub struct Client {
 
 pub(crate) struct Inner {
     http: HttpClient,
+    /// Export requests connect on their own (`own_connection.rs`).
+    pub(crate) connector: HttpsConnector<HttpConnector>,
     pub(crate) endpoints: Endpoints,
     /// Marked sensitive so hyper never logs it.
     authorization: HeaderValue,
@@ -114,11 +116,12 @@ impl Client {
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(60))
-            .build(https);
+            .build(https.clone());
 
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                connector: https,
                 endpoints,
                 authorization,
                 region: options.region,
@@ -245,6 +248,19 @@ impl Client {
         prepared: &Prepared,
         attempt: u32,
     ) -> Result<Response<Incoming>> {
+        let request = self.request(prepared, attempt)?;
+        self.inner.http.request(request).await.map_err(|source| Error::Transport {
+            endpoint: prepared.label.as_str().into(),
+            source: Box::new(source),
+        })
+    }
+
+    /// The request of one attempt, its URL in absolute form.
+    pub(crate) fn request(
+        &self,
+        prepared: &Prepared,
+        attempt: u32,
+    ) -> Result<Request<Full<Bytes>>> {
         tracing::debug!(
             method = %prepared.method,
             path = prepared.url.path(),
@@ -267,11 +283,7 @@ impl Client {
             }
             None => Full::new(Bytes::new()),
         };
-        let request = builder.body(body).map_err(|source| Error::BuildRequest {
-            endpoint: prepared.label.as_str().into(),
-            source: Box::new(source),
-        })?;
-        self.inner.http.request(request).await.map_err(|source| Error::Transport {
+        builder.body(body).map_err(|source| Error::BuildRequest {
             endpoint: prepared.label.as_str().into(),
             source: Box::new(source),
         })

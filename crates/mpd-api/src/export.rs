@@ -5,13 +5,12 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use http::Method;
 use http::header::CONTENT_ENCODING;
-use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
 
 use crate::budget::Permit;
 use crate::client::{Client, Prepared};
 use crate::decoding::ContentDecoder;
 use crate::error::{Error, Result, TimeoutPhase};
+use crate::own_connection::{DrivenBody, IdleLimit, OwnResponse, next_frame};
 
 /// Decompressed bytes handed out at once: big enough that handing a chunk to a decoding thread
 /// costs nothing next to decoding it, small enough to keep several requests in flight cheaply.
@@ -58,16 +57,20 @@ impl Client {
         let mut attempt = 1;
         loop {
             let permit = self.inner.export_limiter.acquire().await;
-            let error = match tokio::time::timeout(limit, self.send(&prepared, attempt)).await {
-                Ok(Ok(response)) if response.status().is_success() => {
+            let sent = self.send_on_own_connection(&prepared, attempt);
+            let error = match tokio::time::timeout(limit, sent).await {
+                Ok(Ok(OwnResponse::Success { headers, body })) => {
                     return ExportBody::new(
-                        response,
+                        &headers,
+                        body,
                         permit,
                         prepared.label,
                         self.inner.timeouts.idle_read,
                     );
                 }
-                Ok(Ok(response)) => self.error_from_response(response, &prepared).await,
+                Ok(Ok(OwnResponse::Failure(response))) => {
+                    self.error_from_response(response, &prepared).await
+                }
                 Ok(Err(error)) => error,
                 Err(_) => Error::Timeout {
                     endpoint: prepared.label.as_str().into(),
@@ -110,10 +113,10 @@ impl Client {
 /// A streaming export response; holds its budget slot until dropped.
 #[derive(Debug)]
 pub struct ExportBody {
-    body: Incoming,
+    body: DrivenBody,
     decoder: ContentDecoder,
     endpoint: String,
-    idle_read: Duration,
+    idle: IdleLimit,
     wire_bytes: u64,
     finished: bool,
     _permit: Permit,
@@ -121,12 +124,13 @@ pub struct ExportBody {
 
 impl ExportBody {
     fn new(
-        response: http::Response<Incoming>,
+        headers: &http::HeaderMap,
+        body: DrivenBody,
         permit: Permit,
         endpoint: String,
         idle_read: Duration,
     ) -> Result<ExportBody> {
-        let encoding = response.headers().get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+        let encoding = headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
         let Some(decoder) = ContentDecoder::for_encoding(encoding) else {
             return Err(Error::InvalidResponse {
                 reason: format!("unsupported Content-Encoding {encoding:?}"),
@@ -135,10 +139,10 @@ impl ExportBody {
         };
         tracing::debug!(endpoint = %endpoint, encoding = encoding.unwrap_or("identity"), "export body started");
         Ok(ExportBody {
-            body: response.into_body(),
+            body,
             decoder,
             endpoint,
-            idle_read,
+            idle: IdleLimit::new(idle_read),
             wire_bytes: 0,
             finished: false,
             _permit: permit,
@@ -177,15 +181,8 @@ impl ExportBody {
     async fn read_chunk(&mut self) -> Result<Option<Vec<u8>>> {
         let mut chunk = Vec::with_capacity(CHUNK_TARGET + (CHUNK_TARGET >> 2));
         loop {
-            let frame = match tokio::time::timeout(self.idle_read, self.body.frame()).await {
-                Err(_) => {
-                    return Err(Error::Timeout {
-                        endpoint: self.endpoint.as_str().into(),
-                        phase: TimeoutPhase::IdleRead,
-                        after: self.idle_read,
-                    });
-                }
-                Ok(None) => {
+            let frame = match next_frame(&mut self.body, &mut self.idle, &self.endpoint).await? {
+                None => {
                     self.finished = true;
                     let tail = self.decoder.finish().map_err(|source| Error::Gzip {
                         endpoint: self.endpoint.as_str().into(),
@@ -195,10 +192,7 @@ impl ExportBody {
                     tracing::debug!(endpoint = %self.endpoint, wire_bytes = self.wire_bytes, "export body complete");
                     return Ok((!chunk.is_empty()).then_some(chunk));
                 }
-                Ok(Some(frame)) => frame.map_err(|source| Error::Body {
-                    endpoint: self.endpoint.as_str().into(),
-                    source: Box::new(source),
-                })?,
+                Some(frame) => frame,
             };
             let Ok(data) = frame.into_data() else { continue };
             self.wire_bytes += data.len() as u64;

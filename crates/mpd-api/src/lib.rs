@@ -36,6 +36,7 @@ mod engage;
 mod error;
 mod export;
 mod options;
+mod own_connection;
 mod rate_limit;
 mod retry;
 mod urls;

@@ -95,6 +95,9 @@ pub struct Ingest<'a> {
     held_keys_limit: Option<usize>,
     /// Rows of days whose keys were evicted.
     set_aside: Option<DaySpill>,
+    /// `rejected_at` of the audit rows of the current commit: one instant for all of them,
+    /// so the audit says which run rejected a row and its files do not depend on timing.
+    rejected_at_us: i64,
 }
 
 impl<'a> Ingest<'a> {
@@ -115,6 +118,7 @@ impl<'a> Ingest<'a> {
             counts: IngestCounts::default(),
             held_keys_limit: options.held_keys_limit,
             set_aside: None,
+            rejected_at_us: now_us(),
         })
     }
 
@@ -206,7 +210,7 @@ impl<'a> Ingest<'a> {
         self.counts.already_present += verdicts.already_present;
         self.counts.duplicates_already_audited += verdicts.already_audited;
         if !verdicts.rejected.is_empty() {
-            let audit = rejected_rows(&batch, &verdicts.rejected, now_us())?;
+            let audit = rejected_rows(&batch, &verdicts.rejected, self.rejected_at_us)?;
             self.counts.duplicates_rejected += audit.num_rows() as u64;
             self.open_audit_writer().await?.write(audit).await?;
         }
@@ -256,6 +260,7 @@ impl<'a> Ingest<'a> {
     pub fn start_next_commit(&mut self) {
         self.deduper = Deduper::new(self.key_kind, self.sync_id);
         self.compare_with_store = true;
+        self.rejected_at_us = now_us();
     }
 
     /// Removes the uncommitted audit files.
@@ -361,4 +366,89 @@ pub fn date32_to_day(days: i32) -> Option<NaiveDate> {
 
 fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
+}
+
+#[cfg(test)]
+mod tests {
+    use mpd_decode::{EventBatchBuilder, LineFormat, TimeCorrection, TypedProperties};
+    use mpd_store::{CommitInfo, StoreMode};
+
+    use super::*;
+    use crate::layout::events_writer;
+
+    fn batch(lines: &[String]) -> RecordBatch {
+        let mut builder = EventBatchBuilder::with_typed(
+            LineFormat::Export,
+            TimeCorrection::None,
+            0,
+            1024,
+            TypedProperties::default(),
+        );
+        for line in lines {
+            builder.push_line(line.as_bytes()).expect("valid line");
+        }
+        builder.finish().expect("rows")
+    }
+
+    /// An export line of event `id`, processed by Mixpanel at `processed` (ms): copies that
+    /// differ only there are duplicates Mixpanel sent twice, which the audit keeps.
+    fn line(id: &str, processed: u64) -> String {
+        format!(
+            r#"{{"event":"E","properties":{{"time":1700000000,"$insert_id":"{id}","distinct_id":"u","mp_processing_time_ms":{processed}}}}}"#
+        )
+    }
+
+    async fn distinct_rejected_at(store: &Store) -> i64 {
+        let result = store
+            .sql("SELECT count(DISTINCT rejected_at) AS n FROM rejected_duplicates")
+            .await
+            .expect("query");
+        let column = result.batches[0].column(0);
+        column.as_any().downcast_ref::<arrow_array::Int64Array>().expect("count").value(0)
+    }
+
+    /// Rows rejected in different batches of one commit carry one `rejected_at`; the next
+    /// commit's carry another.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_rows_one_commit_rejects_share_their_rejected_at() {
+        let store = Store::open(StoreMode::InMemory).await.expect("store");
+        let typed = TypedProperties::default();
+        let mut writer =
+            events_writer(&store, "events", WriteMode::Create, &typed).await.expect("writer");
+        let mut ingest = Ingest::new(IngestOptions {
+            store: &store,
+            table: "events",
+            key_kind: KeyKind::InsertIdTime,
+            sync_id: 1,
+            compare_with_store: false,
+            replace_audit: false,
+            erased: ErasedIds::default(),
+            held_keys_limit: None,
+        })
+        .await
+        .expect("ingest");
+        let (a, b) = ("a", "b");
+        let first = [line(a, 1_700_000_000_100), line(a, 1_700_000_000_200)];
+        ingest.write(batch(&first), &mut writer).await.expect("first batch");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let second =
+            [line(a, 1_700_000_000_300), line(b, 1_700_000_000_100), line(b, 1_700_000_000_200)];
+        ingest.write(batch(&second), &mut writer).await.expect("second batch");
+        let counts = ingest.take_counts();
+        assert_eq!((counts.written, counts.duplicates_rejected), (2, 3));
+        writer.commit(CommitInfo::new("test").to_metadata()).await.expect("commit");
+        ingest.commit_audit(CommitInfo::new("test").to_metadata()).await.expect("audit");
+        assert_eq!(distinct_rejected_at(&store).await, 1, "one instant for the commit");
+
+        ingest.start_next_commit();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let mut writer =
+            events_writer(&store, "events", WriteMode::Append, &typed).await.expect("writer");
+        let next = [line(b, 1_700_000_000_300)];
+        ingest.write(batch(&next), &mut writer).await.expect("next commit's batch");
+        assert_eq!(ingest.take_counts().duplicates_rejected, 1);
+        writer.commit(CommitInfo::new("test").to_metadata()).await.expect("commit");
+        ingest.commit_audit(CommitInfo::new("test").to_metadata()).await.expect("audit");
+        assert_eq!(distinct_rejected_at(&store).await, 2, "the next commit has its own");
+    }
 }

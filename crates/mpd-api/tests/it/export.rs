@@ -1,5 +1,7 @@
 //! Export: streamed lines equal the mock's truth, with and without gzip and across retries.
 
+use std::time::Duration;
+
 use mpd_api::{Client, Error, ErrorClass, ExportRequest};
 use mpd_testkit::{FaultRule, Faults, MockConfig, MockServer};
 
@@ -147,4 +149,79 @@ async fn slow_first_byte_times_out() {
     let error = read_all(&client).await.expect_err("no headers within the limit");
     assert!(matches!(error, Error::Timeout { .. }), "{error}");
     assert!(error.is_retryable());
+}
+
+/// Serves every connection one chunked export body: `pieces` lines, each after `gap`, then
+/// (with `stall`) nothing more for a minute. A server of its own: the mock never pauses
+/// mid-body.
+async fn trickling_server(pieces: usize, gap: Duration, stall: bool) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = vec![0u8; 4096];
+                let _ = socket.read(&mut head).await;
+                let start = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+                if socket.write_all(start.as_bytes()).await.is_err() {
+                    return;
+                }
+                for i in 0..pieces {
+                    let line = format!("{{\"event\":\"e\",\"properties\":{{\"n\":{i}}}}}\n");
+                    let chunk = format!("{:x}\r\n{line}\r\n", line.len());
+                    if socket.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(gap).await;
+                }
+                if stall {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                }
+                let _ = socket.write_all(b"0\r\n\r\n").await;
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+fn client_of(base: &str, idle_read: Duration) -> Client {
+    let mut options = mpd_api::ClientOptions::new(
+        mpd_api::Region::Us,
+        mpd_api::Credentials {
+            username: "u".to_owned(),
+            secret: mpd_api::Secret::new("s"),
+            project_id: 1234,
+        },
+    );
+    let base = mpd_api::Url::parse(base).expect("URL");
+    options.base_urls = mpd_api::BaseUrls { all: Some(base), ..mpd_api::BaseUrls::default() };
+    options.retry.max_attempts = 1;
+    options.timeouts.idle_read = idle_read;
+    Client::new(options).expect("client builds")
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_times_out_waiting_for_more_data() {
+    let base = trickling_server(3, Duration::from_millis(1), true).await;
+    let client = client_of(&base, Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let error = read_all(&client).await.expect_err("the body stalls");
+    assert!(
+        matches!(error, Error::Timeout { phase: mpd_api::TimeoutPhase::IdleRead, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("waiting for more body data"), "{error}");
+    assert!(error.is_retryable());
+    assert!(started.elapsed() < Duration::from_secs(30), "the limit, not the stall, ended it");
+}
+
+#[tokio::test]
+async fn a_slow_body_whose_pauses_stay_under_the_limit_arrives_whole() {
+    // Ten pauses of 60 ms: the whole body takes three times the 200 ms limit, no pause does.
+    let base = trickling_server(10, Duration::from_millis(60), false).await;
+    let client = client_of(&base, Duration::from_millis(200));
+    let (lines, _) = read_all(&client).await.expect("no pause reaches the limit");
+    assert_eq!(lines.len(), 10);
+    assert!(lines[9].1.contains("\"n\":9"), "{:?}", lines[9]);
 }
