@@ -122,10 +122,11 @@ impl Store {
         check_predicate(table, &delta, predicate)?;
         let version_before = table_version(&delta);
         let rows_before = live_rows(table, &delta)?;
+        let properties = parquet_properties(&*table_schema(table, &delta)?);
         let (after, metrics) = delta
             .delete()
             .with_predicate(predicate.to_owned())
-            .with_writer_properties(parquet_properties())
+            .with_writer_properties(properties)
             .with_commit_properties(commit_properties(metadata))
             .await
             .map_err(|source| Error::delta(table, source))?;
@@ -162,10 +163,11 @@ impl Store {
             .and_then(NonZeroU64::new)
             .or(NonZeroU64::new(TARGET_FILE_BYTES))
             .unwrap_or(NonZeroU64::MIN);
+        let properties = parquet_properties(&*table_schema(table, &delta)?);
         let (after, metrics) = delta
             .optimize()
             .with_target_size(target)
-            .with_writer_properties(parquet_properties())
+            .with_writer_properties(properties)
             .with_commit_properties(commit_properties(metadata))
             .await
             .map_err(|source| Error::delta(table, source))?;
@@ -246,6 +248,11 @@ fn table_version(table: &DeltaTable) -> i64 {
 }
 
 /// Rows of the live files, from their statistics; None when a file has no row count.
+fn table_schema(name: &str, table: &DeltaTable) -> Result<arrow_schema::SchemaRef> {
+    let state = table.snapshot().map_err(|source| Error::delta(name, source))?;
+    Ok(state.snapshot().arrow_schema())
+}
+
 fn live_rows(name: &str, table: &DeltaTable) -> Result<Option<u64>> {
     let state = table.snapshot().map_err(|source| Error::delta(name, source))?;
     let mut rows = Some(0u64);

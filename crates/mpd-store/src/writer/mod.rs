@@ -12,13 +12,13 @@ mod sorted;
 use std::collections::HashMap;
 
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, SchemaRef};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, StructType, Transaction};
 use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::logstore::object_store::path::Path as ObjectPath;
 use deltalake::operations::create::CreateBuilder;
-use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::basic::{Compression, Encoding, ZstdLevel};
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
@@ -123,8 +123,24 @@ const UNIQUE_COLUMNS: [&str; 7] = [
     "user_id",
 ];
 
-/// Parquet settings of every file the store writes (writer, delete rewrites, compaction).
-pub(crate) fn parquet_properties() -> WriterProperties {
+/// Columns every query reads, compressed for reading speed rather than size (the rest is
+/// zstd). The times are stored as deltas, which are small within a run sorted by name and time,
+/// and are smaller that way than zstd made them; names and sync ids are dictionary indices
+/// already; snappy decodes user ids several times faster than zstd. A funnel over three event
+/// names took 85 instead of 125 ms, in files 1% smaller (docs/PERFORMANCE.md). Snappy rather
+/// than LZ4: every Parquet reader knows it.
+const COLUMN_COMPRESSION: [(&str, Compression); 5] = [
+    ("event_name", Compression::UNCOMPRESSED),
+    ("time", Compression::UNCOMPRESSED),
+    ("mp_processing_time", Compression::UNCOMPRESSED),
+    ("_sync_id", Compression::UNCOMPRESSED),
+    ("distinct_id", Compression::SNAPPY),
+];
+
+/// Parquet settings of every file the store writes (writer, delete rewrites, compaction) of a
+/// table of `schema`. Settings go by column name, and a store holds tables of other shapes
+/// too, so an encoding is only chosen for a column of a type that has it.
+pub(crate) fn parquet_properties(schema: &arrow_schema::Schema) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         // zstd at level 1 encodes as fast as snappy here and makes 40% smaller files
         // (docs/PERFORMANCE.md).
@@ -136,6 +152,18 @@ pub(crate) fn parquet_properties() -> WriterProperties {
         .set_data_page_row_count_limit(PAGE_ROWS);
     for column in UNIQUE_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    for (column, compression) in COLUMN_COMPRESSION {
+        builder = builder.set_column_compression(ColumnPath::from(column), compression);
+    }
+    for column in ["time", "mp_processing_time"] {
+        let integers = schema.field_with_name(column).is_ok_and(|f| {
+            f.data_type().is_integer() || matches!(f.data_type(), DataType::Timestamp(..))
+        });
+        if integers {
+            builder = builder
+                .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
+        }
     }
     // Min/max of whole JSON documents and random ids prune nothing and cost a comparison per
     // value.
@@ -227,7 +255,7 @@ impl TableWriter {
             stats,
             sort_by,
         } = parts;
-        let properties = parquet_properties();
+        let properties = parquet_properties(&schema);
         let writer = Self {
             name,
             mode,

@@ -310,6 +310,21 @@ async fn sorted_tables_write_sorted_files_with_a_page_index() {
         let builder =
             ParquetRecordBatchReaderBuilder::try_new_with_options(file, options).expect("reader");
         assert!(builder.metadata().column_index().is_some(), "{path:?} has no page index");
+        // The columns every query reads are cheap to decode; the rest is zstd.
+        let chunk = |name: &str| {
+            let columns = builder.metadata().row_group(0).columns();
+            columns.iter().find(|c| c.column_path().string() == name).cloned().expect(name)
+        };
+        use parquet::basic::{Compression, Encoding};
+        for (name, compression) in [
+            ("event_name", Compression::UNCOMPRESSED),
+            ("time", Compression::UNCOMPRESSED),
+            ("distinct_id", Compression::SNAPPY),
+        ] {
+            assert_eq!(chunk(name).compression(), compression, "{name} in {path:?}");
+        }
+        assert!(matches!(chunk("properties").compression(), Compression::ZSTD(_)));
+        assert!(chunk("time").encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED));
         let mut pairs = Vec::new();
         for batch in builder.build().expect("build") {
             let batch = batch.expect("batch");
