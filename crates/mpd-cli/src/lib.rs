@@ -14,11 +14,14 @@
 mod chart;
 mod cli;
 mod commands;
+mod freed_memory;
 mod jq;
 mod output;
 mod panic_report;
 mod progress;
 mod view;
+
+pub use freed_memory::return_freed_memory_in_background;
 
 use std::process::ExitCode;
 

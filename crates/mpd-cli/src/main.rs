@@ -1,5 +1,6 @@
 //! The `mpd` binary: everything is in the library's [`mpd_cli::run`].
 
 fn main() -> std::process::ExitCode {
+    mpd_cli::return_freed_memory_in_background();
     mpd_cli::run(std::env::args_os())
 }
