@@ -247,12 +247,13 @@ fn table_version(table: &DeltaTable) -> i64 {
     table.version().and_then(|v| i64::try_from(v).ok()).unwrap_or_default()
 }
 
-/// Rows of the live files, from their statistics; None when a file has no row count.
+/// The table's columns, for the Parquet settings of the files an operation rewrites.
 fn table_schema(name: &str, table: &DeltaTable) -> Result<arrow_schema::SchemaRef> {
     let state = table.snapshot().map_err(|source| Error::delta(name, source))?;
     Ok(state.snapshot().arrow_schema())
 }
 
+/// Rows of the live files, from their statistics; None when a file has no row count.
 fn live_rows(name: &str, table: &DeltaTable) -> Result<Option<u64>> {
     let state = table.snapshot().map_err(|source| Error::delta(name, source))?;
     let mut rows = Some(0u64);

@@ -11,10 +11,7 @@
 
 use std::collections::HashMap;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
-use arrow_schema::{DataType, TimeUnit};
+use arrow_array::RecordBatch;
 use arrow_select::concat::concat;
 use arrow_select::interleave::interleave_record_batch;
 use deltalake::arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
@@ -116,29 +113,22 @@ pub(super) fn sort_run(
     batches: &[RecordBatch],
 ) -> Result<RecordBatch> {
     let failed = |error| Error::delta(table, deltalake::DeltaTableError::from(error));
-    let mut columns = Vec::with_capacity(sort_by.len());
-    for index in sort_by {
-        let joined = match batches {
-            [single] => single.column(*index).clone(),
-            _ => {
-                let parts: Vec<&dyn Array> =
-                    batches.iter().map(|b| b.column(*index).as_ref()).collect();
-                concat(&parts).map_err(failed)?
-            }
-        };
-        columns.push(joined);
-    }
-    let order = match name_then_integer_order(&columns) {
-        Some(order) => order,
-        None => {
-            let columns: Vec<SortColumn> =
-                columns.into_iter().map(|values| SortColumn { values, options: None }).collect();
-            lexsort_to_indices(&columns, None).map_err(failed)?
-        }
-    };
     if let [single] = batches {
+        let columns: Vec<SortColumn> = sort_by
+            .iter()
+            .map(|index| SortColumn { values: single.column(*index).clone(), options: None })
+            .collect();
+        let order = lexsort_to_indices(&columns, None).map_err(failed)?;
         return take_record_batch(single, &order).map_err(failed);
     }
+    let mut columns = Vec::with_capacity(sort_by.len());
+    for index in sort_by {
+        let parts: Vec<&dyn arrow_array::Array> =
+            batches.iter().map(|b| b.column(*index).as_ref()).collect();
+        let joined = concat(&parts).map_err(failed)?;
+        columns.push(SortColumn { values: joined, options: None });
+    }
+    let order = lexsort_to_indices(&columns, None).map_err(failed)?;
     // Global row numbers → (batch, row) pairs.
     let mut starts = Vec::with_capacity(batches.len());
     let mut total = 0;
@@ -157,44 +147,6 @@ pub(super) fn sort_run(
         .collect();
     let batches: Vec<&RecordBatch> = batches.iter().collect();
     interleave_record_batch(&batches, &places).map_err(failed)
-}
-
-/// The order of rows sorted by a text column, then a 64-bit integer or timestamp one, without
-/// nulls (the events' `event_name`, `time`), computed on integers: each name becomes its rank
-/// among the run's few distinct names, and `(rank, time, row)` triples are sorted. Arrow's
-/// general comparator compares the strings at every step of the sort. The order of
-/// [`lexsort_to_indices`], with rows of equal keys in row order. `None` for any other sort key.
-fn name_then_integer_order(columns: &[ArrayRef]) -> Option<UInt32Array> {
-    let [names, numbers] = columns else { return None };
-    if names.null_count() > 0 || numbers.null_count() > 0 {
-        return None;
-    }
-    let names = names.as_string_opt::<i32>()?;
-    let numbers: &[i64] = match numbers.data_type() {
-        DataType::Int64 => numbers.as_primitive_opt::<Int64Type>()?.values(),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            numbers.as_primitive_opt::<TimestampMicrosecondType>()?.values()
-        }
-        _ => return None,
-    };
-    let rows = u32::try_from(names.len()).ok()?;
-    let mut ranks: HashMap<&str, u32> = HashMap::new();
-    for name in names.iter().flatten() {
-        let next = ranks.len() as u32;
-        ranks.entry(name).or_insert(next);
-    }
-    let mut distinct: Vec<&str> = ranks.keys().copied().collect();
-    distinct.sort_unstable();
-    for (rank, name) in distinct.iter().enumerate() {
-        ranks.insert(name, rank as u32);
-    }
-    let mut keys: Vec<(u32, i64, u32)> = (0..rows)
-        .zip(names.iter().flatten())
-        .zip(numbers)
-        .map(|((row, name), number)| (ranks[name], *number, row))
-        .collect();
-    keys.sort_unstable();
-    Some(UInt32Array::from_iter_values(keys.into_iter().map(|(_, _, row)| row)))
 }
 
 #[cfg(test)]
@@ -265,60 +217,5 @@ mod tests {
         assert_eq!(rest[0].rows, 2);
         let sorted = sort_run("events", &[0, 1], &rest[0].batches).unwrap();
         assert_eq!(sorted.num_rows(), 2);
-    }
-
-    proptest::proptest! {
-        /// The integer path orders rows as Arrow's general sort does, over one batch or
-        /// several, with timestamps or plain integers, and keeps equal rows in row order.
-        #[test]
-        fn the_integer_order_is_arrows_order(
-            rows in proptest::collection::vec((0usize..6, -3i64..4), 0..200),
-            cut in 0usize..200,
-            timestamps: bool,
-        ) {
-            const NAMES: [&str; 6] = ["Purchase", "Page View", "", "Ä", "a", "Add To Cart"];
-            let names = StringArray::from_iter_values(rows.iter().map(|r| NAMES[r.0]));
-            let times: ArrayRef = if timestamps {
-                Arc::new(
-                    arrow_array::TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))
-                        .with_timezone("UTC"),
-                )
-            } else {
-                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1)))
-            };
-            let columns: Vec<ArrayRef> = vec![Arc::new(names), times];
-            let fast = name_then_integer_order(&columns).expect("the integer path applies");
-            let general: Vec<SortColumn> = columns
-                .iter()
-                .map(|values| SortColumn { values: values.clone(), options: None })
-                .collect();
-            let general = lexsort_to_indices(&general, None).unwrap();
-            let key = |row: &u32| (NAMES[rows[*row as usize].0], rows[*row as usize].1);
-            let fast_keys: Vec<_> = fast.values().iter().map(key).collect();
-            let general_keys: Vec<_> = general.values().iter().map(key).collect();
-            proptest::prop_assert_eq!(&fast_keys, &general_keys);
-            for pair in fast.values().windows(2) {
-                if key(&pair[0]) == key(&pair[1]) {
-                    proptest::prop_assert!(pair[0] < pair[1], "equal rows keep their order");
-                }
-            }
-
-            // Through `sort_run`, one batch or two, the rows come out in that order.
-            let field = Field::new("time", columns[1].data_type().clone(), false);
-            let schema = Arc::new(Schema::new(vec![
-                Field::new("event_name", DataType::Utf8, false),
-                field,
-            ]));
-            let whole = RecordBatch::try_new(schema, columns).unwrap();
-            let cut = cut.min(whole.num_rows());
-            let parts = [whole.slice(0, cut), whole.slice(cut, whole.num_rows() - cut)];
-            for batches in [std::slice::from_ref(&whole), &parts[..]] {
-                let sorted = sort_run("events", &[0, 1], batches).unwrap();
-                let names = sorted.column(0).as_string::<i32>();
-                let got: Vec<&str> = (0..sorted.num_rows()).map(|i| names.value(i)).collect();
-                let want: Vec<&str> = fast_keys.iter().map(|k| k.0).collect();
-                proptest::prop_assert_eq!(got, want);
-            }
-        }
     }
 }
