@@ -1,10 +1,13 @@
 //! Streaming writes into a table, made visible by one Delta commit.
 //!
-//! Batches go through deltalake's data-file writer, which encodes Parquet straight to the
-//! object store (Hive-style partition folders, file statistics, a new file at the target size).
+//! Batches are encoded to Parquet by part writers (Hive-style partition folders, file
+//! statistics, a new file at the target size): on this machine's disk straight into the files
+//! (`local_files`), on an object store through deltalake's data-file writer and its uploads.
 //! Each open partition holds a row group in memory, so the writer also caps how many
 //! partitions are open at once: past the cap it closes its files and starts fresh ones.
 
+mod file_stats;
+mod local_files;
 mod part;
 mod shards;
 mod sorted;
@@ -299,7 +302,28 @@ impl TableWriter {
             stats: self.stats.0.clone(),
             max_open_partitions: self.max_open_partitions,
             sort_by: self.sort_by.clone(),
+            local: self.local_table(),
         }
+    }
+
+    /// The table as [`local_files`] writes it, when it is on this machine's disk and of a
+    /// shape whose file statistics that module gives as deltalake does.
+    fn local_table(&self) -> Option<local_files::LocalTable> {
+        let url = self.table.table_url();
+        if url.scheme() != "file"
+            || !file_stats::handles(&self.schema)
+            || !local_files::handles_partitions(&self.schema, &self.partition_by)
+        {
+            return None;
+        }
+        Some(local_files::LocalTable {
+            root: url.to_file_path().ok()?,
+            name: self.name.clone(),
+            schema: self.schema.clone(),
+            partition_by: self.partition_by.clone(),
+            properties: self.properties.clone(),
+            indexed: file_stats::Indexed::of_table(&self.stats.0)?,
+        })
     }
 
     /// Keeps up to `n` partitions open at once (each holds a row group in memory): for input

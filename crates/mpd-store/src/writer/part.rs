@@ -15,6 +15,7 @@ use deltalake::operations::get_num_idx_cols_and_stats_columns;
 use deltalake::parquet::file::properties::WriterProperties;
 
 use super::TARGET_FILE_BYTES;
+use super::local_files::{LocalFiles, LocalTable};
 use super::shards::Piece;
 use super::sorted::sort_run;
 use crate::{Error, Result, schema};
@@ -33,13 +34,42 @@ pub(super) struct PartConfig {
     /// Columns (indices into `schema`) rows are sorted by within a partition; empty: written
     /// as they come. The table writer keeps the rows waiting; a part writer sorts each run.
     pub(super) sort_by: Vec<usize>,
+    /// Set when the table is on this machine's disk and its files are written directly
+    /// (`local_files`); otherwise deltalake's writer uploads them.
+    pub(super) local: Option<LocalTable>,
+}
+
+/// Where a part writer's files go.
+enum Files {
+    Upload(DeltaWriter),
+    Local(LocalFiles),
+}
+
+impl Files {
+    fn open(config: &PartConfig) -> Result<Self> {
+        if let Some(table) = &config.local {
+            return Ok(Files::Local(LocalFiles::new(table.clone())?));
+        }
+        let (num_indexed_cols, stats_columns) =
+            get_num_idx_cols_and_stats_columns(None, config.stats.clone());
+        let writer_config = WriterConfig::new(
+            config.schema.clone(),
+            config.partition_by.clone(),
+            Some(config.properties.clone()),
+            NonZeroU64::new(TARGET_FILE_BYTES),
+            None,
+            num_indexed_cols,
+            stats_columns,
+        );
+        Ok(Files::Upload(DeltaWriter::new(config.store.clone(), writer_config)))
+    }
 }
 
 /// Writes batches into files; closes its open files when a batch would open one partition too
 /// many, and when it is closed.
 pub(super) struct PartWriter {
     config: PartConfig,
-    current: Option<DeltaWriter>,
+    current: Option<Files>,
     partitions: PartitionTracker,
     closed: Vec<Add>,
 }
@@ -70,51 +100,52 @@ impl PartWriter {
         }
         let single = keys.len() == 1;
         let config = &self.config;
-        let writer = self.current.get_or_insert_with(|| {
-            let (num_indexed_cols, stats_columns) =
-                get_num_idx_cols_and_stats_columns(None, config.stats.clone());
-            let writer_config = WriterConfig::new(
-                config.schema.clone(),
-                config.partition_by.clone(),
-                Some(config.properties.clone()),
-                NonZeroU64::new(TARGET_FILE_BYTES),
-                None,
-                num_indexed_cols,
-                stats_columns,
-            );
-            DeltaWriter::new(config.store.clone(), writer_config)
-        });
-        let written = if single {
-            // A batch of one partition (what the ingest hands over) goes in whole: deltalake's
-            // own split would copy every row once more. The values come from its first row.
-            let values: Option<indexmap::IndexMap<String, _>> = config
-                .partition_by
-                .iter()
-                .zip(&self.partitions.indices)
-                .map(|(name, index)| {
-                    ScalarExt::from_array(batch.column(*index).as_ref(), 0)
-                        .map(|value| (name.clone(), value))
-                })
-                .collect();
-            let values = values.ok_or_else(|| Error::SchemaMismatch {
-                table: config.table.clone(),
-                expected: "a value in every partition column".to_owned(),
-                found: "a null".to_owned(),
-            })?;
-            writer.write_partition(batch, &values).await
-        } else {
-            writer.write(&batch).await
+        let files = match &mut self.current {
+            Some(files) => files,
+            None => self.current.insert(Files::open(config)?),
         };
-        written.map_err(|source| Error::delta(&config.table, source))?;
+        match files {
+            Files::Local(local) => {
+                let pieces = if single {
+                    vec![batch]
+                } else {
+                    self.partitions
+                        .split(&config.table, batch)?
+                        .into_iter()
+                        .map(|(_, rows)| rows)
+                        .collect()
+                };
+                for rows in pieces {
+                    let partition = local.partition(&self.partitions.indices, &rows)?;
+                    local.write(&rows, partition)?;
+                }
+            }
+            Files::Upload(writer) => {
+                let written = if single {
+                    // A batch of one partition (what the ingest hands over) goes in whole:
+                    // deltalake's own split would copy every row once more.
+                    let values = partition_values(config, &self.partitions.indices, &batch)?;
+                    writer.write_partition(batch, &values).await
+                } else {
+                    writer.write(&batch).await
+                };
+                written.map_err(|source| Error::delta(&config.table, source))?;
+            }
+        }
         self.partitions.seen.extend(keys);
         Ok(())
     }
 
     async fn close_current(&mut self) -> Result<()> {
         self.partitions.clear();
-        if let Some(writer) = self.current.take() {
-            let adds =
-                writer.close().await.map_err(|source| Error::delta(&self.config.table, source))?;
+        if let Some(files) = self.current.take() {
+            let adds = match files {
+                Files::Upload(writer) => writer
+                    .close()
+                    .await
+                    .map_err(|source| Error::delta(&self.config.table, source))?,
+                Files::Local(mut local) => local.close()?,
+            };
             tracing::debug!(table = %self.config.table, n_files = adds.len(), "closed partition files");
             self.closed.extend(adds);
         }
@@ -126,6 +157,28 @@ impl PartWriter {
         self.close_current().await?;
         Ok(self.closed)
     }
+}
+
+/// The partition values of a batch of one partition, from its first row.
+fn partition_values<S: ScalarExt>(
+    config: &PartConfig,
+    indices: &[usize],
+    batch: &RecordBatch,
+) -> Result<indexmap::IndexMap<String, S>> {
+    let values: Option<indexmap::IndexMap<String, S>> = config
+        .partition_by
+        .iter()
+        .zip(indices)
+        .map(|(name, index)| {
+            ScalarExt::from_array(batch.column(*index).as_ref(), 0)
+                .map(|value| (name.clone(), value))
+        })
+        .collect();
+    values.ok_or_else(|| Error::SchemaMismatch {
+        table: config.table.clone(),
+        expected: "a value in every partition column".to_owned(),
+        found: "a null".to_owned(),
+    })
 }
 
 /// A partition's values in Arrow's row format (empty for an unpartitioned table).
