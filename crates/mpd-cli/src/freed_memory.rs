@@ -1,4 +1,4 @@
-//! Gives memory the process freed back to the system while a command runs.
+//! Keeps the memory a command frees reusable and gives it back to the system while it runs.
 //!
 //! glibc keeps freed memory in its per-thread arenas for reuse, and the pieces a long import
 //! frees in between live ones are never at an arena's top, so they stay in the process's
@@ -10,6 +10,24 @@
 //! gathers much, so the first trim waits (docs/PERFORMANCE.md).
 
 use std::time::Duration;
+
+/// Caps glibc's malloc arenas at one per core (glibc allows eight per core). A thread takes
+/// its own arena when the others are busy, and memory freed in one arena is reused only by
+/// that arena: a fetch, whose requests decode on several threads while the writer encodes
+/// on others, kept 450 MB resident for a 200 MB peak of live memory; with one arena per
+/// core, 320 MB at the same speed (docs/PERFORMANCE.md). Call before any thread starts.
+pub fn one_arena_per_core() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
+        #[allow(unsafe_code, reason = "mallopt has no preconditions")]
+        // SAFETY: mallopt only sets a limit glibc reads when a thread next needs an arena.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
+}
 
 /// When the first trim comes: after the run of a 1M-event import or fetch.
 const FIRST_AFTER: Duration = Duration::from_secs(4);

@@ -21,7 +21,7 @@ mod panic_report;
 mod progress;
 mod view;
 
-pub use freed_memory::return_freed_memory_in_background;
+pub use freed_memory::{one_arena_per_core, return_freed_memory_in_background};
 
 use std::process::ExitCode;
 

@@ -110,8 +110,23 @@ pub(crate) fn sync_id_column(sync_id: i64, rows: usize) -> ArrayRef {
     Arc::new(Int64Array::from_value(sync_id, rows))
 }
 
-/// Assembles a batch from columns built in schema order.
-pub(crate) fn record_batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> RecordBatch {
+/// Assembles a batch from columns built in schema order for `capacity` rows. A batch of less
+/// than half its capacity (the last of a file or a request, a small file) gives its unused
+/// room back: its columns were sized for a full batch (16 MB and more of text), and a batch
+/// waiting to be written would otherwise hold all of it.
+pub(crate) fn record_batch(
+    schema: SchemaRef,
+    mut columns: Vec<ArrayRef>,
+    capacity: Capacity,
+) -> RecordBatch {
+    let rows = columns.first().map_or(0, |column| column.len());
+    if rows < capacity.rows / 2 {
+        for column in &mut columns {
+            if let Some(column) = Arc::get_mut(column) {
+                column.shrink_to_fit();
+            }
+        }
+    }
     // The builders append exactly one value per row to every column, in schema order, with
     // nulls only in nullable columns; a mismatch is a bug in this crate, not bad input.
     RecordBatch::try_new(schema, columns).expect("columns are built to match their schema")

@@ -200,7 +200,7 @@ impl EventBatchBuilder {
             sync_id_column(self.sync_id, rows),
         ];
         columns.extend(self.typed_cols.finish());
-        Some(record_batch(Arc::clone(&self.schema), columns))
+        Some(record_batch(Arc::clone(&self.schema), columns, cap))
     }
 }
 

@@ -123,7 +123,7 @@ impl IdentityBatchBuilder {
             Arc::new(source),
             sync_id_column(self.sync_id, rows),
         ];
-        Some(record_batch(identity_schema(), columns))
+        Some(record_batch(identity_schema(), columns, self.capacity))
     }
 }
 

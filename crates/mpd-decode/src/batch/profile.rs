@@ -100,7 +100,7 @@ impl ProfileBatchBuilder {
             Arc::new(last_seen.finish()),
             sync_id_column(self.sync_id, rows),
         ];
-        Some(record_batch(profiles_schema(), columns))
+        Some(record_batch(profiles_schema(), columns, self.capacity))
     }
 }
 

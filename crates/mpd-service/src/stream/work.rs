@@ -105,13 +105,15 @@ where
     }
 }
 
-/// Rows per decoded batch of a table load.
-const BATCH_ROWS: usize = 32_768;
+/// Rows per decoded batch of a table load. Each request in flight keeps a builder of this many
+/// rows: 16 Ki instead of 32 Ki took a 1M-event fetch from about 590 to 470 MB
+/// (docs/PERFORMANCE.md).
+const BATCH_ROWS: usize = 16_384;
 /// Bytes of batches the requests of a run keep in memory, all together, before a request's
-/// batches go to a temporary file. Before, each of the four requests in flight could keep
-/// 64 MiB; on the benchmark's file (47 MB of rows a day) sharing made no measured difference
-/// (docs/PERFORMANCE.md): it bounds runs whose days are larger.
-const SPOOL_MEMORY_LIMIT: usize = 96 << 20;
+/// batches go to a temporary file (Arrow IPC: written and read back at memory speed). 48 MiB
+/// instead of 96 MiB: a 1M-event fetch (47 MB of rows a day, four days in flight) peaked about
+/// 30 MB lower with no measured cost (docs/PERFORMANCE.md).
+const SPOOL_MEMORY_LIMIT: usize = 48 << 20;
 
 /// The memory budget the requests of one run share.
 pub(crate) fn spool_budget() -> SpoolBudget {

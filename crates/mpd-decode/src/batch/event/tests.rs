@@ -137,3 +137,22 @@ fn rows_before_1970_have_negative_days() {
     assert_eq!(days(&batch), [-1]);
     assert_eq!(times(&batch, "time"), [Some(-1_000_000)]);
 }
+
+#[test]
+fn a_small_batch_gives_back_the_room_of_a_full_one() {
+    let mut b = EventBatchBuilder::new(LineFormat::Export, TimeCorrection::None, 1, 16_384);
+    let empty = b.finish();
+    assert!(empty.is_none());
+    b.push_line(FULL).unwrap();
+    b.push_line(BARE).unwrap();
+    let small = b.finish().unwrap();
+    // Sized for 16 Ki rows, the text columns alone took megabytes.
+    assert!(small.get_array_memory_size() < 64 * 1024, "{}", small.get_array_memory_size());
+    assert_eq!(strings(&small, "event_name"), some(&["Purchase", "Lögin"]));
+    for _ in 0..16_384 {
+        b.push_line(FULL).unwrap();
+    }
+    let full = b.finish().unwrap();
+    assert_eq!(full.num_rows(), 16_384);
+    assert_eq!(sync_ids(&full).len(), 16_384);
+}
