@@ -15,6 +15,10 @@ use crate::erased::ErasedIds;
 use crate::error::{Error, Result};
 use crate::layout::audit_writer;
 
+/// Dates a batch of input in day order touches at most (an export day of a project whose time
+/// zone is not UTC spans two UTC dates).
+const ORDERED_INPUT_DATES: usize = 2;
+
 /// The audit table that goes with `table`.
 pub fn audit_table_name(table: &str) -> String {
     if table == "events" {
@@ -204,8 +208,13 @@ impl<'a> Ingest<'a> {
         if let Some(limit) = self.held_keys_limit
             && self.deduper.held_keys() > limit
         {
-            // Down to three quarters, so that eviction does not come back at every batch.
-            self.deduper.evict_down_to(limit - limit / 4)?;
+            // Down to three quarters, so that eviction does not come back at every batch. Input
+            // in day order (a fetch: an export day is one or two UTC dates) keeps the dates it
+            // is at, even when one day has more keys than the limit: setting them aside would
+            // set aside every later batch of that day. A batch of many dates (a shuffled dump)
+            // keeps none.
+            let current: &[i32] = if dates.len() <= ORDERED_INPUT_DATES { &dates } else { &[] };
+            self.deduper.evict_down_to(limit - limit / 4, current)?;
         }
         self.counts.already_present += verdicts.already_present;
         self.counts.duplicates_already_audited += verdicts.already_audited;

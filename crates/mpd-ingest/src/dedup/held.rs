@@ -153,14 +153,19 @@ impl HeldKeys {
     }
 
     /// Moves the keys of the least recently touched dates (the earliest date first among
-    /// equals) to the key file until at most `target` keys are held.
-    pub(super) fn evict_down_to(&mut self, target: usize) -> Result<()> {
+    /// equals) to the key file until at most `target` keys are held, or only the dates of
+    /// `keep` are left.
+    pub(super) fn evict_down_to(&mut self, target: usize, keep: &[i32]) -> Result<()> {
         let mut held = self.len();
         if held <= target {
             return Ok(());
         }
-        let mut order: Vec<(u64, i32)> =
-            self.days.iter().map(|(d, day)| (day.touched, *d)).collect();
+        let mut order: Vec<(u64, i32)> = self
+            .days
+            .iter()
+            .filter(|(date, _)| !keep.contains(date))
+            .map(|(date, day)| (day.touched, *date))
+            .collect();
         order.sort_unstable();
         for (_, date) in order {
             if held <= target {
@@ -287,15 +292,16 @@ mod tests {
         held.touch(&[11]);
         held.touch(&[12]);
         // 10 is the least recently touched: evicting it is enough.
-        held.evict_down_to(12).unwrap();
+        held.evict_down_to(12, &[]).unwrap();
         assert_eq!(held.evicted_dates(), [10]);
         assert_eq!(held.len(), 12);
         assert!(held.is_evicted(10));
         let error = held.day(10).unwrap_err().to_string();
         assert!(error.contains("were set aside"), "{error}");
-        // Then 11 (touched before 12).
-        held.evict_down_to(7).unwrap();
+        // Then 11 (touched before 12); 12 stays when kept, even over the target.
+        held.evict_down_to(0, &[12]).unwrap();
         assert_eq!(held.evicted_dates(), [10, 11]);
+        assert_eq!(held.len(), 7);
         held.restore(10, 10).unwrap();
         assert_eq!(held.evicted_dates(), [11]);
         let keys = held.day(10).unwrap();

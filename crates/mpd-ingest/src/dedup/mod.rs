@@ -165,10 +165,11 @@ impl Deduper {
         self.kept.touch(dates);
     }
 
-    /// Moves the keys of the least recently touched dates to a temporary file until at most
-    /// `target` keys are held; rows of those dates must then wait for [`Self::restore_day`].
-    pub fn evict_down_to(&mut self, target: usize) -> Result<()> {
-        self.kept.evict_down_to(target)
+    /// Moves the keys of the least recently touched dates but those of `keep` to a temporary
+    /// file until at most `target` keys are held; rows of those dates must then wait for
+    /// [`Self::restore_day`].
+    pub fn evict_down_to(&mut self, target: usize, keep: &[i32]) -> Result<()> {
+        self.kept.evict_down_to(target, keep)
     }
 
     /// Whether the keys of `date` were moved to the temporary file.

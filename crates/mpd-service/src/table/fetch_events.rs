@@ -20,10 +20,10 @@ use crate::workspace::Workspace;
 
 /// Keys the deduper holds before the least recently written days' keys go to a temporary
 /// file, so that a fetch of a year holds no more than a fetch of a week (it held every key of
-/// the range: 24 bytes a key, twice that in room). Days arrive in order, so a day whose keys
-/// went aside rarely comes back (only rows of a neighbouring UTC day, when the project's time
-/// zone is not UTC); such rows wait on disk and are deduplicated before the commit. 512 Ki keys
-/// are about three and a half days of the benchmark's million events (docs/PERFORMANCE.md).
+/// the range: 24 bytes a key, twice that in room). Export days are written in order and the
+/// dates a fetch is at keep their keys, so a date whose keys went aside does not come back; if
+/// one did, its rows would wait on disk and be deduplicated before the commit. 512 Ki keys are
+/// about three and a half days of the benchmark's million events (docs/PERFORMANCE.md).
 const HELD_KEYS_LIMIT: usize = 1 << 19;
 
 /// How a fetch treats an existing table.
@@ -265,8 +265,9 @@ mod tests {
         result.rows.iter().map(|r| r["k"].as_str().unwrap().to_owned()).collect()
     }
 
-    /// Export days of New York hold two UTC dates each, so a day's rows come back after its
-    /// keys went aside: with a limit of 0 every batch after a day's first waits on disk.
+    /// Export days of New York hold two UTC dates each, so every date is written by two export
+    /// days: with a limit of 0, every date but the two the fetch is at goes to the key file
+    /// as soon as the next export day comes, and the rows kept and audited are the same.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn setting_keys_aside_keeps_the_same_rows_as_holding_every_key() {
         let config = MockConfig {
