@@ -50,14 +50,16 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     let bin = target.join("release");
     let scripts = project_root().join("xtask").join("bench");
     let wants = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
-    let python = if wants("duckdb") { Some(python_with_duckdb(&work)?) } else { None };
+    // `--only` matches the tools' full names, as the table prints them.
+    let duckdb_wanted = wants("duckdb one statement") || wants("duckdb in steps");
+    let python = if duckdb_wanted { Some(python_with_duckdb(&work)?) } else { None };
 
     // The mock serves the file without gzip: on loopback a compressor would only compete with
     // mpd for the same two cores.
     let scenario = work.join("scenario.toml");
     std::fs::write(&scenario, "gzip = false\n")?;
     let mut mock = None;
-    if wants("fetch") {
+    if wants("mpd fetch events") {
         let mut child = Command::new(bin.join("mpd-mock"))
             .args(["--port", "0", "--scenario"])
             .arg(&scenario)
