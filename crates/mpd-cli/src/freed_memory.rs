@@ -15,10 +15,18 @@ use std::time::Duration;
 /// its own arena when the others are busy, and memory freed in one arena is reused only by
 /// that arena: a fetch, whose requests decode on several threads while the writer encodes
 /// on others, kept 450 MB resident for a 200 MB peak of live memory; with one arena per
-/// core, 320 MB at the same speed (docs/PERFORMANCE.md). Call before any thread starts.
+/// core, 320 MB at the same speed (docs/PERFORMANCE.md). A limit the user set
+/// (`MALLOC_ARENA_MAX`, or `glibc.malloc.arena_max` in `GLIBC_TUNABLES`) is left as it is.
+/// Call before any thread starts.
 pub fn one_arena_per_core() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
+        if user_sets_arena_max(
+            std::env::var_os("MALLOC_ARENA_MAX").is_some(),
+            std::env::var("GLIBC_TUNABLES").ok().as_deref(),
+        ) {
+            return;
+        }
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
         #[allow(unsafe_code, reason = "mallopt has no preconditions")]
@@ -27,6 +35,13 @@ pub fn one_arena_per_core() {
             libc::mallopt(libc::M_ARENA_MAX, arenas);
         }
     }
+}
+
+/// Whether the environment already chose glibc's arena limit.
+#[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
+fn user_sets_arena_max(malloc_arena_max: bool, glibc_tunables: Option<&str>) -> bool {
+    malloc_arena_max
+        || glibc_tunables.is_some_and(|tunables| tunables.contains("glibc.malloc.arena_max="))
 }
 
 /// When the first trim comes: after the run of a 1M-event import or fetch.
@@ -50,5 +65,22 @@ pub fn return_freed_memory_in_background() {
                 std::thread::sleep(EVERY);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_arena_limit_the_user_set_is_kept() {
+        assert!(!user_sets_arena_max(false, None));
+        assert!(user_sets_arena_max(true, None));
+        assert!(user_sets_arena_max(false, Some("glibc.malloc.arena_max=8")));
+        assert!(user_sets_arena_max(
+            false,
+            Some("glibc.malloc.trim_threshold=1:glibc.malloc.arena_max=4")
+        ));
+        assert!(!user_sets_arena_max(false, Some("glibc.malloc.trim_threshold=4194304")));
     }
 }

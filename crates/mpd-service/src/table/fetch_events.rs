@@ -21,8 +21,9 @@ use crate::workspace::Workspace;
 /// Keys the deduper holds before the least recently written days' keys go to a temporary
 /// file, so that a fetch of a year holds no more than a fetch of a week (it held every key of
 /// the range: 24 bytes a key, twice that in room). Export days are written in order and the
-/// dates a fetch is at keep their keys, so a date whose keys went aside does not come back; if
-/// one did, its rows would wait on disk and be deduplicated before the commit. 512 Ki keys are
+/// dates a fetch's batch is at keep their keys, so a date whose keys went aside rarely comes
+/// back (a batch of one date of a two-date export day can let the other go); when one does,
+/// its rows wait on disk and are deduplicated before the commit. 512 Ki keys are
 /// about three and a half days of the benchmark's million events (docs/PERFORMANCE.md).
 const HELD_KEYS_LIMIT: usize = 1 << 19;
 

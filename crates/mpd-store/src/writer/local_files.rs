@@ -62,10 +62,14 @@ impl Partition {
     }
 }
 
-/// Whether [`LocalFiles`] writes tables partitioned by `partition_by` of `schema`.
+/// Whether [`LocalFiles`] writes tables partitioned by `partition_by` of `schema`: dates that
+/// are never null (deltalake's writer, which the others go through, names a null partition
+/// `__HIVE_DEFAULT_PARTITION__`).
 pub(super) fn handles_partitions(schema: &arrow_schema::Schema, partition_by: &[String]) -> bool {
     partition_by.iter().all(|column| {
-        schema.field_with_name(column).is_ok_and(|f| f.data_type() == &DataType::Date32)
+        schema
+            .field_with_name(column)
+            .is_ok_and(|f| f.data_type() == &DataType::Date32 && !f.is_nullable())
     })
 }
 
@@ -420,5 +424,16 @@ mod tests {
             u64::try_from(adds[0].size).unwrap(),
             std::fs::metadata(dir.path().join(&adds[0].path)).unwrap().len()
         );
+    }
+
+    #[test]
+    fn only_dates_that_are_never_null_are_partitions_written_here() {
+        let date = ["date".to_owned()];
+        assert!(handles_partitions(&schema(), &date));
+        let nullable = Schema::new(vec![Field::new("date", DataType::Date32, true)]);
+        assert!(!handles_partitions(&nullable, &date));
+        let text = Schema::new(vec![Field::new("date", DataType::Utf8, false)]);
+        assert!(!handles_partitions(&text, &date));
+        assert!(!handles_partitions(&schema(), &["missing".to_owned()]));
     }
 }
