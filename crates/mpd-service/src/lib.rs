@@ -49,6 +49,8 @@ mod source;
 mod stream;
 mod sync;
 mod table;
+#[cfg(test)]
+mod test_support;
 mod workspace;
 
 pub use error::{AuthRefused, Error, ErrorClass, Result};

@@ -334,6 +334,7 @@ fn is_dump_name(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::SilentReporter;
+    use crate::test_support::row_keys;
 
     #[test]
     fn dump_names() {
@@ -415,16 +416,6 @@ mod tests {
         lines.join("\n") + "\n"
     }
 
-    async fn table_rows(workspace: &Workspace, table: &str) -> Vec<String> {
-        let sql = format!(
-            "SELECT coalesce(insert_id, '-') || '/' || CAST(time AS VARCHAR) || '/' || \
-             CAST(mp_processing_time AS VARCHAR) || '/' || CAST(date AS VARCHAR) AS k \
-             FROM {table} ORDER BY k"
-        );
-        let result = workspace.sql(&sql).await.unwrap();
-        result.rows.iter().map(|r| r["k"].as_str().unwrap().to_owned()).collect()
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn evicting_keys_keeps_the_same_rows_as_holding_every_key() {
         let dumps = tempfile::tempdir().unwrap();
@@ -454,8 +445,8 @@ mod tests {
                     .unwrap();
                 reports.push((report.fetched, report.counts));
             }
-            let events = table_rows(&workspace, "events").await;
-            let audited = table_rows(&workspace, "rejected_duplicates").await;
+            let events = row_keys(&workspace, "events").await;
+            let audited = row_keys(&workspace, "rejected_duplicates").await;
             tables.push((held_keys_limit, reports, events, audited, store));
         }
         let (_, reports, events, audited, _) = &tables[0];

@@ -236,6 +236,7 @@ mod tests {
     use mpd_testkit::{MockConfig, MockServer};
 
     use super::*;
+    use crate::test_support::row_keys;
     use crate::{EnvVars, SilentReporter, WorkspaceOptions};
 
     fn day(text: &str) -> NaiveDate {
@@ -254,16 +255,6 @@ mod tests {
             ("MPD_EXPORT_PER_SECOND", "1000".to_owned()),
         ]);
         Workspace::open(WorkspaceOptions { env, ..WorkspaceOptions::default() }).unwrap()
-    }
-
-    async fn rows(workspace: &Workspace, table: &str) -> Vec<String> {
-        let sql = format!(
-            "SELECT coalesce(insert_id, '-') || '/' || CAST(time AS VARCHAR) || '/' || \
-             CAST(mp_processing_time AS VARCHAR) || '/' || CAST(date AS VARCHAR) AS k \
-             FROM {table} ORDER BY k"
-        );
-        let result = workspace.sql(&sql).await.unwrap();
-        result.rows.iter().map(|r| r["k"].as_str().unwrap().to_owned()).collect()
     }
 
     /// Export days of New York hold two UTC dates each, so every date is written by two export
@@ -292,8 +283,8 @@ mod tests {
             let workspace = workspace(&mock, store.path());
             let summary =
                 fetch_events_holding(&workspace, &request, &SilentReporter, limit).await.unwrap();
-            let events = rows(&workspace, "events").await;
-            let audited = rows(&workspace, "rejected_duplicates").await;
+            let events = row_keys(&workspace, "events").await;
+            let audited = row_keys(&workspace, "rejected_duplicates").await;
             let counts = (summary.fetched, summary.written, summary.duplicates_rejected);
             tables.push((limit, counts, events, audited, store));
         }
