@@ -31,8 +31,9 @@ const EVENTS_TABLE: &str = "events";
 /// The ledger's dataset for export dumps.
 const DATASET: &str = "export";
 /// Rows per decoded batch: each batch is split by day, and the split rows wait for their day's
-/// sorted run, so smaller batches hold less (8 Ki instead of 16 Ki rows: a 1M-event import
-/// peaked 16 MB lower at the same speed, docs/PERFORMANCE.md).
+/// sorted run, so smaller batches hold less. 8 Ki instead of 16 Ki rows: a 1M-event import
+/// peaked about 20 MB lower (under the 300 MB it is held to) for about 5% more time (pairs of
+/// whole processes, docs/PERFORMANCE.md).
 const BATCH_ROWS: usize = 8_192;
 /// Decoded batches waiting for the writer (bounds memory when decoding runs ahead).
 const QUEUED_BATCHES: usize = 2;
