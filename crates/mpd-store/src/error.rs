@@ -185,6 +185,14 @@ impl Error {
         }
     }
 
+    /// A failed read or write of `path` on this machine's disk, for `table`.
+    pub(crate) fn io(table: &str, path: &std::path::Path, source: std::io::Error) -> Self {
+        if let Some(detail) = storage_full(&source) {
+            return Error::StorageFull { table: table.to_owned(), detail };
+        }
+        Error::Io { path: path.to_path_buf(), source }
+    }
+
     pub(crate) fn delta(table: &str, source: DeltaTableError) -> Self {
         if let Some(detail) = storage_full(&source) {
             return Error::StorageFull { table: table.to_owned(), detail };

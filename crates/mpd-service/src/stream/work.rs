@@ -106,13 +106,13 @@ where
 }
 
 /// Rows per decoded batch of a table load. Each request in flight keeps a builder of this many
-/// rows: 16 Ki instead of 32 Ki took a 1M-event fetch from about 590 to 470 MB
-/// (docs/PERFORMANCE.md).
+/// rows. 16 Ki instead of 32 Ki, with the smaller spool budget below and one malloc arena per
+/// core, took a 1M-event fetch from 612–662 to 328–351 MB at the same speed (single runs,
+/// docs/PERFORMANCE.md).
 const BATCH_ROWS: usize = 16_384;
 /// Bytes of batches the requests of a run keep in memory, all together, before a request's
 /// batches go to a temporary file (Arrow IPC: written and read back at memory speed). 48 MiB
-/// instead of 96 MiB: a 1M-event fetch (47 MB of rows a day, four days in flight) peaked about
-/// 30 MB lower with no measured cost (docs/PERFORMANCE.md).
+/// instead of 96 MiB is part of the change measured at [`BATCH_ROWS`].
 const SPOOL_MEMORY_LIMIT: usize = 48 << 20;
 
 /// The memory budget the requests of one run share.

@@ -13,14 +13,13 @@ use std::collections::HashMap;
 
 use arrow_schema::{DataType, Schema};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike};
+use delta_kernel::table_properties::DataSkippingNumIndexedCols;
+use deltalake::operations::get_num_idx_cols_and_stats_columns;
 use deltalake::parquet::basic::{ConvertedType, LogicalType, TimeUnit};
 use deltalake::parquet::file::metadata::ParquetMetaData;
 use deltalake::parquet::file::statistics::Statistics;
 use deltalake::protocol::{ColumnCountStat, ColumnValueStat, Stats};
 use serde_json::Value;
-
-/// Columns indexed when a table says nothing (Delta's default).
-const DEFAULT_INDEXED_COLUMNS: usize = 32;
 
 /// Which columns get statistics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,18 +34,19 @@ impl Indexed {
     /// The columns a table's properties ask statistics for; `None` when the list names a
     /// column in a form this module does not read the way Delta does (quoted, nested).
     pub(super) fn of_table(properties: &HashMap<String, Option<String>>) -> Option<Self> {
-        let property = |key: &str| properties.get(key).and_then(|value| value.as_deref());
-        if let Some(list) = property("delta.dataSkippingStatsColumns") {
-            let names: Vec<String> = list.split(',').map(|name| name.trim().to_owned()).collect();
+        // Read by the function deltalake's writer is configured with (`part.rs`).
+        let (first, named) = get_num_idx_cols_and_stats_columns(None, properties.clone());
+        if let Some(names) = named {
+            let names: Vec<String> = names.iter().map(|name| name.trim().to_owned()).collect();
             return names
                 .iter()
                 .all(|name| plain_identifier(name))
                 .then_some(Indexed::Named(names));
         }
-        let first = property("delta.dataSkippingNumIndexedCols")
-            .and_then(|n| n.parse::<u64>().ok())
-            .map_or(DEFAULT_INDEXED_COLUMNS, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        Some(Indexed::First(first))
+        Some(Indexed::First(match first {
+            DataSkippingNumIndexedCols::NumColumns(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            DataSkippingNumIndexedCols::AllColumns => usize::MAX,
+        }))
     }
 }
 

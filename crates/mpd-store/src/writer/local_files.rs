@@ -10,7 +10,8 @@
 //! Files are named and laid out as deltalake lays them out (`date=2025-01-01/part-00001-<id>-
 //! c000.zstd.parquet`), and their `add` actions carry the statistics deltalake's writer would
 //! give them ([`super::file_stats`]). A file this writer leaves behind unfinished (a crash, a
-//! full disk) is never committed: readers do not see it, and the store removes such files.
+//! full disk) is never committed, so readers do not see it; a failed write or commit removes
+//! its files, and `tables vacuum` those a crash left.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -176,10 +177,10 @@ impl LocalFiles {
         let path = self.table.root.join(&relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
-                .map_err(|source| io_error(&self.table.name, parent, source))?;
+                .map_err(|source| Error::io(&self.table.name, parent, source))?;
         }
         let file =
-            File::create(&path).map_err(|source| io_error(&self.table.name, &path, source))?;
+            File::create(&path).map_err(|source| Error::io(&self.table.name, &path, source))?;
         let writer = ArrowWriter::try_new(
             file,
             self.file_schema.clone(),
@@ -209,7 +210,7 @@ fn finish(table: &LocalTable, file: OpenFile) -> Result<Add> {
     let metadata = writer.finish().map_err(|e| parquet_error(&table.name, &path, e))?;
     // `finish` flushed everything to the file.
     let size =
-        writer.inner().metadata().map_err(|source| io_error(&table.name, &path, source))?.len();
+        writer.inner().metadata().map_err(|source| Error::io(&table.name, &path, source))?.len();
     let stats =
         file_stats::stats_json(&metadata, &table.partition_by, &table.indexed).map_err(|e| {
             Error::SchemaMismatch {
@@ -234,18 +235,10 @@ fn finish(table: &LocalTable, file: OpenFile) -> Result<Add> {
     })
 }
 
-fn io_error(table: &str, path: &Path, source: std::io::Error) -> Error {
-    if matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
-    {
-        return Error::StorageFull { table: table.to_owned(), detail: source.to_string() };
-    }
-    Error::Io { path: path.to_path_buf(), source }
-}
-
 fn parquet_error(table: &str, path: &Path, error: ParquetError) -> Error {
     match error {
         ParquetError::External(source) => match source.downcast::<std::io::Error>() {
-            Ok(io) => io_error(table, path, *io),
+            Ok(io) => Error::io(table, path, *io),
             Err(other) => {
                 Error::delta(table, deltalake::DeltaTableError::Generic(other.to_string()))
             }

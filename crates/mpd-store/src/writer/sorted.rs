@@ -26,9 +26,9 @@ use crate::{Error, Result};
 pub(super) const RUN_ROWS: usize = 32 * 1024;
 /// Bytes of rows waiting, all partitions together. One budget for the whole write (not one per
 /// part writer) gives each partition's runs twice the rows for the same memory. 24 MiB instead
-/// of 32 MiB: a 1M-event import of shuffled days peaked about 25 MB lower; its runs are ~10 Ki
-/// rows instead of ~14 Ki, and the SQL benchmark's queries did not measurably slow
-/// (docs/PERFORMANCE.md).
+/// of 32 MiB came with the smaller batches and one malloc arena per core that together took a
+/// 1M-event import from 373–422 to 275–291 MB; the SQL benchmark's queries did not measurably
+/// slow (docs/PERFORMANCE.md).
 pub(super) const WAITING_BYTES: usize = 24 * 1024 * 1024;
 
 #[derive(Default)]
