@@ -182,8 +182,11 @@ fn check(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
             }
         }
         if package == "mpd-live" {
-            for dep in ours.iter().filter(|d| d.as_str() != "mpd-api") {
-                problems.push(format!("mpd-live may use only mpd-api, but depends on {dep}"));
+            // The client it is given, and the `where` language its `--local` twins translate.
+            for dep in ours.iter().filter(|d| !["mpd-api", "mpd-where"].contains(&d.as_str())) {
+                problems.push(format!(
+                    "mpd-live may use only mpd-api and mpd-where, but depends on {dep}"
+                ));
             }
         }
         if package == "mpd-cli" {
@@ -262,7 +265,10 @@ mod tests {
     #[test]
     fn live_queries_reaching_the_store_are_reported() {
         let problems = check(&deps(&[("mpd-live", &["mpd-api", "mpd-store"])]));
-        assert_eq!(problems, vec!["mpd-live may use only mpd-api, but depends on mpd-store"]);
+        assert_eq!(
+            problems,
+            vec!["mpd-live may use only mpd-api and mpd-where, but depends on mpd-store"]
+        );
         let problems = check(&deps(&[("mpd-ingest", &["mpd-store", "mpd-api"])]));
         assert_eq!(
             problems,
@@ -317,7 +323,7 @@ mod tests {
         let problems = check(&deps(&[
             ("mpd-cli", &["mpd-service", "clap", "anyhow"]),
             ("mpd-service", &["mpd-api", "mpd-config", "mpd-decode", "mpd-ingest", "mpd-live"]),
-            ("mpd-live", &["mpd-api"]),
+            ("mpd-live", &["mpd-api", "mpd-where"]),
             ("mpd-ingest", &["mpd-store", "mpd-decode"]),
             ("mpd-api", &["hyper-rustls"]),
             ("mpd-python", &["mpd-service", "mpd-cli", "pyo3"]),

@@ -36,6 +36,9 @@ pub enum Error {
     /// Mixpanel sent something mpd cannot read (the endpoint and what was wrong).
     #[error("{0}")]
     Unreadable(String),
+    /// A bug of mpd: a local query's rows are not what its SQL asks for.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 fn event_not_found_message(event: &str, project_id: u64, suggestions: &[String]) -> String {

@@ -11,16 +11,18 @@
 //!   `list_property_values`, `list_funnels`, `list_cohorts`, `top_events`.
 //!
 //! Requests are plain structs ([`request`]); answers are typed ([`result`]). The same result
-//! types carry answers computed from a local store (`Source::Local`), which `mpd-service`
-//! builds with SQL.
+//! types carry the `--local` twins' answers (`Source::Local`), computed by [`local`] with SQL
+//! that the caller runs over its store.
 //!
 //! **Invariant:** knows nothing of config files, credentials, storage or printing; talks to
-//! Mixpanel only through the `mpd_api::Client` it is given.
+//! Mixpanel only through the `mpd_api::Client` it is given, and to a store only through the
+//! SQL runner ([`local::EventsSql`]) it is given.
 
 mod budget;
 mod discovery;
 mod error;
 mod json;
+pub mod local;
 mod queries;
 pub mod request;
 pub mod result;

@@ -120,7 +120,9 @@ impl Error {
                     ErrorClass::NotFound
                 }
                 mpd_live::Error::NoApiAccess { .. } => ErrorClass::Auth,
-                mpd_live::Error::Unreadable(_) => ErrorClass::General,
+                mpd_live::Error::Unreadable(_) | mpd_live::Error::Internal(_) => {
+                    ErrorClass::General
+                }
             },
             Error::Store(e) => Error::store_class(e),
             Error::BadLines { .. }
@@ -172,6 +174,7 @@ impl Error {
     /// True for a failure of mpd itself (a bug), not of the request, the data or Mixpanel.
     pub fn is_internal(&self) -> bool {
         matches!(self, Error::Internal(_))
+            || matches!(self, Error::Live(e) if matches!(e.as_ref(), mpd_live::Error::Internal(_)))
             || matches!(self, Error::Ingest(e) if matches!(e.as_ref(), mpd_ingest::Error::Internal(_)))
     }
 
@@ -235,6 +238,14 @@ pub(crate) fn column_mismatch(
         expected: expected.to_owned(),
         found: found.to_string(),
     }))
+}
+
+/// A refusal of the `--local` twins (`mpd_live::local`). Live queries' failures go through
+/// `Workspace::live_error` instead, which names the account Mixpanel refused.
+impl From<mpd_live::Error> for Error {
+    fn from(error: mpd_live::Error) -> Self {
+        Error::Live(Box::new(error))
+    }
 }
 
 impl From<mpd_ingest::Error> for Error {

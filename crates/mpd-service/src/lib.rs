@@ -42,7 +42,6 @@ mod error;
 mod gdpr;
 mod import;
 mod local;
-mod local_queries;
 mod maintenance;
 mod report;
 mod source;
@@ -56,9 +55,7 @@ mod workspace;
 pub use error::{AuthRefused, Error, ErrorClass, Result};
 pub use gdpr::{GdprReport, TableErasure};
 pub use import::{DumpImportReport, DumpSource, ImportReport};
-pub use local::{
-    CappedTable, ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView,
-};
+pub use local::{ColumnSummary, FileExport, StoreInfo, TableView};
 pub use maintenance::{CompactReport, HistoryEntry};
 pub use mpd_config::Error as ConfigError;
 pub use mpd_config::{
@@ -79,6 +76,7 @@ pub use mpd_live::result::{
     SavedReport, SegmentationResult, Series, Source, TimeSeries, TopEvent, bucket_day,
     serialize_number,
 };
+pub use mpd_store::{CappedTable, ColumnView, QueryTable};
 pub use mpd_store::{CommitInfo, QueryResult};
 pub use mpd_store::{CompactSummary, VacuumSummary};
 pub use report::{Reporter, SilentReporter};

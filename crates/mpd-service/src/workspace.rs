@@ -12,16 +12,14 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use mpd_config::{ConfigFile, EnvVars, ResolvedCredentials, Settings, SettingsOverrides};
-use mpd_store::{StoreLocation, VacuumSummary};
+use mpd_store::{CappedTable, ColumnView, QueryTable, StoreLocation, VacuumSummary};
 
 pub use self::internals::AuthCheck;
 use crate::credentials::LazyCredentials;
 use crate::error::Result;
 use crate::gdpr::GdprReport;
 use crate::import::{DumpImportReport, DumpSource, ImportReport};
-use crate::local::{
-    CappedTable, ColumnSummary, ColumnView, FileExport, QueryTable, StoreInfo, TableView,
-};
+use crate::local::{ColumnSummary, FileExport, LocalSql, StoreInfo, TableView};
 use crate::maintenance::{CompactReport, HistoryEntry};
 use crate::report::Reporter;
 use crate::stream::{ProfileSummary, StreamEventsRequest, StreamProfilesRequest, StreamSummary};
@@ -421,28 +419,28 @@ impl Workspace {
         self.live()?.flows(bookmark_id, view).await.map_err(|e| self.live_error(e))
     }
 
-    // ---- The same answers computed from the store (`--local`, `local_queries/`)
+    // ---- The same answers computed from the store (`--local`, `mpd_live::local`)
 
     /// `segmentation --local`: the answer of [`Workspace::segmentation`] from the store.
     pub async fn local_segmentation(&self, q: &SegmentationQuery) -> Result<SegmentationResult> {
-        crate::local_queries::segmentation::local_segmentation(self, q).await
+        mpd_live::local::segmentation(&LocalSql(self), q).await
     }
 
     /// `event-counts --local`: the answer of [`Workspace::event_counts`] from the store.
     pub async fn local_event_counts(&self, q: &EventCountsQuery) -> Result<EventCountsResult> {
-        crate::local_queries::segmentation::local_event_counts(self, q).await
+        mpd_live::local::event_counts(&LocalSql(self), q).await
     }
 
     /// `funnel --local`: the funnel of `q.steps` (at least two) from the store, with
-    /// Mixpanel's entry, window and segment rules (`local_queries/funnel.rs`).
+    /// Mixpanel's entry, window and segment rules (`mpd-live` `local/funnel.rs`).
     pub async fn local_funnel(&self, q: &FunnelQuery) -> Result<FunnelResult> {
-        crate::local_queries::funnel::local_funnel(self, q).await
+        mpd_live::local::funnel(&LocalSql(self), q).await
     }
 
     /// `retention --local`: birth or compounded retention from the store, up to the last
-    /// synced day (`local_queries/retention.rs`).
+    /// synced day (`mpd-live` `local/retention.rs`).
     pub async fn local_retention(&self, q: &RetentionQuery) -> Result<RetentionResult> {
-        crate::local_queries::retention::local_retention(self, q).await
+        mpd_live::local::retention(&LocalSql(self), q).await
     }
 
     // ---- Schema discovery, cached for the life of the workspace (`mpd_live`)

@@ -5,7 +5,8 @@
 //! as Arrow batches through a [`TableWriter`], which streams Parquet files into the table and
 //! makes them visible in one Delta commit carrying the caller's metadata (and, optionally, an
 //! application-transaction version: the sync cursor). [`Store::sql`] queries every table with
-//! DataFusion; [`Store::read_columns`] reads a few columns of a few days for dedup.
+//! DataFusion ([`Store::sql_rows`] gives the rows as JSON objects, [`Store::sql_rows_capped`]
+//! the first of them); [`Store::read_columns`] reads a few columns of a few days for dedup.
 //!
 //! Maintenance: [`Store::delete_rows`] rewrites the files holding matching rows,
 //! [`Store::compact`] merges small files, [`Store::vacuum`] deletes files no version needs any
@@ -73,7 +74,8 @@ pub use crate::maintenance::{
     CompactSummary, DEFAULT_VACUUM_RETENTION, DeleteSummary, VacuumOptions, VacuumSummary,
 };
 pub use crate::query::{
-    DATE_COLUMN, EVENTS_RESOLVED_VIEW, KIND_METADATA_KEY, PROPERTY_METADATA_KEY, QueryResult,
+    CappedTable, ColumnView, DATE_COLUMN, EVENTS_RESOLVED_VIEW, KIND_METADATA_KEY,
+    PROPERTY_METADATA_KEY, QueryResult, QueryTable,
 };
 pub use crate::store::{Store, StoreMode, TableInfo};
 pub use crate::writer::{CommitSummary, TableWriter, WriteMode, WriterOptions};

@@ -18,9 +18,11 @@ use crate::head::Head;
 use crate::{Error, Result, Store, schema};
 
 mod day_files;
+mod json_rows;
 mod shared_ctes;
 mod stored_columns;
 
+pub use json_rows::{CappedTable, ColumnView, QueryTable};
 pub use stored_columns::{KIND_METADATA_KEY, PROPERTY_METADATA_KEY};
 
 #[cfg(test)]

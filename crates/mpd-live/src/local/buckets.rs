@@ -1,8 +1,8 @@
 //! Time buckets: the SQL that labels an event's bucket, and every label of a range in Rust
 //! (so buckets without events still appear).
 
+use crate::request::{DateSpan, TimeUnit};
 use chrono::{Datelike, Days, Months, NaiveDate};
-use mpd_live::request::{DateSpan, TimeUnit};
 
 /// SQL labelling the bucket of the timestamp expression `time` (UTC; weeks start on Monday).
 pub(super) fn label_sql(unit: TimeUnit, time: &str) -> String {

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use mpd_live::request::{ConversionWindow, FunnelQuery, LengthUnit, TimeUnit};
-use mpd_live::result::{FunnelBucket, FunnelResult, FunnelSegment, FunnelStep, Source};
+use crate::request::{ConversionWindow, FunnelQuery, LengthUnit, TimeUnit};
+use crate::result::{FunnelBucket, FunnelResult, FunnelSegment, FunnelStep, Source};
 use serde_json::Value;
 
 use super::sql::{PropertyReads, date, on_property, quote};
-use super::{RESOLVED, buckets, check_span, count, filter, int, text};
+use super::{EventsSql, RESOLVED, buckets, check_span, count, filter, int, local_query, text};
 use crate::error::{Error, Result};
-use crate::workspace::Workspace;
 
 /// The window when the query names none.
 const DEFAULT_WINDOW: ConversionWindow = ConversionWindow { length: 30, unit: LengthUnit::Day };
@@ -82,12 +81,13 @@ fn ratio(count: u64, of: u64) -> f64 {
 /// later steps may fall after the span. Buckets are entry buckets (day unless `unit`),
 /// every bucket of the span listed; with `on`, segments are the property's value on the
 /// entry event, largest first (`limit`, default 255). `where` applies to every step.
-pub(crate) async fn local_funnel(ws: &Workspace, q: &FunnelQuery) -> Result<FunnelResult> {
+pub async fn funnel<S: EventsSql>(sql: &S, q: &FunnelQuery) -> Result<FunnelResult, S::Error> {
     check_span(q.span)?;
     if q.steps.len() < 2 {
         return Err(Error::InvalidArgument(
             "a --local funnel needs at least two steps (--steps A,B,...)".to_owned(),
-        ));
+        )
+        .into());
     }
     let window = q.window.unwrap_or(DEFAULT_WINDOW);
     let window_micros = i64::from(window.length)
@@ -104,7 +104,7 @@ pub(crate) async fn local_funnel(ws: &Workspace, q: &FunnelQuery) -> Result<Funn
         None => String::new(),
     };
     let query = funnel_sql(q, unit, window_micros, &segment, &predicate);
-    let rows = ws.local_query(&query).await?;
+    let rows = local_query(sql, &query).await?;
 
     let n = q.steps.len();
     let labels = buckets::labels(unit, q.span);
@@ -254,7 +254,7 @@ mod tests {
         let q = FunnelQuery {
             funnel_id: None,
             steps: vec!["View".into(), "Tom's Buy".into(), "Pay".into()],
-            span: mpd_live::request::DateSpan {
+            span: crate::request::DateSpan {
                 from: "2024-01-01".parse().unwrap(),
                 to: "2024-01-07".parse().unwrap(),
             },

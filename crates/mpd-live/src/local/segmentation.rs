@@ -2,14 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use mpd_live::request::{CountType, EventCountsQuery, SegmentationQuery, TimeUnit};
-use mpd_live::result::{EventCountsResult, SegmentationResult, Series, Source, TimeSeries};
+use crate::request::{CountType, EventCountsQuery, SegmentationQuery, TimeUnit};
+use crate::result::{EventCountsResult, SegmentationResult, Series, Source, TimeSeries};
 use serde_json::Value;
 
 use super::sql::{PropertyReads, on_property, quote};
-use super::{RESOLVED, buckets, check_span, count, filter, span_sql, text};
+use super::{EventsSql, RESOLVED, buckets, check_span, count, filter, local_query, span_sql, text};
 use crate::error::{Error, Result};
-use crate::workspace::Workspace;
 
 /// Mixpanel's default number of segments.
 const DEFAULT_SEGMENT_LIMIT: u32 = 60;
@@ -23,34 +22,33 @@ pub(super) struct Cell {
     pub(super) users: u64,
 }
 
-impl Workspace {
-    /// Events and distinct resolved users per (bucket, segment) of the events matching every
-    /// condition.
-    async fn local_cells(
-        &self,
-        unit: TimeUnit,
-        segment: &str,
-        conditions: &[String],
-    ) -> Result<Vec<Cell>> {
-        let query = format!(
-            " SELECT {bucket} AS bucket, {segment} AS segment, count(*) AS events, \
-             count(DISTINCT person) AS users \
-             FROM {RESOLVED} WHERE {conditions} GROUP BY 1, 2",
-            bucket = buckets::label_sql(unit, "time"),
-            conditions = conditions.join(" AND "),
-        );
-        self.local_query(&query).await?.iter().map(cell).collect()
-    }
+/// Events and distinct resolved users per (bucket, segment) of the events matching every
+/// condition.
+async fn cells<S: EventsSql>(
+    sql: &S,
+    unit: TimeUnit,
+    segment: &str,
+    conditions: &[String],
+) -> Result<Vec<Cell>, S::Error> {
+    let query = format!(
+        " SELECT {bucket} AS bucket, {segment} AS segment, count(*) AS events, \
+         count(DISTINCT person) AS users \
+         FROM {RESOLVED} WHERE {conditions} GROUP BY 1, 2",
+        bucket = buckets::label_sql(unit, "time"),
+        conditions = conditions.join(" AND "),
+    );
+    let rows = local_query(sql, &query).await?;
+    Ok(rows.iter().map(cell).collect::<Result<_>>()?)
 }
 
 /// `segmentation --local`: one event per time bucket, optionally split by a property, from
 /// the store. Without `on` the one series is named after the event; with it, one series
 /// per property value (events without the property left out), the `limit` largest
 /// (default 60). Every bucket of the span is present, zero when nothing happened.
-pub(crate) async fn local_segmentation(
-    ws: &Workspace,
+pub async fn segmentation<S: EventsSql>(
+    sql: &S,
     q: &SegmentationQuery,
-) -> Result<SegmentationResult> {
+) -> Result<SegmentationResult, S::Error> {
     check_span(q.span)?;
     let segment = match &q.on {
         Some(on) => Some(PropertyReads::new(&on_property(on)?).text()),
@@ -63,9 +61,9 @@ pub(crate) async fn local_segmentation(
     let cells = match segment {
         Some(segment) => {
             conditions.push(format!("({segment}) IS NOT NULL"));
-            ws.local_cells(q.unit, &segment, &conditions).await?
+            cells(sql, q.unit, &segment, &conditions).await?
         }
-        None => ws.local_cells(q.unit, &quote(&q.event), &conditions).await?,
+        None => cells(sql, q.unit, &quote(&q.event), &conditions).await?,
     };
     let names = if q.on.is_some() { Vec::new() } else { vec![q.event.clone()] };
     let limit = q.limit.unwrap_or(DEFAULT_SEGMENT_LIMIT);
@@ -76,10 +74,10 @@ pub(crate) async fn local_segmentation(
 
 /// `event-counts --local`: each event per time bucket, one series per event asked for
 /// (zero-filled even when it never happened).
-pub(crate) async fn local_event_counts(
-    ws: &Workspace,
+pub async fn event_counts<S: EventsSql>(
+    sql: &S,
     q: &EventCountsQuery,
-) -> Result<EventCountsResult> {
+) -> Result<EventCountsResult, S::Error> {
     check_span(q.span)?;
     let mut events: Vec<String> = Vec::new();
     for event in &q.events {
@@ -88,11 +86,11 @@ pub(crate) async fn local_event_counts(
         }
     }
     if events.is_empty() {
-        return Err(Error::InvalidArgument("name at least one event to count".to_owned()));
+        return Err(Error::InvalidArgument("name at least one event to count".to_owned()).into());
     }
     let names: Vec<String> = events.iter().map(|e| quote(e)).collect();
     let conditions = [format!("event_name IN ({})", names.join(", ")), span_sql(q.span)];
-    let cells = ws.local_cells(q.unit, "event_name", &conditions).await?;
+    let cells = cells(sql, q.unit, "event_name", &conditions).await?;
     let series = time_series(buckets::labels(q.unit, q.span), events, cells, q.count_type);
     Ok(EventCountsResult::answer(Source::Local, q, series))
 }

@@ -3,29 +3,28 @@
 
 use std::collections::BTreeMap;
 
+use crate::request::{RetentionQuery, RetentionType, TimeUnit};
+use crate::result::{RetentionCohort, RetentionResult, Source};
 use chrono::NaiveDate;
-use mpd_live::request::{RetentionQuery, RetentionType, TimeUnit};
-use mpd_live::result::{RetentionCohort, RetentionResult, Source};
 
 use super::sql::{date, quote};
-use super::{RESOLVED, buckets, check_span, count, filter, int, span_sql, text};
+use super::{
+    EventsSql, RESOLVED, buckets, check_span, count, filter, int, local_query, span_sql, text,
+};
 use crate::error::{Error, Result};
-use crate::workspace::Workspace;
 
-impl Workspace {
-    /// The last day the events table holds: retention's "today".
-    async fn local_last_synced_day(&self) -> Result<NaiveDate> {
-        let rows = self
-            .local_query(&format!(" SELECT CAST(max(date) AS VARCHAR) AS last FROM {RESOLVED}"))
+/// The last day the events table holds: retention's "today".
+async fn last_synced_day<S: EventsSql>(sql: &S) -> Result<NaiveDate, S::Error> {
+    let rows =
+        local_query(sql, &format!(" SELECT CAST(max(date) AS VARCHAR) AS last FROM {RESOLVED}"))
             .await?;
-        let last = rows.first().map(|row| text(row, "last")).transpose()?.flatten();
-        match last {
-            Some(day) => NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| {
-                Error::Internal(format!("the events table's last date {day:?} is unreadable"))
-            }),
-            // No events: no cohort either, so any day does.
-            None => Ok(NaiveDate::MIN),
-        }
+    let last = rows.first().map(|row| text(row, "last")).transpose()?.flatten();
+    match last {
+        Some(day) => Ok(NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| {
+            Error::Internal(format!("the events table's last date {day:?} is unreadable"))
+        })?),
+        // No events: no cohort either, so any day does.
+        None => Ok(NaiveDate::MIN),
     }
 }
 
@@ -36,26 +35,14 @@ impl Workspace {
 /// interval i, `[start + i·interval, start + (i+1)·interval)` units; unbounded counts a
 /// user in every interval up to their last return. Only intervals starting on or before
 /// the last synced day are listed.
-pub(crate) async fn local_retention(ws: &Workspace, q: &RetentionQuery) -> Result<RetentionResult> {
-    check_span(q.span)?;
-    if !matches!(q.unit, TimeUnit::Day | TimeUnit::Week | TimeUnit::Month) {
-        return Err(Error::InvalidArgument(format!(
-            "retention intervals are days, weeks or months, not {}s",
-            q.unit.as_str()
-        )));
-    }
-    if q.on.is_some() {
-        return Err(Error::InvalidArgument(
-            "--local retention is not segmented: leave out --on, or use `mpd query sql`".to_owned(),
-        ));
-    }
-    let interval = q.interval.unwrap_or(1);
-    if interval == 0 {
-        return Err(Error::InvalidArgument("the retention interval must be at least 1".into()));
-    }
+pub async fn retention<S: EventsSql>(
+    sql: &S,
+    q: &RetentionQuery,
+) -> Result<RetentionResult, S::Error> {
+    let interval = checked_interval(q)?;
     let query = retention_sql(q, interval)?;
-    let rows = ws.local_query(&query).await?;
-    let today = ws.local_last_synced_day().await?;
+    let rows = local_query(sql, &query).await?;
+    let today = last_synced_day(sql).await?;
 
     // (cohort start, interval index or None for the cohort's size) -> users.
     let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
@@ -98,6 +85,26 @@ pub(crate) async fn local_retention(ws: &Workspace, q: &RetentionQuery) -> Resul
         cohorts.push(RetentionCohort { date: label, size, rates: rates.collect(), counts });
     }
     Ok(RetentionResult::answer(Source::Local, q, cohorts))
+}
+
+/// The request's interval (1 unless given), once the request is one `--local` answers.
+fn checked_interval(q: &RetentionQuery) -> Result<u32> {
+    check_span(q.span)?;
+    if !matches!(q.unit, TimeUnit::Day | TimeUnit::Week | TimeUnit::Month) {
+        return Err(Error::InvalidArgument(format!(
+            "retention intervals are days, weeks or months, not {}s",
+            q.unit.as_str()
+        )));
+    }
+    if q.on.is_some() {
+        return Err(Error::InvalidArgument(
+            "--local retention is not segmented: leave out --on, or use `mpd query sql`".to_owned(),
+        ));
+    }
+    match q.interval.unwrap_or(1) {
+        0 => Err(Error::InvalidArgument("the retention interval must be at least 1".into())),
+        interval => Ok(interval),
+    }
 }
 
 /// The part of the query after the [`RESOLVED`] CTE: rows `(cohort, kind, i, users)`: kind `size` gives each cohort's size; kind `hit` the
@@ -162,7 +169,7 @@ fn retention_sql(q: &RetentionQuery, interval: u32) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mpd_live::request::DateSpan;
+    use crate::request::DateSpan;
 
     fn query() -> RetentionQuery {
         RetentionQuery {

@@ -1,57 +1,59 @@
-//! The `--local` equivalents: the same answers computed from the store with SQL.
+//! The `--local` twins of the live queries: the same answers computed with SQL over the
+//! events a store holds, for a caller that runs the SQL ([`EventsSql`]).
+//!
+//! What it offers: [`segmentation`], [`event_counts`], [`funnel`], [`retention`], each taking
+//! the same request as its live query and giving the same result type (`Source::Local`).
 //!
 //! Every number follows the live-query semantics the mock Mixpanel also follows: events with
-//! identities resolved as the `events_resolved` view does, UTC buckets, zero-filled bucket
-//! labels.
+//! identities resolved, UTC buckets, zero-filled bucket labels.
 //! Answers cover what the store holds: a span partly outside the synced days is not an error,
 //! its missing days simply count nothing.
+//!
+//! The SQL is DataFusion's dialect with the store's JSON functions (`json_get_str`,
+//! `json_as_text`, ...); this crate only writes it and reads the rows back.
 
 mod buckets;
 mod filter;
-pub(crate) mod funnel;
-pub(crate) mod retention;
-pub(crate) mod segmentation;
+mod funnel;
+mod retention;
+mod segmentation;
 mod sql;
+
+use std::future::Future;
 
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::workspace::Workspace;
-use mpd_live::request::DateSpan;
+use crate::request::DateSpan;
 
-/// The table the local queries read; its absence means nothing was synced yet.
-const EVENTS: &str = "events";
+pub use funnel::funnel;
+pub use retention::retention;
+pub use segmentation::{event_counts, segmentation};
 
-/// The name the generated queries read events by; a CTE over `events` with each event's
-/// resolved user as `person`.
+/// Where the local answers' SQL runs: a store's SQL session.
+pub trait EventsSql: Sync {
+    /// The runner's error; this crate's refusals (an invalid request, unreadable rows) become
+    /// one through `From`.
+    type Error: From<Error> + Send;
+
+    /// A `SELECT` giving the events with columns `event_name`, `time` (UTC timestamp),
+    /// `date`, `properties` (JSON text) and `person` (the event's resolved user, `''` when
+    /// it has none); an error (not found) while the store holds no events.
+    fn resolved_events(&self) -> impl Future<Output = Result<String, Self::Error>> + Send;
+
+    /// Runs a read-only query and gives its rows as JSON objects keyed by column name.
+    fn rows(&self, query: &str) -> impl Future<Output = Result<Vec<Value>, Self::Error>> + Send;
+}
+
+/// The name the generated queries read events by: a CTE over [`EventsSql::resolved_events`].
 const RESOLVED: &str = "resolved_events";
 
-impl Workspace {
-    /// Runs `body` (either ` SELECT ...` or `, more AS (...) SELECT ...`) after a CTE
-    /// [`RESOLVED`] of the events with their resolved user; NotFound until events are synced.
-    async fn local_query(&self, body: &str) -> Result<Vec<Value>> {
-        let query = format!("WITH {RESOLVED} AS ({}){body}", self.local_resolved_events().await?);
-        tracing::debug!(%query, "local query");
-        Ok(self.sql(&query).await?.rows)
-    }
-
-    /// The events with `person` = their resolved user, from the store's `events_resolved`
-    /// view (one mapping per id, a `pipelines` mapping before a `derived` one, else the
-    /// `distinct_id` itself).
-    async fn local_resolved_events(&self) -> Result<String> {
-        let store = self.store().await?;
-        if !store.exists(EVENTS).await? {
-            return Err(Error::Store(Box::new(mpd_store::Error::TableNotFound {
-                table: EVENTS.to_owned(),
-                available: store.table_names().await?,
-            })));
-        }
-        Ok(format!(
-            "SELECT event_name, time, date, properties, \
-             coalesce(resolved_distinct_id, '') AS person FROM {}",
-            mpd_store::EVENTS_RESOLVED_VIEW
-        ))
-    }
+/// Runs `body` (either ` SELECT ...` or `, more AS (...) SELECT ...`) after a CTE
+/// [`RESOLVED`] of the resolved events.
+async fn local_query<S: EventsSql>(sql: &S, body: &str) -> Result<Vec<Value>, S::Error> {
+    let query = format!("WITH {RESOLVED} AS ({}){body}", sql.resolved_events().await?);
+    tracing::debug!(%query, "local query");
+    sql.rows(&query).await
 }
 
 fn check_span(span: DateSpan) -> Result<()> {
@@ -105,7 +107,7 @@ mod tests {
     use super::buckets::label_sql;
     use super::filter::where_sql;
     use super::sql::{PropertyReads, quote};
-    use mpd_live::request::TimeUnit;
+    use crate::request::TimeUnit;
 
     /// Each expression's value as text ("NULL" for null) over one row with `properties` and
     /// `time` = 2024-03-06 (a Wednesday) 10:11:12 UTC.
