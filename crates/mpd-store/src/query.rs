@@ -263,7 +263,7 @@ impl Store {
 
 /// mpd's choices of DataFusion settings, each overridable by DataFusion's own variable
 /// (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, ...), which is how they were measured.
-const ENGINE_SETTINGS: [(&str, &str); 4] = [
+const ENGINE_SETTINGS: [(&str, &str); 5] = [
     ("datafusion.sql_parser.dialect", "postgres"),
     // Spans let planning errors (unknown column...) point at the query text too.
     ("datafusion.sql_parser.collect_spans", "true"),
@@ -272,6 +272,11 @@ const ENGINE_SETTINGS: [(&str, &str); 4] = [
     // (docs/PERFORMANCE.md, "SQL").
     ("datafusion.execution.parquet.pushdown_filters", "true"),
     ("datafusion.execution.parquet.reorder_filters", "true"),
+    // A hash join's build side would become a filter of the other side's scan (the id's
+    // range and a hash lookup per row). Joins of events with events, as in funnels and
+    // retention, meet ids from the whole range, so it skips nothing and costs a hash of every
+    // scanned row: a third of the funnel's time (docs/PERFORMANCE.md, "SQL").
+    ("datafusion.optimizer.enable_join_dynamic_filter_pushdown", "false"),
 ];
 
 /// DataFusion's settings from its `DATAFUSION_*` variables, with mpd's choices where no

@@ -216,3 +216,29 @@ async fn writing_statements_are_refused_as_read_only_sql() {
         );
     }
 }
+
+/// The physical plan's text of `query` as `EXPLAIN` shows it.
+async fn explained(store: &Store, query: &str) -> String {
+    let result = store.sql(&format!("EXPLAIN {query}")).await.expect("explain");
+    let mut text = String::new();
+    for batch in &result.batches {
+        let plans = batch.column(1).as_any().downcast_ref::<arrow_array::StringArray>();
+        for i in 0..batch.num_rows() {
+            text.push_str(plans.map_or("", |p| p.value(i)));
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_do_not_filter_the_other_sides_scan_row_by_row() {
+    let store = store_with_days(&[1, 2, 3]).await;
+    let plan = explained(
+        &store,
+        "SELECT count(*) FROM t a JOIN t b ON a.key = b.key AND a.payload < b.payload",
+    )
+    .await;
+    assert!(plan.contains("HashJoinExec"), "{plan}");
+    assert!(!plan.contains("DynamicFilter"), "{plan}");
+}
