@@ -209,3 +209,109 @@ mod tests {
         }
     }
 }
+
+/// The contract with the runner, without a store: what runs, and what unreadable rows give.
+#[cfg(test)]
+mod runner_tests {
+    use std::sync::Mutex;
+
+    use chrono::NaiveDate;
+    use serde_json::json;
+
+    use super::*;
+    use crate::request::{CountType, FunnelQuery, SegmentationQuery, TimeUnit};
+
+    /// Answers every query with the same rows and keeps the queries it was given.
+    struct Canned {
+        rows: Vec<Value>,
+        ran: Mutex<Vec<String>>,
+    }
+
+    impl Canned {
+        fn new(rows: Vec<Value>) -> Self {
+            Self { rows, ran: Mutex::new(Vec::new()) }
+        }
+
+        fn ran(&self) -> Vec<String> {
+            self.ran.lock().map(|ran| ran.clone()).unwrap_or_default()
+        }
+    }
+
+    impl EventsSql for Canned {
+        type Error = Error;
+
+        async fn resolved_events(&self) -> Result<String> {
+            Ok("SELECT * FROM stored".to_owned())
+        }
+
+        async fn rows(&self, query: &str) -> Result<Vec<Value>> {
+            if let Ok(mut ran) = self.ran.lock() {
+                ran.push(query.to_owned());
+            }
+            Ok(self.rows.clone())
+        }
+    }
+
+    fn span() -> DateSpan {
+        let day = NaiveDate::from_ymd_opt(2024, 1, 1).expect("day");
+        DateSpan { from: day, to: day }
+    }
+
+    fn login_by_day() -> SegmentationQuery {
+        SegmentationQuery {
+            event: "Login".to_owned(),
+            span: span(),
+            on: None,
+            unit: TimeUnit::Day,
+            where_expr: None,
+            count_type: CountType::General,
+            limit: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn queries_read_the_runners_events_through_one_cte() {
+        let runner = Canned::new(vec![
+            json!({"bucket": "2024-01-01", "segment": "Login", "events": 3, "users": 2}),
+        ]);
+        let answer = segmentation(&runner, &login_by_day()).await.expect("answer");
+        assert_eq!(answer.series.get("Login").map(|s| s.total()), Some(3.0));
+        let ran = runner.ran();
+        assert_eq!(ran.len(), 1);
+        assert!(ran[0].starts_with("WITH resolved_events AS (SELECT * FROM stored) SELECT"));
+        assert!(ran[0].contains("event_name = 'Login'"), "{}", ran[0]);
+    }
+
+    #[tokio::test]
+    async fn rows_of_another_shape_are_a_bug_report_naming_the_column() {
+        let runner = Canned::new(vec![
+            json!({"bucket": "2024-01-01", "segment": "Login", "events": "3", "users": 2}),
+        ]);
+        let error = segmentation(&runner, &login_by_day()).await.expect_err("bad rows");
+        assert_eq!(
+            error.to_string(),
+            "internal error: local query gave an unexpected `events`: Some(String(\"3\"))"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_request_runs_no_query() {
+        let runner = Canned::new(Vec::new());
+        let one_step = FunnelQuery {
+            funnel_id: None,
+            steps: vec!["Login".to_owned()],
+            span: span(),
+            unit: None,
+            on: None,
+            where_expr: None,
+            window: None,
+            limit: None,
+        };
+        let error = funnel(&runner, &one_step).await.expect_err("one step");
+        assert_eq!(
+            error.to_string(),
+            "a --local funnel needs at least two steps (--steps A,B,...)"
+        );
+        assert!(runner.ran().is_empty());
+    }
+}
