@@ -51,7 +51,14 @@ const RESOLVED: &str = "resolved_events";
 /// Runs `body` (either ` SELECT ...` or `, more AS (...) SELECT ...`) after a CTE
 /// [`RESOLVED`] of the resolved events.
 async fn local_query<S: EventsSql>(sql: &S, body: &str) -> Result<Vec<Value>, S::Error> {
-    let query = format!("WITH {RESOLVED} AS ({}){body}", sql.resolved_events().await?);
+    let events = sql.resolved_events().await?;
+    run_over(sql, &events, body).await
+}
+
+/// [`local_query`] with the runner's events already asked for (`events`), for an answer that
+/// needs several queries: the runner checks that the store holds events once.
+async fn run_over<S: EventsSql>(sql: &S, events: &str, body: &str) -> Result<Vec<Value>, S::Error> {
+    let query = format!("WITH {RESOLVED} AS ({events}){body}");
     tracing::debug!(%query, "local query");
     sql.rows(&query).await
 }
@@ -214,22 +221,26 @@ mod tests {
 #[cfg(test)]
 mod runner_tests {
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use chrono::NaiveDate;
     use serde_json::json;
 
     use super::*;
-    use crate::request::{CountType, FunnelQuery, SegmentationQuery, TimeUnit};
+    use crate::request::{
+        CountType, FunnelQuery, RetentionQuery, RetentionType, SegmentationQuery, TimeUnit,
+    };
 
     /// Answers every query with the same rows and keeps the queries it was given.
     struct Canned {
         rows: Vec<Value>,
         ran: Mutex<Vec<String>>,
+        events_asked: AtomicUsize,
     }
 
     impl Canned {
         fn new(rows: Vec<Value>) -> Self {
-            Self { rows, ran: Mutex::new(Vec::new()) }
+            Self { rows, ran: Mutex::new(Vec::new()), events_asked: AtomicUsize::new(0) }
         }
 
         fn ran(&self) -> Vec<String> {
@@ -241,6 +252,7 @@ mod runner_tests {
         type Error = Error;
 
         async fn resolved_events(&self) -> Result<String> {
+            self.events_asked.fetch_add(1, Ordering::Relaxed);
             Ok("SELECT * FROM stored".to_owned())
         }
 
@@ -313,5 +325,27 @@ mod runner_tests {
             "a --local funnel needs at least two steps (--steps A,B,...)"
         );
         assert!(runner.ran().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_answer_of_several_queries_asks_for_the_events_once() {
+        let runner = Canned::new(Vec::new());
+        let retention_of_login = RetentionQuery {
+            born_event: "Login".to_owned(),
+            return_event: None,
+            span: span(),
+            born_where: None,
+            return_where: None,
+            retention_type: RetentionType::default(),
+            interval: None,
+            interval_count: 3,
+            unit: TimeUnit::Day,
+            unbounded: false,
+            on: None,
+        };
+        let answer = retention(&runner, &retention_of_login).await.expect("answer");
+        assert!(answer.cohorts.is_empty());
+        assert_eq!(runner.ran().len(), 2, "the cohorts, then the last synced day");
+        assert_eq!(runner.events_asked.load(Ordering::Relaxed), 1);
     }
 }

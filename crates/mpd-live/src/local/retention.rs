@@ -9,15 +9,14 @@ use chrono::NaiveDate;
 
 use super::sql::{date, quote};
 use super::{
-    EventsSql, RESOLVED, buckets, check_span, count, filter, int, local_query, span_sql, text,
+    EventsSql, RESOLVED, buckets, check_span, count, filter, int, run_over, span_sql, text,
 };
 use crate::error::{Error, Result};
 
 /// The last day the events table holds: retention's "today".
-async fn last_synced_day<S: EventsSql>(sql: &S) -> Result<NaiveDate, S::Error> {
-    let rows =
-        local_query(sql, &format!(" SELECT CAST(max(date) AS VARCHAR) AS last FROM {RESOLVED}"))
-            .await?;
+async fn last_synced_day<S: EventsSql>(sql: &S, events: &str) -> Result<NaiveDate, S::Error> {
+    let body = format!(" SELECT CAST(max(date) AS VARCHAR) AS last FROM {RESOLVED}");
+    let rows = run_over(sql, events, &body).await?;
     let last = rows.first().map(|row| text(row, "last")).transpose()?.flatten();
     match last {
         Some(day) => Ok(NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| {
@@ -41,8 +40,9 @@ pub async fn retention<S: EventsSql>(
 ) -> Result<RetentionResult, S::Error> {
     let interval = checked_interval(q)?;
     let query = retention_sql(q, interval)?;
-    let rows = local_query(sql, &query).await?;
-    let today = last_synced_day(sql).await?;
+    let events = sql.resolved_events().await?;
+    let rows = run_over(sql, &events, &query).await?;
+    let today = last_synced_day(sql, &events).await?;
 
     // (cohort start, interval index or None for the cohort's size) -> users.
     let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
