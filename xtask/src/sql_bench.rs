@@ -2,7 +2,9 @@
 //! on the same events. The export-shaped file of `bench ingest` is imported into a new store
 //! with the release `mpd` (so the store has the layout this build writes); each query then runs
 //! in one `mpd query sql` process, its repeats timed in-process (`--repeat`), and whole
-//! processes are timed too. DuckDB loads the same file into memory
+//! processes are timed too. The same queries run again in-process on a second store, the
+//! same import after `mpd tables compact events` (each day rewritten as one file sorted by
+//! event and time, where the import leaves sorted runs). DuckDB loads the same file into memory
 //! (`xtask/bench/duckdb_sql.py`) and times the same questions in its dialect. The answers must
 //! agree.
 
@@ -57,6 +59,7 @@ const THREADS: &str = "2";
 struct Measured {
     name: &'static str,
     mpd_ms: Vec<f64>,
+    compacted_ms: Vec<f64>,
     process_ms: Vec<f64>,
     duckdb_ms: Vec<f64>,
     mpd_answer: String,
@@ -85,6 +88,11 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     let started = Instant::now();
     build_store(&bin, &work, &input, &store)?;
     println!("store built by `mpd import export` in {:.2}s", started.elapsed().as_secs_f64());
+    let compacted = work.join("store-compacted");
+    build_store(&bin, &work, &input, &compacted)?;
+    let started = Instant::now();
+    compact(&bin, &work, &compacted)?;
+    println!("a copy compacted by `mpd tables compact` in {:.2}s", started.elapsed().as_secs_f64());
 
     let python = crate::ingest::python_with_duckdb(&input_dir)?;
     let script = project_root().join("xtask").join("bench").join("duckdb_sql.py");
@@ -93,6 +101,10 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     let mut measured = Vec::new();
     for (name, query) in QUERIES {
         let (mpd_ms, mpd_answer) = in_process(&bin, &work, &store, query, repeat)?;
+        let (compacted_ms, compacted_answer) = in_process(&bin, &work, &compacted, query, repeat)?;
+        if !same_answer(&mpd_answer, &compacted_answer) {
+            bail!("{name}: {mpd_answer} as imported but {compacted_answer} compacted");
+        }
         let mut process_ms = Vec::new();
         for _ in 0..repeat {
             let started = Instant::now();
@@ -104,7 +116,15 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
             .find(|(n, _, _)| n == name)
             .map(|(_, ms, answer)| (ms.clone(), answer.clone()))
             .with_context(|| format!("DuckDB did not answer {name:?}"))?;
-        measured.push(Measured { name, mpd_ms, process_ms, duckdb_ms, mpd_answer, duckdb_answer });
+        measured.push(Measured {
+            name,
+            mpd_ms,
+            compacted_ms,
+            process_ms,
+            duckdb_ms,
+            mpd_answer,
+            duckdb_answer,
+        });
     }
     print_table(&measured, events, repeat);
     let differing: Vec<_> =
@@ -131,6 +151,20 @@ pub(crate) fn build_store(bin: &Path, work: &Path, input: &Path, store: &Path) -
         .context("cannot start mpd")?;
     if !status.success() {
         bail!("mpd import export failed");
+    }
+    Ok(())
+}
+
+/// `mpd tables compact events` on `store`.
+fn compact(bin: &Path, work: &Path, store: &Path) -> Result<()> {
+    let status = mpd(bin, work)
+        .args(["tables", "compact", "events", "-q", "--store"])
+        .arg(store)
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot start mpd")?;
+    if !status.success() {
+        bail!("mpd tables compact failed");
     }
     Ok(())
 }
@@ -258,22 +292,32 @@ fn print_table(measured: &[Measured], events: u64, repeat: u32) {
         "\nsql: {events} export-shaped events, deduplicated; release build, 2 cores; {repeat} runs per \
          query after a warm-up (ms, min / median / max)"
     );
-    println!("| query | DuckDB in-process | mpd in-process | mpd / DuckDB | mpd whole process |");
-    println!("|---|---|---|---|---|");
-    let mut log_sum = 0.0;
+    println!(
+        "| query | DuckDB in-process | mpd in-process | mpd / DuckDB | mpd whole process | \
+         mpd in-process, compacted | compacted / DuckDB |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let (mut log_sum, mut log_sum_compacted) = (0.0, 0.0);
     for m in measured {
         let ratio = median(&m.mpd_ms) / median(&m.duckdb_ms);
+        let compacted = median(&m.compacted_ms) / median(&m.duckdb_ms);
         log_sum += ratio.ln();
+        log_sum_compacted += compacted.ln();
         println!(
-            "| {} | {} | {} | {ratio:.2}x | {} |",
+            "| {} | {} | {} | {ratio:.2}x | {} | {} | {compacted:.2}x |",
             m.name,
             spread(&m.duckdb_ms),
             spread(&m.mpd_ms),
-            spread(&m.process_ms)
+            spread(&m.process_ms),
+            spread(&m.compacted_ms)
         );
     }
-    let geomean = (log_sum / measured.len() as f64).exp();
-    println!("geometric mean of mpd / DuckDB: {geomean:.2}x");
+    let n = measured.len() as f64;
+    println!(
+        "geometric mean of mpd / DuckDB: {:.2}x as imported, {:.2}x compacted",
+        (log_sum / n).exp(),
+        (log_sum_compacted / n).exp()
+    );
 }
 
 #[cfg(test)]

@@ -49,16 +49,49 @@ pub async fn rewrite_events(
 ) -> Result<EvolveSummary> {
     let stored = store.schema(table).await?;
     check_events_table(&stored).map_err(|e| e.in_table(table))?;
+    let days = partition_days(store, table).await?;
+    rewrite(store, table, &stored, typed, &days, WriteMode::Replace, metadata).await
+}
+
+/// Rewrites the days `days` (`YYYY-MM-DD`) of the events table `table`, each sorted by event
+/// name and time as a whole into one file (more past the target file size), with the typed
+/// columns it has; one commit carrying `metadata` replaces those days' files, the other days
+/// stay. What `mpd tables compact` does to the days [`Store::unsorted_days`] names.
+///
+/// # Errors
+///
+/// As [`rewrite_events`].
+pub async fn sort_days(
+    store: &Store,
+    table: &str,
+    days: &[String],
+    metadata: Map<String, Value>,
+) -> Result<EvolveSummary> {
+    let stored = store.schema(table).await?;
+    check_events_table(&stored).map_err(|e| e.in_table(table))?;
+    let typed = TypedProperties::from_schema(&stored);
+    rewrite(store, table, &stored, &typed, days, WriteMode::ReplacePartitions, metadata).await
+}
+
+/// Reads each of `days` back sorted and writes it with `typed`'s columns, in `mode`.
+async fn rewrite(
+    store: &Store,
+    table: &str,
+    stored: &Schema,
+    typed: &TypedProperties,
+    days: &[String],
+    mode: WriteMode,
+    metadata: Map<String, Value>,
+) -> Result<EvolveSummary> {
     let base = mpd_decode::events_schema();
-    let columns_before = column_names(&TypedProperties::from_schema(&stored));
+    let columns_before = column_names(&TypedProperties::from_schema(stored));
     let select: Vec<String> = base.fields().iter().map(|f| format!("\"{}\"", f.name())).collect();
     let select = select.join(", ");
-    let days = partition_days(store, table).await?;
-
-    let mut writer = events_writer(store, table, WriteMode::Replace, typed).await?;
+    // Each day comes sorted as a whole: written as it comes, one file per day.
+    let mut writer = events_writer(store, table, mode, typed).await?.presorted();
     let schema = mpd_decode::events_schema_with(typed);
     let mut rows = 0u64;
-    for day in &days {
+    for day in days {
         let query = format!(
             "SELECT {select} FROM \"{table}\" WHERE date = DATE '{day}' ORDER BY event_name, time"
         );

@@ -41,10 +41,22 @@ pub enum CompactReport {
     Merged(CompactSummary),
     /// The table rewritten, sorted, with the configured typed columns.
     Upgraded(EvolveReport),
+    /// An events table's days that were not one sequence sorted by event name and time
+    /// rewritten so (`partitions_optimized` days; none: nothing to do, no commit).
+    Sorted {
+        /// Files replaced and written, days rewritten, the version after.
+        summary: CompactSummary,
+        /// Rows rewritten.
+        rows: u64,
+    },
 }
 
-/// Merges a table's small files (hourly syncs make many) into large ones, in one commit; an
-/// events table without the configured typed property columns is rewritten with them instead.
+/// Merges a table's small files (hourly syncs make many) into large ones, in one commit. An
+/// events table is rewritten instead: whole, when its typed property columns are not the
+/// configured ones; else the days whose files are not one sequence sorted by event name (and
+/// time), each into one sorted file, which also merges their small files. Delta's OPTIMIZE
+/// would concatenate the sorted files of a day, leaving runs a filter on the event reads a
+/// piece of each.
 pub(crate) async fn compact_table(ws: &Workspace, table: &str) -> Result<CompactReport> {
     let store = ws.store().await?;
     let _lock = store.lock_for_writing("tables compact")?;
@@ -53,9 +65,32 @@ pub(crate) async fn compact_table(ws: &Workspace, table: &str) -> Result<Compact
         if let Some(report) = evolve_locked(store, table, &configured, "tables compact").await? {
             return Ok(CompactReport::Upgraded(report));
         }
+        return sort_days(store, table).await;
     }
     let metadata = CommitInfo::new("tables compact").to_metadata();
     Ok(CompactReport::Merged(store.compact(table, None, metadata).await?))
+}
+
+/// Rewrites the days of the events table `table` that are not laid out sorted.
+async fn sort_days(store: &mpd_store::Store, table: &str) -> Result<CompactReport> {
+    let days = store.unsorted_days(table, "event_name").await?;
+    if days.is_empty() {
+        let version = store.version(table).await?;
+        let summary =
+            CompactSummary { files_removed: 0, files_added: 0, partitions_optimized: 0, version };
+        return Ok(CompactReport::Sorted { summary, rows: 0 });
+    }
+    let metadata = CommitInfo::new("tables compact").to_metadata();
+    let sorted = mpd_ingest::evolve::sort_days(store, table, &days, metadata)
+        .await
+        .map_err(|e| e.in_table(table))?;
+    let summary = CompactSummary {
+        files_removed: sorted.commit.files_removed as u64,
+        files_added: sorted.commit.files_added as u64,
+        partitions_optimized: sorted.days,
+        version: sorted.commit.version,
+    };
+    Ok(CompactReport::Sorted { summary, rows: sorted.rows })
 }
 
 /// Deletes files no version younger than `retention` needs (Delta's VACUUM).

@@ -55,6 +55,7 @@ mod lock;
 mod maintenance;
 mod query;
 mod schema;
+mod sorted_days;
 mod store;
 mod strays;
 mod writer;

@@ -17,7 +17,7 @@ use deltalake::DeltaTable;
 use crate::head::Head;
 use crate::{Error, Result, Store, schema};
 
-mod day_files;
+pub(crate) mod day_files;
 mod json_rows;
 mod shared_ctes;
 mod stored_columns;

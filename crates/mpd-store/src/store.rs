@@ -255,7 +255,7 @@ impl Store {
                 return Err(Error::TableExists { table: table.to_owned() });
             }
             let head = self.head(table).await?;
-            if mode == WriteMode::Append {
+            if matches!(mode, WriteMode::Append | WriteMode::ReplacePartitions) {
                 check_same_layout(table, &head, &arrow_schema, &partition_by)?;
             }
             if stats.is_none() {

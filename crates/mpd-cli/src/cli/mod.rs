@@ -214,7 +214,8 @@ pub(crate) enum GdprCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum TablesCommand {
     /// Merge small files (hourly syncs make many) into large ones (Delta OPTIMIZE); an events
-    /// table without the configured typed property columns is rewritten with them, sorted.
+    /// table's days that are not one file sorted by event and time are rewritten so (one
+    /// commit; a table without the configured typed property columns is rewritten whole).
     Compact {
         /// The table.
         table: String,

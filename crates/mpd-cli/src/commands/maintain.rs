@@ -94,6 +94,27 @@ async fn run_tables(
                 status(global, &evolved_line(&report));
                 print_result(global, Format::Json, &report)
             }
+            CompactReport::Sorted { summary, rows } => {
+                let line = if summary.partitions_optimized == 0 {
+                    format!("{table}: every day is already sorted by event and time")
+                } else {
+                    format!(
+                        "{table}: {} day(s) rewritten sorted by event and time, {rows} row(s): \
+                         {} file(s) into {}",
+                        summary.partitions_optimized, summary.files_removed, summary.files_added
+                    )
+                };
+                status(global, &line);
+                let value = serde_json::json!({
+                    "table": table,
+                    "files_removed": summary.files_removed,
+                    "files_added": summary.files_added,
+                    "partitions_optimized": summary.partitions_optimized,
+                    "rows_rewritten": rows,
+                    "version": summary.version,
+                });
+                print_result(global, Format::Json, &value)
+            }
         },
         TablesCommand::Evolve { table } => {
             let report = workspace.evolve_table(&table).await?;

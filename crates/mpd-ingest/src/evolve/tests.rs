@@ -132,6 +132,54 @@ async fn columns_can_be_dropped_too_and_the_audit_table_is_refused() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorting_days_rewrites_only_those_days_and_keeps_columns_rows_and_cursor() {
+    let typed = amount_and_browser();
+    let store = store_with(&typed).await;
+    // A later sync adds a second file to the first day.
+    let mut builder = EventBatchBuilder::with_typed(
+        LineFormat::Export,
+        TimeCorrection::None,
+        4,
+        64,
+        typed.clone(),
+    );
+    let late = r#"{"event":"Add","properties":{"time":1700000300,"$insert_id":"late","amount":3}}"#;
+    builder.push_line(late.as_bytes()).expect("valid");
+    let mut writer =
+        events_writer(&store, "events", WriteMode::Append, &typed).await.expect("writer");
+    writer.write(builder.finish().expect("rows")).await.expect("write");
+    writer.commit(CommitInfo::new("sync events").to_metadata()).await.expect("commit");
+    let unsorted = store.unsorted_days("events", "event_name").await.expect("layout");
+    assert_eq!(unsorted, vec!["2023-11-14"]);
+
+    let metadata = CommitInfo::new("tables compact").to_metadata();
+    let summary = sort_days(&store, "events", &unsorted, metadata).await.expect("sort");
+    assert_eq!((summary.rows, summary.days), (3, 1));
+    assert_eq!((summary.commit.files_removed, summary.commit.files_added), (2, 1));
+    assert_eq!(summary.columns_after, summary.columns_before);
+    assert!(store.unsorted_days("events", "event_name").await.expect("layout").is_empty());
+    assert_eq!(TypedProperties::from_schema(&store.schema("events").await.expect("schema")), typed);
+    let names = store
+        .sql("SELECT event_name, _sync_id FROM events WHERE date = DATE '2023-11-14'")
+        .await
+        .expect("query");
+    let batch = &names.batches[0];
+    let names = arrow_cast::cast(batch.column(0), &DataType::Utf8).expect("utf8");
+    let names = names.as_any().downcast_ref::<StringArray>().expect("utf8");
+    assert_eq!(names.iter().flatten().collect::<Vec<_>>(), vec!["Add", "Buy", "View"]);
+    let ids = batch.column(1).as_any().downcast_ref::<Int64Array>().expect("i64");
+    assert_eq!(ids.values().to_vec(), vec![4, 3, 3], "each row keeps its sync id");
+    assert_eq!(
+        store.app_transaction_version("events", "mpd-cursor").await.expect("txn"),
+        Some(19_000),
+        "the sync cursor survives"
+    );
+    let total = store.sql("SELECT count(*) FROM events").await.expect("count");
+    let total = total.batches[0].column(0).as_any().downcast_ref::<Int64Array>().expect("i64");
+    assert_eq!(total.value(0), 5, "the other day is still there");
+}
+
 #[test]
 fn events_tables_are_told_from_their_audit_table() {
     assert!(is_events_table(&mpd_decode::events_schema()));

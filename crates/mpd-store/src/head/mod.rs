@@ -314,6 +314,11 @@ impl Head {
 
     /// The live files that may hold rows of `dates`: (path, file). In a table partitioned by
     /// `date`, the days' files; otherwise the files whose `date` statistics cover a day.
+    /// Every live file: its path (relative to the table) and what the log says of it.
+    pub(crate) fn live_files(&self) -> Vec<(String, LiveFile)> {
+        self.state.files.iter().collect()
+    }
+
     pub(crate) fn files_of_days(&self, dates: &[NaiveDate]) -> Vec<(String, LiveFile)> {
         let wanted: std::collections::HashSet<String> =
             dates.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();

@@ -101,10 +101,8 @@ async fn read_file(
     columns: &[&str],
     target: &SchemaRef,
 ) -> Result<Vec<RecordBatch>> {
-    let location =
-        ObjectPath::parse(&file.path).unwrap_or_else(|_| ObjectPath::from(file.path.as_str()));
     let unreadable = |detail: String| unreadable_file(table, &file.path, detail);
-    let reader = StoreFile { store, location, size: file.size };
+    let reader = StoreFile::new(store, &file.path, file.size);
     let builder = ParquetRecordBatchStreamBuilder::new(reader)
         .await
         .map_err(|error| unreadable(error.to_string()))?;
@@ -163,7 +161,7 @@ async fn read_file(
         .collect()
 }
 
-fn unreadable_file(table: &str, path: &str, detail: String) -> Error {
+pub(crate) fn unreadable_file(table: &str, path: &str, detail: String) -> Error {
     let path = format!("{table}/{path}");
     match crate::error::missing_file(&detail) {
         Some((_, reason)) => Error::MissingDataFile { path, detail: reason },
@@ -172,10 +170,18 @@ fn unreadable_file(table: &str, path: &str, detail: String) -> Error {
 }
 
 /// A Parquet file of the table's object store whose size the log gave (no lookup for it).
-struct StoreFile {
+pub(crate) struct StoreFile {
     store: Arc<dyn ObjectStore>,
     location: ObjectPath,
     size: u64,
+}
+
+impl StoreFile {
+    /// The file at `path` (relative to the table, as the log names it) of `size` bytes.
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, path: &str, size: u64) -> Self {
+        let location = ObjectPath::parse(path).unwrap_or_else(|_| ObjectPath::from(path));
+        StoreFile { store, location, size }
+    }
 }
 
 impl AsyncFileReader for StoreFile {

@@ -57,6 +57,9 @@ pub enum WriteMode {
     Append,
     /// Replace every row (and the schema) in one commit; creates the table if absent.
     Replace,
+    /// Replace the rows of each partition the write adds rows to, in one commit; the other
+    /// partitions stay (Delta's dynamic partition overwrite). The table keeps its columns.
+    ReplacePartitions,
 }
 
 /// Options of [`crate::Store::writer_with`]; the default is what [`crate::Store::writer`] uses.
@@ -221,6 +224,8 @@ pub struct TableWriter {
     /// When the writer opened: files modified since then and never committed are its own.
     opened_at: chrono::DateTime<chrono::Utc>,
     max_open_partitions: usize,
+    /// Rows come sorted, one partition after another ([`TableWriter::presorted`]).
+    presorted: bool,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -279,6 +284,7 @@ impl TableWriter {
             opened_at: chrono::Utc::now(),
             max_open_partitions: MAX_OPEN_PARTITIONS,
             expected_version: None,
+            presorted: false,
         };
         // Checks the partition columns now rather than at the first batch.
         part::PartWriter::new(writer.part_config())?;
@@ -334,6 +340,16 @@ impl TableWriter {
         self
     }
 
+    /// Takes the rows as already sorted by the sort columns, each partition's rows together
+    /// (a sorted rewrite of whole days): each partition's rows go as they come to one part
+    /// writer, so its file is sorted as a whole, not in runs, while the part writers encode
+    /// different partitions side by side.
+    #[must_use]
+    pub fn presorted(mut self) -> Self {
+        self.presorted = true;
+        self
+    }
+
     /// Commits only onto `version` of the table (`None`: onto no table, it did not exist): the
     /// state the caller deduplicated against before opening this writer. Another writer's
     /// commit since then fails the commit with [`Error::ConcurrentCommit`] instead of adding
@@ -365,7 +381,8 @@ impl TableWriter {
         let batch = schema::conform(&self.name, batch, &self.schema)?;
         let rows = batch.num_rows() as u64;
         if self.shards.is_none() {
-            self.shards = Some(shards::Shards::start(&self.part_config(), self.n_shards)?);
+            let config = self.part_config();
+            self.shards = Some(shards::Shards::start(&config, self.n_shards, self.presorted)?);
         }
         if let Some(shards) = &mut self.shards {
             shards.write(batch).await?;
@@ -527,13 +544,26 @@ impl TableWriter {
                 let table = self.create(SaveMode::Overwrite, add_actions, properties).await?;
                 Ok((table_version(&table), n_removed))
             }
-            WriteMode::Append | WriteMode::Replace => {
+            WriteMode::ReplacePartitions if !same_layout => Err(Error::SchemaMismatch {
+                table: self.name.clone(),
+                expected: schema::describe(&state.snapshot().arrow_schema()),
+                found: schema::describe(&self.schema),
+            }),
+            WriteMode::Append | WriteMode::Replace | WriteMode::ReplacePartitions => {
                 let mut actions: Vec<Action> = Vec::with_capacity(adds.len());
                 let mut n_removed = 0;
-                let save_mode = if self.mode == WriteMode::Replace {
+                let replaced = match self.mode {
+                    WriteMode::Replace => Some(None),
+                    WriteMode::ReplacePartitions => Some(Some(partitions_of(adds))),
+                    _ => None,
+                };
+                let save_mode = if let Some(only) = replaced {
                     for file in state.log_data().iter() {
-                        actions.push(Action::Remove(file.remove_action(true)));
-                        n_removed += 1;
+                        let values = || sorted_values(file.partition_values_map());
+                        if only.as_ref().is_none_or(|only| only.contains(&values())) {
+                            actions.push(Action::Remove(file.remove_action(true)));
+                            n_removed += 1;
+                        }
                     }
                     SaveMode::Overwrite
                 } else {
@@ -621,4 +651,19 @@ fn commit_properties(metadata: Map<String, Value>, txn: Option<Transaction>) -> 
 /// Part writers of a table writer: one per core, at most four.
 fn default_shards() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4)
+}
+
+/// The partition values of `adds`, each as a sorted list of column and value.
+fn partitions_of(adds: &[Add]) -> std::collections::HashSet<Vec<(String, Option<String>)>> {
+    adds.iter()
+        .map(|add| sorted_values(add.partition_values.iter().map(|(k, v)| (k.clone(), v.clone()))))
+        .collect()
+}
+
+fn sorted_values(
+    values: impl IntoIterator<Item = (String, Option<String>)>,
+) -> Vec<(String, Option<String>)> {
+    let mut values: Vec<_> = values.into_iter().collect();
+    values.sort();
+    values
 }

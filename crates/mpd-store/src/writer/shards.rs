@@ -78,14 +78,16 @@ impl Routes {
     /// The part writer of a sorted run of the partition `key`, while `waiting` partitions
     /// (this one included) have rows waiting.
     fn run(&mut self, key: PartitionKey, rows: usize, waiting: usize) -> usize {
+        if waiting >= self.writers { self.owner(key, rows) } else { self.spread(rows) }
+    }
+
+    /// The part writer that owns the partition `key`: partitions in turn, by the order the
+    /// write first touched them.
+    fn owner(&mut self, key: PartitionKey, rows: usize) -> usize {
         let touched = self.ordinals.len();
         let ordinal = *self.ordinals.entry(key).or_insert(touched);
-        if waiting >= self.writers {
-            self.rows += rows as u64;
-            ordinal % self.writers
-        } else {
-            self.spread(rows)
-        }
+        self.rows += rows as u64;
+        ordinal % self.writers
     }
 }
 
@@ -95,11 +97,14 @@ pub(super) struct Shards {
     shards: Vec<Shard>,
     routes: Routes,
     sorting: Option<Sorting>,
+    /// Set for rows that come sorted, one partition after another: each partition's rows go
+    /// to the part writer that owns it, as they come.
+    presorted: Option<PartitionTracker>,
 }
 
 impl Shards {
     /// Starts `n` part writers (at least one).
-    pub(super) fn start(config: &PartConfig, n: usize) -> Result<Self> {
+    pub(super) fn start(config: &PartConfig, n: usize, presorted: bool) -> Result<Self> {
         let mut shards = Vec::with_capacity(n.max(1));
         for _ in 0..n.max(1) {
             let mut part = PartWriter::new(config.clone())?;
@@ -112,25 +117,27 @@ impl Shards {
             });
             shards.push(Shard { sender, task });
         }
-        let sorting = if config.sort_by.is_empty() {
+        let tracker = || PartitionTracker::new(&config.table, &config.schema, &config.partition_by);
+        let presorted = if presorted { Some(tracker()?) } else { None };
+        let sorting = if config.sort_by.is_empty() || presorted.is_some() {
             None
         } else {
-            Some(Sorting {
-                partitions: PartitionTracker::new(
-                    &config.table,
-                    &config.schema,
-                    &config.partition_by,
-                )?,
-                runs: SortedRuns::new(),
-            })
+            Some(Sorting { partitions: tracker()?, runs: SortedRuns::new() })
         };
         let routes = Routes::new(shards.len());
-        Ok(Self { table: config.table.clone(), shards, routes, sorting })
+        Ok(Self { table: config.table.clone(), shards, routes, sorting, presorted })
     }
 
     /// Hands `batch` to its part writer (sorted tables: keeps its rows until their runs are
     /// ready); a writer that failed reports its error here.
     pub(super) async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if let Some(partitions) = &mut self.presorted {
+            for (key, rows) in partitions.split(&self.table, batch)? {
+                let index = self.routes.owner(key, rows.num_rows());
+                self.send(index, Piece::Rows(rows)).await?;
+            }
+            return Ok(());
+        }
         let Some(sorting) = &mut self.sorting else {
             let index = self.routes.spread(batch.num_rows());
             return self.send(index, Piece::Rows(batch)).await;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mpd_store::{Error, ErrorClass, Store, StoreMode, VacuumOptions, WriteMode};
+use mpd_store::{Error, ErrorClass, Store, StoreMode, VacuumOptions, WriteMode, WriterOptions};
 
 use crate::support::*;
 
@@ -167,4 +167,85 @@ async fn vacuum_removes_orphaned_parquet_files() {
     assert!(!orphan.exists());
     assert!(live.exists());
     assert_eq!(scalar_i64(&store, "SELECT count(*) FROM events").await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_partitions_replaces_the_days_written_and_keeps_the_others() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = persistent(&dir).await;
+    write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
+    let day_one = [("signup", day(1), "u5", "i9", VIEW)];
+    let summary = write_events(&store, "events", &day_one, WriteMode::ReplacePartitions).await;
+    assert_eq!((summary.files_removed, summary.files_added, summary.version), (1, 1, 1));
+    let left = strings(&store, "SELECT insert_id FROM events ORDER BY insert_id").await;
+    assert_eq!(left, vec![Some("i3".into()), Some("i4".into()), Some("i9".into())]);
+
+    // The table keeps its columns: rows of another shape are refused before anything is written.
+    let other = std::sync::Arc::new(arrow_schema::Schema::new(vec![
+        arrow_schema::Field::new("date", arrow_schema::DataType::Date32, false),
+        arrow_schema::Field::new("n", arrow_schema::DataType::Int64, false),
+    ]));
+    let error = store
+        .writer("events", other, &["date"], WriteMode::ReplacePartitions)
+        .await
+        .expect_err("another schema");
+    assert!(matches!(error, Error::SchemaMismatch { .. }), "{error:?}");
+    assert!(error.to_string().contains("events"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_of_overlapping_files_are_unsorted_until_a_presorted_rewrite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = persistent(&dir).await;
+    // Day 1 in two writes (two files, each holding both names); day 2 in one.
+    let first = [("view", day(1), "u1", "i1", VIEW), ("buy", day(1), "u1", "i2", PURCHASE)];
+    let second = [("view", day(1), "u2", "i3", VIEW), ("buy", day(1), "u2", "i4", PURCHASE)];
+    write_events(&store, "events", &first, WriteMode::Append).await;
+    write_events(&store, "events", &second, WriteMode::Append).await;
+    write_events(&store, "events", &[("view", day(2), "u1", "i5", VIEW)], WriteMode::Append).await;
+    let unsorted = store.unsorted_days("events", "event_name").await.expect("layout");
+    assert_eq!(unsorted, vec!["2024-01-01"]);
+
+    // Day 1 read back sorted by name and written as it comes: one file, in one commit.
+    let rows = [first[1], second[1], first[0], second[0]];
+    let mut writer = store
+        .writer("events", events_schema(), &["date"], WriteMode::ReplacePartitions)
+        .await
+        .expect("writer")
+        .presorted();
+    writer.write(events_batch(&rows, 1)).await.expect("write");
+    let summary = writer.commit(metadata("tables compact")).await.expect("commit");
+    assert_eq!((summary.files_removed, summary.files_added), (2, 1));
+    assert!(store.unsorted_days("events", "event_name").await.expect("layout").is_empty());
+    assert_eq!(scalar_i64(&store, "SELECT count(DISTINCT insert_id) FROM events").await, 5);
+    let info = store.table_info("events").await.expect("info");
+    assert_eq!(info.n_files, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presorted_day_larger_than_a_sorted_run_stays_in_one_file() {
+    // Past the first 256 Ki rows of a write, part writers take sorted runs (32 Ki rows) in
+    // turn, unless the rows come presorted.
+    let ids: Vec<String> = (0..320 * 1024).map(|i| format!("i{i:06}")).collect();
+    let rows: Vec<Row<'_>> =
+        ids.iter().map(|id| ("view", day(1), "u1", id.as_str(), VIEW)).collect();
+    let mut files = Vec::new();
+    for presorted in [false, true] {
+        let store = Store::open(StoreMode::InMemory).await.expect("open");
+        let options = WriterOptions {
+            sort_by: vec!["event_name".into(), "time".into()],
+            ..WriterOptions::default()
+        };
+        let writer = store
+            .writer_with("events", events_schema(), &["date"], WriteMode::Create, options)
+            .await
+            .expect("writer")
+            .with_shards(2);
+        let mut writer = if presorted { writer.presorted() } else { writer };
+        for chunk in rows.chunks(16 * 1024) {
+            writer.write(events_batch(chunk, 1)).await.expect("write");
+        }
+        files.push(writer.commit(metadata("test")).await.expect("commit").files_added);
+    }
+    assert_eq!(files, vec![2, 1], "files without and with presorted");
 }

@@ -1,0 +1,204 @@
+//! Which days of a table are not laid out sorted by a column: the days a sorted rewrite
+//! (`mpd tables compact` on an events table) has work to do on.
+//!
+//! Writes sort rows in runs, as memory allows, and every sync adds files of its own, so a day
+//! is usually many sorted stretches: a filter on the sort column then reads a piece of every
+//! stretch. A day counts as sorted when its files, taken in order of their smallest value,
+//! read as one sequence sorted by the column: within a file each row group's values start at
+//! or after the previous one's largest (by the row groups' statistics in the Parquet footer),
+//! and each file's start at or after the previous file's largest. A day with more than one
+//! file under half the target file size also counts as unsorted, so that the small files of
+//! hourly syncs are merged. Several runs inside one row group cannot be told apart by the
+//! statistics; those come from small writes, cheap to read either way.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use deltalake::logstore::object_store::ObjectStore;
+use futures::{StreamExt, TryStreamExt};
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::file::statistics::Statistics;
+
+use crate::query::day_files::{StoreFile, unreadable_file};
+use crate::writer::TARGET_FILE_BYTES;
+use crate::{Result, Store};
+
+/// Footers read at the same time.
+const CONCURRENT_FILES: usize = 8;
+
+/// The values of the sort column in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FileLayout {
+    /// No rows.
+    Empty,
+    /// Row groups in order: the smallest and the largest value.
+    Sorted { first: Vec<u8>, last: Vec<u8> },
+    /// Row groups out of order, statistics missing, or rows hidden by a deletion vector.
+    Unsorted,
+}
+
+impl Store {
+    /// The `date` partitions of `table` (as `YYYY-MM-DD`, oldest first) whose files do not
+    /// read as one sequence sorted by the text column `column` (see the module's docs). Reads
+    /// the footer of every live file; a table not partitioned by `date` has no such days.
+    pub async fn unsorted_days(&self, table: &str, column: &str) -> Result<Vec<String>> {
+        let head = self.head(table).await?;
+        let store = head.object_store();
+        let files: Vec<(String, String, u64, bool)> = head
+            .live_files()
+            .into_iter()
+            .filter_map(|(path, file)| Some((file.date?, path, file.size, file.deletion_vector)))
+            // Days as `date` partitions hold them; any other value is not a day to rewrite.
+            .filter(|(day, ..)| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok())
+            .collect();
+        let layouts: Vec<(String, u64, FileLayout)> = futures::stream::iter(files)
+            .map(|(day, path, size, deletion_vector)| {
+                let store = store.clone();
+                async move {
+                    let layout = if deletion_vector {
+                        FileLayout::Unsorted
+                    } else {
+                        file_layout(table, store, &path, size, column).await?
+                    };
+                    Ok::<_, crate::Error>((day, size, layout))
+                }
+            })
+            .buffer_unordered(CONCURRENT_FILES)
+            .try_collect()
+            .await?;
+        let mut days: BTreeMap<String, Vec<(u64, FileLayout)>> = BTreeMap::new();
+        for (day, size, layout) in layouts {
+            days.entry(day).or_default().push((size, layout));
+        }
+        Ok(days
+            .into_iter()
+            .filter(|(_, files)| !day_is_sorted(files))
+            .map(|(day, _)| day)
+            .collect())
+    }
+}
+
+/// Whether a day of these files (size, layout) reads as one sorted sequence.
+fn day_is_sorted(files: &[(u64, FileLayout)]) -> bool {
+    let small = files.iter().filter(|(size, _)| *size < TARGET_FILE_BYTES / 2).count();
+    if small > 1 {
+        return false;
+    }
+    let mut ranges = Vec::with_capacity(files.len());
+    for (_, layout) in files {
+        match layout {
+            FileLayout::Empty => {}
+            FileLayout::Sorted { first, last } => ranges.push((first, last)),
+            FileLayout::Unsorted => return false,
+        }
+    }
+    ranges.sort();
+    ranges.windows(2).all(|pair| pair[0].1 <= pair[1].0)
+}
+
+/// The layout of one file, from its footer.
+async fn file_layout(
+    table: &str,
+    store: Arc<dyn ObjectStore>,
+    path: &str,
+    size: u64,
+    column: &str,
+) -> Result<FileLayout> {
+    let mut reader = StoreFile::new(store, path, size);
+    let metadata = reader
+        .get_metadata(None)
+        .await
+        .map_err(|error| unreadable_file(table, path, error.to_string()))?;
+    let Some(index) =
+        metadata.file_metadata().schema_descr().columns().iter().position(|c| c.name() == column)
+    else {
+        return Ok(FileLayout::Unsorted);
+    };
+    let mut layout = FileLayout::Empty;
+    for group in metadata.row_groups() {
+        let Some(Statistics::ByteArray(stats)) = group.column(index).statistics() else {
+            return Ok(FileLayout::Unsorted);
+        };
+        let (Some(min), Some(max)) = (stats.min_opt(), stats.max_opt()) else {
+            return Ok(FileLayout::Unsorted);
+        };
+        layout = match layout {
+            FileLayout::Empty => {
+                FileLayout::Sorted { first: min.data().to_vec(), last: max.data().to_vec() }
+            }
+            FileLayout::Sorted { first, last } if last.as_slice() <= min.data() => {
+                FileLayout::Sorted { first, last: max.data().to_vec() }
+            }
+            _ => return Ok(FileLayout::Unsorted),
+        };
+    }
+    Ok(layout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(first: &str, last: &str, size: u64) -> (u64, FileLayout) {
+        (size, FileLayout::Sorted { first: first.into(), last: last.into() })
+    }
+
+    const LARGE: u64 = TARGET_FILE_BYTES;
+
+    #[test]
+    fn one_sorted_file_is_a_sorted_day() {
+        assert!(day_is_sorted(&[sorted("Login", "Search", 1000)]));
+        assert!(day_is_sorted(&[(10, FileLayout::Empty)]));
+    }
+
+    #[test]
+    fn files_that_follow_each_other_are_a_sorted_day_in_any_order() {
+        let day = [sorted("Page View", "Search", 1000), sorted("Add To Cart", "Page View", LARGE)];
+        assert!(day_is_sorted(&day));
+    }
+
+    #[test]
+    fn overlapping_files_or_an_unsorted_file_are_not() {
+        let overlapping = [sorted("A", "M", LARGE), sorted("K", "Z", LARGE)];
+        assert!(!day_is_sorted(&overlapping));
+        let unsorted = [sorted("A", "M", LARGE), (LARGE, FileLayout::Unsorted)];
+        assert!(!day_is_sorted(&unsorted));
+        assert!(!day_is_sorted(&[(LARGE, FileLayout::Unsorted)]));
+    }
+
+    #[test]
+    fn two_small_files_are_merged_even_when_they_follow_each_other() {
+        assert!(!day_is_sorted(&[sorted("A", "B", 1000), sorted("C", "D", 1000)]));
+    }
+
+    /// The layout of a file of `names` in row groups of two rows, read from an object store.
+    async fn layout_of(names: &[&str]) -> FileLayout {
+        use arrow_array::{ArrayRef, RecordBatch, StringArray};
+        use deltalake::logstore::object_store::memory::InMemory;
+        use deltalake::logstore::object_store::{ObjectStoreExt as _, path::Path};
+        use parquet::arrow::ArrowWriter;
+        use parquet::file::properties::WriterProperties;
+
+        let column: ArrayRef = Arc::new(StringArray::from(names.to_vec()));
+        let batch = RecordBatch::try_from_iter([("event_name", column)]).expect("batch");
+        let properties = WriterProperties::builder().set_max_row_group_row_count(Some(2)).build();
+        let mut bytes = Vec::new();
+        let mut writer =
+            ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let size = bytes.len() as u64;
+        store.put(&Path::from("f.parquet"), bytes.into()).await.expect("put");
+        file_layout("events", store, "f.parquet", size, "event_name").await.expect("layout")
+    }
+
+    #[tokio::test]
+    async fn row_groups_in_order_make_a_sorted_file_and_runs_do_not() {
+        let sorted_file = layout_of(&["A", "B", "B", "B", "C"]).await;
+        assert_eq!(sorted_file, FileLayout::Sorted { first: b"A".to_vec(), last: b"C".to_vec() });
+        // Two sorted runs, as a write with little memory leaves them.
+        assert_eq!(layout_of(&["A", "C", "A", "C"]).await, FileLayout::Unsorted);
+        assert_eq!(layout_of(&[]).await, FileLayout::Empty);
+    }
+}
