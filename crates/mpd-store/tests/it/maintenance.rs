@@ -196,13 +196,18 @@ async fn replacing_partitions_replaces_the_days_written_and_keeps_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn days_of_overlapping_files_are_unsorted_until_a_presorted_rewrite() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = persistent(&dir).await;
+    sort_a_day(&persistent(&dir).await).await;
+}
+
+/// Two writes to a day make it unsorted; a presorted rewrite of it, in place of its files, makes
+/// it sorted and leaves the other day as it was.
+pub(crate) async fn sort_a_day(store: &Store) {
     // Day 1 in two writes (two files, each holding both names); day 2 in one.
     let first = [("view", day(1), "u1", "i1", VIEW), ("buy", day(1), "u1", "i2", PURCHASE)];
     let second = [("view", day(1), "u2", "i3", VIEW), ("buy", day(1), "u2", "i4", PURCHASE)];
-    write_events(&store, "events", &first, WriteMode::Append).await;
-    write_events(&store, "events", &second, WriteMode::Append).await;
-    write_events(&store, "events", &[("view", day(2), "u1", "i5", VIEW)], WriteMode::Append).await;
+    write_events(store, "events", &first, WriteMode::Append).await;
+    write_events(store, "events", &second, WriteMode::Append).await;
+    write_events(store, "events", &[("view", day(2), "u1", "i5", VIEW)], WriteMode::Append).await;
     let unsorted = store.unsorted_days("events", "event_name").await.expect("layout");
     assert_eq!(unsorted, vec!["2024-01-01"]);
 
@@ -217,7 +222,7 @@ async fn days_of_overlapping_files_are_unsorted_until_a_presorted_rewrite() {
     let summary = writer.commit(metadata("tables compact")).await.expect("commit");
     assert_eq!((summary.files_removed, summary.files_added), (2, 1));
     assert!(store.unsorted_days("events", "event_name").await.expect("layout").is_empty());
-    assert_eq!(scalar_i64(&store, "SELECT count(DISTINCT insert_id) FROM events").await, 5);
+    assert_eq!(scalar_i64(store, "SELECT count(DISTINCT insert_id) FROM events").await, 5);
     let info = store.table_info("events").await.expect("info");
     assert_eq!(info.n_files, 2);
 }

@@ -52,6 +52,13 @@ async fn tables_are_written_read_listed_and_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_is_told_unsorted_from_its_footers_and_rewritten_in_place() {
+    for (store, _) in object_stores("sorted-days").await {
+        crate::maintenance::sort_a_day(&store).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_writers_racing_one_commits_and_the_other_is_told() {
     for (store, url) in object_stores("race").await {
         write_events(&store, "events", &sample_rows(), WriteMode::Create).await;
