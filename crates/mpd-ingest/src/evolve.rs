@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Schema};
+use chrono::NaiveDate;
 use futures_util::StreamExt as _;
 use mpd_decode::TypedProperties;
-use mpd_store::{CommitSummary, Store, WriteMode};
+use mpd_store::{CommitSummary, Store, TableWriter, WriteMode};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::layout::events_writer;
+use crate::layout::{EVENT_ORDER, events_writer};
 
 /// What a rewrite did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,24 +86,18 @@ async fn rewrite(
 ) -> Result<EvolveSummary> {
     let base = mpd_decode::events_schema();
     let columns_before = column_names(&TypedProperties::from_schema(stored));
-    let select: Vec<String> = base.fields().iter().map(|f| format!("\"{}\"", f.name())).collect();
-    let select = select.join(", ");
+    let columns: Vec<&str> = base.fields().iter().map(|f| f.name().as_str()).collect();
     // Each day comes sorted as a whole: written as it comes, one file per day.
     let mut writer = events_writer(store, table, mode, typed).await?.presorted();
     let schema = mpd_decode::events_schema_with(typed);
     let mut rows = 0u64;
     for day in days {
-        let query = format!(
-            "SELECT {select} FROM \"{table}\" WHERE date = DATE '{day}' ORDER BY event_name, time"
-        );
-        let mut stream = store.sql_stream(&query).await?;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| Error::from(mpd_store::Error::from_datafusion(e)))?;
-            rows += batch.num_rows() as u64;
-            let batch = with_typed_columns(batch, typed, &schema)?;
-            if let Err(error) = writer.write(batch).await {
+        let written = rewrite_day(store, table, day, &columns, typed, &schema, &mut writer).await;
+        match written {
+            Ok(n) => rows += n,
+            Err(error) => {
                 let _ = writer.abort().await;
-                return Err(error.into());
+                return Err(error);
             }
         }
     }
@@ -114,6 +109,31 @@ async fn rewrite(
         days: days.len() as u64,
         commit,
     })
+}
+
+/// Writes the rows of `day` (`YYYY-MM-DD`) read back sorted by event name and time, with
+/// `typed`'s columns; how many.
+async fn rewrite_day(
+    store: &Store,
+    table: &str,
+    day: &str,
+    columns: &[&str],
+    typed: &TypedProperties,
+    schema: &Schema,
+    writer: &mut TableWriter,
+) -> Result<u64> {
+    let date = NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map_err(|e| Error::Internal(format!("a `date` partition named {day:?} ({e})")))?;
+    let Some(mut stream) = store.read_day_sorted(table, date, columns, &EVENT_ORDER).await? else {
+        return Ok(0);
+    };
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| Error::from(mpd_store::Error::from_datafusion(e)))?;
+        rows += batch.num_rows() as u64;
+        writer.write(with_typed_columns(batch, typed, schema)?).await?;
+    }
+    Ok(rows)
 }
 
 /// Whether `schema` is an events table's: the event columns, then only typed property columns

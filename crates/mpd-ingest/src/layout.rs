@@ -22,7 +22,7 @@ const AUDIT_STATS: [&str; 5] =
 
 /// Events are written sorted by name, then time, within each day: a query about one event
 /// reads that event's pages only (Parquet page statistics), in mpd and in any other reader.
-const EVENT_ORDER: [&str; 2] = ["event_name", "time"];
+pub(crate) const EVENT_ORDER: [&str; 2] = ["event_name", "time"];
 
 fn options(columns: &[&str]) -> WriterOptions {
     WriterOptions {

@@ -18,6 +18,7 @@ use crate::head::Head;
 use crate::{Error, Result, Store, schema};
 
 pub(crate) mod day_files;
+mod day_sorted;
 mod json_rows;
 mod shared_ctes;
 mod stored_columns;

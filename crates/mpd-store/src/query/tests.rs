@@ -242,3 +242,55 @@ async fn joins_do_not_filter_the_other_sides_scan_row_by_row() {
     assert!(plan.contains("HashJoinExec"), "{plan}");
     assert!(!plan.contains("DynamicFilter"), "{plan}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_reads_back_sorted_even_past_the_sort_memory() {
+    use arrow_array::{Array, StringArray};
+    use futures::TryStreamExt as _;
+
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("key", DataType::Int64, false),
+        Field::new("payload", DataType::Utf8, false),
+    ]));
+    let mut writer =
+        store.writer("t", schema.clone(), &["date"], WriteMode::Create).await.expect("writer");
+    // Two days; keys of day 1 descending in 4 writes of 20,000 rows with 800-byte payloads:
+    // 64 MB of rows, more than the sort memory given below (which keeps 10 MB per sorting
+    // partition for the merge).
+    for part in 0..4i64 {
+        let rows = 20_000i64;
+        let keys: Vec<i64> = (0..rows).map(|i| 1_000_000 - (part * rows + i)).collect();
+        let dates: Vec<i32> =
+            keys.iter().map(|k| days_since_epoch(day(1 + u32::from(k % 50 == 0)))).collect();
+        let payload: Vec<String> = keys.iter().map(|k| format!("{k:0>800}")).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Date32Array::from(dates)),
+                Arc::new(Int64Array::from(keys)),
+                Arc::new(StringArray::from(payload)),
+            ],
+        )
+        .expect("batch");
+        writer.write(batch).await.expect("write");
+    }
+    writer.commit(serde_json::Map::new()).await.expect("commit");
+
+    let stream = store
+        .read_day_sorted_within("t", day(1), &["key", "payload"], &["key"], 48 << 20)
+        .await
+        .expect("plan")
+        .expect("files");
+    let batches: Vec<RecordBatch> = stream.try_collect().await.expect("sorted rows");
+    let mut keys = Vec::new();
+    for batch in &batches {
+        let column = batch.column(0).as_any().downcast_ref::<Int64Array>().expect("i64");
+        keys.extend(column.values().iter().copied());
+    }
+    assert_eq!(keys.len(), 78_400, "day 1's rows only");
+    assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "ascending");
+    assert!(keys.iter().all(|k| k % 50 != 0));
+    assert!(store.read_day_sorted("t", day(9), &["key"], &["key"]).await.expect("plan").is_none());
+}
