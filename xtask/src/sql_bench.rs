@@ -8,6 +8,7 @@
 //! (`xtask/bench/duckdb_sql.py`) and times the same questions in its dialect. The answers must
 //! agree.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -141,30 +142,30 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
 /// A new store at `store` holding `input`, written by `mpd import export`.
 pub(crate) fn build_store(bin: &Path, work: &Path, input: &Path, store: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(store);
+    let args = [OsStr::new("import"), OsStr::new("export"), OsStr::new("-q"), input.as_os_str()];
+    run_on_store(bin, work, &args, store)
+}
+
+/// `mpd tables compact events` on `store`.
+fn compact(bin: &Path, work: &Path, store: &Path) -> Result<()> {
+    let args = ["tables", "compact", "events", "-q"].map(OsStr::new);
+    run_on_store(bin, work, &args, store)
+}
+
+/// `mpd ARGS --store STORE`, its output discarded; an error unless it succeeds.
+fn run_on_store(bin: &Path, work: &Path, args: &[&OsStr], store: &Path) -> Result<()> {
     let status = mpd(bin, work)
-        .args(["import", "export", "-q"])
-        .arg(input)
+        .args(args)
         .arg("--store")
         .arg(store)
         .stdout(Stdio::null())
         .status()
         .context("cannot start mpd")?;
     if !status.success() {
-        bail!("mpd import export failed");
-    }
-    Ok(())
-}
-
-/// `mpd tables compact events` on `store`.
-fn compact(bin: &Path, work: &Path, store: &Path) -> Result<()> {
-    let status = mpd(bin, work)
-        .args(["tables", "compact", "events", "-q", "--store"])
-        .arg(store)
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot start mpd")?;
-    if !status.success() {
-        bail!("mpd tables compact failed");
+        bail!(
+            "mpd {} failed",
+            args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+        );
     }
     Ok(())
 }
