@@ -89,6 +89,10 @@ async fn rewrite(
     let columns: Vec<&str> = base.fields().iter().map(|f| f.name().as_str()).collect();
     // Each day comes sorted as a whole: written as it comes, one file per day.
     let mut writer = events_writer(store, table, mode, typed).await?.presorted();
+    if typed == &TypedProperties::from_schema(stored) {
+        // The same rows in the same columns, only in another order and in other files.
+        writer = writer.rearranging();
+    }
     let schema = mpd_decode::events_schema_with(typed);
     let mut rows = 0u64;
     for day in days {

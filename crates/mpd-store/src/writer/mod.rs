@@ -226,6 +226,8 @@ pub struct TableWriter {
     max_open_partitions: usize,
     /// Rows come sorted, one partition after another ([`TableWriter::presorted`]).
     presorted: bool,
+    /// The write only rearranges rows already stored ([`TableWriter::rearranging`]).
+    rearranging: bool,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -285,6 +287,7 @@ impl TableWriter {
             max_open_partitions: MAX_OPEN_PARTITIONS,
             expected_version: None,
             presorted: false,
+            rearranging: false,
         };
         // Checks the partition columns now rather than at the first batch.
         part::PartWriter::new(writer.part_config())?;
@@ -347,6 +350,16 @@ impl TableWriter {
     #[must_use]
     pub fn presorted(mut self) -> Self {
         self.presorted = true;
+        self
+    }
+
+    /// Marks the write as one that only rearranges rows the table holds (a sorted rewrite of
+    /// some days replacing their files): its commit says `dataChange: false` on the files it
+    /// adds and removes, as Delta's OPTIMIZE does, so streaming readers of the table do not
+    /// take the rewritten rows for new ones or stop at the removals.
+    #[must_use]
+    pub fn rearranging(mut self) -> Self {
+        self.rearranging = true;
         self
     }
 
@@ -516,7 +529,8 @@ impl TableWriter {
         head: Option<&Head>,
         properties: CommitProperties,
     ) -> Result<(i64, usize)> {
-        let add_actions = adds.iter().cloned().map(Action::Add);
+        let data_change = !self.rearranging;
+        let add_actions = adds.iter().cloned().map(|add| Action::Add(Add { data_change, ..add }));
         let delta = |source| Error::delta(&self.name, source);
         let Some(head) = head else {
             let created = self.create(SaveMode::ErrorIfExists, add_actions, properties).await;
@@ -561,7 +575,7 @@ impl TableWriter {
                     for file in state.log_data().iter() {
                         let values = || sorted_values(file.partition_values_map());
                         if only.as_ref().is_none_or(|only| only.contains(&values())) {
-                            actions.push(Action::Remove(file.remove_action(true)));
+                            actions.push(Action::Remove(file.remove_action(data_change)));
                             n_removed += 1;
                         }
                     }
