@@ -54,7 +54,7 @@ pub async fn rewrite_events(
     rewrite(store, table, &stored, typed, &days, WriteMode::Replace, metadata).await
 }
 
-/// Rewrites the days `days` (`YYYY-MM-DD`) of the events table `table`, each sorted by event
+/// Rewrites the days `days` of the events table `table`, each sorted by event
 /// name and time as a whole into one file (more past the target file size), with the typed
 /// columns it has; one commit carrying `metadata` replaces those days' files, the other days
 /// stay. What `mpd tables compact` does to the days [`Store::unsorted_days`] names.
@@ -65,7 +65,7 @@ pub async fn rewrite_events(
 pub async fn sort_days(
     store: &Store,
     table: &str,
-    days: &[String],
+    days: &[NaiveDate],
     metadata: Map<String, Value>,
 ) -> Result<EvolveSummary> {
     let stored = store.schema(table).await?;
@@ -80,7 +80,7 @@ async fn rewrite(
     table: &str,
     stored: &Schema,
     typed: &TypedProperties,
-    days: &[String],
+    days: &[NaiveDate],
     mode: WriteMode,
     metadata: Map<String, Value>,
 ) -> Result<EvolveSummary> {
@@ -96,7 +96,7 @@ async fn rewrite(
     let schema = mpd_decode::events_schema_with(typed);
     let mut rows = 0u64;
     for day in days {
-        let written = rewrite_day(store, table, day, &columns, typed, &schema, &mut writer).await;
+        let written = rewrite_day(store, table, *day, &columns, typed, &schema, &mut writer).await;
         match written {
             Ok(n) => rows += n,
             Err(error) => {
@@ -115,20 +115,18 @@ async fn rewrite(
     })
 }
 
-/// Writes the rows of `day` (`YYYY-MM-DD`) read back sorted by event name and time, with
-/// `typed`'s columns; how many.
+/// Writes the rows of `day` read back sorted by event name and time, with `typed`'s
+/// columns; how many.
 async fn rewrite_day(
     store: &Store,
     table: &str,
-    day: &str,
+    day: NaiveDate,
     columns: &[&str],
     typed: &TypedProperties,
     schema: &Schema,
     writer: &mut TableWriter,
 ) -> Result<u64> {
-    let date = NaiveDate::parse_from_str(day, "%Y-%m-%d")
-        .map_err(|e| Error::Internal(format!("a `date` partition named {day:?} ({e})")))?;
-    let Some(mut stream) = store.read_day_sorted(table, date, columns, &EVENT_ORDER).await? else {
+    let Some(mut stream) = store.read_day_sorted(table, day, columns, &EVENT_ORDER).await? else {
         return Ok(0);
     };
     let mut rows = 0;
@@ -180,14 +178,18 @@ fn column_names(typed: &TypedProperties) -> Vec<String> {
     typed.list().iter().map(|p| p.column().to_owned()).collect()
 }
 
-/// The `date` partitions of `table`, oldest first, as `YYYY-MM-DD`.
-async fn partition_days(store: &Store, table: &str) -> Result<Vec<String>> {
+/// The `date` partitions of `table`, oldest first.
+async fn partition_days(store: &Store, table: &str) -> Result<Vec<NaiveDate>> {
     let query = format!("SELECT DISTINCT CAST(date AS VARCHAR) AS day FROM \"{table}\" ORDER BY 1");
     let result = store.sql(&query).await?;
     let mut days = Vec::new();
     for batch in &result.batches {
         let column = utf8(batch.column(0), "day")?;
-        days.extend(column.iter().flatten().map(str::to_owned));
+        for day in column.iter().flatten() {
+            let date = NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map_err(|e| Error::Internal(format!("a `date` partition named {day:?} ({e})")))?;
+            days.push(date);
+        }
     }
     Ok(days)
 }

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use deltalake::logstore::object_store::ObjectStore;
 use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::async_reader::AsyncFileReader;
@@ -38,20 +39,22 @@ enum FileLayout {
 }
 
 impl Store {
-    /// The `date` partitions of `table` (as `YYYY-MM-DD`, oldest first) whose files do not
-    /// read as one sequence sorted by the text column `column` (see the module's docs). Reads
-    /// the footer of every live file; a table not partitioned by `date` has no such days.
-    pub async fn unsorted_days(&self, table: &str, column: &str) -> Result<Vec<String>> {
+    /// The `date` partitions of `table` (oldest first) whose files do not read as one
+    /// sequence sorted by the text column `column` (see the module's docs). Reads the footer
+    /// of every live file; a table not partitioned by `date` has no such days.
+    pub async fn unsorted_days(&self, table: &str, column: &str) -> Result<Vec<NaiveDate>> {
         let head = self.head(table).await?;
         let store = head.object_store();
-        let files: Vec<(String, String, u64, bool)> = head
+        // A partition value that is not a day is not a day to rewrite.
+        let files: Vec<(NaiveDate, String, u64, bool)> = head
             .live_files()
             .into_iter()
-            .filter_map(|(path, file)| Some((file.date?, path, file.size, file.deletion_vector)))
-            // Days as `date` partitions hold them; any other value is not a day to rewrite.
-            .filter(|(day, ..)| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok())
+            .filter_map(|(path, file)| {
+                let day = NaiveDate::parse_from_str(file.date.as_deref()?, "%Y-%m-%d").ok()?;
+                Some((day, path, file.size, file.deletion_vector))
+            })
             .collect();
-        let layouts: Vec<(String, u64, FileLayout)> = futures::stream::iter(files)
+        let layouts: Vec<(NaiveDate, u64, FileLayout)> = futures::stream::iter(files)
             .map(|(day, path, size, deletion_vector)| {
                 let store = store.clone();
                 async move {
@@ -66,7 +69,7 @@ impl Store {
             .buffer_unordered(CONCURRENT_FILES)
             .try_collect()
             .await?;
-        let mut days: BTreeMap<String, Vec<(u64, FileLayout)>> = BTreeMap::new();
+        let mut days: BTreeMap<NaiveDate, Vec<(u64, FileLayout)>> = BTreeMap::new();
         for (day, size, layout) in layouts {
             days.entry(day).or_default().push((size, layout));
         }

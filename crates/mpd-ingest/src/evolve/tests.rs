@@ -151,7 +151,7 @@ async fn sorting_days_rewrites_only_those_days_and_keeps_columns_rows_and_cursor
     writer.write(builder.finish().expect("rows")).await.expect("write");
     writer.commit(CommitInfo::new("sync events").to_metadata()).await.expect("commit");
     let unsorted = store.unsorted_days("events", "event_name").await.expect("layout");
-    assert_eq!(unsorted, vec!["2023-11-14"]);
+    assert_eq!(unsorted, vec![chrono::NaiveDate::from_ymd_opt(2023, 11, 14).expect("day")]);
 
     let metadata = CommitInfo::new("tables compact").to_metadata();
     let summary = sort_days(&store, "events", &unsorted, metadata).await.expect("sort");
