@@ -84,19 +84,22 @@ async fn rewrite(
     mode: WriteMode,
     metadata: Map<String, Value>,
 ) -> Result<EvolveSummary> {
-    let base = mpd_decode::events_schema();
-    let columns_before = column_names(&TypedProperties::from_schema(stored));
-    let columns: Vec<&str> = base.fields().iter().map(|f| f.name().as_str()).collect();
+    let stored_typed = TypedProperties::from_schema(stored);
+    let schema = mpd_decode::events_schema_with(typed);
     // Each day comes sorted as a whole: written as it comes, one file per day.
     let mut writer = events_writer(store, table, mode, typed).await?.presorted();
-    if typed == &TypedProperties::from_schema(stored) {
-        // The same rows in the same columns, only in another order and in other files.
+    // The typed columns are computed from `properties` only when they change; the same
+    // columns are read back as stored, and the rows only change order and files.
+    let (read, derive) = if typed == &stored_typed {
         writer = writer.rearranging();
-    }
-    let schema = mpd_decode::events_schema_with(typed);
+        (schema.clone(), None)
+    } else {
+        (mpd_decode::events_schema(), Some((typed, schema.as_ref())))
+    };
+    let columns: Vec<&str> = read.fields().iter().map(|f| f.name().as_str()).collect();
     let mut rows = 0u64;
     for day in days {
-        let written = rewrite_day(store, table, *day, &columns, typed, &schema, &mut writer).await;
+        let written = rewrite_day(store, table, *day, &columns, derive, &mut writer).await;
         match written {
             Ok(n) => rows += n,
             Err(error) => {
@@ -107,7 +110,7 @@ async fn rewrite(
     }
     let commit = writer.commit(metadata).await?;
     Ok(EvolveSummary {
-        columns_before,
+        columns_before: column_names(&stored_typed),
         columns_after: column_names(typed),
         rows,
         days: days.len() as u64,
@@ -115,15 +118,15 @@ async fn rewrite(
     })
 }
 
-/// Writes the rows of `day` read back sorted by event name and time, with `typed`'s
-/// columns; how many.
+/// Writes `columns` of the rows of `day` read back sorted by event name and time, with the
+/// typed columns of `derive` (and the schema they make) computed from `properties` when
+/// given; how many.
 async fn rewrite_day(
     store: &Store,
     table: &str,
     day: NaiveDate,
     columns: &[&str],
-    typed: &TypedProperties,
-    schema: &Schema,
+    derive: Option<(&TypedProperties, &Schema)>,
     writer: &mut TableWriter,
 ) -> Result<u64> {
     let Some(mut stream) = store.read_day_sorted(table, day, columns, &EVENT_ORDER).await? else {
@@ -133,7 +136,11 @@ async fn rewrite_day(
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| Error::from(mpd_store::Error::from_datafusion(e)))?;
         rows += batch.num_rows() as u64;
-        writer.write(with_typed_columns(batch, typed, schema)?).await?;
+        let batch = match derive {
+            Some((typed, schema)) => with_typed_columns(batch, typed, schema)?,
+            None => batch,
+        };
+        writer.write(batch).await?;
     }
     Ok(rows)
 }

@@ -178,6 +178,15 @@ async fn sorting_days_rewrites_only_those_days_and_keeps_columns_rows_and_cursor
     let total = store.sql("SELECT count(*) FROM events").await.expect("count");
     let total = total.batches[0].column(0).as_any().downcast_ref::<Int64Array>().expect("i64");
     assert_eq!(total.value(0), 5, "the other day is still there");
+    // The typed columns are read back as stored, not lost.
+    let sums = store
+        .sql("SELECT sum(prop_amount) AS a, count(prop_browser) AS b FROM events")
+        .await
+        .expect("typed columns");
+    let row = &sums.batches[0];
+    let amount = row.column(0).as_any().downcast_ref::<Float64Array>().expect("f64").value(0);
+    let browsers = row.column(1).as_any().downcast_ref::<Int64Array>().expect("i64").value(0);
+    assert_eq!((amount, browsers), (15.5, 2));
 }
 
 #[test]
