@@ -378,7 +378,8 @@ impl TableWriter {
     /// Marks the write as one that only rearranges rows the table holds (a sorted rewrite of
     /// some days replacing their files): its commit says `dataChange: false` on the files it
     /// adds and removes, as Delta's OPTIMIZE does, so streaming readers of the table do not
-    /// take the rewritten rows for new ones or stop at the removals.
+    /// take the rewritten rows for new ones or stop at the removals; the commit's operation is
+    /// OPTIMIZE.
     #[must_use]
     pub fn rearranging(mut self) -> Self {
         self.rearranging = true;
@@ -606,11 +607,19 @@ impl TableWriter {
                     SaveMode::Append
                 };
                 actions.extend(add_actions);
-                let operation = DeltaOperation::Write {
-                    mode: save_mode,
-                    partition_by: (!self.partition_by.is_empty())
-                        .then(|| self.partition_by.clone()),
-                    predicate: None,
+                let operation = if self.rearranging {
+                    // What it is to other Delta tools: their histories call it OPTIMIZE.
+                    DeltaOperation::Optimize {
+                        predicate: None,
+                        target_size: i64::try_from(TARGET_FILE_BYTES).unwrap_or(i64::MAX),
+                    }
+                } else {
+                    DeltaOperation::Write {
+                        mode: save_mode,
+                        partition_by: (!self.partition_by.is_empty())
+                            .then(|| self.partition_by.clone()),
+                        predicate: None,
+                    }
                 };
                 let read = i64::try_from(state.version()).unwrap_or(i64::MAX);
                 let finalized = CommitBuilder::from(properties)

@@ -198,7 +198,8 @@ async fn replacing_partitions_replaces_the_days_written_and_keeps_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn days_of_overlapping_files_are_unsorted_until_a_presorted_rewrite() {
     let dir = tempfile::tempdir().expect("temp dir");
-    sort_a_day(&persistent(&dir).await).await;
+    let store = persistent(&dir).await;
+    sort_a_day(&store).await;
     // The rewrite only rearranged rows: its files say so, as an OPTIMIZE's do; an append's
     // do not.
     let log = |version: u32| {
@@ -216,6 +217,12 @@ async fn days_of_overlapping_files_are_unsorted_until_a_presorted_rewrite() {
     };
     assert_eq!(data_changes(&log(3)), vec![false; 3], "one file added, two removed");
     assert_eq!(data_changes(&log(1)), vec![true]);
+    let history = store.history("events", None).await.expect("history");
+    let operation = |version: i64| {
+        history.iter().find(|c| c.version == version).and_then(|c| c.operation.clone())
+    };
+    assert_eq!(operation(3).as_deref(), Some("OPTIMIZE"));
+    assert_eq!(operation(1).as_deref(), Some("WRITE"));
 }
 
 /// Two writes to a day make it unsorted; a presorted rewrite of it, in place of its files, makes
