@@ -24,6 +24,7 @@ mod shared_ctes;
 mod stored_columns;
 
 pub use json_rows::{CappedTable, ColumnView, QueryTable};
+pub(crate) use stored_columns::is_typed_text;
 pub use stored_columns::{KIND_METADATA_KEY, PROPERTY_METADATA_KEY};
 
 #[cfg(test)]

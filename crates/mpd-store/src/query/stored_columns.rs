@@ -61,6 +61,11 @@ impl TypedProperty {
     }
 }
 
+/// Whether `field` is a typed text property column (what `properties->>'key'` gives).
+pub(crate) fn is_typed_text(field: &Field) -> bool {
+    TypedProperty::from_field(field).is_some_and(|typed| typed.kind == Kind::Text)
+}
+
 /// The analyzer rule; see the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct StoredColumnsRule;

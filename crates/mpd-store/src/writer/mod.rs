@@ -181,10 +181,7 @@ pub(crate) fn parquet_properties(schema: &arrow_schema::Schema) -> WriterPropert
     let typed_text: Vec<&str> = schema
         .fields()
         .iter()
-        .filter(|f| {
-            f.metadata().contains_key(crate::query::PROPERTY_METADATA_KEY)
-                && f.data_type() == &DataType::Utf8
-        })
+        .filter(|f| crate::query::is_typed_text(f))
         .map(|f| f.name().as_str())
         .collect();
     // Typed text properties are dictionary indices of a few values: zstd made their pages no
@@ -723,17 +720,20 @@ mod tests {
 
     #[test]
     fn typed_text_columns_and_ids_get_no_statistics_and_typed_text_no_compression() {
-        let typed = |name: &str, data_type: DataType| {
-            let key = HashMap::from([(crate::query::PROPERTY_METADATA_KEY.to_owned(), "k".into())]);
-            Field::new(name, data_type, true).with_metadata(key)
+        let typed = |name: &str, data_type: DataType, kind: &str| {
+            let metadata = HashMap::from([
+                (crate::query::PROPERTY_METADATA_KEY.to_owned(), "k".to_owned()),
+                (crate::query::KIND_METADATA_KEY.to_owned(), kind.to_owned()),
+            ]);
+            Field::new(name, data_type, true).with_metadata(metadata)
         };
         let schema = Schema::new(vec![
             Field::new("event_name", DataType::Utf8, false),
             Field::new("time", DataType::Int64, false),
             Field::new("distinct_id", DataType::Utf8, false),
             Field::new("properties", DataType::Utf8, false),
-            typed("prop_browser", DataType::Utf8),
-            typed("prop_amount", DataType::Float64),
+            typed("prop_browser", DataType::Utf8, "text"),
+            typed("prop_amount", DataType::Float64, "float"),
             // A text column named like a typed one but without its metadata is not one.
             Field::new("prop_other", DataType::Utf8, true),
         ]);
