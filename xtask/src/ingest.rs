@@ -8,7 +8,7 @@
 //! virtual environment under the target folder on first use.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -54,24 +54,8 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     let duckdb_wanted = wants("duckdb one statement") || wants("duckdb in steps");
     let python = if duckdb_wanted { Some(python_with_duckdb(&work)?) } else { None };
 
-    // The mock serves the file without gzip: on loopback a compressor would only compete with
-    // mpd for the same two cores.
-    let scenario = work.join("scenario.toml");
-    std::fs::write(&scenario, "gzip = false\n")?;
-    let mut mock = None;
-    if wants("mpd fetch events") {
-        let mut child = Command::new(bin.join("mpd-mock"))
-            .args(["--port", "0", "--scenario"])
-            .arg(&scenario)
-            .arg("--jsonl")
-            .arg(&input)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("cannot start mpd-mock")?;
-        let url = crate::bench::mock_url(&mut child)?;
-        mock = Some((child, url));
-    }
+    let mock =
+        if wants("mpd fetch events") { Some(Mock::start(&bin, &work, &input)?) } else { None };
 
     let mut tools: Vec<Tool> =
         ["duckdb one statement", "duckdb in steps", "mpd import export", "mpd fetch events"]
@@ -95,8 +79,8 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
                     }
                     "mpd import export" => mpd_import(&bin, &input, &work)?,
                     _ => {
-                        let url = &mock.as_ref().context("mock")?.1;
-                        mpd_fetch(&bin, url, &work)?
+                        let url = &mock.as_ref().context("mock")?.url;
+                        mpd_fetch(&bin, url, &work, &work.join("store-fetch"))?
                     }
                 };
                 if let Some(before) = tool.rows
@@ -113,10 +97,7 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
         }
         Ok(())
     })();
-    if let Some((mut child, _)) = mock {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(mock);
     result?;
     let rows: Vec<u64> = tools.iter().filter_map(|t| t.rows).collect();
     if rows.windows(2).any(|w| w[0] != w[1]) {
@@ -190,6 +171,47 @@ fn duckdb(python: &Path, script: &Path, input: &Path, out: &Path) -> Result<(Usa
     Ok((usage, rows))
 }
 
+/// `mpd-mock` serving an export-shaped file over loopback; stopped when dropped.
+pub(crate) struct Mock {
+    child: Child,
+    /// Where it listens.
+    pub(crate) url: String,
+}
+
+impl Mock {
+    /// Starts the mock of the release folder `bin` serving `input`, its scenario file in `work`.
+    pub(crate) fn start(bin: &Path, work: &Path, input: &Path) -> Result<Self> {
+        // The mock serves the file without gzip: on loopback a compressor would only compete
+        // with mpd for the same two cores.
+        let scenario = work.join("scenario.toml");
+        std::fs::write(&scenario, "gzip = false\n")?;
+        let mut child = Command::new(bin.join("mpd-mock"))
+            .args(["--port", "0", "--scenario"])
+            .arg(&scenario)
+            .arg("--jsonl")
+            .arg(input)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start mpd-mock")?;
+        match crate::bench::mock_url(&mut child) {
+            Ok(url) => Ok(Self { child, url }),
+            Err(error) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(error)
+            }
+        }
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn mpd(bin: &Path, work: &Path) -> Command {
     let mut command = Command::new(bin.join("mpd"));
     command
@@ -221,15 +243,15 @@ fn mpd_import(bin: &Path, input: &Path, work: &Path) -> Result<(Usage, u64)> {
     Ok((usage, written(&stdout)?))
 }
 
-fn mpd_fetch(bin: &Path, url: &str, work: &Path) -> Result<(Usage, u64)> {
-    let store = work.join("store-fetch");
-    let _ = std::fs::remove_dir_all(&store);
+/// `mpd fetch events` of the generated days from the mock at `url` into a new store at `store`.
+pub(crate) fn mpd_fetch(bin: &Path, url: &str, work: &Path, store: &Path) -> Result<(Usage, u64)> {
+    let _ = std::fs::remove_dir_all(store);
     let last = chrono_day(crate::gen_events::START + (crate::gen_events::DAYS - 1) * 86_400);
     let first = chrono_day(crate::gen_events::START);
     let started = Instant::now();
     let child = mpd(bin, work)
         .args(["fetch", "events", "--from", &first, "--to", &last, "-q", "-f", "json", "--store"])
-        .arg(&store)
+        .arg(store)
         .env("MP_BASE_URL", url)
         .env("MPD_EXPORT_PER_SECOND", "100")
         .stdout(Stdio::piped())

@@ -1,12 +1,17 @@
 //! `cargo xtask bench sql`: the questions analysts ask every day, timed in mpd and in DuckDB
-//! on the same events. The export-shaped file of `bench ingest` is imported into a new store
-//! with the release `mpd` (so the store has the layout this build writes); each query then runs
-//! in one `mpd query sql` process, its repeats timed in-process (`--repeat`), and whole
-//! processes are timed too. The same queries run again in-process on a second store, the
-//! same import after `mpd tables compact events` (each day rewritten as one file sorted by
-//! event and time, where the import leaves sorted runs). DuckDB loads the same file into memory
-//! (`xtask/bench/duckdb_sql.py`) and times the same questions in its dialect. The answers must
-//! agree.
+//! on the same events, on three stores the release `mpd` writes from the export-shaped file of
+//! `bench ingest` (so they have the layout this build writes):
+//! - **fetched**: `mpd fetch events` from the mock serving the file, the way analysts fill a
+//!   store (requests day by day, so each day's rows come together);
+//! - **imported**: `mpd import export FILE`, where the file mixes its seven days line by line
+//!   (the worst case for the sorted runs a write makes in bounded memory);
+//! - **compacted**: that import after `mpd tables compact events` (each day one file sorted
+//!   by event and time).
+//!
+//! Each query runs in one `mpd query sql` process per store, its repeats timed in-process
+//! (`--repeat`); whole processes are timed on the fetched store. DuckDB loads the same file
+//! into memory (`xtask/bench/duckdb_sql.py`) and times the same questions in its dialect. The
+//! answers must agree across the stores and with DuckDB.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -57,10 +62,14 @@ const FUNNEL: &str = "WITH viewed AS ( \
 /// DuckDB's threads: the machine's cores, as mpd's DataFusion session uses.
 const THREADS: &str = "2";
 
+/// The stores every question runs on, as the release build writes them.
+const STORES: [&str; 3] = ["fetched", "imported", "compacted"];
+
 struct Measured {
     name: &'static str,
-    mpd_ms: Vec<f64>,
-    compacted_ms: Vec<f64>,
+    /// In-process timings on each of [`STORES`].
+    store_ms: Vec<Vec<f64>>,
+    /// Whole processes on the fetched store.
     process_ms: Vec<f64>,
     duckdb_ms: Vec<f64>,
     mpd_answer: String,
@@ -71,7 +80,7 @@ struct Measured {
 pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     let (events, repeat) = crate::bench::events_and_repeat(args, "sql")?;
     let target = crate::target_dir();
-    runner.run(cargo().args(["build", "--release", "-p", "mpd-cli"]))?;
+    runner.run(cargo().args(["build", "--release", "-p", "mpd-cli", "-p", "mpd-testkit"]))?;
     if runner.explain() {
         return Ok(());
     }
@@ -84,15 +93,22 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     }
     let work = target.join("bench-sql");
     std::fs::create_dir_all(&work)?;
-    let bin = target.join("release").join("mpd");
-    let store = work.join("store");
+    let release = target.join("release");
+    let bin = release.join("mpd");
+    let stores = STORES.map(|store| work.join(format!("store-{store}")));
+    let [fetched, imported, compacted] = &stores;
+
     let started = Instant::now();
-    build_store(&bin, &work, &input, &store)?;
+    let mock = crate::ingest::Mock::start(&release, &work, &input)?;
+    crate::ingest::mpd_fetch(&release, &mock.url, &work, fetched)?;
+    drop(mock);
+    println!("store fetched by `mpd fetch events` in {:.2}s", started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    build_store(&bin, &work, &input, imported)?;
     println!("store built by `mpd import export` in {:.2}s", started.elapsed().as_secs_f64());
-    let compacted = work.join("store-compacted");
-    build_store(&bin, &work, &input, &compacted)?;
+    build_store(&bin, &work, &input, compacted)?;
     let started = Instant::now();
-    compact(&bin, &work, &compacted)?;
+    compact(&bin, &work, compacted)?;
     println!("a copy compacted by `mpd tables compact` in {:.2}s", started.elapsed().as_secs_f64());
 
     let python = crate::ingest::python_with_duckdb(&input_dir)?;
@@ -101,15 +117,23 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
 
     let mut measured = Vec::new();
     for (name, query) in QUERIES {
-        let (mpd_ms, mpd_answer) = in_process(&bin, &work, &store, query, repeat)?;
-        let (compacted_ms, compacted_answer) = in_process(&bin, &work, &compacted, query, repeat)?;
-        if !same_answer(&mpd_answer, &compacted_answer) {
-            bail!("{name}: {mpd_answer} as imported but {compacted_answer} compacted");
+        let mut store_ms = Vec::new();
+        let mut mpd_answer: Option<String> = None;
+        for (store, path) in STORES.iter().zip(&stores) {
+            let (ms, answer) = in_process(&bin, &work, path, query, repeat)?;
+            match &mpd_answer {
+                Some(first) if !same_answer(first, &answer) => {
+                    bail!("{name}: {first} on the {} store but {answer} {store}", STORES[0])
+                }
+                Some(_) => {}
+                None => mpd_answer = Some(answer),
+            }
+            store_ms.push(ms);
         }
         let mut process_ms = Vec::new();
         for _ in 0..repeat {
             let started = Instant::now();
-            in_process(&bin, &work, &store, query, 0)?;
+            in_process(&bin, &work, fetched, query, 0)?;
             process_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         }
         let (duckdb_ms, duckdb_answer) = duckdb
@@ -119,11 +143,10 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
             .with_context(|| format!("DuckDB did not answer {name:?}"))?;
         measured.push(Measured {
             name,
-            mpd_ms,
-            compacted_ms,
+            store_ms,
             process_ms,
             duckdb_ms,
-            mpd_answer,
+            mpd_answer: mpd_answer.unwrap_or_default(),
             duckdb_answer,
         });
     }
@@ -293,32 +316,31 @@ fn print_table(measured: &[Measured], events: u64, repeat: u32) {
         "\nsql: {events} export-shaped events, deduplicated; release build, 2 cores; {repeat} runs per \
          query after a warm-up (ms, min / median / max)"
     );
-    println!(
-        "| query | DuckDB in-process | mpd in-process | mpd / DuckDB | mpd whole process | \
-         mpd in-process, compacted | compacted / DuckDB |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    let (mut log_sum, mut log_sum_compacted) = (0.0, 0.0);
+    let mut header = String::from("| query | DuckDB in-process |");
+    for store in STORES {
+        header.push_str(&format!(" mpd, {store} | / DuckDB |"));
+    }
+    header.push_str(" mpd whole process, fetched |");
+    println!("{header}");
+    println!("|---|---|{}---|", "---|---|".repeat(STORES.len()));
+    let mut log_sums = [0.0; STORES.len()];
     for m in measured {
-        let ratio = median(&m.mpd_ms) / median(&m.duckdb_ms);
-        let compacted = median(&m.compacted_ms) / median(&m.duckdb_ms);
-        log_sum += ratio.ln();
-        log_sum_compacted += compacted.ln();
-        println!(
-            "| {} | {} | {} | {ratio:.2}x | {} | {} | {compacted:.2}x |",
-            m.name,
-            spread(&m.duckdb_ms),
-            spread(&m.mpd_ms),
-            spread(&m.process_ms),
-            spread(&m.compacted_ms)
-        );
+        let mut line = format!("| {} | {} |", m.name, spread(&m.duckdb_ms));
+        for (ms, log_sum) in m.store_ms.iter().zip(&mut log_sums) {
+            let ratio = median(ms) / median(&m.duckdb_ms);
+            *log_sum += ratio.ln();
+            line.push_str(&format!(" {} | {ratio:.2}x |", spread(ms)));
+        }
+        line.push_str(&format!(" {} |", spread(&m.process_ms)));
+        println!("{line}");
     }
     let n = measured.len() as f64;
-    println!(
-        "geometric mean of mpd / DuckDB: {:.2}x as imported, {:.2}x compacted",
-        (log_sum / n).exp(),
-        (log_sum_compacted / n).exp()
-    );
+    let means: Vec<String> = STORES
+        .iter()
+        .zip(log_sums)
+        .map(|(store, log_sum)| format!("{:.2}x {store}", (log_sum / n).exp()))
+        .collect();
+    println!("geometric mean of mpd / DuckDB: {}", means.join(", "));
 }
 
 #[cfg(test)]
