@@ -24,12 +24,14 @@ use crate::query::day_files::{StoreFile, unreadable_file};
 use crate::writer::TARGET_FILE_BYTES;
 use crate::{Result, Store};
 
+pub(crate) mod layouts;
+
 /// Footers read at the same time.
 const CONCURRENT_FILES: usize = 8;
 
 /// The values of the sort column in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum FileLayout {
+pub(crate) enum FileLayout {
     /// No rows.
     Empty,
     /// Row groups in order: the smallest and the largest value.
@@ -40,38 +42,66 @@ enum FileLayout {
 
 impl Store {
     /// The `date` partitions of `table` (oldest first) whose files do not read as one
-    /// sequence sorted by the text column `column` (see the module's docs). Reads the footer
-    /// of every live file; a table not partitioned by `date` has no such days.
+    /// sequence sorted by the text column `column` (see the module's docs). Reads the footers
+    /// of the live files not read before (the others' layouts are saved, [`layouts`]); a table
+    /// not partitioned by `date` has no such days.
     pub async fn unsorted_days(&self, table: &str, column: &str) -> Result<Vec<NaiveDate>> {
         let head = self.head(table).await?;
         let store = head.object_store();
+        let mut known = layouts::read(&self.backend, table, column).await;
+        let live = head.live_files();
+        // Files no longer live are let go of, so the index holds as many lines as the table
+        // has files.
+        let before = known.len();
+        {
+            let live_paths: std::collections::HashSet<&str> =
+                live.iter().map(|(path, _)| path.as_str()).collect();
+            known.retain(|path, _| live_paths.contains(path.as_str()));
+        }
+        let mut changed = known.len() != before;
         // A partition value that is not a day is not a day to rewrite.
-        let files: Vec<(NaiveDate, String, u64, bool)> = head
-            .live_files()
+        let files: Vec<(NaiveDate, String, u64, bool)> = live
             .into_iter()
             .filter_map(|(path, file)| {
                 let day = NaiveDate::parse_from_str(file.date.as_deref()?, "%Y-%m-%d").ok()?;
                 Some((day, path, file.size, file.deletion_vector))
             })
             .collect();
-        let layouts: Vec<(NaiveDate, u64, FileLayout)> = futures::stream::iter(files)
+        let known_ref = &known;
+        let layouts: Vec<(NaiveDate, u64, String, FileLayout, bool)> = futures::stream::iter(files)
             .map(|(day, path, size, deletion_vector)| {
                 let store = store.clone();
                 async move {
-                    let layout = if deletion_vector {
-                        FileLayout::Unsorted
-                    } else {
-                        file_layout(table, store, &path, size, column).await?
-                    };
-                    Ok::<_, crate::Error>((day, size, layout))
+                    // A deletion vector (another writer's) hides rows the footer still counts.
+                    if deletion_vector {
+                        return Ok::<_, crate::Error>((
+                            day,
+                            size,
+                            path,
+                            FileLayout::Unsorted,
+                            false,
+                        ));
+                    }
+                    if let Some(layout) = known_ref.get(&path) {
+                        return Ok((day, size, path, layout.clone(), false));
+                    }
+                    let layout = file_layout(table, store, &path, size, column).await?;
+                    Ok((day, size, path, layout, true))
                 }
             })
             .buffer_unordered(CONCURRENT_FILES)
             .try_collect()
             .await?;
         let mut days: BTreeMap<NaiveDate, Vec<(u64, FileLayout)>> = BTreeMap::new();
-        for (day, size, layout) in layouts {
+        for (day, size, path, layout, read) in layouts {
+            if read {
+                known.insert(path, layout.clone());
+                changed = true;
+            }
             days.entry(day).or_default().push((size, layout));
+        }
+        if changed {
+            layouts::save(&self.backend, table, column, &known).await;
         }
         Ok(days
             .into_iter()

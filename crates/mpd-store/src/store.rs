@@ -283,6 +283,7 @@ impl Store {
         self.ensure_exists(table).await?;
         self.backend.remove_table(table).await?;
         head::forget(&self.backend, table).await;
+        crate::sorted_days::layouts::forget(&self.backend, table).await;
         self.forget(table);
         tracing::info!(table, "table dropped");
         Ok(())

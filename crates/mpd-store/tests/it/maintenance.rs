@@ -225,6 +225,52 @@ async fn days_of_overlapping_files_are_unsorted_until_a_presorted_rewrite() {
     assert_eq!(operation(1).as_deref(), Some("WRITE"));
 }
 
+/// A file's layout is read from its footer once: later compactions take it from the saved
+/// index (`_mpd/layouts/<table>`), which holds the live files only and goes with the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn footers_are_read_once_and_the_layouts_saved() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = persistent(&dir).await;
+    let first = [("view", day(1), "u1", "i1", VIEW), ("buy", day(1), "u1", "i2", PURCHASE)];
+    write_events(&store, "events", &first, WriteMode::Append).await;
+    write_events(&store, "events", &[("view", day(2), "u1", "i3", VIEW)], WriteMode::Append).await;
+    assert!(store.unsorted_days("events", "event_name").await.expect("layout").is_empty());
+    let index = dir.path().join("_mpd").join("layouts").join("events");
+    let saved = std::fs::read_to_string(&index).expect("saved layouts");
+    assert!(saved.starts_with("mpd-layouts 1 event_name\n"), "{saved}");
+    assert_eq!(saved.lines().count(), 3, "a line per live file: {saved}");
+
+    // Day 1's file is not read again: with its bytes damaged, the day's layout still stands.
+    let day_one = data_files(&dir.path().join("events").join(format!("date={}", day(1))));
+    assert_eq!(day_one.len(), 1);
+    std::fs::write(&day_one[0], b"not parquet").expect("damage the file");
+    assert!(store.unsorted_days("events", "event_name").await.expect("layout").is_empty());
+
+    // A second write to day 2 adds a file whose footer is read; two small files are merged.
+    write_events(&store, "events", &[("buy", day(2), "u2", "i4", PURCHASE)], WriteMode::Append)
+        .await;
+    assert_eq!(store.unsorted_days("events", "event_name").await.expect("layout"), vec![day(2)]);
+    let saved = std::fs::read_to_string(&index).expect("saved layouts");
+    assert_eq!(saved.lines().count(), 4, "{saved}");
+
+    // A damaged index is not used: every footer is read again (day 1's, damaged, says so).
+    std::fs::write(&index, "mpd-layouts 1 event_name\nhalf a line").expect("damage the index");
+    let error = store.unsorted_days("events", "event_name").await.expect_err("footer read");
+    assert!(error.to_string().contains(&format!("date={}", day(1))), "{error}");
+
+    store.drop_table("events").await.expect("drop");
+    assert!(!index.exists(), "the saved layouts go with the table");
+}
+
+/// The Parquet files under `folder`.
+fn data_files(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(folder)
+        .expect("partition folder")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "parquet"))
+        .collect()
+}
+
 /// Two writes to a day make it unsorted; a presorted rewrite of it, in place of its files, makes
 /// it sorted and leaves the other day as it was.
 pub(crate) async fn sort_a_day(store: &Store) {

@@ -1,0 +1,174 @@
+//! The layouts of data files already read, saved as `_mpd/layouts/<table>` under the store's
+//! root, so that a compaction reads the footers of new files only: a data file never
+//! changes once written (a rewrite makes a file of another name), so a layout read once holds
+//! for as long as the file is live. Without it every `mpd tables compact` read the footer of
+//! every file of the table, a cost (one or two requests per file on an object store) that grew
+//! with the table's history.
+//!
+//! Text: a format line naming the column the layouts are by, then one file a line: `path TAB
+//! layout`, the layout `empty`, `unsorted`, or `sorted TAB first TAB last` with the values in
+//! hex. Only live files are kept. A damaged index, or one by another column, is not used
+//! (every footer is read again and the index written anew).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::FileLayout;
+use crate::backend::Backend;
+use crate::location::MPD_DIR;
+
+const FORMAT: &str = "mpd-layouts 1";
+
+fn index_path(table: &str) -> String {
+    format!("{MPD_DIR}/layouts/{table}")
+}
+
+/// The saved layouts of `table`'s files by `column`, by path; empty when there are none or
+/// the index cannot be read.
+pub(super) async fn read(
+    backend: &Backend,
+    table: &str,
+    column: &str,
+) -> HashMap<String, FileLayout> {
+    match backend.read(&index_path(table)).await {
+        Ok(Some(bytes)) => parse(&bytes, column).unwrap_or_else(|| {
+            tracing::debug!(
+                table,
+                column,
+                "the saved file layouts are unreadable; reading footers"
+            );
+            HashMap::new()
+        }),
+        Ok(None) => HashMap::new(),
+        Err(error) => {
+            tracing::debug!(table, %error, "cannot read the saved file layouts");
+            HashMap::new()
+        }
+    }
+}
+
+/// Saves `layouts` (the live files') as the index of `table` by `column`. Best effort: a
+/// failure costs the next compaction the footers again, so it is logged, not returned.
+pub(super) async fn save(
+    backend: &Backend,
+    table: &str,
+    column: &str,
+    layouts: &HashMap<String, FileLayout>,
+) {
+    let text = render(layouts, column);
+    if let Err(error) = backend.write(&index_path(table), text.into()).await {
+        tracing::debug!(table, %error, "cannot save the file layouts");
+    }
+}
+
+/// Deletes the saved layouts of a dropped table. Best effort, as [`save`].
+pub(crate) async fn forget(backend: &Backend, table: &str) {
+    if let Err(error) = backend.delete(&index_path(table)).await {
+        tracing::debug!(table, %error, "cannot delete the saved file layouts");
+    }
+}
+
+fn render(layouts: &HashMap<String, FileLayout>, column: &str) -> String {
+    let mut paths: Vec<&String> = layouts.keys().collect();
+    paths.sort();
+    let mut text = format!("{FORMAT} {column}\n");
+    for path in paths {
+        let _ = match &layouts[path] {
+            FileLayout::Empty => writeln!(text, "{path}\tempty"),
+            FileLayout::Unsorted => writeln!(text, "{path}\tunsorted"),
+            FileLayout::Sorted { first, last } => {
+                writeln!(text, "{path}\tsorted\t{}\t{}", hex(first), hex(last))
+            }
+        };
+    }
+    text
+}
+
+fn parse(bytes: &[u8], column: &str) -> Option<HashMap<String, FileLayout>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut lines = text.lines();
+    if lines.next()?.strip_prefix(FORMAT)?.strip_prefix(' ')? != column {
+        return None;
+    }
+    lines
+        .map(|line| {
+            let mut fields = line.split('\t');
+            let path = fields.next().filter(|p| !p.is_empty())?.to_owned();
+            let layout = match fields.next()? {
+                "empty" => FileLayout::Empty,
+                "unsorted" => FileLayout::Unsorted,
+                "sorted" => FileLayout::Sorted {
+                    first: unhex(fields.next()?)?,
+                    last: unhex(fields.next()?)?,
+                },
+                _ => return None,
+            };
+            fields.next().is_none().then_some((path, layout))
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
+    })
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_read_back_as_saved() {
+        let layouts: HashMap<String, FileLayout> = [
+            ("date=2025-01-01/a.parquet", FileLayout::Empty),
+            ("date=2025-01-01/b.parquet", FileLayout::Unsorted),
+            (
+                "date=2025-01-02/c.parquet",
+                FileLayout::Sorted { first: b"Add To Cart".to_vec(), last: "Z\t\u{e9}".into() },
+            ),
+            (
+                "date=2025-01-03/d.parquet",
+                FileLayout::Sorted { first: Vec::new(), last: vec![0xff] },
+            ),
+        ]
+        .into_iter()
+        .map(|(path, layout)| (path.to_owned(), layout))
+        .collect();
+        let text = render(&layouts, "event_name");
+        assert!(text.starts_with("mpd-layouts 1 event_name\n"), "{text}");
+        assert_eq!(parse(text.as_bytes(), "event_name"), Some(layouts));
+        // Layouts by another column are not these.
+        assert_eq!(parse(text.as_bytes(), "time"), None);
+    }
+
+    #[test]
+    fn a_damaged_index_is_not_used() {
+        for damaged in [
+            "",
+            "mpd-layouts 0 event_name\n",
+            "mpd-layouts 1\n",
+            "mpd-layouts 1 event_name\na.parquet\n",
+            "mpd-layouts 1 event_name\na.parquet\tsorted\t41\n",
+            "mpd-layouts 1 event_name\na.parquet\tsorted\t4\t42\n",
+            "mpd-layouts 1 event_name\na.parquet\tsorted\tzz\t42\n",
+            "mpd-layouts 1 event_name\na.parquet\tsideways\n",
+            "mpd-layouts 1 event_name\na.parquet\tempty\textra\n",
+            "mpd-layouts 1 event_name\n\tempty\n",
+        ] {
+            assert_eq!(parse(damaged.as_bytes(), "event_name"), None, "{damaged:?}");
+        }
+        assert_eq!(parse(b"mpd-layouts 1 event_name\n", "event_name"), Some(HashMap::new()));
+    }
+}
