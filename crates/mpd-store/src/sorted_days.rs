@@ -226,6 +226,44 @@ mod tests {
         file_layout("events", store, "f.parquet", size, "event_name").await.expect("layout")
     }
 
+    /// The layout of a file of `names` written with the store's Parquet settings, in row
+    /// groups of two rows.
+    async fn layout_as_the_store_writes(names: &[&str]) -> FileLayout {
+        use arrow_array::{ArrayRef, RecordBatch, StringArray};
+        use deltalake::logstore::object_store::memory::InMemory;
+        use deltalake::logstore::object_store::{ObjectStoreExt as _, path::Path};
+        use parquet::arrow::ArrowWriter;
+
+        let column: ArrayRef = Arc::new(StringArray::from(names.to_vec()));
+        let batch = RecordBatch::try_from_iter([("event_name", column)]).expect("batch");
+        let properties = crate::writer::parquet_properties(&batch.schema())
+            .into_builder()
+            .set_max_row_group_row_count(Some(2))
+            .build();
+        let mut bytes = Vec::new();
+        let mut writer =
+            ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let size = bytes.len() as u64;
+        store.put(&Path::from("f.parquet"), bytes.into()).await.expect("put");
+        file_layout("events", store, "f.parquet", size, "event_name").await.expect("layout")
+    }
+
+    #[tokio::test]
+    async fn a_long_name_across_row_groups_keeps_a_file_sorted() {
+        // Longer than the 64 bytes Parquet writers cut statistics to by default: a cut maximum
+        // is rounded up and would read as past the next row group's minimum.
+        let long =
+            format!("Checkout Completed {}", "with a very long descriptive suffix ".repeat(3));
+        let layout = layout_as_the_store_writes(&["Add To Cart", &long, &long, "Search"]).await;
+        assert_eq!(
+            layout,
+            FileLayout::Sorted { first: b"Add To Cart".to_vec(), last: b"Search".to_vec() }
+        );
+    }
+
     #[tokio::test]
     async fn row_groups_in_order_make_a_sorted_file_and_runs_do_not() {
         let sorted_file = layout_of(&["A", "B", "B", "B", "C"]).await;

@@ -162,7 +162,13 @@ pub(crate) fn parquet_properties(schema: &arrow_schema::Schema) -> WriterPropert
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         // Small pages give the page index (written by default) narrow ranges of each sort
         // column to skip by.
-        .set_data_page_row_count_limit(PAGE_ROWS);
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        // Row groups' statistics whole: a maximum cut to 64 bytes (the Parquet crate's
+        // default) is rounded up, so a long event name running on from one row group into
+        // the next would make a sorted file look unsorted to `tables compact`, which would
+        // then rewrite its day every time. Only short columns have statistics (see
+        // NO_STATISTICS_COLUMNS).
+        .set_statistics_truncate_length(None);
     for column in UNIQUE_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
