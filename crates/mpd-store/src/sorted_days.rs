@@ -11,7 +11,7 @@
 //! hourly syncs are merged. Several runs inside one row group cannot be told apart by the
 //! statistics; those come from small writes, cheap to read either way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -48,60 +48,52 @@ impl Store {
     pub async fn unsorted_days(&self, table: &str, column: &str) -> Result<Vec<NaiveDate>> {
         let head = self.head(table).await?;
         let store = head.object_store();
-        let mut known = layouts::read(&self.backend, table, column).await;
-        let live = head.live_files();
-        // Files no longer live are let go of, so the index holds as many lines as the table
-        // has files.
-        let before = known.len();
-        {
-            let live_paths: std::collections::HashSet<&str> =
-                live.iter().map(|(path, _)| path.as_str()).collect();
-            known.retain(|path, _| live_paths.contains(path.as_str()));
-        }
-        let mut changed = known.len() != before;
         // A partition value that is not a day is not a day to rewrite.
-        let files: Vec<(NaiveDate, String, u64, bool)> = live
+        let files: Vec<DayFile> = head
+            .live_files()
             .into_iter()
             .filter_map(|(path, file)| {
                 let day = NaiveDate::parse_from_str(file.date.as_deref()?, "%Y-%m-%d").ok()?;
-                Some((day, path, file.size, file.deletion_vector))
+                Some(DayFile { day, path, size: file.size, deletion_vector: file.deletion_vector })
             })
             .collect();
-        let known_ref = &known;
-        let layouts: Vec<(NaiveDate, u64, String, FileLayout, bool)> = futures::stream::iter(files)
-            .map(|(day, path, size, deletion_vector)| {
+        let mut known = layouts::read(&self.backend, table, column).await;
+        // Files no longer live are let go of, so the index holds as many lines as the table
+        // has files.
+        let before = known.len();
+        let live: HashSet<&str> = files.iter().map(|file| file.path.as_str()).collect();
+        known.retain(|path, _| live.contains(path.as_str()));
+        let mut changed = known.len() != before;
+        // A file with a deletion vector (another writer's) hides rows its footer still
+        // counts: it counts as unsorted, unread.
+        let unread: Vec<(&str, u64)> = files
+            .iter()
+            .filter(|file| !file.deletion_vector && !known.contains_key(&file.path))
+            .map(|file| (file.path.as_str(), file.size))
+            .collect();
+        let read: Vec<(String, FileLayout)> = futures::stream::iter(unread)
+            .map(|(path, size)| {
                 let store = store.clone();
                 async move {
-                    // A deletion vector (another writer's) hides rows the footer still counts.
-                    if deletion_vector {
-                        return Ok::<_, crate::Error>((
-                            day,
-                            size,
-                            path,
-                            FileLayout::Unsorted,
-                            false,
-                        ));
-                    }
-                    if let Some(layout) = known_ref.get(&path) {
-                        return Ok((day, size, path, layout.clone(), false));
-                    }
-                    let layout = file_layout(table, store, &path, size, column).await?;
-                    Ok((day, size, path, layout, true))
+                    let layout = file_layout(table, store, path, size, column).await?;
+                    Ok::<_, crate::Error>((path.to_owned(), layout))
                 }
             })
             .buffer_unordered(CONCURRENT_FILES)
             .try_collect()
             .await?;
-        let mut days: BTreeMap<NaiveDate, Vec<(u64, FileLayout)>> = BTreeMap::new();
-        for (day, size, path, layout, read) in layouts {
-            if read {
-                known.insert(path, layout.clone());
-                changed = true;
-            }
-            days.entry(day).or_default().push((size, layout));
-        }
+        changed |= !read.is_empty();
+        known.extend(read);
         if changed {
             layouts::save(&self.backend, table, column, &known).await;
+        }
+        let mut days: BTreeMap<NaiveDate, Vec<(u64, FileLayout)>> = BTreeMap::new();
+        for file in files {
+            let layout = match known.get(&file.path) {
+                Some(layout) if !file.deletion_vector => layout.clone(),
+                _ => FileLayout::Unsorted,
+            };
+            days.entry(file.day).or_default().push((file.size, layout));
         }
         Ok(days
             .into_iter()
@@ -109,6 +101,14 @@ impl Store {
             .map(|(day, _)| day)
             .collect())
     }
+}
+
+/// A live file of a `date` partition.
+struct DayFile {
+    day: NaiveDate,
+    path: String,
+    size: u64,
+    deletion_vector: bool,
 }
 
 /// Whether a day of these files (size, layout) reads as one sorted sequence.
