@@ -204,17 +204,20 @@ mod tests {
         assert!(!day_is_sorted(&[sorted("A", "B", 1000), sorted("C", "D", 1000)]));
     }
 
-    /// The layout of a file of `names` in row groups of two rows, read from an object store.
-    async fn layout_of(names: &[&str]) -> FileLayout {
+    /// The layout of a file of `names` written with `properties` in row groups of two rows,
+    /// read from an object store.
+    async fn layout_written_with(
+        names: &[&str],
+        properties: parquet::file::properties::WriterPropertiesBuilder,
+    ) -> FileLayout {
         use arrow_array::{ArrayRef, RecordBatch, StringArray};
         use deltalake::logstore::object_store::memory::InMemory;
         use deltalake::logstore::object_store::{ObjectStoreExt as _, path::Path};
         use parquet::arrow::ArrowWriter;
-        use parquet::file::properties::WriterProperties;
 
         let column: ArrayRef = Arc::new(StringArray::from(names.to_vec()));
         let batch = RecordBatch::try_from_iter([("event_name", column)]).expect("batch");
-        let properties = WriterProperties::builder().set_max_row_group_row_count(Some(2)).build();
+        let properties = properties.set_max_row_group_row_count(Some(2)).build();
         let mut bytes = Vec::new();
         let mut writer =
             ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).expect("writer");
@@ -226,29 +229,16 @@ mod tests {
         file_layout("events", store, "f.parquet", size, "event_name").await.expect("layout")
     }
 
-    /// The layout of a file of `names` written with the store's Parquet settings, in row
-    /// groups of two rows.
-    async fn layout_as_the_store_writes(names: &[&str]) -> FileLayout {
-        use arrow_array::{ArrayRef, RecordBatch, StringArray};
-        use deltalake::logstore::object_store::memory::InMemory;
-        use deltalake::logstore::object_store::{ObjectStoreExt as _, path::Path};
-        use parquet::arrow::ArrowWriter;
+    /// With the Parquet crate's default settings.
+    async fn layout_of(names: &[&str]) -> FileLayout {
+        layout_written_with(names, parquet::file::properties::WriterProperties::builder()).await
+    }
 
-        let column: ArrayRef = Arc::new(StringArray::from(names.to_vec()));
-        let batch = RecordBatch::try_from_iter([("event_name", column)]).expect("batch");
-        let properties = crate::writer::parquet_properties(&batch.schema())
-            .into_builder()
-            .set_max_row_group_row_count(Some(2))
-            .build();
-        let mut bytes = Vec::new();
-        let mut writer =
-            ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).expect("writer");
-        writer.write(&batch).expect("write");
-        writer.close().expect("close");
-        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        let size = bytes.len() as u64;
-        store.put(&Path::from("f.parquet"), bytes.into()).await.expect("put");
-        file_layout("events", store, "f.parquet", size, "event_name").await.expect("layout")
+    /// With the settings of the store's writer.
+    async fn layout_as_the_store_writes(names: &[&str]) -> FileLayout {
+        use arrow_schema::{DataType, Field, Schema};
+        let schema = Schema::new(vec![Field::new("event_name", DataType::Utf8, true)]);
+        layout_written_with(names, crate::writer::parquet_properties(&schema).into_builder()).await
     }
 
     #[tokio::test]
