@@ -11,7 +11,7 @@
 //! hourly syncs are merged. Several runs inside one row group cannot be told apart by the
 //! statistics; those come from small writes, cheap to read either way.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -59,10 +59,11 @@ impl Store {
             .collect();
         let mut known = layouts::read(&self.backend, table, column).await;
         // Files no longer live are let go of, so the index holds as many lines as the table
-        // has files.
+        // has files; a file whose size changed is read again.
         let before = known.len();
-        let live: HashSet<&str> = files.iter().map(|file| file.path.as_str()).collect();
-        known.retain(|path, _| live.contains(path.as_str()));
+        let live: HashMap<&str, u64> =
+            files.iter().map(|file| (file.path.as_str(), file.size)).collect();
+        known.retain(|path, (size, _)| live.get(path.as_str()) == Some(size));
         let mut changed = known.len() != before;
         // A file with a deletion vector (another writer's) hides rows its footer still
         // counts: it counts as unsorted, unread.
@@ -71,12 +72,12 @@ impl Store {
             .filter(|file| !file.deletion_vector && !known.contains_key(&file.path))
             .map(|file| (file.path.as_str(), file.size))
             .collect();
-        let read: Vec<(String, FileLayout)> = futures::stream::iter(unread)
+        let read: Vec<(String, (u64, FileLayout))> = futures::stream::iter(unread)
             .map(|(path, size)| {
                 let store = store.clone();
                 async move {
                     let layout = file_layout(table, store, path, size, column).await?;
-                    Ok::<_, crate::Error>((path.to_owned(), layout))
+                    Ok::<_, crate::Error>((path.to_owned(), (size, layout)))
                 }
             })
             .buffer_unordered(CONCURRENT_FILES)
@@ -90,7 +91,7 @@ impl Store {
         let mut days: BTreeMap<NaiveDate, Vec<(u64, FileLayout)>> = BTreeMap::new();
         for file in files {
             let layout = match known.get(&file.path) {
-                Some(layout) if !file.deletion_vector => layout.clone(),
+                Some((_, layout)) if !file.deletion_vector => layout.clone(),
                 _ => FileLayout::Unsorted,
             };
             days.entry(file.day).or_default().push((file.size, layout));

@@ -1,19 +1,23 @@
 //! The layouts of data files already read, saved as `_mpd/layouts/<table>` under the store's
 //! root, so that a compaction reads the footers of new files only: a data file never
 //! changes once written (a rewrite makes a file of another name), so a layout read once holds
-//! for as long as the file is live. Without it every `mpd tables compact` read the footer of
+//! for as long as the file is live. The file's size is kept beside its layout: a file of the
+//! same name with another size (bytes replaced by a tool outside Delta) is read again. Without it every `mpd tables compact` read the footer of
 //! every file of the table, a cost (one or two requests per file on an object store) that grew
 //! with the table's history.
 //!
 //! Text: a format line naming the column the layouts are by, then one file a line: `path TAB
-//! layout`, the layout `empty`, `unsorted`, or `sorted TAB first TAB last` with the values in
-//! hex. Only live files are kept. A damaged index, or one by another column, is not used
+//! size TAB layout`, the layout `empty`, `unsorted`, or `sorted TAB first TAB last` with the
+//! values in hex. Only live files are kept. A damaged index, or one by another column, is not used
 //! (every footer is read again and the index written anew).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::FileLayout;
+
+/// Each file's size and layout, by path.
+pub(super) type Layouts = HashMap<String, (u64, FileLayout)>;
 use crate::backend::Backend;
 use crate::location::MPD_DIR;
 
@@ -25,11 +29,7 @@ fn index_path(table: &str) -> String {
 
 /// The saved layouts of `table`'s files by `column`, by path; empty when there are none or
 /// the index cannot be read.
-pub(super) async fn read(
-    backend: &Backend,
-    table: &str,
-    column: &str,
-) -> HashMap<String, FileLayout> {
+pub(super) async fn read(backend: &Backend, table: &str, column: &str) -> Layouts {
     match backend.read(&index_path(table)).await {
         Ok(Some(bytes)) => parse(&bytes, column).unwrap_or_else(|| {
             tracing::debug!(
@@ -37,24 +37,19 @@ pub(super) async fn read(
                 column,
                 "the saved file layouts are unreadable; reading footers"
             );
-            HashMap::new()
+            Layouts::new()
         }),
-        Ok(None) => HashMap::new(),
+        Ok(None) => Layouts::new(),
         Err(error) => {
             tracing::debug!(table, %error, "cannot read the saved file layouts");
-            HashMap::new()
+            Layouts::new()
         }
     }
 }
 
 /// Saves `layouts` (the live files') as the index of `table` by `column`. Best effort: a
 /// failure costs the next compaction the footers again, so it is logged, not returned.
-pub(super) async fn save(
-    backend: &Backend,
-    table: &str,
-    column: &str,
-    layouts: &HashMap<String, FileLayout>,
-) {
+pub(super) async fn save(backend: &Backend, table: &str, column: &str, layouts: &Layouts) {
     let text = render(layouts, column);
     if let Err(error) = backend.write(&index_path(table), text.into()).await {
         tracing::debug!(table, %error, "cannot save the file layouts");
@@ -68,23 +63,24 @@ pub(crate) async fn forget(backend: &Backend, table: &str) {
     }
 }
 
-fn render(layouts: &HashMap<String, FileLayout>, column: &str) -> String {
+fn render(layouts: &Layouts, column: &str) -> String {
     let mut paths: Vec<&String> = layouts.keys().collect();
     paths.sort();
     let mut text = format!("{FORMAT} {column}\n");
     for path in paths {
-        let _ = match &layouts[path] {
-            FileLayout::Empty => writeln!(text, "{path}\tempty"),
-            FileLayout::Unsorted => writeln!(text, "{path}\tunsorted"),
+        let (size, layout) = &layouts[path];
+        let _ = match layout {
+            FileLayout::Empty => writeln!(text, "{path}\t{size}\tempty"),
+            FileLayout::Unsorted => writeln!(text, "{path}\t{size}\tunsorted"),
             FileLayout::Sorted { first, last } => {
-                writeln!(text, "{path}\tsorted\t{}\t{}", hex(first), hex(last))
+                writeln!(text, "{path}\t{size}\tsorted\t{}\t{}", hex(first), hex(last))
             }
         };
     }
     text
 }
 
-fn parse(bytes: &[u8], column: &str) -> Option<HashMap<String, FileLayout>> {
+fn parse(bytes: &[u8], column: &str) -> Option<Layouts> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut lines = text.lines();
     if lines.next()?.strip_prefix(FORMAT)?.strip_prefix(' ')? != column {
@@ -94,6 +90,7 @@ fn parse(bytes: &[u8], column: &str) -> Option<HashMap<String, FileLayout>> {
         .map(|line| {
             let mut fields = line.split('\t');
             let path = fields.next().filter(|p| !p.is_empty())?.to_owned();
+            let size: u64 = fields.next()?.parse().ok()?;
             let layout = match fields.next()? {
                 "empty" => FileLayout::Empty,
                 "unsorted" => FileLayout::Unsorted,
@@ -103,7 +100,7 @@ fn parse(bytes: &[u8], column: &str) -> Option<HashMap<String, FileLayout>> {
                 },
                 _ => return None,
             };
-            fields.next().is_none().then_some((path, layout))
+            fields.next().is_none().then_some((path, (size, layout)))
         })
         .collect()
 }
@@ -131,7 +128,7 @@ mod tests {
 
     #[test]
     fn layouts_read_back_as_saved() {
-        let layouts: HashMap<String, FileLayout> = [
+        let layouts: Layouts = [
             ("date=2025-01-01/a.parquet", FileLayout::Empty),
             ("date=2025-01-01/b.parquet", FileLayout::Unsorted),
             (
@@ -144,7 +141,8 @@ mod tests {
             ),
         ]
         .into_iter()
-        .map(|(path, layout)| (path.to_owned(), layout))
+        .zip(1000..)
+        .map(|((path, layout), size)| (path.to_owned(), (size, layout)))
         .collect();
         let text = render(&layouts, "event_name");
         assert!(text.starts_with("mpd-layouts 1 event_name\n"), "{text}");
@@ -160,15 +158,17 @@ mod tests {
             "mpd-layouts 0 event_name\n",
             "mpd-layouts 1\n",
             "mpd-layouts 1 event_name\na.parquet\n",
-            "mpd-layouts 1 event_name\na.parquet\tsorted\t41\n",
-            "mpd-layouts 1 event_name\na.parquet\tsorted\t4\t42\n",
-            "mpd-layouts 1 event_name\na.parquet\tsorted\tzz\t42\n",
-            "mpd-layouts 1 event_name\na.parquet\tsideways\n",
-            "mpd-layouts 1 event_name\na.parquet\tempty\textra\n",
-            "mpd-layouts 1 event_name\n\tempty\n",
+            "mpd-layouts 1 event_name\na.parquet\tempty\n",
+            "mpd-layouts 1 event_name\na.parquet\t-1\tempty\n",
+            "mpd-layouts 1 event_name\na.parquet\t7\tsorted\t41\n",
+            "mpd-layouts 1 event_name\na.parquet\t7\tsorted\t4\t42\n",
+            "mpd-layouts 1 event_name\na.parquet\t7\tsorted\tzz\t42\n",
+            "mpd-layouts 1 event_name\na.parquet\t7\tsideways\n",
+            "mpd-layouts 1 event_name\na.parquet\t7\tempty\textra\n",
+            "mpd-layouts 1 event_name\n\t7\tempty\n",
         ] {
             assert_eq!(parse(damaged.as_bytes(), "event_name"), None, "{damaged:?}");
         }
-        assert_eq!(parse(b"mpd-layouts 1 event_name\n", "event_name"), Some(HashMap::new()));
+        assert_eq!(parse(b"mpd-layouts 1 event_name\n", "event_name"), Some(Layouts::new()));
     }
 }

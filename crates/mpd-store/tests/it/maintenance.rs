@@ -253,6 +253,24 @@ async fn footers_are_read_once_and_the_layouts_saved() {
     let saved = std::fs::read_to_string(&index).expect("saved layouts");
     assert_eq!(saved.lines().count(), 4, "{saved}");
 
+    // A line whose size is not the one the log gives its file is read again: here, day 1's
+    // damaged file, whose footer now fails.
+    let day_one_folder = format!("date={}/", day(1));
+    let tampered: String = saved
+        .lines()
+        .map(|line| match line.split_once('\t') {
+            Some((path, rest)) if path.starts_with(&day_one_folder) => {
+                let (_, layout) = rest.split_once('\t').expect("size, then layout");
+                format!("{path}\t1\t{layout}\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    assert_ne!(tampered, saved);
+    std::fs::write(&index, tampered).expect("change a size");
+    let error = store.unsorted_days("events", "event_name").await.expect_err("footer read");
+    assert!(error.to_string().contains(&day_one_folder), "{error}");
+
     // A damaged index is not used: every footer is read again (day 1's, damaged, says so).
     std::fs::write(&index, "mpd-layouts 1 event_name\nhalf a line").expect("damage the index");
     let error = store.unsorted_days("events", "event_name").await.expect_err("footer read");
