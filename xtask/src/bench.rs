@@ -1,7 +1,9 @@
 //! `cargo xtask bench stream`: end-to-end streaming throughput of the release `mpd` binary
 //! against the mock Mixpanel over loopback, with the peak RSS of the `mpd` process.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -43,16 +45,9 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     }
     let target = crate::target_dir();
     let bin = target.join("release");
-    let mut mock = Command::new(bin.join("mpd-mock"))
-        .args(["--port", "0", "--events-per-day", &events_per_day.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot start mpd-mock")?;
-    let result = measure(&bin, &mut mock, days, workers);
-    let _ = mock.kill();
-    let _ = mock.wait();
-    let rows = result?;
+    let mock = Mock::spawn(&bin, &["--events-per-day", &events_per_day.to_string()])?;
+    let rows = measure(&bin, &mock.url, days, workers)?;
+    drop(mock);
     println!(
         "\nstream: {days} days x {events_per_day} events/day, --workers {workers}, release build, loopback"
     );
@@ -80,21 +75,15 @@ struct Measurement {
     peak_rss_kb: i64,
 }
 
-fn measure(
-    bin: &std::path::Path,
-    mock: &mut Child,
-    days: u64,
-    workers: u64,
-) -> Result<Vec<Measurement>> {
-    let url = mock_url(mock)?;
+fn measure(bin: &Path, url: &str, days: u64, workers: u64) -> Result<Vec<Measurement>> {
     let home = std::env::temp_dir().join(format!("mpd-bench-{}", std::process::id()));
     std::fs::create_dir_all(&home)?;
     let range = ("2024-02-01".to_owned(), format!("2024-02-{days:02}"));
     // The first run warms the mock's day cache; it is not reported.
-    run_once(bin, &url, &home, &range, workers, true)?;
+    run_once(bin, url, &home, &range, workers, true)?;
     let mut rows = Vec::new();
     for (mode, raw) in [("raw", true), ("normalized", false)] {
-        let mut m = run_once(bin, &url, &home, &range, workers, raw)?;
+        let mut m = run_once(bin, url, &home, &range, workers, raw)?;
         m.mode = mode;
         rows.push(m);
     }
@@ -103,9 +92,9 @@ fn measure(
 }
 
 fn run_once(
-    bin: &std::path::Path,
+    bin: &Path,
     url: &str,
-    home: &std::path::Path,
+    home: &Path,
     range: &(String, String),
     workers: u64,
     raw: bool,
@@ -147,8 +136,43 @@ fn run_once(
     Ok(Measurement { mode: "", lines, bytes, seconds, peak_rss_kb })
 }
 
+/// `mpd-mock` of the release folder `bin` on a free loopback port; stopped when dropped.
+pub(crate) struct Mock {
+    child: Child,
+    /// Where it listens.
+    pub(crate) url: String,
+}
+
+impl Mock {
+    /// Starts the mock with `args` after `--port 0`, once it says where it listens.
+    pub(crate) fn spawn<S: AsRef<OsStr>>(bin: &Path, args: &[S]) -> Result<Self> {
+        let mut child = Command::new(bin.join("mpd-mock"))
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start mpd-mock")?;
+        match mock_url(&mut child) {
+            Ok(url) => Ok(Self { child, url }),
+            Err(error) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(error)
+            }
+        }
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Reads the `listening on URL` line a freshly started `mpd-mock` prints once it is ready.
-pub(crate) fn mock_url(mock: &mut Child) -> Result<String> {
+fn mock_url(mock: &mut Child) -> Result<String> {
     let stdout = mock.stdout.take().context("mock stdout")?;
     let mut first = String::new();
     BufReader::new(stdout).read_line(&mut first)?;

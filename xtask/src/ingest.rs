@@ -7,13 +7,14 @@
 //! The DuckDB scripts are `xtask/bench/duckdb_*.py`; DuckDB is installed with pip into a
 //! virtual environment under the target folder on first use.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{Usage, wait_with_usage};
+use crate::bench::{Mock, Usage, wait_with_usage};
 use crate::{Runner, cargo, project_root, take_value};
 
 /// Threads DuckDB may use: the machine's cores.
@@ -55,7 +56,7 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     let python = if duckdb_wanted { Some(python_with_duckdb(&work)?) } else { None };
 
     let mock =
-        if wants("mpd fetch events") { Some(Mock::start(&bin, &work, &input)?) } else { None };
+        if wants("mpd fetch events") { Some(serve_file(&bin, &work, &input)?) } else { None };
 
     let mut tools: Vec<Tool> =
         ["duckdb one statement", "duckdb in steps", "mpd import export", "mpd fetch events"]
@@ -171,45 +172,16 @@ fn duckdb(python: &Path, script: &Path, input: &Path, out: &Path) -> Result<(Usa
     Ok((usage, rows))
 }
 
-/// `mpd-mock` serving an export-shaped file over loopback; stopped when dropped.
-pub(crate) struct Mock {
-    child: Child,
-    /// Where it listens.
-    pub(crate) url: String,
-}
-
-impl Mock {
-    /// Starts the mock of the release folder `bin` serving `input`, its scenario file in `work`.
-    pub(crate) fn start(bin: &Path, work: &Path, input: &Path) -> Result<Self> {
-        // The mock serves the file without gzip: on loopback a compressor would only compete
-        // with mpd for the same two cores.
-        let scenario = work.join("scenario.toml");
-        std::fs::write(&scenario, "gzip = false\n")?;
-        let mut child = Command::new(bin.join("mpd-mock"))
-            .args(["--port", "0", "--scenario"])
-            .arg(&scenario)
-            .arg("--jsonl")
-            .arg(input)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("cannot start mpd-mock")?;
-        match crate::bench::mock_url(&mut child) {
-            Ok(url) => Ok(Self { child, url }),
-            Err(error) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(error)
-            }
-        }
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `mpd-mock` of the release folder `bin` serving the export-shaped file `input`, its
+/// scenario file in `work`.
+pub(crate) fn serve_file(bin: &Path, work: &Path, input: &Path) -> Result<Mock> {
+    // The mock serves the file without gzip: on loopback a compressor would only compete with
+    // mpd for the same two cores.
+    let scenario = work.join("scenario.toml");
+    std::fs::write(&scenario, "gzip = false\n")?;
+    let args =
+        [OsStr::new("--scenario"), scenario.as_os_str(), OsStr::new("--jsonl"), input.as_os_str()];
+    Mock::spawn(bin, &args)
 }
 
 fn mpd(bin: &Path, work: &Path) -> Command {

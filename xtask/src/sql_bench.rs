@@ -99,7 +99,7 @@ pub(crate) fn run(runner: &Runner, args: &[String]) -> Result<()> {
     let [fetched, imported, compacted] = &stores;
 
     let started = Instant::now();
-    let mock = crate::ingest::Mock::start(&release, &work, &input)?;
+    let mock = crate::ingest::serve_file(&release, &work, &input)?;
     crate::ingest::mpd_fetch(&release, &mock.url, &work, fetched)?;
     drop(mock);
     println!("store fetched by `mpd fetch events` in {:.2}s", started.elapsed().as_secs_f64());

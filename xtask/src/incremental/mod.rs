@@ -11,8 +11,8 @@ mod day;
 mod mpd;
 mod report;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -146,16 +146,6 @@ fn round_order(round: usize, stores: usize) -> Vec<usize> {
     (0..stores).map(|k| (round + k) % stores).collect()
 }
 
-/// The mock process, killed however the bench ends.
-struct Mock(Child);
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The days of the run: stores are built up to `anchor`, new days come after it.
 struct Calendar {
     anchor: Day,
@@ -203,17 +193,8 @@ fn measure(options: &Options, bin: &Path, work: &Path) -> Result<Summary> {
     let longest = options.histories.iter().copied().max().context("no histories to measure")?;
     let scenario = work.join("scenario.toml");
     std::fs::write(&scenario, calendar.scenario(options.events_per_day, longest))?;
-    let mut mock = Mock(
-        Command::new(bin.join("mpd-mock"))
-            .arg("--scenario")
-            .arg(&scenario)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("cannot start mpd-mock")?,
-    );
-    let url = crate::bench::mock_url(&mut mock.0)?;
-    let mpd = Mpd { bin: bin.to_path_buf(), url, home: work.to_path_buf() };
+    let mock = crate::bench::Mock::spawn(bin, &[OsStr::new("--scenario"), scenario.as_os_str()])?;
+    let mpd = Mpd { bin: bin.to_path_buf(), url: mock.url.clone(), home: work.to_path_buf() };
     let dirs: Vec<PathBuf> = options.histories.iter().map(|&days| store_dir(work, days)).collect();
 
     let mut stores = build_stores(&mpd, &calendar, &options.histories, &dirs)?;
