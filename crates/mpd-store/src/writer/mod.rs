@@ -166,8 +166,9 @@ pub(crate) fn parquet_properties(schema: &arrow_schema::Schema) -> WriterPropert
         // Row groups' statistics whole: a maximum cut to 64 bytes (the Parquet crate's
         // default) is rounded up, so a long event name running on from one row group into
         // the next would make a sorted file look unsorted to `tables compact`, which would
-        // then rewrite its day every time. Only short columns have statistics (see
-        // NO_STATISTICS_COLUMNS).
+        // then rewrite its day every time. Whole JSON documents and event ids have no
+        // statistics (NO_STATISTICS_COLUMNS, typed text below); what keeps them holds names,
+        // times, numbers and short texts such as a rejection's reason.
         .set_statistics_truncate_length(None);
     for column in UNIQUE_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
