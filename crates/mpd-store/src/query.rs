@@ -10,6 +10,7 @@ use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::TableProvider;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, col, lit};
 use deltalake::DeltaTable;
@@ -338,8 +339,18 @@ async fn create_resolved_view(context: &SessionContext, views: &[&str]) {
 }
 
 async fn register(context: &SessionContext, name: &str, table: &DeltaTable) -> Result<()> {
-    let provider: Arc<dyn TableProvider> =
-        table.table_provider().await.map_err(Error::from_datafusion)?;
+    // deltalake would also put a query's filters into its Parquet scan; DataFusion's own
+    // pushdown (the session's `pushdown_filters`) puts them there once more, and each row was
+    // compared twice (`event_name = 'X' AND event_name = 'X'`). The log's statistics still
+    // choose the files (docs/PERFORMANCE.md, "SQL").
+    let mut scan_defaults = SessionConfig::new();
+    scan_defaults.options_mut().execution.parquet.pushdown_filters = false;
+    let scan_defaults = SessionStateBuilder::new().with_config(scan_defaults).build();
+    let provider: Arc<dyn TableProvider> = table
+        .table_provider()
+        .with_session(Arc::new(scan_defaults))
+        .await
+        .map_err(Error::from_datafusion)?;
     context.register_table(name, provider).map_err(Error::from_datafusion)?;
     Ok(())
 }

@@ -244,6 +244,23 @@ async fn joins_do_not_filter_the_other_sides_scan_row_by_row() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_reaches_the_parquet_scan_once() {
+    let store = store_with_days(&[1, 2, 3]).await;
+    let query = "SELECT count(*) AS n FROM t WHERE payload = 2";
+    let plan = explained(&store, query).await;
+    let scan = plan.lines().find(|line| line.contains("DataSourceExec")).expect("scan");
+    let predicate = scan.split(", predicate=").nth(1).expect("a predicate in the scan");
+    let predicate = predicate.split(", pruning_predicate").next().unwrap_or(predicate);
+    assert_eq!(predicate, "payload@0 = 2", "{scan}");
+    // The log's statistics still choose the files: only the day holding 2 is read.
+    assert!(scan.contains("{1 group: [[") && scan.contains("date=2024-03-02/"), "{scan}");
+
+    let result = store.sql(query).await.expect("query");
+    let counts = result.batches[0].column(0).as_any().downcast_ref::<Int64Array>();
+    assert_eq!(counts.map(|c| c.value(0)), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_reads_back_sorted_even_past_the_sort_memory() {
     use arrow_array::{Array, StringArray};
     use futures::TryStreamExt as _;
