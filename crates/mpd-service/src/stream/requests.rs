@@ -57,7 +57,8 @@ impl Workspace {
                 self.fetch_range(client, &filter, range, limit, reporter, new_work)
             })
             .buffered(workers);
-        while let Some(output) = outputs.next().await {
+        let mut next = outputs.next().await;
+        while let Some(output) = next {
             let output = output?;
             totals.records += output.records;
             totals.bytes_received += output.bytes_received;
@@ -68,11 +69,19 @@ impl Workspace {
                 (totals.quarantined, totals.quarantine_file) = quarantine.finish(allowed)?;
             }
             let (range, records) = (output.range, output.records);
-            take(output).await?;
-            reporter.days_finished(range.from, range.n_days(), records);
-            if remaining.spend(records) {
+            // Spent before the next requests start, so that they ask for what is left.
+            let limit_reached = remaining.spend(records);
+            if limit_reached {
+                take(output).await?;
+                reporter.days_finished(range.from, range.n_days(), records);
                 break;
             }
+            // The requests in flight keep reading and decoding while this one's rows are
+            // taken: they live in this task's stream, which moves only while it is polled.
+            let (taken, following) = futures_util::future::join(take(output), outputs.next()).await;
+            taken?;
+            reporter.days_finished(range.from, range.n_days(), records);
+            next = following;
         }
         drop(outputs);
         let allowed = match policy {

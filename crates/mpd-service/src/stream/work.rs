@@ -107,9 +107,11 @@ where
 
 /// Rows per decoded batch of a table load. Each request in flight keeps a builder of this many
 /// rows. 16 Ki instead of 32 Ki, with the smaller spool budget below and one malloc arena per
-/// core, took a 1M-event fetch from 612–662 to 328–351 MB at the same speed (single runs,
-/// docs/PERFORMANCE.md).
-const BATCH_ROWS: usize = 16_384;
+/// core, took a 1M-event fetch from 612–662 to 328–351 MB at the same speed (single runs);
+/// 8 Ki instead of 16 Ki, with the requests read while a finished one is taken
+/// (`requests.rs`), from 283–343 to 254–284 MB for 3% more wall time and 4% less CPU (6
+/// rounds of whole fetches, docs/PERFORMANCE.md).
+const BATCH_ROWS: usize = 8_192;
 /// Bytes of batches the requests of a run keep in memory, all together, before a request's
 /// batches go to a temporary file (Arrow IPC: written and read back at memory speed). 48 MiB
 /// instead of 96 MiB is part of the change measured at [`BATCH_ROWS`].
