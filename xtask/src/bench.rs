@@ -146,21 +146,17 @@ pub(crate) struct Mock {
 impl Mock {
     /// Starts the mock with `args` after `--port 0`, once it says where it listens.
     pub(crate) fn spawn<S: AsRef<OsStr>>(bin: &Path, args: &[S]) -> Result<Self> {
-        let mut child = Command::new(bin.join("mpd-mock"))
+        let child = Command::new(bin.join("mpd-mock"))
             .args(["--port", "0"])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .context("cannot start mpd-mock")?;
-        match mock_url(&mut child) {
-            Ok(url) => Ok(Self { child, url }),
-            Err(error) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(error)
-            }
-        }
+        // Owned first, so that a mock that never says where it listens is stopped too.
+        let mut mock = Self { child, url: String::new() };
+        mock.url = mock_url(&mut mock.child)?;
+        Ok(mock)
     }
 }
 

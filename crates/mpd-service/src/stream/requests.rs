@@ -70,15 +70,11 @@ impl Workspace {
             }
             let (range, records) = (output.range, output.records);
             // Spent before the next requests start, so that they ask for what is left.
-            let limit_reached = remaining.spend(records);
-            if limit_reached {
-                take(output).await?;
-                reporter.days_finished(range.from, range.n_days(), records);
-                break;
-            }
+            let more = !remaining.spend(records);
             // The requests in flight keep reading and decoding while this one's rows are
             // taken: they live in this task's stream, which moves only while it is polled.
-            let (taken, following) = futures_util::future::join(take(output), outputs.next()).await;
+            let following = async { if more { outputs.next().await } else { None } };
+            let (taken, following) = futures_util::future::join(take(output), following).await;
             taken?;
             reporter.days_finished(range.from, range.n_days(), records);
             next = following;

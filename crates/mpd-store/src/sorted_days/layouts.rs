@@ -2,24 +2,24 @@
 //! root, so that a compaction reads the footers of new files only: a data file never
 //! changes once written (a rewrite makes a file of another name), so a layout read once holds
 //! for as long as the file is live. The file's size is kept beside its layout: a file of the
-//! same name with another size (bytes replaced by a tool outside Delta) is read again. Without it every `mpd tables compact` read the footer of
-//! every file of the table, a cost (one or two requests per file on an object store) that grew
-//! with the table's history.
+//! same name with another size (bytes replaced by a tool outside Delta) is read again. Without
+//! the index every `mpd tables compact` read the footer of every file of the table, a cost (one
+//! or two requests per file on an object store) that grew with the table's history.
 //!
 //! Text: a format line naming the column the layouts are by, then one file a line: `path TAB
 //! size TAB layout`, the layout `empty`, `unsorted`, or `sorted TAB first TAB last` with the
-//! values in hex. Only live files are kept. A damaged index, or one by another column, is not used
-//! (every footer is read again and the index written anew).
+//! values in hex. Only live files are kept. A damaged index, or one by another column, is not
+//! used (every footer is read again and the index written anew).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::FileLayout;
+use crate::backend::Backend;
+use crate::location::MPD_DIR;
 
 /// Each file's size and layout, by path.
 pub(super) type Layouts = HashMap<String, (u64, FileLayout)>;
-use crate::backend::Backend;
-use crate::location::MPD_DIR;
 
 const FORMAT: &str = "mpd-layouts 1";
 
