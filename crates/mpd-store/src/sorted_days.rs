@@ -4,12 +4,13 @@
 //! Writes sort rows in runs, as memory allows, and every sync adds files of its own, so a day
 //! is usually many sorted stretches: a filter on the sort column then reads a piece of every
 //! stretch. A day counts as sorted when its files, taken in order of their smallest value,
-//! read as one sequence sorted by the column: within a file each row group's values start at
-//! or after the previous one's largest (by the row groups' statistics in the Parquet footer),
-//! and each file's start at or after the previous file's largest. A day with more than one
-//! file under half the target file size also counts as unsorted, so that the small files of
-//! hourly syncs are merged. Several runs inside one row group cannot be told apart by the
-//! statistics; those come from small writes, cheap to read either way.
+//! read as one sequence sorted by the column: within a file each page's values start at or
+//! after the previous page's largest (by the page index the store writes; by the row groups'
+//! statistics in the Parquet footer for a file without one), and each file's start at or
+//! after the previous file's largest. The pages, not only the row groups, because a write's
+//! sorted runs are shorter than a row group: a day of two runs in one row group reads as
+//! sorted by the row group's statistics. A day with more than one file under half the target
+//! file size also counts as unsorted, so that the small files of hourly syncs are merged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,7 +18,10 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use deltalake::logstore::object_store::ObjectStore;
 use futures::{StreamExt, TryStreamExt};
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 
 use crate::query::day_files::{StoreFile, unreadable_file};
@@ -34,9 +38,10 @@ const CONCURRENT_FILES: usize = 8;
 pub(crate) enum FileLayout {
     /// No rows.
     Empty,
-    /// Row groups in order: the smallest and the largest value.
+    /// Pages (or row groups) in order: the smallest and the largest value.
     Sorted { first: Vec<u8>, last: Vec<u8> },
-    /// Row groups out of order, statistics missing, or rows hidden by a deletion vector.
+    /// Pages (or row groups) out of order, statistics missing, or rows hidden by a deletion
+    /// vector.
     Unsorted,
 }
 
@@ -130,7 +135,7 @@ fn day_is_sorted(files: &[(u64, FileLayout)]) -> bool {
     ranges.windows(2).all(|pair| pair[0].1 <= pair[1].0)
 }
 
-/// The layout of one file, from its footer.
+/// The layout of one file, from its footer and page index.
 async fn file_layout(
     table: &str,
     store: Arc<dyn ObjectStore>,
@@ -139,8 +144,9 @@ async fn file_layout(
     column: &str,
 ) -> Result<FileLayout> {
     let mut reader = StoreFile::new(store, path, size);
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
     let metadata = reader
-        .get_metadata(None)
+        .get_metadata(Some(&options))
         .await
         .map_err(|error| unreadable_file(table, path, error.to_string()))?;
     let Some(index) =
@@ -149,24 +155,44 @@ async fn file_layout(
         return Ok(FileLayout::Unsorted);
     };
     let mut layout = FileLayout::Empty;
-    for group in metadata.row_groups() {
-        let Some(Statistics::ByteArray(stats)) = group.column(index).statistics() else {
+    for group in 0..metadata.num_row_groups() {
+        let Some(ranges) = value_ranges(&metadata, group, index) else {
             return Ok(FileLayout::Unsorted);
         };
-        let (Some(min), Some(max)) = (stats.min_opt(), stats.max_opt()) else {
-            return Ok(FileLayout::Unsorted);
-        };
-        layout = match layout {
-            FileLayout::Empty => {
-                FileLayout::Sorted { first: min.data().to_vec(), last: max.data().to_vec() }
-            }
-            FileLayout::Sorted { first, last } if last.as_slice() <= min.data() => {
-                FileLayout::Sorted { first, last: max.data().to_vec() }
-            }
-            _ => return Ok(FileLayout::Unsorted),
-        };
+        for (min, max) in ranges {
+            layout = match layout {
+                FileLayout::Empty => FileLayout::Sorted { first: min.to_vec(), last: max.to_vec() },
+                FileLayout::Sorted { first, last } if last.as_slice() <= min => {
+                    FileLayout::Sorted { first, last: max.to_vec() }
+                }
+                _ => return Ok(FileLayout::Unsorted),
+            };
+        }
     }
     Ok(layout)
+}
+
+/// The smallest and largest value of the text column `index` in each page of a row group, in
+/// order (the row group's own when the file has no page index); none when a page or the
+/// row group has no statistics.
+fn value_ranges(
+    metadata: &ParquetMetaData,
+    group: usize,
+    index: usize,
+) -> Option<Vec<(&[u8], &[u8])>> {
+    let pages = metadata.column_index().and_then(|groups| groups.get(group)?.get(index));
+    if let Some(ColumnIndexMetaData::BYTE_ARRAY(pages)) = pages {
+        let n = usize::try_from(pages.num_pages()).ok()?;
+        return (0..n)
+            .filter(|page| !pages.is_null_page(*page))
+            .map(|page| Some((pages.min_value(page)?, pages.max_value(page)?)))
+            .collect();
+    }
+    let Some(Statistics::ByteArray(stats)) = metadata.row_group(group).column(index).statistics()
+    else {
+        return None;
+    };
+    Some(vec![(stats.min_opt()?.data(), stats.max_opt()?.data())])
 }
 
 #[cfg(test)]
@@ -211,6 +237,15 @@ mod tests {
         names: &[&str],
         properties: parquet::file::properties::WriterPropertiesBuilder,
     ) -> FileLayout {
+        layout_in_row_groups_of(2, names, properties).await
+    }
+
+    /// The layout of a file of `names` written with `properties` in row groups of `rows`.
+    async fn layout_in_row_groups_of(
+        rows: usize,
+        names: &[&str],
+        properties: parquet::file::properties::WriterPropertiesBuilder,
+    ) -> FileLayout {
         use arrow_array::{ArrayRef, RecordBatch, StringArray};
         use deltalake::logstore::object_store::memory::InMemory;
         use deltalake::logstore::object_store::{ObjectStoreExt as _, path::Path};
@@ -218,7 +253,7 @@ mod tests {
 
         let column: ArrayRef = Arc::new(StringArray::from(names.to_vec()));
         let batch = RecordBatch::try_from_iter([("event_name", column)]).expect("batch");
-        let properties = properties.set_max_row_group_row_count(Some(2)).build();
+        let properties = properties.set_max_row_group_row_count(Some(rows)).build();
         let mut bytes = Vec::new();
         let mut writer =
             ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).expect("writer");
@@ -262,5 +297,23 @@ mod tests {
         // Two sorted runs, as a write with little memory leaves them.
         assert_eq!(layout_of(&["A", "C", "A", "C"]).await, FileLayout::Unsorted);
         assert_eq!(layout_of(&[]).await, FileLayout::Empty);
+    }
+
+    #[tokio::test]
+    async fn runs_inside_one_row_group_are_told_by_the_page_index() {
+        use parquet::file::properties::{EnabledStatistics, WriterProperties};
+        // Pages of two rows, as the store's pages of 4096 rows within row groups of up to
+        // 128 Ki: a write's runs are shorter than a row group.
+        let pages_of_two =
+            || WriterProperties::builder().set_write_batch_size(2).set_data_page_row_count_limit(2);
+        let runs = ["A", "C", "A", "C"];
+        assert_eq!(layout_in_row_groups_of(4, &runs, pages_of_two()).await, FileLayout::Unsorted);
+        let sorted = layout_in_row_groups_of(4, &["A", "B", "B", "C"], pages_of_two()).await;
+        assert_eq!(sorted, FileLayout::Sorted { first: b"A".to_vec(), last: b"C".to_vec() });
+        // Without a page index only the row group's statistics are there, and they cannot
+        // tell the runs apart.
+        let chunk_statistics = pages_of_two().set_statistics_enabled(EnabledStatistics::Chunk);
+        let without_index = layout_in_row_groups_of(4, &runs, chunk_statistics).await;
+        assert_eq!(without_index, FileLayout::Sorted { first: b"A".to_vec(), last: b"C".to_vec() });
     }
 }

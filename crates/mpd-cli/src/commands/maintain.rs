@@ -235,5 +235,14 @@ async fn import_export(
                 .unwrap_or_default(),
         ),
     );
+    if report.days_in_several_runs > 0 {
+        status(
+            global,
+            &format!(
+                "hint: {} day(s) are sorted in stretches, not as a whole (a dump mixing its days, or a day larger than one sorted run); `mpd tables compact events` sorts each day whole, so that queries filtering on event_name read less",
+                report.days_in_several_runs
+            ),
+        );
+    }
     print_result(global, Format::Json, &report)
 }

@@ -70,6 +70,11 @@ pub struct DumpImportReport {
     pub sync_id: i64,
     /// The events table's version after the commit; none when nothing was read.
     pub version: Option<i64>,
+    /// Days whose rows were sorted in more than one run (a dump mixing many days, or days
+    /// larger than a run): their files are sorted in stretches, and `mpd tables compact
+    /// events` sorts each of them as a whole, so that queries filtering on `event_name` skip
+    /// more.
+    pub days_in_several_runs: u64,
     /// Malformed lines quarantined.
     pub quarantined: u64,
     /// The quarantine file, when lines were quarantined.
@@ -168,7 +173,9 @@ impl Workspace {
             ..report.counts.commit_info("import export")
         }
         .to_metadata();
-        report.version = Some(writer.commit(metadata.clone()).await?.version);
+        let summary = writer.commit(metadata.clone()).await?;
+        report.version = Some(summary.version);
+        report.days_in_several_runs = summary.partitions_in_several_runs as u64;
         ingest.commit_audit(metadata).await?;
         let entries: Vec<LedgerEntry> = new.into_iter().filter_map(|d| d.ledger).collect();
         ledger::record(store, DATASET, &entries, "import export").await?;

@@ -21,7 +21,9 @@ use crate::location::MPD_DIR;
 /// Each file's size and layout, by path.
 pub(super) type Layouts = HashMap<String, (u64, FileLayout)>;
 
-const FORMAT: &str = "mpd-layouts 1";
+/// Format 2: layouts read by the pages' statistics. An index of format 1 (row groups' only,
+/// which took a file of several runs in one row group for sorted) is read again.
+const FORMAT: &str = "mpd-layouts 2";
 
 fn index_path(table: &str) -> String {
     format!("{MPD_DIR}/layouts/{table}")
@@ -145,7 +147,7 @@ mod tests {
         .map(|((path, layout), size)| (path.to_owned(), (size, layout)))
         .collect();
         let text = render(&layouts, "event_name");
-        assert!(text.starts_with("mpd-layouts 1 event_name\n"), "{text}");
+        assert!(text.starts_with("mpd-layouts 2 event_name\n"), "{text}");
         assert_eq!(parse(text.as_bytes(), "event_name"), Some(layouts));
         // Layouts by another column are not these.
         assert_eq!(parse(text.as_bytes(), "time"), None);
@@ -156,19 +158,21 @@ mod tests {
         for damaged in [
             "",
             "mpd-layouts 0 event_name\n",
-            "mpd-layouts 1\n",
-            "mpd-layouts 1 event_name\na.parquet\n",
-            "mpd-layouts 1 event_name\na.parquet\tempty\n",
-            "mpd-layouts 1 event_name\na.parquet\t-1\tempty\n",
-            "mpd-layouts 1 event_name\na.parquet\t7\tsorted\t41\n",
-            "mpd-layouts 1 event_name\na.parquet\t7\tsorted\t4\t42\n",
-            "mpd-layouts 1 event_name\na.parquet\t7\tsorted\tzz\t42\n",
-            "mpd-layouts 1 event_name\na.parquet\t7\tsideways\n",
-            "mpd-layouts 1 event_name\na.parquet\t7\tempty\textra\n",
-            "mpd-layouts 1 event_name\n\t7\tempty\n",
+            "mpd-layouts 2\n",
+            // Format 1, whose layouts were read by row groups only.
+            "mpd-layouts 1 event_name\na.parquet\t7\tempty\n",
+            "mpd-layouts 2 event_name\na.parquet\n",
+            "mpd-layouts 2 event_name\na.parquet\tempty\n",
+            "mpd-layouts 2 event_name\na.parquet\t-1\tempty\n",
+            "mpd-layouts 2 event_name\na.parquet\t7\tsorted\t41\n",
+            "mpd-layouts 2 event_name\na.parquet\t7\tsorted\t4\t42\n",
+            "mpd-layouts 2 event_name\na.parquet\t7\tsorted\tzz\t42\n",
+            "mpd-layouts 2 event_name\na.parquet\t7\tsideways\n",
+            "mpd-layouts 2 event_name\na.parquet\t7\tempty\textra\n",
+            "mpd-layouts 2 event_name\n\t7\tempty\n",
         ] {
             assert_eq!(parse(damaged.as_bytes(), "event_name"), None, "{damaged:?}");
         }
-        assert_eq!(parse(b"mpd-layouts 1 event_name\n", "event_name"), Some(Layouts::new()));
+        assert_eq!(parse(b"mpd-layouts 2 event_name\n", "event_name"), Some(Layouts::new()));
     }
 }

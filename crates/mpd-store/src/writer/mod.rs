@@ -169,7 +169,9 @@ pub(crate) fn parquet_properties(schema: &arrow_schema::Schema) -> WriterPropert
         // then rewrite its day every time. Whole JSON documents and event ids have no
         // statistics (NO_STATISTICS_COLUMNS, typed text below); what keeps them holds names,
         // times, numbers and short texts such as a rejection's reason.
-        .set_statistics_truncate_length(None);
+        .set_statistics_truncate_length(None)
+        // The same for the page index, which `tables compact` reads the same way.
+        .set_column_index_truncate_length(None);
     for column in UNIQUE_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
@@ -219,6 +221,11 @@ pub struct CommitSummary {
     pub files_removed: usize,
     /// Rows in the added files.
     pub rows_added: u64,
+    /// Partitions (days) whose rows this write sorted in more than one run, so that their
+    /// files are sorted in stretches, not as a whole: a write holds a bounded amount of rows,
+    /// shared by every day it touches. `tables compact` sorts such days whole, which lets
+    /// readers skip more.
+    pub partitions_in_several_runs: usize,
 }
 
 /// Streams batches into one table; nothing is visible to readers until [`TableWriter::commit`].
@@ -432,10 +439,11 @@ impl TableWriter {
     }
 
     /// Closes the part writers; every file they wrote.
-    async fn close_shards(&mut self) -> Result<Vec<Add>> {
+    /// Every file written, and how many partitions went out in more than one sorted run.
+    async fn close_shards(&mut self) -> Result<(Vec<Add>, usize)> {
         match self.shards.take() {
             Some(shards) => shards.finish().await,
-            None => Ok(Vec::new()),
+            None => Ok((Vec::new(), 0)),
         }
     }
 
@@ -488,8 +496,8 @@ impl TableWriter {
         metadata: Map<String, Value>,
         txn: Option<Transaction>,
     ) -> Result<CommitSummary> {
-        let adds = match self.close_shards().await {
-            Ok(adds) => adds,
+        let (adds, partitions_in_several_runs) = match self.close_shards().await {
+            Ok(written) => written,
             Err(error) => {
                 self.discard_written().await;
                 return Err(error);
@@ -502,6 +510,7 @@ impl TableWriter {
                     files_added: adds.len(),
                     files_removed,
                     rows_added: self.rows,
+                    partitions_in_several_runs,
                 };
                 tracing::info!(table = %self.name, version, files_added = summary.files_added,
                     files_removed, rows_added = self.rows, "committed");

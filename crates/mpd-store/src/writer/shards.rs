@@ -179,10 +179,12 @@ impl Shards {
         }
     }
 
-    /// Writes the rows still waiting, closes every part writer; returns every file written,
-    /// or the first error.
-    pub(super) async fn finish(mut self) -> Result<Vec<Add>> {
+    /// Writes the rows still waiting, closes every part writer; returns every file written
+    /// and how many partitions were written in more than one sorted run, or the first error.
+    pub(super) async fn finish(mut self) -> Result<(Vec<Add>, usize)> {
         let waiting = self.sorting.as_mut().map(|s| s.runs.drain()).unwrap_or_default();
+        let in_several_runs =
+            self.sorting.as_ref().map_or(0, |s| s.runs.partitions_in_several_runs());
         let partitions = waiting.len();
         for run in waiting {
             let index = self.routes.run(run.key, run.rows, partitions);
@@ -191,7 +193,7 @@ impl Shards {
                 return Err(error);
             }
         }
-        self.close().await
+        Ok((self.close().await?, in_several_runs))
     }
 
     async fn close(self) -> Result<Vec<Add>> {

@@ -51,11 +51,19 @@ pub(super) struct SortedRuns {
     budget: usize,
     waiting: HashMap<PartitionKey, Waiting>,
     bytes: usize,
+    /// Runs made so far of each partition.
+    runs_made: HashMap<PartitionKey, usize>,
 }
 
 impl SortedRuns {
     pub(super) fn new() -> Self {
-        Self { run_rows: RUN_ROWS, budget: WAITING_BYTES, waiting: HashMap::new(), bytes: 0 }
+        Self {
+            run_rows: RUN_ROWS,
+            budget: WAITING_BYTES,
+            waiting: HashMap::new(),
+            bytes: 0,
+            runs_made: HashMap::new(),
+        }
     }
 
     #[cfg(test)]
@@ -100,9 +108,16 @@ impl SortedRuns {
         keys.into_iter().map(|key| self.take(key)).collect()
     }
 
+    /// Partitions whose rows went out in more than one run so far: their files are sorted in
+    /// stretches, not as a whole (`tables compact` sorts them whole).
+    pub(super) fn partitions_in_several_runs(&self) -> usize {
+        self.runs_made.values().filter(|runs| **runs > 1).count()
+    }
+
     fn take(&mut self, key: PartitionKey) -> Run {
         let waiting = self.waiting.remove(&key).unwrap_or_default();
         self.bytes -= waiting.bytes;
+        *self.runs_made.entry(key.clone()).or_default() += 1;
         Run { key, batches: waiting.batches, rows: waiting.rows }
     }
 }
@@ -220,5 +235,16 @@ mod tests {
         assert_eq!(rest[0].rows, 2);
         let sorted = sort_run("events", &[0, 1], &rest[0].batches).unwrap();
         assert_eq!(sorted.num_rows(), 2);
+    }
+
+    #[test]
+    fn a_partition_counts_as_in_several_runs_from_its_second_run() {
+        let mut runs = SortedRuns::new().with_limits(2, usize::MAX);
+        runs.push(key("d1"), batch(&[("a", 1), ("b", 2)]));
+        runs.push(key("d2"), batch(&[("a", 1)]));
+        assert_eq!(runs.partitions_in_several_runs(), 0, "one full run of d1, d2 waiting");
+        runs.push(key("d1"), batch(&[("c", 3)]));
+        runs.drain();
+        assert_eq!(runs.partitions_in_several_runs(), 1, "d1 went out twice, d2 once");
     }
 }
