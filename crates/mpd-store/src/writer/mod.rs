@@ -438,8 +438,8 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Closes the part writers; every file they wrote.
-    /// Every file written, and how many partitions went out in more than one sorted run.
+    /// Closes the part writers; every file they wrote, and how many partitions went out in
+    /// more than one sorted run.
     async fn close_shards(&mut self) -> Result<(Vec<Add>, usize)> {
         match self.shards.take() {
             Some(shards) => shards.finish().await,
