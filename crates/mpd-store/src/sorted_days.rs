@@ -302,7 +302,7 @@ mod tests {
     #[tokio::test]
     async fn runs_inside_one_row_group_are_told_by_the_page_index() {
         use parquet::file::properties::{EnabledStatistics, WriterProperties};
-        // Pages of two rows, as the store's pages of 4096 rows within row groups of up to
+        // Pages of two rows, as the store's pages of 1024 rows within row groups of up to
         // 128 Ki: a write's runs are shorter than a row group.
         let pages_of_two =
             || WriterProperties::builder().set_write_batch_size(2).set_data_page_row_count_limit(2);
