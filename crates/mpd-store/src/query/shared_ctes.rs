@@ -25,8 +25,17 @@ pub(crate) async fn compute_shared_ctes(
     context: &SessionContext,
     plan: LogicalPlan,
 ) -> LogicalPlan {
+    compute_and_name_shared_ctes(context, plan).await.0
+}
+
+/// [`compute_shared_ctes`], and the names of the CTEs it computed, in order.
+pub(super) async fn compute_and_name_shared_ctes(
+    context: &SessionContext,
+    plan: LogicalPlan,
+) -> (LogicalPlan, Vec<String>) {
+    let mut computed = Vec::new();
     if matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
-        return plan;
+        return (plan, computed);
     }
     let mut plan = plan;
     // Each round replaces one CTE; a query has few.
@@ -37,8 +46,9 @@ pub(crate) async fn compute_shared_ctes(
             Some(replaced) => plan = replaced,
             None => break,
         }
+        computed.push(shared.alias.to_string());
     }
-    plan
+    (plan, computed)
 }
 
 /// A CTE reference read at least twice (same alias, same plan) whose plan holds no other
@@ -56,18 +66,29 @@ fn innermost_shared(plan: &LogicalPlan) -> Option<SubqueryAlias> {
         .map(|found| (*found).clone())
 }
 
-/// Every subquery alias over a computed plan (not a bare table), subqueries included.
+/// Every subquery alias over a computed plan (not a bare table, nor another name for one),
+/// subqueries included. A CTE given a name where it is read (`JOIN viewed v`) is an alias of
+/// an alias: once the CTE's rows are in memory, `v` only renames them, and running it again
+/// would cost a plan and a run of its own for nothing (a fifth of a funnel's planning).
 fn references(plan: &LogicalPlan) -> Vec<SubqueryAlias> {
     let mut found = Vec::new();
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::SubqueryAlias(alias) = node
-            && !matches!(alias.input.as_ref(), LogicalPlan::TableScan(_))
+            && !matches!(beneath_aliases(&alias.input), LogicalPlan::TableScan(_))
         {
             found.push(alias.clone());
         }
         Ok(TreeNodeRecursion::Continue)
     });
     found
+}
+
+/// `plan` without the subquery aliases on top of it.
+fn beneath_aliases(plan: &LogicalPlan) -> &LogicalPlan {
+    match plan {
+        LogicalPlan::SubqueryAlias(alias) => beneath_aliases(&alias.input),
+        other => other,
+    }
 }
 
 /// The rows of `shared`'s plan, as a plan reading them from memory; `None` when it cannot run

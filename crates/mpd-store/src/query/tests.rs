@@ -168,8 +168,10 @@ async fn a_cte_read_several_times_is_computed_once() {
     let context = store.session().await.expect("session");
     let inlined = context.sql(STEPS).await.expect("plan").into_parts().1;
     assert_eq!(scans(&inlined), vec!["t"; 6], "inlined: t read at every reference");
-    let computed = shared_ctes::compute_shared_ctes(&context, inlined).await;
+    let (computed, names) = shared_ctes::compute_and_name_shared_ctes(&context, inlined).await;
     assert_eq!(scans(&computed), vec!["first", "first", "second", "second"]);
+    // `first f` in `second` names rows already in memory: not computed again.
+    assert_eq!(names, vec!["first", "second"]);
 
     let result = store.sql(STEPS).await.expect("query");
     let row = &result.batches[0];
