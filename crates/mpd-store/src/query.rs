@@ -21,6 +21,7 @@ use crate::{Error, Result, Store, schema};
 pub(crate) mod day_files;
 mod day_sorted;
 mod json_rows;
+mod page_indexes;
 mod shared_ctes;
 mod stored_columns;
 
@@ -243,7 +244,12 @@ impl Store {
 
     async fn build_session(&self, tables: Vec<(String, DeltaTable)>) -> Result<CachedSession> {
         let config = SessionConfig::from(engine_options()?).with_information_schema(true);
-        let mut context = SessionContext::new_with_config(config);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(page_indexes::PageIndexWithFooter))
+            .build();
+        let mut context = SessionContext::new_with_state(state);
         datafusion_functions_json::register_all(&mut context).map_err(Error::from_datafusion)?;
         context.add_analyzer_rule(Arc::new(stored_columns::StoredColumnsRule));
         let mut versions = Vec::new();

@@ -313,3 +313,31 @@ async fn a_day_reads_back_sorted_even_past_the_sort_memory() {
     assert!(keys.iter().all(|k| k % 50 != 0));
     assert!(store.read_day_sorted("t", day(9), &["key"], &["key"]).await.expect("plan").is_none());
 }
+
+/// Whether each file the session's metadata cache holds has its page index there too.
+fn cached_page_indexes(context: &SessionContext) -> Vec<String> {
+    let cache = context.runtime_env().cache_manager.get_file_metadata_cache();
+    let mut found: Vec<String> = cache
+        .list_entries()
+        .into_values()
+        .map(|entry| {
+            let extra = entry.value.file_metadata.extra_info();
+            extra.get("page_index").cloned().unwrap_or_default()
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filtered_scan_keeps_each_files_page_index_for_the_next_query() {
+    let store = store_with_days(&[1, 2, 3]).await;
+    let query = "SELECT count(*) FROM t WHERE payload >= 1";
+    let counted = store.sql(query).await.expect("query");
+    let count = counted.batches[0].column(0).as_any().downcast_ref::<Int64Array>().expect("i64");
+    assert_eq!(count.value(0), 3);
+    let context = store.session().await.expect("session");
+    // Without the page-index reader the cache holds footers only ("false"), and every query
+    // reads each page index again.
+    assert_eq!(cached_page_indexes(&context), vec!["true"; 3]);
+}
