@@ -7,7 +7,9 @@
 //! bench's store; `strace` counted one read of each footer per process, one of each page
 //! index per query). The scan's reader here asks for the page index with the footer, and the
 //! cache keeps both: the scan then finds the page index loaded and reads nothing more
-//! (docs/PERFORMANCE.md, "SQL").
+//! (docs/PERFORMANCE.md, "SQL"). The price: a scan without a filter, which never needed the
+//! page index, now reads it too, once per file and session (one more ranged read a file on an
+//! object store); the cache's own size limit bounds what it keeps.
 
 use std::ops::Range;
 use std::sync::Arc;
