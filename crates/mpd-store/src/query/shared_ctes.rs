@@ -69,7 +69,7 @@ fn innermost_shared(plan: &LogicalPlan) -> Option<SubqueryAlias> {
 /// Every subquery alias over a computed plan (not a bare table, nor another name for one),
 /// subqueries included. A CTE given a name where it is read (`JOIN viewed v`) is an alias of
 /// an alias: once the CTE's rows are in memory, `v` only renames them, and running it again
-/// would cost a plan and a run of its own for nothing (a fifth of a funnel's planning).
+/// would cost a plan and a run of its own for nothing.
 fn references(plan: &LogicalPlan) -> Vec<SubqueryAlias> {
     let mut found = Vec::new();
     let _ = plan.apply_with_subqueries(|node| {
