@@ -8,8 +8,8 @@
 //! index per query). The scan's reader here asks for the page index with the footer, and the
 //! cache keeps both: the scan then finds the page index loaded and reads nothing more
 //! (docs/PERFORMANCE.md, "SQL"). The price: a scan without a filter, which never needed the
-//! page index, now reads it too, once per file and session (one more ranged read a file on an
-//! object store); the cache's own size limit bounds what it keeps.
+//! page index, now reads it too, once per file and session (on an object store, up to one
+//! more ranged read a file); the cache's own size limit bounds what it keeps.
 
 use std::ops::Range;
 use std::sync::Arc;

@@ -46,7 +46,8 @@ const ROW_GROUP_BYTES: usize = 4 * 1024 * 1024;
 /// 12,000 rows, and a page spanning two runs holds names from both ends of the alphabet, so the
 /// page index cannot skip it: with pages of 4096 rows, reading one event of a tenth of the rows
 /// of the bench's import decoded 72% of the rows' names, with 1024 rows 31%, and its funnel
-/// took 8% less time (docs/PERFORMANCE.md, "SQL"). The import's time did not change.
+/// took 8% less time; a scan of a whole column (count by event) about 1 ms more
+/// (docs/PERFORMANCE.md, "SQL"). The import's time did not change.
 const PAGE_ROWS: usize = 1024;
 /// Open partitions (each buffering a row group) before the writer closes its files, unless
 /// [`TableWriter::with_open_partitions`] says otherwise.
