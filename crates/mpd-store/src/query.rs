@@ -21,6 +21,7 @@ use crate::{Error, Result, Store, schema};
 pub(crate) mod day_files;
 mod day_sorted;
 mod json_rows;
+mod local_reads;
 mod page_indexes;
 mod shared_ctes;
 mod stored_columns;
@@ -247,7 +248,10 @@ impl Store {
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(page_indexes::PageIndexWithFooter))
+            .with_physical_optimizer_rule(Arc::new(page_indexes::PageIndexWithFooter {
+                // Canonical, as the scans name files: a store opened through a symlink too.
+                local_root: self.root().and_then(|root| root.canonicalize().ok()),
+            }))
             .build();
         let mut context = SessionContext::new_with_state(state);
         datafusion_functions_json::register_all(&mut context).map_err(Error::from_datafusion)?;

@@ -341,3 +341,54 @@ async fn a_filtered_scan_keeps_each_files_page_index_for_the_next_query() {
     // reads each page index again.
     assert_eq!(cached_page_indexes(&context), vec!["true"; 3]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_stores_scans_read_its_files_themselves() {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::datasource::physical_plan::{FileScanConfig, ParquetSource};
+    use datafusion::datasource::source::DataSourceExec;
+
+    let folder = tempfile::tempdir().expect("temp dir");
+    let real = folder.path().join("real");
+    std::fs::create_dir(&real).expect("mkdir");
+    // Opened through a link, the store still knows its files by their canonical paths.
+    let linked = folder.path().join("linked");
+    std::os::unix::fs::symlink(&real, &linked).expect("symlink");
+    let store = Store::open(StoreMode::Persistent(linked)).await.expect("open");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("payload", DataType::Int64, false),
+    ]));
+    let mut writer =
+        store.writer("t", schema.clone(), &["date"], WriteMode::Create).await.expect("writer");
+    let dates: Vec<i32> = (0..3000).map(|i| days_since_epoch(day(1 + i % 3))).collect();
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(Date32Array::from(dates)), Arc::new(Int64Array::from_iter_values(0..3000))],
+    )
+    .expect("batch");
+    writer.write(batch).await.expect("write");
+    writer.commit(serde_json::Map::new()).await.expect("commit");
+
+    let query = "SELECT sum(payload) FROM t WHERE payload >= 1000";
+    let summed = store.sql(query).await.expect("query");
+    let sum = summed.batches[0].column(0).as_any().downcast_ref::<Int64Array>().expect("i64");
+    assert_eq!(sum.value(0), (1000..3000).sum::<i64>());
+
+    let context = store.session().await.expect("session");
+    let plan = context.sql(query).await.expect("plan").create_physical_plan().await.expect("exec");
+    let mut readers = Vec::new();
+    plan.apply(|node| {
+        if let Some(exec) = node.downcast_ref::<DataSourceExec>()
+            && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
+            && let Some(source) = config.file_source().downcast_ref::<ParquetSource>()
+        {
+            readers.push(format!("{:?}", source.parquet_file_reader_factory()));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .expect("walk");
+    let root = real.canonicalize().expect("canonical");
+    assert_eq!(readers.len(), 1, "{readers:?}");
+    assert!(readers[0].contains(&format!("local_root: Some({root:?})")), "{readers:?}");
+}
