@@ -57,6 +57,7 @@ fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result
     std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
 }
 
+/// Never called: off Unix, [`LocalFile::under`] gives no file and object_store reads them all.
 #[cfg(not(unix))]
 fn read_exact_at(_file: &File, _buffer: &mut [u8], _offset: u64) -> std::io::Result<()> {
     Err(std::io::Error::other("positioned reads are only used on Unix"))

@@ -342,6 +342,7 @@ async fn a_filtered_scan_keeps_each_files_page_index_for_the_next_query() {
     assert_eq!(cached_page_indexes(&context), vec!["true"; 3]);
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_stores_scans_read_its_files_themselves() {
     use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
