@@ -276,7 +276,7 @@ impl Store {
 
 /// mpd's choices of DataFusion settings, each overridable by DataFusion's own variable
 /// (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, ...), which is how they were measured.
-const ENGINE_SETTINGS: [(&str, &str); 5] = [
+const ENGINE_SETTINGS: [(&str, &str); 6] = [
     ("datafusion.sql_parser.dialect", "postgres"),
     // Spans let planning errors (unknown column...) point at the query text too.
     ("datafusion.sql_parser.collect_spans", "true"),
@@ -291,6 +291,13 @@ const ENGINE_SETTINGS: [(&str, &str); 5] = [
     // scanned row: 20 funnels took 4.9–6.3 s of CPU with it, 3.4–3.6 s without
     // (docs/PERFORMANCE.md, "SQL").
     ("datafusion.optimizer.enable_join_dynamic_filter_pushdown", "false"),
+    // The Parquet reader would keep the filter column's values it decoded to evaluate the
+    // filter (every row of every page the page index kept), to hand the matching ones on
+    // without decoding them again. For a filter on `event_name`, decoding the matching rows'
+    // names again from their dictionary is cheaper than keeping all of them: revenue of
+    // Purchase and a count of Page View took 15-25% less time without it on the bench's
+    // imported and fetched stores, the funnel 5-15% (docs/PERFORMANCE.md, "SQL").
+    ("datafusion.execution.parquet.max_predicate_cache_size", "0"),
 ];
 
 /// DataFusion's settings from its `DATAFUSION_*` variables, with mpd's choices where no
