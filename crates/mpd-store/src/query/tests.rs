@@ -13,13 +13,19 @@ fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 3, d).expect("valid day")
 }
 
-async fn store_with_days(days: &[u32]) -> Store {
-    let store = Store::open(StoreMode::InMemory).await.expect("open");
-    let schema = Arc::new(Schema::new(vec![
+/// The test table's columns: a `date` to partition by, a `key` and a `payload` of `payload`'s
+/// type.
+fn date_key_payload(payload: DataType) -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
         Field::new("date", DataType::Date32, false),
         Field::new("key", DataType::Int64, false),
-        Field::new("payload", DataType::Int64, false),
-    ]));
+        Field::new("payload", payload, false),
+    ]))
+}
+
+async fn store_with_days(days: &[u32]) -> Store {
+    let store = Store::open(StoreMode::InMemory).await.expect("open");
+    let schema = date_key_payload(DataType::Int64);
     let mut writer =
         store.writer("t", schema.clone(), &["date"], WriteMode::Create).await.expect("writer");
     let dates: Vec<i32> = days.iter().map(|d| days_since_epoch(day(*d))).collect();
@@ -221,7 +227,12 @@ async fn writing_statements_are_refused_as_read_only_sql() {
 
 /// The physical plan's text of `query` as `EXPLAIN` shows it.
 async fn explained(store: &Store, query: &str) -> String {
-    let result = store.sql(&format!("EXPLAIN {query}")).await.expect("explain");
+    plan_text(store, &format!("EXPLAIN {query}")).await
+}
+
+/// The plan column of what an `EXPLAIN` or `EXPLAIN ANALYZE` `statement` returns.
+async fn plan_text(store: &Store, statement: &str) -> String {
+    let result = store.sql(statement).await.expect("explain");
     let mut text = String::new();
     for batch in &result.batches {
         let plans = batch.column(1).as_any().downcast_ref::<arrow_array::StringArray>();
@@ -249,11 +260,7 @@ async fn joins_do_not_filter_the_other_sides_scan_row_by_row() {
 async fn a_filters_column_is_decoded_again_rather_than_kept() {
     // One file whose rows the filter splits: what the Parquet reader would keep for a filter.
     let store = Store::open(StoreMode::InMemory).await.expect("open");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        Field::new("key", DataType::Int64, false),
-        Field::new("payload", DataType::Int64, false),
-    ]));
+    let schema = date_key_payload(DataType::Int64);
     let rows = 100;
     let batch = RecordBatch::try_new(
         schema.clone(),
@@ -268,17 +275,8 @@ async fn a_filters_column_is_decoded_again_rather_than_kept() {
     writer.write(batch).await.expect("write");
     writer.commit(serde_json::Map::new()).await.expect("commit");
 
-    let analyzed = store
-        .sql("EXPLAIN ANALYZE SELECT key, payload FROM t WHERE payload = 3")
-        .await
-        .expect("explain analyze");
-    let mut text = String::new();
-    for batch in &analyzed.batches {
-        let plans = batch.column(1).as_any().downcast_ref::<arrow_array::StringArray>();
-        for i in 0..batch.num_rows() {
-            text.push_str(plans.map_or("", |p| p.value(i)));
-        }
-    }
+    let text =
+        plan_text(&store, "EXPLAIN ANALYZE SELECT key, payload FROM t WHERE payload = 3").await;
     assert!(text.contains("pushdown_rows_matched=10"), "the filter ran in the scan: {text}");
     assert!(text.contains("predicate_cache_records=0"), "{text}");
 }
@@ -306,11 +304,7 @@ async fn a_day_reads_back_sorted_even_past_the_sort_memory() {
     use futures::TryStreamExt as _;
 
     let store = Store::open(StoreMode::InMemory).await.expect("open");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        Field::new("key", DataType::Int64, false),
-        Field::new("payload", DataType::Utf8, false),
-    ]));
+    let schema = date_key_payload(DataType::Utf8);
     let mut writer =
         store.writer("t", schema.clone(), &["date"], WriteMode::Create).await.expect("writer");
     // Two days; keys of day 1 descending in 4 writes of 20,000 rows with 800-byte payloads:
