@@ -8,8 +8,8 @@ use mpd_store::{Store, TableWriter, WriteMode};
 
 use crate::day_spill::DaySpill;
 use crate::dedup::{
-    Deduper, KeyKind, date_values, distinct_dates, kept_rows, kept_rows_by_date, normalize_strings,
-    rejected_rows,
+    Deduper, KeptRows, KeyKind, date_values, distinct_dates, kept_rows, kept_rows_by_date,
+    normalize_strings, rejected_rows,
 };
 use crate::erased::ErasedIds;
 use crate::error::{Error, Result};
@@ -224,8 +224,16 @@ impl<'a> Ingest<'a> {
             self.open_audit_writer().await?.write(audit).await?;
         }
         for kept in kept_rows_by_date(&batch, &verdicts.keep)? {
-            self.counts.written += kept.num_rows() as u64;
-            writer.write(kept).await?;
+            match kept {
+                KeptRows::Whole(rows) => {
+                    self.counts.written += rows.num_rows() as u64;
+                    writer.write(rows).await?;
+                }
+                KeptRows::Some(batch, rows) => {
+                    self.counts.written += rows.len() as u64;
+                    writer.write_rows(batch, rows).await?;
+                }
+            }
         }
         Ok(())
     }

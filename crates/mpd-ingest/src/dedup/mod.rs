@@ -320,20 +320,40 @@ pub fn rejected_rows(
         .map_err(|e| Error::Internal(format!("cannot build the audit rows: {e}")))
 }
 
-/// The kept rows of an events batch as one batch per `date`, in row order within each: one copy
-/// of the rows, none when every row is kept and the batch holds one date.
-pub fn kept_rows_by_date(batch: &RecordBatch, keep: &[bool]) -> Result<Vec<RecordBatch>> {
+/// The kept rows of an events batch, one date at a time.
+#[derive(Debug)]
+pub enum KeptRows {
+    /// Every row of the batch, which is of one date.
+    Whole(RecordBatch),
+    /// The rows numbered (ascending) of a batch of one date: the writer picks them out when
+    /// it sorts them, so they are not copied here.
+    Some(RecordBatch, Vec<u32>),
+}
+
+/// The kept rows of an events batch by `date`, in row order within each. A batch of one date
+/// is handed on as it is; a batch of several is copied once, into one batch per date.
+pub fn kept_rows_by_date(batch: &RecordBatch, keep: &[bool]) -> Result<Vec<KeptRows>> {
     let values = date_values(batch)?;
-    let all_kept = keep.iter().all(|k| *k);
-    if all_kept && values.iter().all(|d| Some(d) == values.first()) {
-        return Ok(if batch.num_rows() == 0 { Vec::new() } else { vec![batch.clone()] });
+    let one_date = values.iter().all(|d| Some(d) == values.first());
+    if one_date {
+        if batch.num_rows() == 0 || !keep.iter().any(|k| *k) {
+            return Ok(Vec::new());
+        }
+        if keep.iter().all(|k| *k) {
+            return Ok(vec![KeptRows::Whole(batch.clone())]);
+        }
+        let rows: Result<Vec<u32>> = (0..batch.num_rows())
+            .filter(|row| keep.get(*row) == Some(&true))
+            .map(row_number)
+            .collect();
+        return Ok(vec![KeptRows::Some(batch.clone(), rows?)]);
     }
     let mut groups: Vec<(i32, Vec<u32>)> = Vec::new();
     for (row, (date, kept)) in values.iter().zip(keep).enumerate() {
         if !*kept {
             continue;
         }
-        let index = u32::try_from(row).map_err(|_| Error::Internal("batch too long".to_owned()))?;
+        let index = row_number(row)?;
         match groups.iter_mut().find(|(d, _)| d == date) {
             Some((_, rows)) => rows.push(index),
             None => groups.push((*date, vec![index])),
@@ -343,9 +363,14 @@ pub fn kept_rows_by_date(batch: &RecordBatch, keep: &[bool]) -> Result<Vec<Recor
         .into_iter()
         .map(|(_, rows)| {
             arrow_select::take::take_record_batch(batch, &UInt32Array::from(rows))
+                .map(KeptRows::Whole)
                 .map_err(|e| Error::Internal(format!("cannot select rows: {e}")))
         })
         .collect()
+}
+
+fn row_number(row: usize) -> Result<u32> {
+    u32::try_from(row).map_err(|_| Error::Internal("batch too long".to_owned()))
 }
 
 /// Keeps the rows whose verdict is `keep`.
@@ -535,18 +560,30 @@ mod tests {
         )
         .unwrap();
         let parts = kept_rows_by_date(&batch, &[true, true, false, true, true]).unwrap();
-        let numbers = |b: &RecordBatch| -> Vec<i64> {
+        let numbers = |kept: &KeptRows| -> Vec<i64> {
+            let KeptRows::Whole(b) = kept else { panic!("several dates are copied: {kept:?}") };
             b.column(1).as_primitive::<Int64Type>().values().to_vec()
         };
         assert_eq!(parts.iter().map(numbers).collect::<Vec<_>>(), [vec![10, 12], vec![20, 21]]);
+        let same_buffer = |a: &RecordBatch, b: &RecordBatch| {
+            a.column(1).to_data().buffers()[0].as_ptr()
+                == b.column(1).to_data().buffers()[0].as_ptr()
+        };
         let one_day = batch.slice(0, 1);
         let whole = kept_rows_by_date(&one_day, &[true]).unwrap();
-        assert_eq!(whole.len(), 1);
-        assert_eq!(
-            whole[0].column(1).to_data().buffers()[0].as_ptr(),
-            one_day.column(1).to_data().buffers()[0].as_ptr(),
-            "no copy"
+        assert!(
+            matches!(whole.as_slice(), [KeptRows::Whole(b)] if same_buffer(b, &one_day)),
+            "no copy: {whole:?}"
         );
+        let first_date =
+            arrow_select::take::take_record_batch(&batch, &UInt32Array::from(vec![0, 2, 4]))
+                .unwrap();
+        let some = kept_rows_by_date(&first_date, &[true, false, true]).unwrap();
+        assert!(
+            matches!(some.as_slice(), [KeptRows::Some(b, rows)] if same_buffer(b, &first_date) && rows == &[0, 2]),
+            "one date, a row dropped: the rows are numbered, not copied: {some:?}"
+        );
+        assert!(kept_rows_by_date(&first_date, &[false; 3]).unwrap().is_empty());
         assert!(kept_rows_by_date(&batch, &[false; 5]).unwrap().is_empty());
     }
 

@@ -443,6 +443,33 @@ impl TableWriter {
         Ok(())
     }
 
+    /// Writes the rows `rows` (row numbers into `batch`, ascending) of `batch`. A sorted table
+    /// whose batch is all of one partition keeps the batch whole until its run is sorted, and
+    /// the sort leaves the other rows out, so the rows are copied once instead of twice.
+    pub async fn write_rows(&mut self, batch: RecordBatch, rows: Vec<u32>) -> Result<()> {
+        if rows.len() == batch.num_rows() {
+            return self.write(batch).await;
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if let Some(beyond) = rows.iter().find(|row| **row as usize >= batch.num_rows()) {
+            let message = format!("row {beyond} asked of a batch of {} rows", batch.num_rows());
+            return Err(Error::delta(&self.name, deltalake::DeltaTableError::Generic(message)));
+        }
+        let batch = schema::conform(&self.name, batch, &self.schema)?;
+        let written = rows.len() as u64;
+        if self.shards.is_none() {
+            let config = self.part_config();
+            self.shards = Some(shards::Shards::start(&config, self.n_shards, self.presorted)?);
+        }
+        if let Some(shards) = &mut self.shards {
+            shards.write_rows(batch, rows).await?;
+        }
+        self.rows += written;
+        Ok(())
+    }
+
     /// Closes the part writers; every file they wrote, and how many partitions went out in
     /// more than one sorted run.
     async fn close_shards(&mut self) -> Result<(Vec<Add>, usize)> {

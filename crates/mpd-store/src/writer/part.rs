@@ -85,9 +85,9 @@ impl PartWriter {
     pub(super) async fn write(&mut self, piece: Piece) -> Result<()> {
         match piece {
             Piece::Rows(batch) => self.write_now(batch).await,
-            Piece::Run(batches) => {
-                let run = sort_run(&self.config.table, &self.config.sort_by, &batches)?;
-                drop(batches);
+            Piece::Run(slices) => {
+                let run = sort_run(&self.config.table, &self.config.sort_by, &slices)?;
+                drop(slices);
                 self.write_now(run).await
             }
         }
@@ -236,7 +236,7 @@ impl PartitionTracker {
 
     /// Distinct keys of `batch`; a row equal to the one before it (the usual day-sorted
     /// input) costs no allocation.
-    fn keys(&self, table: &str, batch: &RecordBatch) -> Result<HashSet<OwnedRow>> {
+    pub(super) fn keys(&self, table: &str, batch: &RecordBatch) -> Result<HashSet<OwnedRow>> {
         let mut keys = HashSet::new();
         let Some(rows) = self.rows(table, batch)? else {
             return Ok(keys);

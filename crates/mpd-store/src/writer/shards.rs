@@ -15,13 +15,14 @@
 
 use std::collections::HashMap;
 
-use arrow_array::RecordBatch;
+use arrow_array::{RecordBatch, UInt32Array};
+use deltalake::arrow::compute::take_record_batch;
 use deltalake::kernel::Add;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::part::{PartConfig, PartWriter, PartitionKey, PartitionTracker};
-use super::sorted::{Run, SortedRuns};
+use super::sorted::{Run, Slice, SortedRuns};
 use crate::{Error, Result};
 
 /// Pieces waiting for each part writer: enough to keep it busy while the producer prepares
@@ -35,7 +36,7 @@ pub(super) enum Piece {
     /// Rows written as they come.
     Rows(RecordBatch),
     /// Rows of one partition, sorted by the part writer before it writes them.
-    Run(Vec<RecordBatch>),
+    Run(Vec<Slice>),
 }
 
 struct Shard {
@@ -144,7 +145,7 @@ impl Shards {
         };
         let mut ready = Vec::new();
         for (key, rows) in sorting.partitions.split(&self.table, batch)? {
-            ready.extend(sorting.runs.push(key, rows));
+            ready.extend(sorting.runs.push(key, Slice::whole(rows)));
         }
         for run in ready {
             self.send_run(run).await?;
@@ -152,10 +153,31 @@ impl Shards {
         Ok(())
     }
 
+    /// Hands the rows `rows` (ascending row numbers) of `batch` to their part writer. A batch
+    /// of one partition of a sorted table waits whole, and its run's sort leaves the other rows
+    /// out; otherwise the rows are copied out first.
+    pub(super) async fn write_rows(&mut self, batch: RecordBatch, rows: Vec<u32>) -> Result<()> {
+        if let Some(sorting) = &mut self.sorting {
+            let keys = sorting.partitions.keys(&self.table, &batch)?;
+            if keys.len() <= 1 {
+                let key: PartitionKey =
+                    keys.iter().next().map(|k| k.as_ref().to_vec()).unwrap_or_default();
+                let slice = Slice { batch, rows: Some(rows.into()) };
+                for run in sorting.runs.push(key, slice) {
+                    self.send_run(run).await?;
+                }
+                return Ok(());
+            }
+        }
+        let taken = take_record_batch(&batch, &UInt32Array::from(rows))
+            .map_err(|e| Error::delta(&self.table, deltalake::DeltaTableError::from(e)))?;
+        self.write(taken).await
+    }
+
     async fn send_run(&mut self, run: Run) -> Result<()> {
         let waiting = self.sorting.as_ref().map_or(0, |s| s.runs.partitions_waiting()) + 1;
         let index = self.routes.run(run.key, run.rows, waiting);
-        self.send(index, Piece::Run(run.batches)).await
+        self.send(index, Piece::Run(run.slices)).await
     }
 
     async fn send(&mut self, index: usize, piece: Piece) -> Result<()> {
@@ -188,7 +210,7 @@ impl Shards {
         let partitions = waiting.len();
         for run in waiting {
             let index = self.routes.run(run.key, run.rows, partitions);
-            if let Err(error) = self.send(index, Piece::Run(run.batches)).await {
+            if let Err(error) = self.send(index, Piece::Run(run.slices)).await {
                 self.stop().await;
                 return Err(error);
             }

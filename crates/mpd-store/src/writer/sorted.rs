@@ -17,7 +17,7 @@ use arrow_array::{Array, RecordBatch, UInt32Array};
 use arrow_schema::ArrowError;
 use arrow_select::concat::concat;
 use arrow_select::interleave::interleave_record_batch;
-use deltalake::arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+use deltalake::arrow::compute::{SortColumn, lexsort_to_indices, take, take_record_batch};
 
 use super::part::PartitionKey;
 use crate::{Error, Result};
@@ -34,9 +34,38 @@ pub(super) const RUN_ROWS: usize = 32 * 1024;
 /// slow (docs/PERFORMANCE.md).
 pub(super) const WAITING_BYTES: usize = 24 * 1024 * 1024;
 
+/// Rows of one partition: a whole batch, or some rows of a batch that holds nothing else (the
+/// rest are rows a dedup dropped). The run's sort leaves the other rows out, so the batch is
+/// not copied without them first: a profile of an import had that copy at 7% of its samples
+/// (docs/PERFORMANCE.md).
+#[derive(Debug, Clone)]
+pub(super) struct Slice {
+    pub(super) batch: RecordBatch,
+    /// Row numbers into `batch`, ascending; `None`: every row.
+    pub(super) rows: Option<Arc<[u32]>>,
+}
+
+impl Slice {
+    pub(super) fn whole(batch: RecordBatch) -> Self {
+        Self { batch, rows: None }
+    }
+
+    pub(super) fn num_rows(&self) -> usize {
+        self.rows.as_ref().map_or(self.batch.num_rows(), |rows| rows.len())
+    }
+
+    /// Calls `row` with each of the slice's row numbers, in order.
+    fn each_row(&self, mut row: impl FnMut(usize)) {
+        match &self.rows {
+            None => (0..self.batch.num_rows()).for_each(row),
+            Some(rows) => rows.iter().for_each(|r| row(*r as usize)),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Waiting {
-    batches: Vec<RecordBatch>,
+    slices: Vec<Slice>,
     rows: usize,
     bytes: usize,
 }
@@ -44,7 +73,7 @@ struct Waiting {
 /// The rows of one partition to be written as one sorted run.
 pub(super) struct Run {
     pub(super) key: PartitionKey,
-    pub(super) batches: Vec<RecordBatch>,
+    pub(super) slices: Vec<Slice>,
     pub(super) rows: usize,
 }
 
@@ -76,14 +105,15 @@ impl SortedRuns {
         self
     }
 
-    /// Keeps `batch` (rows of the partition `key`); returns the runs ready to be written.
-    pub(super) fn push(&mut self, key: PartitionKey, batch: RecordBatch) -> Vec<Run> {
-        let bytes = batch.get_array_memory_size();
+    /// Keeps `slice` (rows of the partition `key`); returns the runs ready to be written.
+    pub(super) fn push(&mut self, key: PartitionKey, slice: Slice) -> Vec<Run> {
+        // The whole batch: the slice keeps all of it in memory.
+        let bytes = slice.batch.get_array_memory_size();
         self.bytes += bytes;
         let waiting = self.waiting.entry(key.clone()).or_default();
-        waiting.rows += batch.num_rows();
+        waiting.rows += slice.num_rows();
         waiting.bytes += bytes;
-        waiting.batches.push(batch);
+        waiting.slices.push(slice);
         let mut ready = Vec::new();
         if waiting.rows >= self.run_rows {
             ready.push(self.take(key));
@@ -121,82 +151,92 @@ impl SortedRuns {
         let waiting = self.waiting.remove(&key).unwrap_or_default();
         self.bytes -= waiting.bytes;
         *self.runs_made.entry(key.clone()).or_default() += 1;
-        Run { key, batches: waiting.batches, rows: waiting.rows }
+        Run { key, slices: waiting.slices, rows: waiting.rows }
     }
 }
 
-/// The rows of `batches` as one batch sorted by the columns `sort_by`. Only the sort columns
+/// The rows of `slices` as one batch sorted by the columns `sort_by`. Only the sort columns
 /// are read to find the order; the rows themselves are copied once, straight into their
 /// sorted places.
-pub(super) fn sort_run(
-    table: &str,
-    sort_by: &[usize],
-    batches: &[RecordBatch],
-) -> Result<RecordBatch> {
+pub(super) fn sort_run(table: &str, sort_by: &[usize], slices: &[Slice]) -> Result<RecordBatch> {
     let failed = |error| Error::delta(table, deltalake::DeltaTableError::from(error));
-    let places = match name_then_time_order(sort_by, batches) {
-        Some(places) => places,
-        None => compared_order(sort_by, batches).map_err(failed)?,
-    };
-    if let [single] = batches {
-        let rows = places.iter().map(|(_, row)| u32::try_from(*row).unwrap_or(u32::MAX));
-        return take_record_batch(single, &UInt32Array::from_iter_values(rows)).map_err(failed);
+    // Every row as (slice, row number), in slice order: the order below permutes these.
+    let mut places = Vec::with_capacity(slices.iter().map(Slice::num_rows).sum());
+    for (index, slice) in slices.iter().enumerate() {
+        slice.each_row(|row| places.push((index, row)));
     }
-    let batches: Vec<&RecordBatch> = batches.iter().collect();
-    interleave_record_batch(&batches, &places).map_err(failed)
+    let order = match name_then_time_order(sort_by, slices, &places) {
+        Some(order) => order,
+        None => compared_order(sort_by, slices).map_err(failed)?,
+    };
+    let sorted: Vec<(usize, usize)> = order.iter().map(|at| places[*at as usize]).collect();
+    if let [single] = slices {
+        let rows = sorted.iter().map(|(_, row)| u32::try_from(*row).unwrap_or(u32::MAX));
+        return take_record_batch(&single.batch, &UInt32Array::from_iter_values(rows))
+            .map_err(failed);
+    }
+    let batches: Vec<&RecordBatch> = slices.iter().map(|slice| &slice.batch).collect();
+    interleave_record_batch(&batches, &sorted).map_err(failed)
 }
 
-/// The (batch, row) places of the rows in the order of the columns `sort_by`, compared value
-/// by value (any column types, nulls first).
+/// Positions among the slices' rows (in slice order) in the order of the columns `sort_by`,
+/// compared value by value (any column types, nulls first).
 fn compared_order(
     sort_by: &[usize],
-    batches: &[RecordBatch],
-) -> std::result::Result<Vec<(usize, usize)>, ArrowError> {
+    slices: &[Slice],
+) -> std::result::Result<Vec<u32>, ArrowError> {
     let mut columns = Vec::with_capacity(sort_by.len());
     for index in sort_by {
-        let values = if let [single] = batches {
-            Arc::clone(single.column(*index))
+        let mut parts = Vec::with_capacity(slices.len());
+        for slice in slices {
+            let column = slice.batch.column(*index);
+            parts.push(match &slice.rows {
+                None => Arc::clone(column),
+                Some(rows) => {
+                    take(column, &UInt32Array::from_iter_values(rows.iter().copied()), None)?
+                }
+            });
+        }
+        let values = if let [single] = parts.as_slice() {
+            Arc::clone(single)
         } else {
-            let parts: Vec<&dyn Array> =
-                batches.iter().map(|b| b.column(*index).as_ref()).collect();
-            concat(&parts)?
+            concat(&parts.iter().map(AsRef::as_ref).collect::<Vec<&dyn Array>>())?
         };
         columns.push(SortColumn { values, options: None });
     }
-    let order = lexsort_to_indices(&columns, None)?;
-    let starts = batch_starts(batches);
-    Ok(order.values().iter().map(|row| place(&starts, *row as usize)).collect())
+    Ok(lexsort_to_indices(&columns, None)?.values().to_vec())
 }
 
 /// The order of the events' layout (a text column, then an integer or timestamp column, no
 /// nulls), found without comparing texts row by row: each distinct text gets its rank among
-/// the run's texts, and the rows sort as (rank, value, row number) integers. A profile of an
+/// the run's texts, and the rows sort as (rank, value, position) integers. A profile of an
 /// import had the value-by-value comparison at 4% of its time (docs/PERFORMANCE.md). `None`
 /// for any other sort order, which [`compared_order`] sorts.
-fn name_then_time_order(sort_by: &[usize], batches: &[RecordBatch]) -> Option<Vec<(usize, usize)>> {
+fn name_then_time_order(
+    sort_by: &[usize],
+    slices: &[Slice],
+    places: &[(usize, usize)],
+) -> Option<Vec<u32>> {
     let [text, number] = sort_by else { return None };
-    let mut names = Vec::with_capacity(batches.len());
-    let mut times = Vec::with_capacity(batches.len());
-    for batch in batches {
-        let name = batch.column(*text).as_string_opt::<i32>()?;
-        let time = batch.column(*number);
+    let mut names = Vec::with_capacity(slices.len());
+    let mut times = Vec::with_capacity(slices.len());
+    for slice in slices {
+        let name = slice.batch.column(*text).as_string_opt::<i32>()?;
+        let time = slice.batch.column(*number);
         if name.null_count() > 0 || time.null_count() > 0 {
             return None;
         }
         names.push(name);
         times.push(i64_values(time.as_ref())?);
     }
-    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    u32::try_from(total).ok()?;
+    u32::try_from(places.len()).ok()?;
 
     // Each row's text as the number of its first appearance, then those numbers as ranks.
     let mut firsts: HashMap<&str, u32> = HashMap::new();
-    let mut seen = Vec::with_capacity(total);
-    for name in &names {
-        for value in name.iter().flatten() {
-            let next = u32::try_from(firsts.len()).ok()?;
-            seen.push(*firsts.entry(value).or_insert(next));
-        }
+    let mut seen = Vec::with_capacity(places.len());
+    for (slice, row) in places {
+        let next = u32::try_from(firsts.len()).ok()?;
+        seen.push(*firsts.entry(names[*slice].value(*row)).or_insert(next));
     }
     let mut distinct: Vec<(&str, u32)> = firsts.into_iter().collect();
     distinct.sort_unstable();
@@ -205,17 +245,16 @@ fn name_then_time_order(sort_by: &[usize], batches: &[RecordBatch]) -> Option<Ve
         rank_of[*first as usize] = u32::try_from(rank).ok()?;
     }
 
-    // rank (32 bits) | time with its sign bit flipped, so it orders as unsigned (64) | row (32).
-    let mut keys: Vec<u128> = Vec::with_capacity(total);
-    let all_times = times.iter().flat_map(|t| t.iter());
-    for (row, (first, time)) in seen.iter().zip(all_times).enumerate() {
+    // rank (32 bits) | time with its sign bit flipped, so it orders as unsigned (64) |
+    // position (32).
+    let mut keys: Vec<u128> = Vec::with_capacity(places.len());
+    for (position, (first, (slice, row))) in seen.iter().zip(places).enumerate() {
         let rank = u128::from(rank_of[*first as usize]);
-        let time_bits = u128::from(time.cast_unsigned() ^ (1 << 63));
-        keys.push(rank << 96 | time_bits << 32 | row as u128);
+        let time_bits = u128::from(times[*slice][*row].cast_unsigned() ^ (1 << 63));
+        keys.push(rank << 96 | time_bits << 32 | position as u128);
     }
     keys.sort_unstable();
-    let starts = batch_starts(batches);
-    Some(keys.iter().map(|key| place(&starts, (*key as u32) as usize)).collect())
+    Some(keys.iter().map(|key| *key as u32).collect())
 }
 
 /// The values of an `Int64` or timestamp column.
@@ -242,23 +281,6 @@ fn i64_values(array: &dyn Array) -> Option<&[i64]> {
         _ => return None,
     };
     Some(values)
-}
-
-/// The first global row number of each batch.
-fn batch_starts(batches: &[RecordBatch]) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(batches.len());
-    let mut total = 0;
-    for batch in batches {
-        starts.push(total);
-        total += batch.num_rows();
-    }
-    starts
-}
-
-/// A global row number as (batch, row).
-fn place(starts: &[usize], row: usize) -> (usize, usize) {
-    let batch = starts.partition_point(|start| *start <= row) - 1;
-    (batch, row - starts[batch])
 }
 
 #[cfg(test)]
@@ -290,6 +312,10 @@ mod tests {
         .unwrap()
     }
 
+    fn whole(rows: &[(&str, i64)]) -> Slice {
+        Slice::whole(batch(rows))
+    }
+
     fn key(day: &str) -> PartitionKey {
         day.as_bytes().to_vec()
     }
@@ -303,11 +329,11 @@ mod tests {
     #[test]
     fn a_full_run_comes_out_sorted_by_name_then_time() {
         let mut runs = SortedRuns::new().with_limits(4, usize::MAX);
-        assert!(runs.push(key("d1"), batch(&[("b", 2), ("a", 9)])).is_empty());
-        let ready = runs.push(key("d1"), batch(&[("b", 1), ("a", 3)]));
+        assert!(runs.push(key("d1"), whole(&[("b", 2), ("a", 9)])).is_empty());
+        let ready = runs.push(key("d1"), whole(&[("b", 1), ("a", 3)]));
         assert_eq!(ready.len(), 1);
         assert_eq!((ready[0].key.as_slice(), ready[0].rows), (b"d1".as_slice(), 4));
-        let sorted = sort_run("events", &[0, 1], &ready[0].batches).unwrap();
+        let sorted = sort_run("events", &[0, 1], &ready[0].slices).unwrap();
         let want = [("a", 3), ("a", 9), ("b", 1), ("b", 2)].map(|(n, t)| (n.to_owned(), t));
         assert_eq!(pairs(&sorted), want);
         assert!(runs.drain().is_empty(), "nothing waits after a full run");
@@ -329,13 +355,23 @@ mod tests {
         batch(&rows)
     }
 
-    fn in_order(batches: &[RecordBatch], places: &[(usize, usize)]) -> Vec<(String, i64)> {
+    /// Every row of `slices` as (slice, row), in slice order.
+    fn places_of(slices: &[Slice]) -> Vec<(usize, usize)> {
+        let mut places = Vec::new();
+        for (index, slice) in slices.iter().enumerate() {
+            slice.each_row(|row| places.push((index, row)));
+        }
         places
+    }
+
+    fn in_order(slices: &[Slice], places: &[(usize, usize)], order: &[u32]) -> Vec<(String, i64)> {
+        order
             .iter()
-            .map(|(b, r)| {
-                let names = batches[*b].column(0).as_string::<i32>();
-                let times = batches[*b].column(1).as_primitive::<Int64Type>();
-                (names.value(*r).to_owned(), times.value(*r))
+            .map(|at| {
+                let (slice, row) = places[*at as usize];
+                let names = slices[slice].batch.column(0).as_string::<i32>();
+                let times = slices[slice].batch.column(1).as_primitive::<Int64Type>();
+                (names.value(row).to_owned(), times.value(row))
             })
             .collect()
     }
@@ -343,26 +379,62 @@ mod tests {
     #[test]
     fn ranks_order_rows_as_comparing_values_does() {
         for (seed, sizes) in [(1, vec![50]), (2, vec![1, 40, 0, 33]), (3, vec![200, 200, 7])] {
-            let batches: Vec<RecordBatch> = sizes
+            let slices: Vec<Slice> = sizes
                 .iter()
                 .enumerate()
-                .map(|(i, n)| scrambled(seed * 10 + i as u64, *n))
+                .map(|(i, n)| {
+                    let batch = scrambled(seed * 10 + i as u64, *n);
+                    // Every other slice keeps only every third row.
+                    let rows = (i % 2 == 1).then(|| (0..*n as u32).step_by(3).collect());
+                    Slice { batch, rows }
+                })
                 .collect();
-            let fast = name_then_time_order(&[0, 1], &batches).expect("text then integer");
-            let compared = compared_order(&[0, 1], &batches).unwrap();
-            assert_eq!(in_order(&batches, &fast), in_order(&batches, &compared), "seed {seed}");
-            let mut rows = fast.clone();
-            rows.sort_unstable();
-            rows.dedup();
-            assert_eq!(rows.len(), sizes.iter().sum::<usize>(), "every row once");
-            // Equal names and times keep their arrival order, so runs come out the same each time.
+            let places = places_of(&slices);
+            let fast = name_then_time_order(&[0, 1], &slices, &places).expect("text then integer");
+            let compared = compared_order(&[0, 1], &slices).unwrap();
+            assert_eq!(
+                in_order(&slices, &places, &fast),
+                in_order(&slices, &places, &compared),
+                "seed {seed}"
+            );
+            let mut positions = fast.clone();
+            positions.sort_unstable();
+            positions.dedup();
+            assert_eq!(positions.len(), places.len(), "every row once");
+            // Equal names and times keep their arrival order, so runs come out the same each
+            // time.
             for pair in fast.windows(2) {
-                let [a, b] = [pair[0], pair[1]].map(|p| in_order(&batches, &[p]));
+                let [a, b] = [pair[0], pair[1]].map(|p| in_order(&slices, &places, &[p]));
                 if a == b {
                     assert!(pair[0] < pair[1], "ties in arrival order: {pair:?}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_run_leaves_out_the_rows_its_slices_do_not_name() {
+        let first =
+            Slice { batch: batch(&[("b", 2), ("x", 0), ("a", 9)]), rows: Some(vec![0, 2].into()) };
+        let second = whole(&[("a", 4)]);
+        let third = Slice { batch: batch(&[("y", 1), ("a", 1)]), rows: Some(vec![1].into()) };
+        assert_eq!(first.num_rows(), 2);
+        let sorted = sort_run("events", &[0, 1], &[first.clone(), second, third]).unwrap();
+        let want = [("a", 1), ("a", 4), ("a", 9), ("b", 2)].map(|(n, t)| (n.to_owned(), t));
+        assert_eq!(pairs(&sorted), want);
+        let alone = sort_run("events", &[0, 1], &[first]).unwrap();
+        assert_eq!(pairs(&alone), [("a".to_owned(), 9), ("b".to_owned(), 2)], "one slice");
+        // The value-by-value order leaves them out as well.
+        let by_value = sort_run(
+            "events",
+            &[1],
+            &[Slice {
+                batch: batch(&[("b", 2), ("x", 0), ("a", 9)]),
+                rows: Some(vec![0, 2].into()),
+            }],
+        )
+        .unwrap();
+        assert_eq!(pairs(&by_value), [("b".to_owned(), 2), ("a".to_owned(), 9)]);
     }
 
     #[test]
@@ -379,11 +451,12 @@ mod tests {
             ],
         )
         .unwrap();
-        let batches = [with_null];
-        assert!(name_then_time_order(&[0, 1], &batches).is_none(), "a null name");
-        assert!(name_then_time_order(&[1, 0], &batches).is_none(), "integer first");
-        assert!(name_then_time_order(&[0], &batches).is_none(), "one column");
-        let sorted = sort_run("events", &[0, 1], &batches).unwrap();
+        let slices = [Slice::whole(with_null)];
+        let places = places_of(&slices);
+        assert!(name_then_time_order(&[0, 1], &slices, &places).is_none(), "a null name");
+        assert!(name_then_time_order(&[1, 0], &slices, &places).is_none(), "integer first");
+        assert!(name_then_time_order(&[0], &slices, &places).is_none(), "one column");
+        let sorted = sort_run("events", &[0, 1], &slices).unwrap();
         let names = sorted.column(0).as_string::<i32>();
         let names: Vec<Option<&str>> = names.iter().collect();
         assert_eq!(names, [None, Some("a"), Some("b")], "nulls first, as before");
@@ -394,26 +467,26 @@ mod tests {
         let one = batch(&[("z", 1)]);
         let budget = one.get_array_memory_size() * 3;
         let mut runs = SortedRuns::new().with_limits(100, budget);
-        assert!(runs.push(key("d1"), batch(&[("z", 1)])).is_empty());
-        assert!(runs.push(key("d1"), batch(&[("y", 2)])).is_empty());
-        assert!(runs.push(key("d2"), batch(&[("x", 3)])).is_empty());
-        let ready = runs.push(key("d2"), batch(&[("w", 4)]));
+        assert!(runs.push(key("d1"), whole(&[("z", 1)])).is_empty());
+        assert!(runs.push(key("d1"), whole(&[("y", 2)])).is_empty());
+        assert!(runs.push(key("d2"), whole(&[("x", 3)])).is_empty());
+        let ready = runs.push(key("d2"), whole(&[("w", 4)]));
         assert_eq!(ready.len(), 1, "over budget: one partition's rows go");
         assert_eq!(ready[0].rows, 2);
         let rest = runs.drain();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].rows, 2);
-        let sorted = sort_run("events", &[0, 1], &rest[0].batches).unwrap();
+        let sorted = sort_run("events", &[0, 1], &rest[0].slices).unwrap();
         assert_eq!(sorted.num_rows(), 2);
     }
 
     #[test]
     fn a_partition_counts_as_in_several_runs_from_its_second_run() {
         let mut runs = SortedRuns::new().with_limits(2, usize::MAX);
-        runs.push(key("d1"), batch(&[("a", 1), ("b", 2)]));
-        runs.push(key("d2"), batch(&[("a", 1)]));
+        runs.push(key("d1"), whole(&[("a", 1), ("b", 2)]));
+        runs.push(key("d2"), whole(&[("a", 1)]));
         assert_eq!(runs.partitions_in_several_runs(), 0, "one full run of d1, d2 waiting");
-        runs.push(key("d1"), batch(&[("c", 3)]));
+        runs.push(key("d1"), whole(&[("c", 3)]));
         runs.drain();
         assert_eq!(runs.partitions_in_several_runs(), 1, "d1 went out twice, d2 once");
     }

@@ -460,3 +460,38 @@ async fn appends_between_checkpoints_read_back_like_delta_commits() {
     let info = reopened.table_info("events").await.expect("info");
     assert_eq!((info.version, info.n_rows), (11, Some(12)));
 }
+
+/// `write_rows` stores only the rows it names: of a batch of one day (kept whole until its run
+/// is sorted) and of a batch of two days (copied out first), in sorted and unsorted tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_rows_are_only_those_named() {
+    for sort_by in [vec!["event_name".to_owned(), "time".to_owned()], Vec::new()] {
+        let store = Store::open(StoreMode::InMemory).await.expect("open");
+        let options = mpd_store::WriterOptions { sort_by, ..mpd_store::WriterOptions::default() };
+        let mut writer = store
+            .writer_with("events", events_schema(), &["date"], WriteMode::Create, options)
+            .await
+            .expect("writer");
+        let one_day: Vec<Row<'_>> = ["e0", "e1", "e2", "e3", "e4"]
+            .iter()
+            .map(|name| (*name, day(1), "u1", "i", VIEW))
+            .collect();
+        writer.write_rows(events_batch(&one_day, 0), vec![0, 2, 3]).await.expect("one day");
+        let two_days: Vec<Row<'_>> = ["f0", "f1", "f2", "f3"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (*name, day(1 + i as u32 % 2), "u1", "i", VIEW))
+            .collect();
+        writer.write_rows(events_batch(&two_days, 0), vec![1, 2]).await.expect("two days");
+
+        let beyond = writer.write_rows(events_batch(&two_days, 0), vec![1, 4]).await;
+        let message = beyond.expect_err("row 4 of 4").to_string();
+        assert!(message.contains("row 4 asked of a batch of 4 rows"), "{message}");
+
+        let summary = writer.commit(metadata("test")).await.expect("commit");
+        assert_eq!(summary.rows_added, 5);
+        let names = strings(&store, "SELECT event_name FROM events ORDER BY event_name").await;
+        let want = ["e0", "e2", "e3", "f1", "f2"].map(|n| Some(n.to_owned()));
+        assert_eq!(names, want);
+    }
+}
