@@ -9,8 +9,8 @@
 //! run goes to the part writer that owns its partition: each open file costs memory (its row
 //! group, upload buffer and compression contexts), and a partition written by one part writer
 //! is one open file, not one per part writer. Otherwise (input in partition order, such as a
-//! fetch, day after day) runs go to the part writers in turn after the first two, so a day's
-//! runs are encoded on every core. Every choice depends on the rows alone, never on timing, so the files a write
+//! fetch, day after day) runs go to the part writers in turn, so a day's runs are encoded on
+//! every core. Every choice depends on the rows alone, never on timing, so the files a write
 //! makes are the same on every run.
 
 use std::collections::HashMap;
@@ -30,11 +30,6 @@ use crate::{Error, Result};
 const QUEUED: usize = 1;
 /// Rows written by the first part writer alone before batches are spread.
 const SPREAD_AFTER_ROWS: u64 = 256 * 1024;
-/// The same for sorted runs: two runs, so that a day of up to 64 Ki rows is still one file.
-/// With 256 Ki rows, a fetch's first 1.8 days of the 1M bench went to one part writer while
-/// the other had nothing to do: 6 pairs of whole fetches, wall 1.08x, CPU 1.07x
-/// (docs/PERFORMANCE.md).
-const RUNS_SPREAD_AFTER_ROWS: u64 = 2 * super::sorted::RUN_ROWS as u64;
 
 /// What a part writer is given to write.
 pub(super) enum Piece {
@@ -71,12 +66,7 @@ impl Routes {
 
     /// The next part writer in turn, after the first rows all went to the first one.
     fn spread(&mut self, rows: usize) -> usize {
-        self.in_turn(rows, SPREAD_AFTER_ROWS)
-    }
-
-    /// The next part writer in turn, after the first `alone` rows all went to the first one.
-    fn in_turn(&mut self, rows: usize, alone: u64) -> usize {
-        let index = if self.rows < alone {
+        let index = if self.rows < SPREAD_AFTER_ROWS {
             0
         } else {
             self.next = (self.next + 1) % self.writers;
@@ -89,11 +79,7 @@ impl Routes {
     /// The part writer of a sorted run of the partition `key`, while `waiting` partitions
     /// (this one included) have rows waiting.
     fn run(&mut self, key: PartitionKey, rows: usize, waiting: usize) -> usize {
-        if waiting >= self.writers {
-            self.owner(key, rows)
-        } else {
-            self.in_turn(rows, RUNS_SPREAD_AFTER_ROWS)
-        }
+        if waiting >= self.writers { self.owner(key, rows) } else { self.spread(rows) }
     }
 
     /// The part writer that owns the partition `key`: partitions in turn, by the order the
@@ -289,9 +275,9 @@ mod tests {
     #[test]
     fn one_big_partition_is_spread_after_its_first_rows() {
         let mut routes = Routes::new(2);
-        let run = 32 * 1024;
-        let writers: Vec<usize> = (0..6).map(|_| routes.run(day(1), run, 1)).collect();
-        assert_eq!(writers, [0, 0, 1, 0, 1, 0], "two runs on the first, then in turn");
+        let run = 64 * 1024;
+        let writers: Vec<usize> = (0..8).map(|_| routes.run(day(1), run, 1)).collect();
+        assert_eq!(writers, [0, 0, 0, 0, 1, 0, 1, 0], "256 Ki rows on the first, then in turn");
     }
 
     #[test]
@@ -311,7 +297,7 @@ mod tests {
     #[test]
     fn partitions_in_order_have_their_runs_spread() {
         let mut routes = Routes::new(2);
-        let run = 32 * 1024;
+        let run = 128 * 1024;
         // Day after day, one partition waiting at a time: every day's runs go in turn.
         let writers: Vec<usize> =
             [1, 1, 1, 2, 2, 3, 3].iter().map(|d| routes.run(day(*d), run, 1)).collect();
