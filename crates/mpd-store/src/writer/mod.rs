@@ -432,15 +432,18 @@ impl TableWriter {
         }
         let batch = schema::conform(&self.name, batch, &self.schema)?;
         let rows = batch.num_rows() as u64;
-        if self.shards.is_none() {
-            let config = self.part_config();
-            self.shards = Some(shards::Shards::start(&config, self.n_shards, self.presorted)?);
-        }
-        if let Some(shards) = &mut self.shards {
-            shards.write(batch).await?;
-        }
+        self.shards()?.write(batch).await?;
         self.rows += rows;
         Ok(())
+    }
+
+    /// The part writers, started by the first rows.
+    fn shards(&mut self) -> Result<&mut shards::Shards> {
+        let shards = match self.shards.take() {
+            Some(shards) => shards,
+            None => shards::Shards::start(&self.part_config(), self.n_shards, self.presorted)?,
+        };
+        Ok(self.shards.insert(shards))
     }
 
     /// Writes the rows `rows` (row numbers into `batch`, ascending) of `batch`. A sorted table
@@ -459,13 +462,7 @@ impl TableWriter {
         }
         let batch = schema::conform(&self.name, batch, &self.schema)?;
         let written = rows.len() as u64;
-        if self.shards.is_none() {
-            let config = self.part_config();
-            self.shards = Some(shards::Shards::start(&config, self.n_shards, self.presorted)?);
-        }
-        if let Some(shards) = &mut self.shards {
-            shards.write_rows(batch, rows).await?;
-        }
+        self.shards()?.write_rows(batch, rows).await?;
         self.rows += written;
         Ok(())
     }
