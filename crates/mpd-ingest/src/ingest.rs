@@ -229,7 +229,7 @@ impl<'a> Ingest<'a> {
                     self.counts.written += rows.num_rows() as u64;
                     writer.write(rows).await?;
                 }
-                KeptRows::Some(batch, rows) => {
+                KeptRows::Numbered(batch, rows) => {
                     self.counts.written += rows.len() as u64;
                     writer.write_rows(batch, rows).await?;
                 }

@@ -446,9 +446,9 @@ impl TableWriter {
         Ok(self.shards.insert(shards))
     }
 
-    /// Writes the rows `rows` (row numbers into `batch`, ascending) of `batch`. A sorted table
-    /// whose batch is all of one partition keeps the batch whole until its run is sorted, and
-    /// the sort leaves the other rows out, so the rows are copied once instead of twice.
+    /// Writes the rows `rows` (row numbers into `batch`, ascending, each once) of `batch`. A
+    /// sorted table whose batch is all of one partition keeps the batch whole until its run is
+    /// sorted, and the sort leaves the other rows out, so the rows are copied once, not twice.
     pub async fn write_rows(&mut self, batch: RecordBatch, rows: Vec<u32>) -> Result<()> {
         if rows.len() == batch.num_rows() {
             return self.write(batch).await;
