@@ -36,8 +36,8 @@ pub(super) const WAITING_BYTES: usize = 24 * 1024 * 1024;
 
 /// Rows of one partition: a whole batch, or some rows of a batch that holds nothing else (the
 /// rest are rows a dedup dropped). The run's sort leaves the other rows out, so the batch is
-/// not copied without them first: a profile of an import had that copy at 7% of its samples
-/// (docs/PERFORMANCE.md).
+/// not copied without them first: a fetch's batches are one day each and almost every one has
+/// a duplicate, so a fetch copied nearly all its rows twice (docs/PERFORMANCE.md).
 #[derive(Debug, Clone)]
 pub(super) struct Slice {
     pub(super) batch: RecordBatch,
