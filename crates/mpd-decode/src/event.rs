@@ -18,8 +18,8 @@ pub struct EventRecord<'a> {
     pub event_name: Cow<'a, str>,
     /// Microseconds since the epoch, UTC, after the [`TimeCorrection`].
     pub time_us: i64,
-    /// UTC day of `time_us`.
-    pub date: NaiveDate,
+    /// UTC day of `time_us`, as days since 1970-01-01 (see [`EventRecord::date`]).
+    pub day: i32,
     /// `""` when missing or null: the row is kept (hot-shard rows have `""` too).
     pub distinct_id: Cow<'a, str>,
     /// `$device_id`.
@@ -32,6 +32,14 @@ pub struct EventRecord<'a> {
     pub mp_processing_time_ms: Option<i64>,
     /// The original text of the `properties` object, byte for byte.
     pub properties: &'a str,
+}
+
+impl EventRecord<'_> {
+    /// The UTC calendar date of `time_us`.
+    #[must_use]
+    pub fn date(&self) -> NaiveDate {
+        time::day_date(self.day)
+    }
 }
 
 /// Where the fields of an event line live.
@@ -224,7 +232,7 @@ fn read_event<'a>(
         return Err(LineError::new(reason, column()));
     };
     let utc = time::epoch_to_us(raw_time).and_then(|us| correction.apply(us));
-    let Some((time_us, date)) = utc.and_then(|us| Some((us, time::utc_date(us)?))) else {
+    let Some((time_us, day)) = utc.and_then(|us| Some((us, time::utc_day(us)?))) else {
         return Err(LineError::new(format!("`{time_key}` is out of range"), column()));
     };
 
@@ -244,7 +252,7 @@ fn read_event<'a>(
     Ok(EventRecord {
         event_name,
         time_us,
-        date,
+        day,
         distinct_id: id(top.distinct_id, inner.distinct_id).unwrap_or(Cow::Borrowed("")),
         device_id: id(top.device_id, inner.device_id),
         user_id: id(top.user_id, inner.user_id),

@@ -28,7 +28,7 @@
 //! let event = decoder.decode(line)?;
 //! assert_eq!(event.event_name, "Purchase");
 //! assert_eq!(event.time_us, 1_700_000_000_000_000);
-//! assert_eq!(event.date.to_string(), "2023-11-14");
+//! assert_eq!(event.date().to_string(), "2023-11-14");
 //! assert_eq!(event.properties, r#"{"time":1700000000,"distinct_id":"u_42","$insert_id":"i-1","amount":9.99}"#);
 //!
 //! let mut out = Vec::new();

@@ -116,7 +116,7 @@ fn read_date(doc: &Doc<'_, '_, '_>, m: Member<'_>) -> Option<i64> {
         Some(n) => time::epoch_to_us(n),
         None => time::parse_datetime_us(&doc.string(m.value)?),
     }
-    .filter(|us| time::utc_date(*us).is_some())
+    .filter(|us| time::utc_day(*us).is_some())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, Timelike as _, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, Timelike as _};
 
 use crate::parse::Number;
 
@@ -45,19 +45,36 @@ pub(crate) fn number_to_ms(n: Number) -> Option<i64> {
         Number::UInt(t) => i64::try_from(t).ok()?,
         Number::Float(t) => f64_to_i64(t)?,
     };
-    DateTime::from_timestamp_millis(ms).filter(has_four_digit_year).map(|_| ms)
+    let us = ms.checked_mul(1_000)?;
+    utc_day(us).map(|_| ms)
 }
 
-/// The UTC day of a timestamp in microseconds, `None` outside the years 0000 to 9999.
-pub(crate) fn utc_date(us: i64) -> Option<NaiveDate> {
-    DateTime::from_timestamp_micros(us).filter(has_four_digit_year).map(|t| t.date_naive())
+const US_PER_DAY: i64 = 86_400_000_000;
+/// 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in microseconds since the epoch.
+const FIRST_US: i64 = -62_167_219_200_000_000;
+const END_US: i64 = 253_402_300_800_000_000;
+
+/// The UTC day of a timestamp in microseconds, as days since 1970-01-01; `None` outside the
+/// years 0000 to 9999. Only timestamps that RFC 3339 and the `date=YYYY-MM-DD` partitions
+/// can hold are kept: a year 10000 (or -1) is a corrupt value, not an event to store under a
+/// five-digit path. Plain arithmetic: every decoded row needs its day, and going through
+/// chrono's calendar for it cost an import 2.5% of its CPU (docs/PERFORMANCE.md).
+pub(crate) fn utc_day(us: i64) -> Option<i32> {
+    if !(FIRST_US..END_US).contains(&us) {
+        return None;
+    }
+    i32::try_from(us.div_euclid(US_PER_DAY)).ok()
 }
 
-/// Only timestamps that RFC 3339 and the `date=YYYY-MM-DD` partitions can hold are kept:
-/// a year 10000 (or -1) is a corrupt value, not an event to store under a five-digit path.
-fn has_four_digit_year(t: &DateTime<Utc>) -> bool {
-    (0..=9999).contains(&t.year())
+/// The calendar date of [`utc_day`]'s day number (those are all in chrono's range; a day
+/// set by hand outside it gives chrono's first date).
+pub(crate) fn day_date(day: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(day.saturating_add(UNIX_EPOCH_DAYS_FROM_CE))
+        .unwrap_or(NaiveDate::MIN)
 }
+
+/// `NaiveDate::num_days_from_ce` of 1970-01-01.
+pub(crate) const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// `$last_seen` and similar profile dates: ISO-like text without a zone is UTC.
 pub(crate) fn parse_datetime_us(s: &str) -> Option<i64> {
@@ -189,9 +206,34 @@ mod tests {
     #[test]
     fn dates_are_utc_days() {
         let mut out = Vec::new();
-        write_date(&mut out, utc_date(1_704_153_599_999_999).unwrap());
+        write_date(&mut out, day_date(utc_day(1_704_153_599_999_999).unwrap()));
         assert_eq!(out, br#""2024-01-01""#);
-        assert_eq!(utc_date(-1), NaiveDate::from_ymd_opt(1969, 12, 31));
+        assert_eq!(utc_day(-1).map(day_date), NaiveDate::from_ymd_opt(1969, 12, 31));
+        assert_eq!(utc_day(0), Some(0));
+        assert_eq!(utc_day(US_PER_DAY - 1), Some(0));
+        assert_eq!(utc_day(US_PER_DAY), Some(1));
+    }
+
+    /// The day and the year range agree with chrono's calendar, at the edges of the years
+    /// 0000 to 9999 and at times spread over them.
+    #[test]
+    fn days_agree_with_chronos_calendar() {
+        let chrono_day = |us: i64| {
+            DateTime::from_timestamp_micros(us)
+                .filter(|t| (0..=9999).contains(&t.year()))
+                .map(|t| t.date_naive())
+        };
+        let edges = [FIRST_US - 1, FIRST_US, FIRST_US + 1, END_US - 1, END_US, END_US + 1];
+        let spread = (0..2_000).map(|i: i64| FIRST_US + i * ((END_US - FIRST_US) / 1_999) - 7);
+        for us in edges.into_iter().chain(spread).chain([i64::MIN, i64::MAX, -1, 0]) {
+            assert_eq!(utc_day(us).map(day_date), chrono_day(us), "{us}");
+        }
+        let ms = |ms: i64| number_to_ms(Number::Int(ms));
+        assert_eq!(ms(FIRST_US / 1_000), Some(FIRST_US / 1_000));
+        assert_eq!(ms(FIRST_US / 1_000 - 1), None);
+        assert_eq!(ms(END_US / 1_000 - 1), Some(END_US / 1_000 - 1));
+        assert_eq!(ms(END_US / 1_000), None);
+        assert_eq!(ms(i64::MAX), None);
     }
 
     #[test]

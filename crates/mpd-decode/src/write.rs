@@ -14,7 +14,7 @@ pub fn write_event_json(record: &EventRecord<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"time\":");
     time::write_timestamp(out, record.time_us, Fraction::Micros);
     out.extend_from_slice(b",\"date\":");
-    time::write_date(out, record.date);
+    time::write_date(out, record.date());
     out.extend_from_slice(b",\"distinct_id\":");
     write_json_string(out, &record.distinct_id);
     out.extend_from_slice(b",\"device_id\":");
@@ -93,8 +93,6 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
 mod tests {
     use std::borrow::Cow;
 
-    use chrono::NaiveDate;
-
     use super::*;
 
     fn json_string(s: &str) -> String {
@@ -126,7 +124,7 @@ mod tests {
         let record = EventRecord {
             event_name: Cow::Borrowed("Say \"hi\""),
             time_us: 1_704_164_645_000_007,
-            date: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+            day: 19_724,
             distinct_id: Cow::Borrowed("u\n1"),
             device_id: Some(Cow::Borrowed("d")),
             user_id: None,
@@ -151,7 +149,7 @@ mod tests {
         let record = EventRecord {
             event_name: Cow::Borrowed("e"),
             time_us: 0,
-            date: NaiveDate::from_ymd_opt(1970, 1, 1).unwrap(),
+            day: 0,
             distinct_id: Cow::Borrowed(""),
             device_id: None,
             user_id: None,

@@ -5,15 +5,11 @@ use std::sync::Arc;
 
 use arrow_array::builder::{Date32Builder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use chrono::Datelike as _;
 
 use super::{Capacity, LineBatchBuilder, Utf8Column, record_batch, sync_id_column};
 use crate::error::LineError;
 use crate::event::{EventDecoder, EventRecord, LineFormat, TimeCorrection};
 use crate::typed::{TypedColumns, TypedProperties, events_schema_with};
-
-/// `NaiveDate::num_days_from_ce` of 1970-01-01, to turn days since year 1 into `Date32`.
-const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// Builds `events` batches ([`events_schema`](crate::events_schema)) from event lines, reusing one [`EventDecoder`].
 ///
@@ -146,7 +142,7 @@ impl EventBatchBuilder {
         let c = &mut self.cols;
         c.event_name.append(&record.event_name);
         c.time.append_value(record.time_us);
-        c.date.append_value(record.date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE);
+        c.date.append_value(record.day);
         c.distinct_id.append(&record.distinct_id);
         c.device_id.append_option(record.device_id.as_deref());
         c.user_id.append_option(record.user_id.as_deref());

@@ -26,7 +26,7 @@ fn export_line_with_every_field() {
     let e = export(FULL).unwrap();
     assert_eq!(e.event_name, "Purchase");
     assert_eq!(e.time_us, 1_700_000_000_000_000);
-    assert_eq!(e.date, day(2023, 11, 14));
+    assert_eq!(e.date(), day(2023, 11, 14));
     assert_eq!(e.distinct_id, "u_42");
     assert_eq!(e.device_id.as_deref(), Some("d-9"));
     assert_eq!(e.user_id.as_deref(), Some("u_42"));
@@ -48,7 +48,7 @@ fn export_line_with_every_field() {
 fn time_in_seconds_millis_or_float() {
     let at = |time: &str| {
         let line = format!(r#"{{"event":"e","properties":{{"time":{time}}}}}"#);
-        export(&line).map(|e| (e.time_us, e.date)).map_err(|e| e.to_string())
+        export(&line).map(|e| (e.time_us, e.date())).map_err(|e| e.to_string())
     };
     assert_eq!(at("1700000000"), Ok((1_700_000_000_000_000, day(2023, 11, 14))));
     assert_eq!(at("1700000000123"), Ok((1_700_000_000_123_000, day(2023, 11, 14))));
@@ -66,7 +66,7 @@ fn fixed_offset_correction_is_subtracted_and_moves_the_day() {
     let mut decoder = EventDecoder::new(LineFormat::Export, TimeCorrection::FixedOffsetSecs(3600));
     let e = decoder.decode(line.as_bytes()).unwrap();
     assert_eq!(e.time_us, 1_704_151_800_000_000);
-    assert_eq!(e.date, day(2024, 1, 1));
+    assert_eq!(e.date(), day(2024, 1, 1));
     let mut west =
         EventDecoder::new(LineFormat::Export, TimeCorrection::FixedOffsetSecs(-8 * 3600));
     assert_eq!(west.decode(line.as_bytes()).unwrap().time_us, 1_704_184_200_000_000);
@@ -268,7 +268,7 @@ fn missing_non_numeric_or_out_of_range_time() {
     );
     let last_moment = r#"{"event_name":"e","time":253402300799999,"properties":{}}"#;
     let mut decoder = EventDecoder::new(LineFormat::Pipelines, TimeCorrection::None);
-    assert_eq!(decoder.decode(last_moment.as_bytes()).unwrap().date.to_string(), "9999-12-31");
+    assert_eq!(decoder.decode(last_moment.as_bytes()).unwrap().date().to_string(), "9999-12-31");
 }
 
 #[test]

@@ -67,7 +67,7 @@ fn actual(record: &EventRecord<'_>) -> Expected {
     Expected {
         event_name: record.event_name.to_string(),
         time_us: record.time_us,
-        date: record.date,
+        date: record.date(),
         distinct_id: record.distinct_id.to_string(),
         device_id: record.device_id.as_deref().map(str::to_owned),
         user_id: record.user_id.as_deref().map(str::to_owned),
@@ -118,7 +118,7 @@ proptest! {
         let time = DateTime::parse_from_rfc3339(written["time"].as_str().unwrap()).unwrap();
         prop_assert_eq!(time.timestamp_micros(), record.time_us);
         let date = NaiveDate::parse_from_str(written["date"].as_str().unwrap(), "%Y-%m-%d").unwrap();
-        prop_assert_eq!(date, record.date);
+        prop_assert_eq!(date, record.date());
         let processing = written["mp_processing_time"].as_str()
             .map(|t| DateTime::parse_from_rfc3339(t).unwrap().timestamp_millis());
         prop_assert_eq!(processing, record.mp_processing_time_ms);
@@ -132,7 +132,7 @@ proptest! {
         if let (Ok(plain), Ok(shifted)) = (plain, shifted) {
             prop_assert_eq!(shifted.time_us, plain.time_us - i64::from(offset) * 1_000_000);
             let day = DateTime::from_timestamp_micros(shifted.time_us).unwrap().date_naive();
-            prop_assert_eq!(shifted.date, day);
+            prop_assert_eq!(shifted.date(), day);
             prop_assert_eq!(shifted.properties, plain.properties);
         }
     }
