@@ -149,6 +149,15 @@ impl<'d, 's, 'a> Doc<'d, 's, 'a> {
         }
     }
 
+    /// The string at `idx` as the tape holds it (unescaped), for a value used while the line
+    /// is parsed: unlike [`Doc::string`] it needs no comparison with the line to be borrowed.
+    pub(crate) fn tape_string(&self, idx: usize) -> Option<&'s str> {
+        match self.nodes.get(idx)? {
+            Node::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// An identifier: a string as is, a number as its decimal text; anything else is absent.
     pub(crate) fn id_text(&self, idx: usize) -> Option<Cow<'a, str>> {
         match self.number(idx) {

@@ -303,9 +303,7 @@ impl TypedColumns {
     ) {
         for (column, m) in self.columns.iter_mut().zip(hits.found) {
             match column {
-                TypedColumn::Text(b) => {
-                    b.append_option(m.and_then(|m| text(doc, m, obj)).as_deref())
-                }
+                TypedColumn::Text(b) => b.append_option(m.and_then(|m| text(doc, m, obj))),
                 TypedColumn::Float(b) => b.append_option(m.and_then(|m| float(doc, m))),
             }
         }
@@ -369,11 +367,11 @@ fn not_an_object() -> crate::LineError {
 }
 
 /// `json_as_text`: a string decoded, `null` absent, anything else as its JSON text.
-fn text<'a>(doc: &Doc<'_, '_, 'a>, m: Member<'_>, obj: usize) -> Option<std::borrow::Cow<'a, str>> {
+fn text<'v>(doc: &Doc<'_, 'v, 'v>, m: Member<'_>, obj: usize) -> Option<&'v str> {
     match doc.kind(m.value) {
-        "string" => doc.string(m.value),
+        "string" => doc.tape_string(m.value),
         "null" => None,
-        _ => doc.member_text(obj, m.ordinal).map(std::borrow::Cow::Borrowed),
+        _ => doc.member_text(obj, m.ordinal),
     }
 }
 
@@ -384,7 +382,7 @@ fn float(doc: &Doc<'_, '_, '_>, m: Member<'_>) -> Option<f64> {
         Some(Number::Int(n)) => Some(n as f64),
         Some(Number::UInt(n)) => Some(n as f64),
         Some(Number::Float(f)) => Some(f),
-        None => doc.string(m.value).and_then(|s| s.parse::<f64>().ok()),
+        None => doc.tape_string(m.value).and_then(|s| s.parse::<f64>().ok()),
     }
 }
 
