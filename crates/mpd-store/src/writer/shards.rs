@@ -4,17 +4,14 @@
 //!
 //! Unsorted rows: the first rows all go to one part writer, so a small write makes one file per
 //! partition; past that, batches go to the part writers in turn. Sorted rows wait here, in one
-//! budget for the whole write ([`SortedRuns`]). When at least as many partitions are still
-//! coming as there are part writers (input not in partition order, such as a dump whose days
-//! are mixed), each run goes to the part writer that owns its partition: each open file costs
-//! memory (its row group, upload buffer and compression contexts), and a partition written by
-//! one part writer is one open file, not one per part writer. Otherwise (input in partition
-//! order, such as a fetch, day after day) runs go to the part writers in turn, so a day's runs
-//! are encoded on every core. A partition counts as coming while it got rows within the last
-//! run's worth of input: each day of a fetch leaves its last rows waiting while the next day
-//! comes, and counting them made every later day look mixed, so one part writer wrote it
-//! while the other waited. Every choice depends on the rows alone, never on timing, so the
-//! files a write makes are the same on every run.
+//! budget for the whole write ([`SortedRuns`]). When at least as many partitions wait as there
+//! are part writers (input not in partition order, such as a dump whose days are mixed), each
+//! run goes to the part writer that owns its partition: each open file costs memory (its row
+//! group, upload buffer and compression contexts), and a partition written by one part writer
+//! is one open file, not one per part writer. Otherwise (input in partition order, such as a
+//! fetch, day after day) runs go to the part writers in turn, so a day's runs are encoded on
+//! every core. Every choice depends on the rows alone, never on timing, so the files a write
+//! makes are the same on every run.
 
 use std::collections::HashMap;
 
@@ -178,9 +175,8 @@ impl Shards {
     }
 
     async fn send_run(&mut self, run: Run) -> Result<()> {
-        // The run's own partition, just taken out of the waiting ones, is coming too.
-        let coming = self.sorting.as_ref().map_or(0, |s| s.runs.partitions_coming()) + 1;
-        let index = self.routes.run(run.key, run.rows, coming);
+        let waiting = self.sorting.as_ref().map_or(0, |s| s.runs.partitions_waiting()) + 1;
+        let index = self.routes.run(run.key, run.rows, waiting);
         self.send(index, Piece::Run(run.slices)).await
     }
 
