@@ -2,12 +2,17 @@
 //! their plan's requests through it and differ only in what they do with each finished
 //! request's output.
 
+use std::collections::VecDeque;
+
 use futures_util::StreamExt;
 
 use super::range::{RangeOutput, RangeWork, RunPlan};
 use crate::error::Result;
 use crate::report::Reporter;
 use crate::workspace::Workspace;
+
+/// Finished requests that may wait while an earlier one's rows are taken.
+const READ_AHEAD: usize = 2;
 
 /// What the requests of a run added up to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,8 +62,36 @@ impl Workspace {
                 self.fetch_range(client, &filter, range, limit, reporter, new_work)
             })
             .buffered(workers);
-        let mut next = outputs.next().await;
-        while let Some(output) = next {
+        // Finished requests waiting to be taken, in day order. The stream is polled while a
+        // request's rows are taken, so that the requests in flight keep reading and decoding
+        // (they live in this task's stream, which moves only while it is polled), until
+        // `READ_AHEAD` finished ones wait.
+        let mut ready: VecDeque<Result<RangeOutput<W::Output>>> = VecDeque::new();
+        // False once the stream ended, failed, or the limit is spent.
+        let mut more = true;
+        let receive = |output: Option<Result<RangeOutput<W::Output>>>,
+                       ready: &mut VecDeque<_>,
+                       more: &mut bool| {
+            match output {
+                Some(Ok(output)) => {
+                    // Spent as it arrives, before the stream is polled again, so that the
+                    // requests started next ask for what is left.
+                    *more = !remaining.spend(output.records);
+                    ready.push_back(Ok(output));
+                }
+                Some(Err(error)) => {
+                    *more = false;
+                    ready.push_back(Err(error));
+                }
+                None => *more = false,
+            }
+        };
+        loop {
+            if ready.is_empty() && more {
+                let output = outputs.next().await;
+                receive(output, &mut ready, &mut more);
+            }
+            let Some(output) = ready.pop_front() else { break };
             let output = output?;
             totals.records += output.records;
             totals.bytes_received += output.bytes_received;
@@ -69,15 +102,23 @@ impl Workspace {
                 (totals.quarantined, totals.quarantine_file) = quarantine.finish(allowed)?;
             }
             let (range, records) = (output.range, output.records);
-            // Spent before the next requests start, so that they ask for what is left.
-            let more = !remaining.spend(records);
-            // The requests in flight keep reading and decoding while this one's rows are
-            // taken: they live in this task's stream, which moves only while it is polled.
-            let following = async { if more { outputs.next().await } else { None } };
-            let (taken, following) = futures_util::future::join(take(output), following).await;
-            taken?;
+            let taken = take(output);
+            tokio::pin!(taken);
+            loop {
+                if !more || ready.len() >= READ_AHEAD {
+                    (&mut taken).await?;
+                    break;
+                }
+                tokio::select! {
+                    biased;
+                    result = &mut taken => {
+                        result?;
+                        break;
+                    }
+                    output = outputs.next() => receive(output, &mut ready, &mut more),
+                }
+            }
             reporter.days_finished(range.from, range.n_days(), records);
-            next = following;
         }
         drop(outputs);
         let allowed = match policy {

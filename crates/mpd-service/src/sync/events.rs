@@ -319,6 +319,7 @@ impl Progress<'_> {
                 writer: {
                     events_writer(self.store, EVENTS_TABLE, WriteMode::Append, &self.typed)
                         .await?
+                        .in_partition_order()
                         .expect_version(self.read_version)
                 },
                 from: range.from,

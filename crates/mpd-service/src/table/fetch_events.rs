@@ -165,7 +165,7 @@ async fn fetch_events_holding(
         TableMode::Create | TableMode::Append => WriteMode::Append,
     };
     let typed = super::typed::typed_for(ws, store, table, events_mode).await?;
-    let mut writer = events_writer(store, table, events_mode, &typed).await?;
+    let mut writer = events_writer(store, table, events_mode, &typed).await?.in_partition_order();
     let mut ingest = Ingest::new(IngestOptions {
         store,
         table,

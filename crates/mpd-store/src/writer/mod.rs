@@ -264,6 +264,8 @@ pub struct TableWriter {
     max_open_partitions: usize,
     /// Rows come sorted, one partition after another ([`TableWriter::presorted`]).
     presorted: bool,
+    /// Rows come one partition after another ([`TableWriter::in_partition_order`]).
+    in_partition_order: bool,
     /// The write only rearranges rows already stored ([`TableWriter::rearranging`]).
     rearranging: bool,
 }
@@ -325,6 +327,7 @@ impl TableWriter {
             max_open_partitions: MAX_OPEN_PARTITIONS,
             expected_version: None,
             presorted: false,
+            in_partition_order: false,
             rearranging: false,
         };
         // Checks the partition columns now rather than at the first batch.
@@ -391,6 +394,18 @@ impl TableWriter {
         self
     }
 
+    /// Takes the rows as coming one partition after another, the end of one possibly
+    /// overlapping the start of the next (a fetch's days): a partition that got no rows for a
+    /// run's worth of input no longer makes the input look mixed, so the next one's sorted
+    /// runs go to the part writers in turn. Without it the end of each day, left waiting,
+    /// gives every later day to one part writer while the other waits. Not for a write whose
+    /// memory matters more than its speed: two part writers hold twice the runs.
+    #[must_use]
+    pub fn in_partition_order(mut self) -> Self {
+        self.in_partition_order = true;
+        self
+    }
+
     /// Marks the write as one that only rearranges rows the table holds (a sorted rewrite of
     /// some days replacing their files): its commit says `dataChange: false` on the files it
     /// adds and removes, as Delta's OPTIMIZE does, so streaming readers of the table do not
@@ -441,7 +456,12 @@ impl TableWriter {
     fn shards(&mut self) -> Result<&mut shards::Shards> {
         let shards = match self.shards.take() {
             Some(shards) => shards,
-            None => shards::Shards::start(&self.part_config(), self.n_shards, self.presorted)?,
+            None => shards::Shards::start(
+                &self.part_config(),
+                self.n_shards,
+                self.presorted,
+                self.in_partition_order,
+            )?,
         };
         Ok(self.shards.insert(shards))
     }

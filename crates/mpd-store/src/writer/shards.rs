@@ -10,8 +10,12 @@
 //! group, upload buffer and compression contexts), and a partition written by one part writer
 //! is one open file, not one per part writer. Otherwise (input in partition order, such as a
 //! fetch, day after day) runs go to the part writers in turn, so a day's runs are encoded on
-//! every core. Every choice depends on the rows alone, never on timing, so the files a write
-//! makes are the same on every run.
+//! every core. A write told its input comes in partition order (`in_partition_order`) counts
+//! only the partitions still coming, those that got rows within the last run's worth of
+//! input: each day of a fetch leaves its last rows waiting while the next day comes, and
+//! counting them made every later day look mixed, so one part writer wrote it while the
+//! other waited. Every choice depends on the rows alone, never on timing, so the files a
+//! write makes are the same on every run.
 
 use std::collections::HashMap;
 
@@ -101,11 +105,18 @@ pub(super) struct Shards {
     /// Set for rows that come sorted, one partition after another: each partition's rows go
     /// to the part writer that owns it, as they come.
     presorted: Option<PartitionTracker>,
+    /// Routes sorted runs by the partitions still coming, not all those waiting.
+    in_partition_order: bool,
 }
 
 impl Shards {
     /// Starts `n` part writers (at least one).
-    pub(super) fn start(config: &PartConfig, n: usize, presorted: bool) -> Result<Self> {
+    pub(super) fn start(
+        config: &PartConfig,
+        n: usize,
+        presorted: bool,
+        in_partition_order: bool,
+    ) -> Result<Self> {
         let mut shards = Vec::with_capacity(n.max(1));
         for _ in 0..n.max(1) {
             let mut part = PartWriter::new(config.clone())?;
@@ -126,7 +137,14 @@ impl Shards {
             Some(Sorting { partitions: tracker()?, runs: SortedRuns::new() })
         };
         let routes = Routes::new(shards.len());
-        Ok(Self { table: config.table.clone(), shards, routes, sorting, presorted })
+        Ok(Self {
+            table: config.table.clone(),
+            shards,
+            routes,
+            sorting,
+            presorted,
+            in_partition_order,
+        })
     }
 
     /// Hands `batch` to its part writer (sorted tables: keeps its rows until their runs are
@@ -175,8 +193,15 @@ impl Shards {
     }
 
     async fn send_run(&mut self, run: Run) -> Result<()> {
-        let waiting = self.sorting.as_ref().map_or(0, |s| s.runs.partitions_waiting()) + 1;
-        let index = self.routes.run(run.key, run.rows, waiting);
+        // The run's own partition was just taken out of the waiting ones.
+        let others = self.sorting.as_ref().map_or(0, |s| {
+            if self.in_partition_order {
+                s.runs.partitions_coming()
+            } else {
+                s.runs.partitions_waiting()
+            }
+        });
+        let index = self.routes.run(run.key, run.rows, others + 1);
         self.send(index, Piece::Run(run.slices)).await
     }
 

@@ -68,6 +68,8 @@ struct Waiting {
     slices: Vec<Slice>,
     rows: usize,
     bytes: usize,
+    /// [`SortedRuns::pushed`] after this partition's last rows came.
+    last_pushed: u64,
 }
 
 /// The bytes of `batch`'s rows: its buffers' lengths, not their capacity. Decoded batches
@@ -99,6 +101,8 @@ pub(super) struct SortedRuns {
     budget: usize,
     waiting: HashMap<PartitionKey, Waiting>,
     bytes: usize,
+    /// Rows pushed so far, all partitions together.
+    pushed: u64,
     /// Runs made so far of each partition.
     runs_made: HashMap<PartitionKey, usize>,
 }
@@ -110,6 +114,7 @@ impl SortedRuns {
             budget: WAITING_BYTES,
             waiting: HashMap::new(),
             bytes: 0,
+            pushed: 0,
             runs_made: HashMap::new(),
         }
     }
@@ -126,7 +131,9 @@ impl SortedRuns {
         // The whole batch: the slice keeps all of it in memory.
         let bytes = used_bytes(&slice.batch);
         self.bytes += bytes;
+        self.pushed += slice.num_rows() as u64;
         let waiting = self.waiting.entry(key.clone()).or_default();
+        waiting.last_pushed = self.pushed;
         waiting.rows += slice.num_rows();
         waiting.bytes += bytes;
         waiting.slices.push(slice);
@@ -148,6 +155,14 @@ impl SortedRuns {
     /// Partitions with rows waiting.
     pub(super) fn partitions_waiting(&self) -> usize {
         self.waiting.len()
+    }
+
+    /// Partitions with rows waiting that got some within the last run's worth of rows pushed
+    /// (all partitions together): the end of a partition left waiting while input in
+    /// partition order moved on stops counting once a run's worth of other rows came.
+    pub(super) fn partitions_coming(&self) -> usize {
+        let since = self.pushed.saturating_sub(self.run_rows as u64);
+        self.waiting.values().filter(|w| w.last_pushed > since).count()
     }
 
     /// Every waiting run, in partition order (the same files on every run).
@@ -510,6 +525,24 @@ mod tests {
         let ready = runs.push(key("d1"), Slice::whole(small.clone()));
         assert!(ready.is_empty(), "30 rows fit a budget of 30 rows' bytes: {}", ready.len());
         assert_eq!(runs.push(key("d1"), Slice::whole(small)).len(), 1, "40 do not");
+    }
+
+    #[test]
+    fn a_partition_stops_coming_once_a_run_of_other_rows_came_after_it() {
+        let mut runs = SortedRuns::new().with_limits(3, usize::MAX);
+        runs.push(key("d1"), whole(&[("a", 1), ("b", 2)]));
+        assert_eq!(runs.partitions_coming(), 1);
+        // The next day starts while d1's last two rows still wait.
+        runs.push(key("d2"), whole(&[("a", 3), ("b", 4)]));
+        assert_eq!(runs.partitions_coming(), 2, "d1 got rows two rows ago, within a run");
+        let ready = runs.push(key("d2"), whole(&[("c", 5)]));
+        assert_eq!(ready.len(), 1, "d2's first run");
+        assert_eq!(runs.partitions_waiting(), 1, "d1 still waits");
+        assert_eq!(runs.partitions_coming(), 0, "but three rows came after it");
+        // Mixed input keeps every partition coming.
+        runs.push(key("d3"), whole(&[("a", 6)]));
+        runs.push(key("d4"), whole(&[("a", 7)]));
+        assert_eq!(runs.partitions_coming(), 2, "d3 and d4, not d1");
     }
 
     #[test]
