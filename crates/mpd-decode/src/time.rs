@@ -53,6 +53,8 @@ const US_PER_DAY: i64 = 86_400_000_000;
 /// 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in microseconds since the epoch.
 const FIRST_US: i64 = -62_167_219_200_000_000;
 const END_US: i64 = 253_402_300_800_000_000;
+/// `NaiveDate::num_days_from_ce` of 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// The UTC day of a timestamp in microseconds, as days since 1970-01-01; `None` outside the
 /// years 0000 to 9999. Only timestamps that RFC 3339 and the `date=YYYY-MM-DD` partitions
@@ -72,9 +74,6 @@ pub(crate) fn day_date(day: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(day.saturating_add(UNIX_EPOCH_DAYS_FROM_CE))
         .unwrap_or(NaiveDate::MIN)
 }
-
-/// `NaiveDate::num_days_from_ce` of 1970-01-01.
-pub(crate) const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// `$last_seen` and similar profile dates: ISO-like text without a zone is UTC.
 pub(crate) fn parse_datetime_us(s: &str) -> Option<i64> {
