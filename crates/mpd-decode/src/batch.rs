@@ -4,6 +4,7 @@
 //! the rows so far on [`LineBatchBuilder::finish`]. Strings that needed no unescaping are copied
 //! straight from the line into the column buffers, so a row costs no allocation of its own.
 
+mod dated;
 mod event;
 mod identity;
 mod profile;
@@ -16,6 +17,7 @@ use arrow_schema::SchemaRef;
 
 use crate::error::LineError;
 
+pub use dated::DatedEventBatchBuilder;
 pub use event::EventBatchBuilder;
 pub use identity::{IdentityBatchBuilder, IdentitySource};
 pub use profile::ProfileBatchBuilder;
@@ -68,12 +70,15 @@ impl Capacity {
     }
 }
 
-/// A string column plus the bytes it is given per batch: the larger of an initial guess and
-/// what the biggest batch so far needed, so steady-state batches never reallocate.
+/// A string column plus the bytes it is given per batch: an initial guess for the first
+/// batch, then an eighth more than the first batch needed, or what the biggest batch so far
+/// needed if that is more, so steady-state batches never reallocate.
 pub(crate) struct Utf8Column {
     builder: StringBuilder,
     rows: usize,
     bytes: usize,
+    /// Whether `bytes` was learned from a finished batch (else it is the initial guess).
+    learned: bool,
 }
 
 impl Utf8Column {
@@ -83,6 +88,7 @@ impl Utf8Column {
             builder: StringBuilder::with_capacity(capacity.rows, bytes),
             rows: capacity.rows,
             bytes,
+            learned: false,
         }
     }
 
@@ -98,7 +104,15 @@ impl Utf8Column {
 
     /// The column so far; the builder starts over with the learned capacity.
     pub(crate) fn finish(&mut self) -> ArrayRef {
-        self.bytes = self.bytes.max(self.builder.values_slice().len());
+        self.finish_sized(self.rows)
+    }
+
+    /// As [`finish`](Self::finish), the builder starting over with room for `rows` rows.
+    pub(crate) fn finish_sized(&mut self, rows: usize) -> ArrayRef {
+        let used = self.builder.values_slice().len();
+        self.bytes = if self.learned { self.bytes.max(used) } else { used + used / 8 };
+        self.learned = true;
+        self.rows = rows;
         let mut builder = StringBuilder::with_capacity(self.rows, self.bytes);
         std::mem::swap(&mut builder, &mut self.builder);
         Arc::new(builder.finish())

@@ -110,21 +110,27 @@ impl EventDecoder {
     /// [`LineError`] with the reason and, where known, the column.
     pub fn decode<'a>(&mut self, line: &'a [u8]) -> Result<EventRecord<'a>, LineError> {
         let (format, correction) = (self.format, self.correction);
-        self.parser.parse(line, |doc| read_event(doc, format, correction, None))
+        self.parser.parse(line, |doc| read_event(doc, format, correction, NO_TYPED))
     }
 
-    /// As [`decode`](Self::decode), and on success appends the row's typed properties to
-    /// `columns` (nothing is appended for a line that fails).
-    pub(crate) fn decode_typed<'a>(
+    /// As [`decode`](Self::decode), and on success appends the row's typed properties to the
+    /// columns `columns` picks for the row's day (nothing is appended for a line that fails).
+    pub(crate) fn decode_typed<'a, 'c>(
         &mut self,
         line: &'a [u8],
         typed: &TypedProperties,
-        columns: &mut TypedColumns,
+        columns: impl FnOnce(i32) -> &'c mut TypedColumns,
     ) -> Result<EventRecord<'a>, LineError> {
         let (format, correction) = (self.format, self.correction);
         self.parser.parse(line, |doc| read_event(doc, format, correction, Some((typed, columns))))
     }
 }
+
+/// Picks the typed columns a row's values go to, by the row's day.
+type PickColumns = fn(i32) -> &'static mut TypedColumns;
+
+/// No typed properties to read (a plain function type, so that `read_event`'s picker has one).
+const NO_TYPED: Option<(&TypedProperties, PickColumns)> = None;
 
 /// Members of interest in one object, by key; a repeated key keeps its last occurrence.
 #[derive(Default)]
@@ -170,11 +176,11 @@ impl<'s> Fields<'s> {
     }
 }
 
-fn read_event<'a>(
+fn read_event<'a, 'c>(
     doc: &Doc<'_, '_, 'a>,
     format: LineFormat,
     correction: TimeCorrection,
-    typed: Option<(&TypedProperties, &mut TypedColumns)>,
+    typed: Option<(&TypedProperties, impl FnOnce(i32) -> &'c mut TypedColumns)>,
 ) -> Result<EventRecord<'a>, LineError> {
     let Some(members) = doc.members(ROOT) else {
         let reason = format!("line is not a JSON object (found {})", doc.kind(ROOT));
@@ -246,7 +252,7 @@ fn read_event<'a>(
 
     // Last, so that a line that fails appends no typed value either.
     if let (Some((_, columns)), Some(hits)) = (typed, hits) {
-        columns.append_row(doc, &hits, props_start);
+        columns(day).append_row(doc, &hits, props_start);
     }
 
     Ok(EventRecord {

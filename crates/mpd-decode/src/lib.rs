@@ -11,7 +11,8 @@
 //! For the store, the same lines become Arrow [`RecordBatch`](arrow_array::RecordBatch)es of
 //! the tables' schemas ([`events_schema`], [`profiles_schema`], [`identity_schema`],
 //! [`rejected_duplicates_schema`]): [`EventBatchBuilder`], [`ProfileBatchBuilder`] and
-//! [`IdentityBatchBuilder`] take one line at a time, and [`EventStreamDecoder`] (a
+//! [`IdentityBatchBuilder`] take one line at a time ([`DatedEventBatchBuilder`] makes a batch
+//! per `date` of lines whose dates come mixed), and [`EventStreamDecoder`] (a
 //! [`StreamDecoder`]) takes raw bytes in chunks of any size, splits lines, and collects the
 //! lines it could not decode as [`BadLine`]s. [`synthetic_insert_id`] gives events without
 //! `$insert_id` their deterministic dedup key.
@@ -65,7 +66,8 @@ mod typed;
 mod write;
 
 pub use batch::{
-    EventBatchBuilder, IdentityBatchBuilder, IdentitySource, LineBatchBuilder, ProfileBatchBuilder,
+    DatedEventBatchBuilder, EventBatchBuilder, IdentityBatchBuilder, IdentitySource,
+    LineBatchBuilder, ProfileBatchBuilder,
 };
 pub use error::{Error, LineError, Result};
 pub use event::{EventDecoder, EventRecord, LineFormat, TimeCorrection};

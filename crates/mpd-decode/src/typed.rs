@@ -197,17 +197,19 @@ impl TypedProperties {
                 });
             }
         }
+        Ok(Self::indexed(list))
+    }
+
+    /// `list` with its keys' lengths.
+    fn indexed(list: Vec<TypedProperty>) -> Self {
         let lengths = list.iter().fold(0, |bits, p| bits | length_bit(p.key.len()));
-        Ok(Self { list, lengths })
+        Self { list, lengths }
     }
 
     /// The typed properties found in a stored table's schema, in its column order.
     #[must_use]
     pub fn from_schema(schema: &Schema) -> Self {
-        let list: Vec<_> =
-            schema.fields().iter().filter_map(|f| TypedProperty::from_field(f)).collect();
-        let lengths = list.iter().fold(0, |bits, p| bits | length_bit(p.key.len()));
-        Self { list, lengths }
+        Self::indexed(schema.fields().iter().filter_map(|f| TypedProperty::from_field(f)).collect())
     }
 
     /// The typed properties, in column order.
@@ -269,7 +271,6 @@ impl<'s> TypedHits<'s> {
 
 /// One builder per typed column.
 pub(crate) struct TypedColumns {
-    capacity: Capacity,
     columns: Vec<TypedColumn>,
 }
 
@@ -290,7 +291,7 @@ impl TypedColumns {
                 }
             })
             .collect();
-        Self { capacity, columns }
+        Self { columns }
     }
 
     /// Appends one row: the values `hits` found among the members of the `properties` object
@@ -319,13 +320,13 @@ impl TypedColumns {
         }
     }
 
-    /// The columns so far, in order; the builders start over.
-    pub(crate) fn finish(&mut self) -> Vec<ArrayRef> {
-        let rows = self.capacity.rows;
+    /// The columns so far, in order; the builders start over with room for `next`.
+    pub(crate) fn finish(&mut self, next: Capacity) -> Vec<ArrayRef> {
+        let rows = next.rows;
         self.columns
             .iter_mut()
             .map(|column| match column {
-                TypedColumn::Text(b) => b.finish(),
+                TypedColumn::Text(b) => b.finish_sized(rows),
                 TypedColumn::Float(b) => {
                     Arc::new(std::mem::replace(b, Float64Builder::with_capacity(rows)).finish())
                 }
@@ -359,7 +360,7 @@ pub fn typed_columns_of(
             columns.append_nulls();
         }
     }
-    columns.finish()
+    columns.finish(Capacity::new(properties.len()))
 }
 
 fn not_an_object() -> crate::LineError {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{Date32Builder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
 
 use super::{Capacity, LineBatchBuilder, Utf8Column, record_batch, sync_id_column};
 use crate::error::LineError;
@@ -30,11 +31,9 @@ pub struct EventBatchBuilder {
     decoder: EventDecoder,
     sync_id: i64,
     capacity: Capacity,
-    rows: usize,
-    cols: Columns,
+    part: Part,
     typed: TypedProperties,
-    typed_cols: TypedColumns,
-    schema: arrow_schema::SchemaRef,
+    schema: SchemaRef,
 }
 
 impl fmt::Debug for EventBatchBuilder {
@@ -43,7 +42,7 @@ impl fmt::Debug for EventBatchBuilder {
             .field("decoder", &self.decoder)
             .field("sync_id", &self.sync_id)
             .field("batch_rows", &self.capacity.rows)
-            .field("rows", &self.rows)
+            .field("rows", &self.part.rows)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +78,75 @@ impl Columns {
     }
 }
 
+/// The rows of one batch being built: base and typed columns.
+pub(super) struct Part {
+    cols: Columns,
+    pub(super) typed: TypedColumns,
+    pub(super) rows: usize,
+    /// What the builders were last sized for.
+    capacity: Capacity,
+}
+
+impl Part {
+    pub(super) fn new(capacity: Capacity, typed: &TypedProperties) -> Self {
+        Self {
+            cols: Columns::new(capacity),
+            typed: TypedColumns::new(typed, capacity),
+            rows: 0,
+            capacity,
+        }
+    }
+
+    /// Appends the base columns of a decoded event (its typed values are appended while
+    /// decoding).
+    pub(super) fn push(&mut self, record: &EventRecord<'_>) {
+        let c = &mut self.cols;
+        c.event_name.append(&record.event_name);
+        c.time.append_value(record.time_us);
+        c.date.append_value(record.day);
+        c.distinct_id.append(&record.distinct_id);
+        c.device_id.append_option(record.device_id.as_deref());
+        c.user_id.append_option(record.user_id.as_deref());
+        c.insert_id.append_option(record.insert_id.as_deref());
+        // Milliseconds as microseconds: Delta Lake has no millisecond timestamps.
+        c.mp_processing_time
+            .append_option(record.mp_processing_time_ms.and_then(|ms| ms.checked_mul(1_000)));
+        c.properties.append(record.properties);
+        self.rows += 1;
+    }
+
+    /// The rows so far as one batch, `None` if there are none; the builders start over with
+    /// room for `next`.
+    pub(super) fn finish(
+        &mut self,
+        schema: &SchemaRef,
+        sync_id: i64,
+        next: Capacity,
+    ) -> Option<RecordBatch> {
+        if self.rows == 0 {
+            return None;
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let built = std::mem::replace(&mut self.capacity, next);
+        let n = next.rows;
+        let c = &mut self.cols;
+        let mut columns: Vec<ArrayRef> = vec![
+            c.event_name.finish_sized(n),
+            Arc::new(std::mem::replace(&mut c.time, next.timestamps()).finish()),
+            Arc::new(std::mem::replace(&mut c.date, Date32Builder::with_capacity(n)).finish()),
+            c.distinct_id.finish_sized(n),
+            c.device_id.finish_sized(n),
+            c.user_id.finish_sized(n),
+            c.insert_id.finish_sized(n),
+            Arc::new(std::mem::replace(&mut c.mp_processing_time, next.timestamps()).finish()),
+            c.properties.finish_sized(n),
+            sync_id_column(sync_id, rows),
+        ];
+        columns.extend(self.typed.finish(next));
+        Some(record_batch(Arc::clone(schema), columns, built))
+    }
+}
+
 impl EventBatchBuilder {
     /// A builder for lines of `format`, applying `correction` to every `time`, stamping every
     /// row with `sync_id`, and full after `batch_rows` rows (at least 1).
@@ -107,9 +175,7 @@ impl EventBatchBuilder {
             decoder: EventDecoder::new(format, correction),
             sync_id,
             capacity,
-            rows: 0,
-            cols: Columns::new(capacity),
-            typed_cols: TypedColumns::new(&typed, capacity),
+            part: Part::new(capacity, &typed),
             schema: events_schema_with(&typed),
             typed,
         }
@@ -117,7 +183,7 @@ impl EventBatchBuilder {
 
     /// The schema of the batches this builder makes.
     #[must_use]
-    pub fn schema(&self) -> arrow_schema::SchemaRef {
+    pub fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }
 
@@ -127,76 +193,38 @@ impl EventBatchBuilder {
     ///
     /// As [`EventDecoder::decode`]; the line then adds no row.
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), LineError> {
+        let part = &mut self.part;
         let record = if self.typed.is_empty() {
             self.decoder.decode(line)?
         } else {
-            self.decoder.decode_typed(line, &self.typed, &mut self.typed_cols)?
+            self.decoder.decode_typed(line, &self.typed, |_| &mut part.typed)?
         };
-        self.push_base(&record);
+        part.push(&record);
         Ok(())
-    }
-
-    /// Appends the base columns of a decoded event (its typed values are appended while
-    /// decoding).
-    fn push_base(&mut self, record: &EventRecord<'_>) {
-        let c = &mut self.cols;
-        c.event_name.append(&record.event_name);
-        c.time.append_value(record.time_us);
-        c.date.append_value(record.day);
-        c.distinct_id.append(&record.distinct_id);
-        c.device_id.append_option(record.device_id.as_deref());
-        c.user_id.append_option(record.user_id.as_deref());
-        c.insert_id.append_option(record.insert_id.as_deref());
-        // Milliseconds as microseconds: Delta Lake has no millisecond timestamps.
-        c.mp_processing_time
-            .append_option(record.mp_processing_time_ms.and_then(|ms| ms.checked_mul(1_000)));
-        c.properties.append(record.properties);
-        self.rows += 1;
     }
 
     /// Rows pushed since the last [`finish`](Self::finish).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.rows
+        self.part.rows
     }
 
     /// No rows pushed since the last [`finish`](Self::finish).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.rows == 0
+        self.part.rows == 0
     }
 
     /// `len() >= batch_rows`.
     #[must_use]
     pub fn is_full(&self) -> bool {
-        self.rows >= self.capacity.rows
+        self.part.rows >= self.capacity.rows
     }
 
     /// The rows so far as one [`events_schema`](crate::events_schema) batch, `None` if there are none; the builder
     /// is empty and reusable afterwards.
     pub fn finish(&mut self) -> Option<RecordBatch> {
-        if self.rows == 0 {
-            return None;
-        }
-        let rows = std::mem::take(&mut self.rows);
-        let cap = self.capacity;
-        let c = &mut self.cols;
-        let mut columns: Vec<ArrayRef> = vec![
-            c.event_name.finish(),
-            Arc::new(std::mem::replace(&mut c.time, cap.timestamps()).finish()),
-            Arc::new(
-                std::mem::replace(&mut c.date, Date32Builder::with_capacity(cap.rows)).finish(),
-            ),
-            c.distinct_id.finish(),
-            c.device_id.finish(),
-            c.user_id.finish(),
-            c.insert_id.finish(),
-            Arc::new(std::mem::replace(&mut c.mp_processing_time, cap.timestamps()).finish()),
-            c.properties.finish(),
-            sync_id_column(self.sync_id, rows),
-        ];
-        columns.extend(self.typed_cols.finish());
-        Some(record_batch(Arc::clone(&self.schema), columns, cap))
+        self.part.finish(&self.schema, self.sync_id, self.capacity)
     }
 }
 
@@ -208,7 +236,7 @@ impl LineBatchBuilder for EventBatchBuilder {
     }
 
     fn len(&self) -> usize {
-        self.rows
+        self.part.rows
     }
 
     fn is_full(&self) -> bool {

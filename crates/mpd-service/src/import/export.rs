@@ -83,9 +83,10 @@ pub struct DumpImportReport {
     pub elapsed_secs: f64,
 }
 
-/// What the decoding thread sends: batches of a file with their dedup keys, then the file's end.
+/// What the decoding thread sends: a batch's worth of rows of a file, one batch per date with
+/// its dedup keys, then the file's end.
 enum Decoded {
-    Batch(RecordBatch, Vec<u128>),
+    Batches(Vec<(RecordBatch, Vec<u128>)>),
     FileDone { index: usize, bad: Vec<BadLine> },
 }
 
@@ -216,10 +217,17 @@ async fn read_dumps(
     let mut result = Ok(());
     while let Some(message) = receiver.recv().await {
         let step = match message {
-            Ok(Decoded::Batch(batch, keys)) => {
-                fetched += batch.num_rows() as u64;
-                reporter.records_written(batch.num_rows() as u64);
-                ingest.write_keyed(batch, Some(keys), writer).await.map_err(Error::from)
+            Ok(Decoded::Batches(dated)) => {
+                let mut step = Ok(());
+                for (batch, keys) in dated {
+                    fetched += batch.num_rows() as u64;
+                    reporter.records_written(batch.num_rows() as u64);
+                    step = ingest.write_keyed(batch, Some(keys), writer).await.map_err(Error::from);
+                    if step.is_err() {
+                        break;
+                    }
+                }
+                step
             }
             Ok(Decoded::FileDone { index, bad }) => {
                 reporter.days_finished(today, 1, 0);
@@ -249,7 +257,8 @@ fn decode_dumps(
     kind: KeyKind,
     sender: &tokio::sync::mpsc::Sender<Result<Decoded>>,
 ) {
-    let builder = mpd_decode::EventBatchBuilder::with_typed(
+    // A dump's dates come mixed: the rows are kept apart by date as they are decoded.
+    let builder = mpd_decode::DatedEventBatchBuilder::new(
         mpd_decode::LineFormat::Export,
         mpd_decode::TimeCorrection::None,
         sync_id,
@@ -265,10 +274,15 @@ fn decode_dumps(
         };
         let mut open = true;
         let result = chunks.and_then(|chunks| {
-            decode_chunks(chunks, &mut decoder, |batch| {
-                let message = Deduper::keys(kind, &batch)
-                    .map(|keys| Decoded::Batch(batch, keys))
-                    .map_err(Error::from);
+            decode_chunks(chunks, &mut decoder, |dated| {
+                let message = dated
+                    .into_iter()
+                    .map(|batch| {
+                        let keys = Deduper::keys(kind, &batch).map_err(Error::from)?;
+                        Ok((batch, keys))
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map(Decoded::Batches);
                 open = open && sender.blocking_send(message).is_ok();
             })
         });

@@ -1,0 +1,146 @@
+//! The dated builder gives each date's rows exactly as the one-batch builder does, in order.
+
+use arrow_array::cast::AsArray as _;
+use arrow_array::types::Date32Type;
+use arrow_array::{Array, RecordBatch};
+use proptest::prelude::*;
+
+use super::*;
+use crate::typed::{PropertyKind, TypedProperty};
+use crate::{EventBatchBuilder, LineFormat, TimeCorrection};
+
+fn typed() -> TypedProperties {
+    TypedProperties::new(vec![
+        TypedProperty::new("$browser", PropertyKind::Text),
+        TypedProperty::new("amount", PropertyKind::Float),
+    ])
+    .expect("valid")
+}
+
+/// A line of day `day` (2023-11-14 plus `day`), or a bad one for `None`.
+fn line(day: Option<u8>, n: usize, browser: bool) -> String {
+    let Some(day) = day else { return format!("not json {n}") };
+    let time = 1_699_920_000 + u64::from(day) * 86_400 + (n as u64 % 86_000);
+    let browser = if browser { r#","$browser":"Firefox""# } else { "" };
+    format!(
+        r#"{{"event":"E{}","properties":{{"time":{time},"distinct_id":"u{n}","amount":{n}{browser}}}}}"#,
+        n % 3
+    )
+}
+
+fn dates(batch: &RecordBatch) -> Vec<i32> {
+    let column = batch.column_by_name("date").expect("date");
+    column.as_primitive::<Date32Type>().values().to_vec()
+}
+
+/// Every batch the dated builder hands out (finishing whenever it is full, and at the end).
+fn dated(lines: &[String], batch_rows: usize) -> Vec<RecordBatch> {
+    let mut builder = DatedEventBatchBuilder::new(
+        LineFormat::Export,
+        TimeCorrection::None,
+        3,
+        batch_rows,
+        typed(),
+    );
+    let mut out = Vec::new();
+    for line in lines {
+        let _ = builder.push_line(line.as_bytes());
+        if builder.is_full() {
+            out.extend(builder.finish().expect("full"));
+        }
+    }
+    out.extend(builder.finish().unwrap_or_default());
+    out
+}
+
+fn one_batch(lines: &[String]) -> RecordBatch {
+    let mut builder =
+        EventBatchBuilder::with_typed(LineFormat::Export, TimeCorrection::None, 3, 4096, typed());
+    for line in lines {
+        let _ = builder.push_line(line.as_bytes());
+    }
+    builder.finish().expect("rows")
+}
+
+/// The dated batches hold, date by date, the rows of the one batch of that date in the order
+/// they came, every column equal.
+fn assert_same_rows(lines: &[String], batch_rows: usize) {
+    let reference = one_batch(lines);
+    let batches = dated(lines, batch_rows);
+    let mut by_date: Vec<(i32, &RecordBatch, usize)> = Vec::new();
+    for batch in &batches {
+        let days = dates(batch);
+        assert!(days.iter().all(|d| *d == days[0]), "one date per batch: {days:?}");
+        assert_eq!(batch.schema(), reference.schema());
+        by_date.extend((0..batch.num_rows()).map(|row| (days[0], batch, row)));
+    }
+    assert_eq!(by_date.len(), reference.num_rows());
+    let reference_days = dates(&reference);
+    for day in reference_days.iter().copied().collect::<std::collections::BTreeSet<_>>() {
+        let expected = (0..reference.num_rows()).filter(|r| reference_days[*r] == day);
+        let got = by_date.iter().filter(|(d, _, _)| *d == day);
+        for (r, (_, batch, row)) in expected.zip(got) {
+            for (c, column) in reference.columns().iter().enumerate() {
+                let name = reference.schema().field(c).name().clone();
+                assert_eq!(
+                    &column.slice(r, 1),
+                    &batch.column(c).slice(*row, 1),
+                    "{name} of row {r} (day {day})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn rows_of_mixed_dates_come_out_one_batch_per_date_in_date_order() {
+    let lines: Vec<String> =
+        [2, 0, 2, 1, 0, 2].iter().enumerate().map(|(n, d)| line(Some(*d), n, n % 2 == 0)).collect();
+    let batches = dated(&lines, 100);
+    let firsts: Vec<i32> = batches.iter().map(|b| dates(b)[0]).collect();
+    let rows: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
+    assert_eq!(firsts, [19675, 19676, 19677]);
+    assert_eq!(rows, [2, 1, 3]);
+    assert_same_rows(&lines, 100);
+}
+
+#[test]
+fn full_counts_the_rows_of_every_date_and_dates_without_rows_are_let_go_of() {
+    let mut builder =
+        DatedEventBatchBuilder::new(LineFormat::Export, TimeCorrection::None, 3, 4, typed());
+    for (n, day) in [0, 1, 2].into_iter().enumerate() {
+        builder.push_line(line(Some(day), n, true).as_bytes()).expect("valid");
+    }
+    assert!(!builder.is_full());
+    assert!(builder.push_line(b"{").is_err(), "a bad line adds no row");
+    assert!(!builder.is_full());
+    builder.push_line(line(Some(1), 3, false).as_bytes()).expect("valid");
+    assert!(builder.is_full() && builder.len() == 4);
+    assert_eq!(builder.finish().expect("rows").len(), 3);
+    assert!(builder.is_empty() && builder.finish().is_none());
+    builder.push_line(line(Some(5), 4, false).as_bytes()).expect("valid");
+    assert_eq!(builder.finish().expect("rows").len(), 1);
+    assert!(format!("{builder:?}").contains("dates: 1"), "{builder:?}");
+}
+
+#[test]
+fn a_date_with_more_rows_than_it_was_sized_for_grows() {
+    // Each new date starts with room for an eighth of a batch (at least 16 rows).
+    let lines: Vec<String> = (0..300).map(|n| line(Some(0), n, true)).collect();
+    assert_same_rows(&lines, 256);
+    let lines: Vec<String> = (0..300).map(|n| line(Some((n / 7 % 3) as u8), n, true)).collect();
+    assert_same_rows(&lines, 64);
+}
+
+proptest! {
+    #[test]
+    fn dated_batches_hold_the_same_rows_as_one_batch(
+        rows in proptest::collection::vec((proptest::option::weighted(0.9, 0u8..6), any::<bool>()), 1..200),
+        batch_rows in 1usize..40,
+    ) {
+        let lines: Vec<String> =
+            rows.iter().enumerate().map(|(n, (day, browser))| line(*day, n, *browser)).collect();
+        prop_assume!(rows.iter().any(|(day, _)| day.is_some()));
+        assert_same_rows(&lines, batch_rows);
+    }
+}
