@@ -270,29 +270,41 @@ impl Deduper {
         let dates = date_values(batch)?;
         let mut verdicts =
             Verdicts { keep: Vec::with_capacity(batch.num_rows()), ..Verdicts::default() };
-        for (row, &key) in keys.iter().enumerate() {
-            let mp_processing_time = mpt(row);
-            let copy = Kept::new(mp_processing_time, 0);
-            match self.kept.day(dates[row])?.entry(MapKey::from(key)) {
-                Entry::Vacant(slot) => {
-                    slot.insert(copy);
-                    verdicts.keep.push(true);
-                }
-                Entry::Occupied(slot) => {
-                    verdicts.keep.push(false);
-                    let kept = *slot.get();
-                    if kept.same_time(copy) {
-                        verdicts.already_present += 1;
-                    } else if !self.audited.insert((key, mp_processing_time)) {
-                        verdicts.already_audited += 1;
-                    } else {
-                        let sync_id = self.sync_ids[usize::from(kept.sync_index())];
-                        let reason =
-                            if sync_id == self.sync_id { REASON_IN_FETCH } else { REASON_STORED };
-                        verdicts.rejected.push((row as u32, reason, sync_id));
+        // The day's keys are looked up once per run of rows of one date (a batch is mostly
+        // one date), not once per row.
+        let mut start = 0;
+        while start < keys.len() {
+            let date = dates[start];
+            let end = start + dates[start..].iter().take_while(|d| **d == date).count();
+            let day = self.kept.day(date)?;
+            for (row, &key) in keys.iter().enumerate().take(end).skip(start) {
+                let mp_processing_time = mpt(row);
+                let copy = Kept::new(mp_processing_time, 0);
+                match day.entry(MapKey::from(key)) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(copy);
+                        verdicts.keep.push(true);
+                    }
+                    Entry::Occupied(slot) => {
+                        verdicts.keep.push(false);
+                        let kept = *slot.get();
+                        if kept.same_time(copy) {
+                            verdicts.already_present += 1;
+                        } else if !self.audited.insert((key, mp_processing_time)) {
+                            verdicts.already_audited += 1;
+                        } else {
+                            let sync_id = self.sync_ids[usize::from(kept.sync_index())];
+                            let reason = if sync_id == self.sync_id {
+                                REASON_IN_FETCH
+                            } else {
+                                REASON_STORED
+                            };
+                            verdicts.rejected.push((row as u32, reason, sync_id));
+                        }
                     }
                 }
             }
+            start = end;
         }
         Ok(verdicts)
     }
@@ -603,6 +615,35 @@ mod tests {
         assert_eq!(verdicts.already_present, 1);
         assert_eq!(verdicts.already_audited, 1);
         assert_eq!(verdicts.rejected, vec![(2, REASON_IN_FETCH, 7)]);
+    }
+
+    #[test]
+    fn rows_of_dates_taking_turns_are_judged_as_one_row_at_a_time() {
+        let (day, next) = (1_700_000_000, 1_700_000_000 + 86_400);
+        let rows = [
+            ("A", Some("i1"), day, Some(1)),
+            ("A", Some("i1"), day, Some(1)),
+            ("A", Some("i1"), next, Some(1)),
+            ("A", Some("i1"), day, Some(2)),
+            ("A", Some("i2"), next, Some(1)),
+            ("A", Some("i1"), next, Some(3)),
+            ("A", Some("i2"), day, Some(1)),
+            ("A", Some("i2"), next, Some(1)),
+        ];
+        let batch = events(&rows);
+        let verdicts = Deduper::new(KeyKind::InsertIdTime, 4).judge(&batch, None).unwrap();
+        let mut one_at_a_time = Deduper::new(KeyKind::InsertIdTime, 4);
+        let mut keep = Vec::new();
+        let mut rejected = Vec::new();
+        for row in 0..batch.num_rows() {
+            let single = one_at_a_time.judge(&batch.slice(row, 1), None).unwrap();
+            keep.extend(single.keep);
+            rejected.extend(single.rejected.iter().map(|(_, r, id)| (row as u32, *r, *id)));
+        }
+        assert_eq!(verdicts.keep, keep);
+        assert_eq!(verdicts.keep, [true, false, true, false, true, false, true, false]);
+        assert_eq!(verdicts.rejected, rejected);
+        assert_eq!(verdicts.rejected, [(3, REASON_IN_FETCH, 4), (5, REASON_IN_FETCH, 4)]);
     }
 
     #[test]
