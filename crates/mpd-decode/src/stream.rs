@@ -1,7 +1,5 @@
 //! A push decoder over raw JSON-lines bytes: feed chunks of any size, get batches.
 
-mod newline;
-
 use std::fmt;
 
 use crate::batch::{
@@ -260,7 +258,7 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
         self.bytes += chunk.len() as u64;
         let mut pos = 0;
         if !self.carry.is_empty() {
-            let Some(nl) = newline::find(chunk) else {
+            let Some(nl) = memchr::memchr(b'\n', chunk) else {
                 self.carry.extend_from_slice(chunk);
                 return self.check_carry();
             };
@@ -272,7 +270,7 @@ impl<B: LineBatchBuilder> StreamDecoder<B> {
             result?;
             pos = nl + 1;
         }
-        while let Some(nl) = newline::find(&chunk[pos..]) {
+        while let Some(nl) = memchr::memchr(b'\n', &chunk[pos..]) {
             self.line(&chunk[pos..pos + nl], chunk_start + pos as u64, out)?;
             pos += nl + 1;
         }
