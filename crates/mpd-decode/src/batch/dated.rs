@@ -18,7 +18,11 @@ use crate::typed::{TypedProperties, events_schema_with};
 ///
 /// It is full when the rows of all dates together reach the batch size, and
 /// [`finish`](Self::finish) hands out one batch per date, in date order: the rows held are
-/// those of one batch, however many dates they spread over.
+/// those of one batch, however many dates they spread over. At most 32 dates
+/// (`MAX_DATES_APART`) get a batch of their own; rows of further dates share one batch, and
+/// after a batch that spread over more dates than that, the next keeps all its rows together,
+/// dates mixed: so many batches of a few rows each would cost more than copying them apart
+/// later.
 ///
 /// ```
 /// use mpd_decode::{DatedEventBatchBuilder, LineFormat, TimeCorrection, TypedProperties};
@@ -37,24 +41,24 @@ use crate::typed::{TypedProperties, events_schema_with};
 pub struct DatedEventBatchBuilder {
     decoder: EventDecoder,
     sync_id: i64,
-    batch_rows: usize,
     rows: usize,
-    /// The dates with rows in the batch being built (or in the last one), in date order.
-    parts: Vec<(i32, Part)>,
-    /// The index in `parts` of the last row's date: rows of one date often come together.
-    last: usize,
+    parts: Parts,
     typed: TypedProperties,
     schema: SchemaRef,
 }
+
+/// Above this many dates in a batch, the next batch keeps its rows together, dates mixed.
+const MAX_DATES_APART: usize = 32;
 
 impl fmt::Debug for DatedEventBatchBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatedEventBatchBuilder")
             .field("decoder", &self.decoder)
             .field("sync_id", &self.sync_id)
-            .field("batch_rows", &self.batch_rows)
+            .field("batch_rows", &self.parts.batch_rows)
             .field("rows", &self.rows)
-            .field("dates", &self.parts.len())
+            .field("parts", &self.parts.list.len())
+            .field("mixed", &self.parts.mixed)
             .finish_non_exhaustive()
     }
 }
@@ -74,10 +78,15 @@ impl DatedEventBatchBuilder {
         Self {
             decoder: EventDecoder::new(format, correction),
             sync_id,
-            batch_rows: batch_rows.max(1),
             rows: 0,
-            parts: Vec::new(),
-            last: 0,
+            parts: Parts {
+                list: Vec::new(),
+                last: 0,
+                overflow: None,
+                overflow_days: Vec::new(),
+                batch_rows: batch_rows.max(1),
+                mixed: false,
+            },
             schema: events_schema_with(&typed),
             typed,
         }
@@ -95,21 +104,19 @@ impl DatedEventBatchBuilder {
     ///
     /// As [`EventDecoder::decode`]; the line then adds no row.
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), LineError> {
-        let Self { decoder, parts, last, typed, batch_rows, .. } = self;
+        let Self { decoder, parts, typed, .. } = self;
         let record = if typed.is_empty() {
             decoder.decode(line)?
         } else {
-            let (held, at, rows, props) = (&mut *parts, &mut *last, *batch_rows, &*typed);
+            let (held, props) = (&mut *parts, &*typed);
             let pick = move |day| {
                 // Moving `held` in makes this closure FnOnce, so it can hand out its borrow.
                 let held = held;
-                let i = part_index(held, at, day, props, rows);
-                &mut held[i].1.typed
+                &mut held.part(day, props).typed
             };
             decoder.decode_typed(line, typed, pick)?
         };
-        let i = part_index(parts, last, record.day, typed, *batch_rows);
-        parts[i].1.push(&record);
+        parts.part(record.day, typed).push(&record);
         self.rows += 1;
         Ok(())
     }
@@ -129,51 +136,99 @@ impl DatedEventBatchBuilder {
     /// `len() >= batch_rows`.
     #[must_use]
     pub fn is_full(&self) -> bool {
-        self.rows >= self.batch_rows
+        self.rows >= self.parts.batch_rows
     }
 
-    /// The rows so far as one batch per date, in date order, `None` if there are none; the
-    /// builder is empty and reusable afterwards. Each date's builders start over sized for
-    /// the rows that date just had; a date that had none is let go of.
+    /// The rows so far as one batch per date, in date order (and one batch of mixed dates, see
+    /// the type's docs), `None` if there are none; the builder is empty and reusable
+    /// afterwards. Each date's builders start over sized for the rows that date just had; a
+    /// date that had none is let go of.
     pub fn finish(&mut self) -> Option<Vec<RecordBatch>> {
         if self.rows == 0 {
             return None;
         }
         self.rows = 0;
-        self.last = 0;
-        let (schema, sync_id) = (&self.schema, self.sync_id);
-        let mut batches = Vec::with_capacity(self.parts.len());
-        self.parts.retain_mut(|(_, part)| {
-            let next = Capacity::new((part.rows + part.rows / 8).max(MIN_PART_ROWS));
+        Some(self.parts.finish(&self.schema, self.sync_id))
+    }
+}
+
+/// The parts of the batch being built: one per date, up to [`MAX_DATES_APART`], and one for
+/// the rows of any further dates, or of all dates when mixed.
+struct Parts {
+    /// By date, in date order.
+    list: Vec<(i32, Part)>,
+    /// The index of the last row's part: rows of one date often come together.
+    last: usize,
+    /// Rows of several dates together.
+    overflow: Option<Part>,
+    /// The distinct dates of the rows in `overflow`, in order.
+    overflow_days: Vec<i32>,
+    batch_rows: usize,
+    /// Whether every row of this batch goes to `overflow`.
+    mixed: bool,
+}
+
+impl Parts {
+    /// The part a row of `day` goes into, made if there is none yet (a date's part sized for
+    /// an eighth of a batch, as a dump spreads a batch over several days; it grows if that is
+    /// too little).
+    fn part(&mut self, day: i32, typed: &TypedProperties) -> &mut Part {
+        if !self.mixed && self.date_part(day, typed) {
+            return &mut self.list[self.last].1;
+        }
+        if let Err(at) = self.overflow_days.binary_search(&day) {
+            self.overflow_days.insert(at, day);
+        }
+        let rows = self.batch_rows;
+        self.overflow.get_or_insert_with(|| Part::new(Capacity::new(rows), typed))
+    }
+
+    /// Points `last` at `day`'s part, made if there is room for one more; false if not.
+    fn date_part(&mut self, day: i32, typed: &TypedProperties) -> bool {
+        if self.list.get(self.last).is_some_and(|(d, _)| *d == day) {
+            return true;
+        }
+        let i = self.list.partition_point(|(d, _)| *d < day);
+        if self.list.get(i).is_none_or(|(d, _)| *d != day) {
+            if self.list.len() == MAX_DATES_APART {
+                return false;
+            }
+            let capacity = Capacity::new((self.batch_rows / 8).max(MIN_PART_ROWS));
+            self.list.insert(i, (day, Part::new(capacity, typed)));
+        }
+        self.last = i;
+        true
+    }
+
+    /// Every part's rows as a batch (the dates apart in date order, then the rows of mixed
+    /// dates); decides whether the next batch is mixed.
+    fn finish(&mut self, schema: &SchemaRef, sync_id: i64) -> Vec<RecordBatch> {
+        let mixed = self.list.len() + self.overflow_days.len() > MAX_DATES_APART;
+        let learned = |part: &Part| Capacity::new((part.rows + part.rows / 8).max(MIN_PART_ROWS));
+        let mut batches = Vec::with_capacity(self.list.len() + 1);
+        self.list.retain_mut(|(_, part)| {
+            let next = learned(part);
             part.finish(schema, sync_id, next).map(|batch| batches.push(batch)).is_some()
         });
-        Some(batches)
+        if let Some(part) = &mut self.overflow {
+            let next = learned(part);
+            match part.finish(schema, sync_id, next) {
+                Some(batch) => batches.push(batch),
+                None => self.overflow = None,
+            }
+        }
+        if mixed {
+            self.list.clear();
+        }
+        self.mixed = mixed;
+        self.overflow_days.clear();
+        self.last = 0;
+        batches
     }
 }
 
 /// Room a date's builders start with, in rows, at least: they learn from their last batch.
 const MIN_PART_ROWS: usize = 16;
-
-/// The index of `day`'s part, made if `day` has none yet (sized for an eighth of a batch, as
-/// a dump spreads a batch over several days; it grows if that is too little).
-fn part_index(
-    parts: &mut Vec<(i32, Part)>,
-    last: &mut usize,
-    day: i32,
-    typed: &TypedProperties,
-    batch_rows: usize,
-) -> usize {
-    if parts.get(*last).is_some_and(|(d, _)| *d == day) {
-        return *last;
-    }
-    let i = parts.partition_point(|(d, _)| *d < day);
-    if parts.get(i).is_none_or(|(d, _)| *d != day) {
-        let capacity = Capacity::new((batch_rows / 8).max(MIN_PART_ROWS));
-        parts.insert(i, (day, Part::new(capacity, typed)));
-    }
-    *last = i;
-    i
-}
 
 impl LineBatchBuilder for DatedEventBatchBuilder {
     type Batch = Vec<RecordBatch>;

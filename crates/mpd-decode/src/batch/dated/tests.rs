@@ -120,7 +120,7 @@ fn full_counts_the_rows_of_every_date_and_dates_without_rows_are_let_go_of() {
     assert!(builder.is_empty() && builder.finish().is_none());
     builder.push_line(line(Some(5), 4, false).as_bytes()).expect("valid");
     assert_eq!(builder.finish().expect("rows").len(), 1);
-    assert!(format!("{builder:?}").contains("dates: 1"), "{builder:?}");
+    assert!(format!("{builder:?}").contains("parts: 1"), "{builder:?}");
 }
 
 #[test]
@@ -142,5 +142,59 @@ proptest! {
             rows.iter().enumerate().map(|(n, (day, browser))| line(*day, n, *browser)).collect();
         prop_assume!(rows.iter().any(|(day, _)| day.is_some()));
         assert_same_rows(&lines, batch_rows);
+    }
+}
+
+#[test]
+fn after_a_batch_of_many_dates_the_next_keeps_its_dates_mixed_until_they_are_few_again() {
+    let days = |batches: &[RecordBatch]| -> Vec<usize> {
+        batches
+            .iter()
+            .map(|b| dates(b).iter().collect::<std::collections::BTreeSet<_>>().len())
+            .collect()
+    };
+    let mut builder =
+        DatedEventBatchBuilder::new(LineFormat::Export, TimeCorrection::None, 3, 40, typed());
+    let push = |builder: &mut DatedEventBatchBuilder, day: u8, n: usize| {
+        builder.push_line(line(Some(day), n, n.is_multiple_of(2)).as_bytes()).expect("valid");
+    };
+    // 40 rows over 40 dates: a batch for each of the first 32, one for the other 8, and the
+    // next batch is mixed.
+    (0..40).for_each(|n| push(&mut builder, n as u8, n));
+    let first = days(&builder.finish().expect("rows"));
+    assert_eq!((first.len(), first[..32].iter().all(|d| *d == 1), first[32]), (33, true, 8));
+    (0..40).for_each(|n| push(&mut builder, (n % 34) as u8, n));
+    assert_eq!(days(&builder.finish().expect("rows")), [34], "one batch of 34 dates");
+    // Still over 32: mixed again; then few dates: one batch per date once more.
+    (0..40).for_each(|n| push(&mut builder, (n % 3) as u8, n));
+    assert_eq!(days(&builder.finish().expect("rows")), [3]);
+    (0..40).for_each(|n| push(&mut builder, (n % 3) as u8, n));
+    assert_eq!(days(&builder.finish().expect("rows")), [1, 1, 1]);
+}
+
+#[test]
+fn mixed_batches_hold_the_same_rows_as_one_batch() {
+    // 200 rows over 60 dates in batches of 64: the first batch goes apart by date, the later
+    // ones mixed; every date's rows still come out in order with every column equal.
+    let lines: Vec<String> =
+        (0..200).map(|n| line(Some((n * 7 % 60) as u8), n, n.is_multiple_of(3))).collect();
+    let reference = one_batch(&lines);
+    let mut rows_by_date: std::collections::BTreeMap<i32, Vec<(RecordBatch, usize)>> =
+        std::collections::BTreeMap::new();
+    for batch in dated(&lines, 64) {
+        for (row, day) in dates(&batch).into_iter().enumerate() {
+            rows_by_date.entry(day).or_default().push((batch.clone(), row));
+        }
+    }
+    let reference_days = dates(&reference);
+    for (day, got) in rows_by_date {
+        let expected: Vec<usize> =
+            (0..reference.num_rows()).filter(|r| reference_days[*r] == day).collect();
+        assert_eq!(expected.len(), got.len(), "rows of day {day}");
+        for (r, (batch, row)) in expected.into_iter().zip(got) {
+            for c in 0..reference.num_columns() {
+                assert_eq!(&reference.column(c).slice(r, 1), &batch.column(c).slice(row, 1));
+            }
+        }
     }
 }
