@@ -113,8 +113,9 @@ impl EventDecoder {
         self.parser.parse(line, |doc| read_event(doc, format, correction, NO_TYPED))
     }
 
-    /// As [`decode`](Self::decode), and on success appends the row's typed properties to the
-    /// columns `columns` picks for the row's day (nothing is appended for a line that fails).
+    /// As [`decode`](Self::decode), and on success appends the row's typed properties (if
+    /// there are any) to the columns `columns` picks for the row's day (nothing is appended
+    /// for a line that fails).
     pub(crate) fn decode_typed<'a, 'c>(
         &mut self,
         line: &'a [u8],
@@ -122,7 +123,8 @@ impl EventDecoder {
         columns: impl FnOnce(i32) -> &'c mut TypedColumns,
     ) -> Result<EventRecord<'a>, LineError> {
         let (format, correction) = (self.format, self.correction);
-        self.parser.parse(line, |doc| read_event(doc, format, correction, Some((typed, columns))))
+        let typed = (!typed.is_empty()).then_some((typed, columns));
+        self.parser.parse(line, |doc| read_event(doc, format, correction, typed))
     }
 }
 

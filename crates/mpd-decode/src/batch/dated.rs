@@ -105,38 +105,16 @@ impl DatedEventBatchBuilder {
     /// As [`EventDecoder::decode`]; the line then adds no row.
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), LineError> {
         let Self { decoder, parts, typed, .. } = self;
-        let record = if typed.is_empty() {
-            decoder.decode(line)?
-        } else {
-            let (held, props) = (&mut *parts, &*typed);
-            let pick = move |day| {
-                // Moving `held` in makes this closure FnOnce, so it can hand out its borrow.
-                let held = held;
-                &mut held.part(day, props).typed
-            };
-            decoder.decode_typed(line, typed, pick)?
+        let (held, props) = (&mut *parts, &*typed);
+        let pick = move |day| {
+            // Moving `held` in makes this closure FnOnce, so it can hand out its borrow.
+            let held = held;
+            &mut held.part(day, props).typed
         };
+        let record = decoder.decode_typed(line, typed, pick)?;
         parts.part(record.day, typed).push(&record);
         self.rows += 1;
         Ok(())
-    }
-
-    /// Rows of all dates pushed since the last [`finish`](Self::finish).
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    /// No rows pushed since the last [`finish`](Self::finish).
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
-    }
-
-    /// `len() >= batch_rows`.
-    #[must_use]
-    pub fn is_full(&self) -> bool {
-        self.rows >= self.parts.batch_rows
     }
 
     /// The rows so far as one batch per date, in date order (and one batch of mixed dates, see
@@ -241,8 +219,9 @@ impl LineBatchBuilder for DatedEventBatchBuilder {
         self.rows
     }
 
+    /// The rows of all dates together reach the batch size.
     fn is_full(&self) -> bool {
-        DatedEventBatchBuilder::is_full(self)
+        self.rows >= self.parts.batch_rows
     }
 
     fn finish(&mut self) -> Option<Vec<RecordBatch>> {

@@ -194,11 +194,7 @@ impl EventBatchBuilder {
     /// As [`EventDecoder::decode`]; the line then adds no row.
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), LineError> {
         let part = &mut self.part;
-        let record = if self.typed.is_empty() {
-            self.decoder.decode(line)?
-        } else {
-            self.decoder.decode_typed(line, &self.typed, |_| &mut part.typed)?
-        };
+        let record = self.decoder.decode_typed(line, &self.typed, |_| &mut part.typed)?;
         part.push(&record);
         Ok(())
     }
