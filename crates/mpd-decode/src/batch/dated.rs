@@ -198,6 +198,10 @@ impl Parts {
         if mixed {
             self.list.clear();
         }
+        if mixed != self.mixed {
+            // Sized for a few rows of further dates, or for a whole batch: made anew when needed.
+            self.overflow = None;
+        }
         self.mixed = mixed;
         self.overflow_days.clear();
         self.last = 0;
