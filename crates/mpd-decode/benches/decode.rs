@@ -1,5 +1,6 @@
 //! Throughput of `EventStreamDecoder` on raw-export-shaped lines (the bar: decoding alone
-//! at ≥ 1M lines/s per core, docs/PERFORMANCE.md), in lines/s and bytes/s.
+//! at ≥ 1M lines/s per core, docs/PERFORMANCE.md), in lines/s and bytes/s; and of the same
+//! decoder over `DatedEventBatchBuilder`, the one `mpd import export` runs (a batch per date).
 //!
 //! The input imitates the benchmark generator's lines (`xtask/src/gen_events.rs`) (about 440 bytes a line), generated
 //! in-process from a fixed seed so every run measures the same bytes.
@@ -8,7 +9,10 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use mpd_decode::{EventStreamDecoder, LineFormat, TimeCorrection};
+use mpd_decode::{
+    DatedEventBatchBuilder, EventStreamDecoder, LineFormat, StreamDecoder, TimeCorrection,
+    TypedProperties,
+};
 
 const LINES: usize = 100_000;
 const BATCH_ROWS: usize = 8192;
@@ -129,14 +133,41 @@ fn decode(input: &[u8], chunk: usize) -> usize {
     rows
 }
 
+/// As [`decode`], a batch per date, as an import of export dumps decodes.
+fn decode_dated(input: &[u8], chunk: usize) -> usize {
+    let builder = DatedEventBatchBuilder::new(
+        LineFormat::Export,
+        TimeCorrection::None,
+        1,
+        BATCH_ROWS,
+        TypedProperties::none(),
+    );
+    let mut decoder = StreamDecoder::with_builder(builder);
+    let rows = |batches: &[arrow_array::RecordBatch]| -> usize {
+        batches.iter().map(arrow_array::RecordBatch::num_rows).sum()
+    };
+    let mut total = 0;
+    for piece in input.chunks(chunk) {
+        let batches = decoder.feed(piece).expect("generated lines are short");
+        total += batches.iter().map(|dated| rows(dated)).sum::<usize>();
+    }
+    total += decoder.finish().expect("generated lines are short").map_or(0, |b| rows(&b));
+    assert!(decoder.take_bad_lines().is_empty(), "generated lines are valid");
+    total
+}
+
 fn bench(c: &mut Criterion) {
     let input = generate(LINES);
     assert_eq!(decode(&input, 1 << 16), LINES);
+    assert_eq!(decode_dated(&input, 1 << 16), LINES);
 
     let mut lines = c.benchmark_group("decode_lines");
     lines.throughput(Throughput::Elements(LINES as u64));
     lines.bench_function(BenchmarkId::new("export", "64KiB_chunks"), |b| {
         b.iter(|| decode(black_box(&input), 1 << 16));
+    });
+    lines.bench_function(BenchmarkId::new("export_by_date", "64KiB_chunks"), |b| {
+        b.iter(|| decode_dated(black_box(&input), 1 << 16));
     });
     lines.finish();
 
