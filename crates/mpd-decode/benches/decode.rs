@@ -8,10 +8,11 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 
+use arrow_array::RecordBatch;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mpd_decode::{
-    DatedEventBatchBuilder, EventStreamDecoder, LineFormat, StreamDecoder, TimeCorrection,
-    TypedProperties,
+    DatedEventBatchBuilder, EventStreamDecoder, LineBatchBuilder, LineFormat, StreamDecoder,
+    TimeCorrection, TypedProperties,
 };
 
 const LINES: usize = 100_000;
@@ -119,21 +120,31 @@ fn generate(n: usize) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Decodes `input` fed in `chunk`-byte pieces; returns the rows, so nothing is optimised away.
-fn decode(input: &[u8], chunk: usize) -> usize {
-    let mut decoder =
-        EventStreamDecoder::new(LineFormat::Export, TimeCorrection::None, 1, BATCH_ROWS);
-    let mut rows = 0;
+/// Decodes `input` fed in `chunk`-byte pieces through `decoder`; returns the rows (`rows`
+/// counts a batch's), so nothing is optimised away.
+fn decode_with<B: LineBatchBuilder>(
+    mut decoder: StreamDecoder<B>,
+    input: &[u8],
+    chunk: usize,
+    rows: impl Fn(&B::Batch) -> usize,
+) -> usize {
+    let mut total = 0;
     for piece in input.chunks(chunk) {
         let batches = decoder.feed(piece).expect("generated lines are short");
-        rows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
+        total += batches.iter().map(&rows).sum::<usize>();
     }
-    rows += decoder.finish().expect("generated lines are short").map_or(0, |b| b.num_rows());
+    total += decoder.finish().expect("generated lines are short").map_or(0, |b| rows(&b));
     assert!(decoder.take_bad_lines().is_empty(), "generated lines are valid");
-    rows
+    total
 }
 
-/// As [`decode`], a batch per date, as an import of export dumps decodes.
+/// One batch at a time, as a fetch decodes.
+fn decode(input: &[u8], chunk: usize) -> usize {
+    let decoder = EventStreamDecoder::new(LineFormat::Export, TimeCorrection::None, 1, BATCH_ROWS);
+    decode_with(decoder, input, chunk, RecordBatch::num_rows)
+}
+
+/// A batch per date, as an import of export dumps decodes.
 fn decode_dated(input: &[u8], chunk: usize) -> usize {
     let builder = DatedEventBatchBuilder::new(
         LineFormat::Export,
@@ -142,18 +153,9 @@ fn decode_dated(input: &[u8], chunk: usize) -> usize {
         BATCH_ROWS,
         TypedProperties::none(),
     );
-    let mut decoder = StreamDecoder::with_builder(builder);
-    let rows = |batches: &[arrow_array::RecordBatch]| -> usize {
-        batches.iter().map(arrow_array::RecordBatch::num_rows).sum()
-    };
-    let mut total = 0;
-    for piece in input.chunks(chunk) {
-        let batches = decoder.feed(piece).expect("generated lines are short");
-        total += batches.iter().map(|dated| rows(dated)).sum::<usize>();
-    }
-    total += decoder.finish().expect("generated lines are short").map_or(0, |b| rows(&b));
-    assert!(decoder.take_bad_lines().is_empty(), "generated lines are valid");
-    total
+    decode_with(StreamDecoder::with_builder(builder), input, chunk, |dated| {
+        dated.iter().map(RecordBatch::num_rows).sum()
+    })
 }
 
 fn bench(c: &mut Criterion) {

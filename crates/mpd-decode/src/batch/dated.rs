@@ -166,10 +166,15 @@ impl Parts {
         if self.list.get(self.last).is_some_and(|(d, _)| *d == day) {
             return true;
         }
-        let i = self.list.partition_point(|(d, _)| *d < day);
+        let mut i = self.list.partition_point(|(d, _)| *d < day);
         if self.list.get(i).is_none_or(|(d, _)| *d != day) {
             if self.list.len() == MAX_DATES_APART {
-                return false;
+                // A date kept from the last batch without rows in this one gives up its place.
+                let Some(stale) = self.list.iter().position(|(_, p)| p.rows == 0) else {
+                    return false;
+                };
+                self.list.remove(stale);
+                i = self.list.partition_point(|(d, _)| *d < day);
             }
             let capacity = Capacity::new((self.batch_rows / 8).max(MIN_PART_ROWS));
             self.list.insert(i, (day, Part::new(capacity, typed)));
@@ -181,13 +186,15 @@ impl Parts {
     /// Every part's rows as a batch (the dates apart in date order, then the rows of mixed
     /// dates); decides whether the next batch is mixed.
     fn finish(&mut self, schema: &SchemaRef, sync_id: i64) -> Vec<RecordBatch> {
-        let mixed = self.list.len() + self.overflow_days.len() > MAX_DATES_APART;
         let learned = |part: &Part| Capacity::new((part.rows + part.rows / 8).max(MIN_PART_ROWS));
         let mut batches = Vec::with_capacity(self.list.len() + 1);
         self.list.retain_mut(|(_, part)| {
             let next = learned(part);
             part.finish(schema, sync_id, next).map(|batch| batches.push(batch)).is_some()
         });
+        // The dates this batch had: those with a part of their own (parts kept from the last
+        // batch without rows in this one were just let go of) and the further ones.
+        let mixed = batches.len() + self.overflow_days.len() > MAX_DATES_APART;
         if let Some(part) = &mut self.overflow {
             let next = learned(part);
             match part.finish(schema, sync_id, next) {

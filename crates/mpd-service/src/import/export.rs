@@ -218,16 +218,15 @@ async fn read_dumps(
     while let Some(message) = receiver.recv().await {
         let step = match message {
             Ok(Decoded::Batches(dated)) => {
-                let mut step = Ok(());
-                for (batch, keys) in dated {
-                    fetched += batch.num_rows() as u64;
-                    reporter.records_written(batch.num_rows() as u64);
-                    step = ingest.write_keyed(batch, Some(keys), writer).await.map_err(Error::from);
-                    if step.is_err() {
-                        break;
+                async {
+                    for (batch, keys) in dated {
+                        fetched += batch.num_rows() as u64;
+                        reporter.records_written(batch.num_rows() as u64);
+                        ingest.write_keyed(batch, Some(keys), writer).await?;
                     }
+                    Ok(())
                 }
-                step
+                .await
             }
             Ok(Decoded::FileDone { index, bad }) => {
                 reporter.days_finished(today, 1, 0);

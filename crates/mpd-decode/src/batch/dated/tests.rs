@@ -198,3 +198,26 @@ fn mixed_batches_hold_the_same_rows_as_one_batch() {
         }
     }
 }
+
+#[test]
+fn dates_of_the_last_batch_without_rows_in_this_one_give_up_their_place() {
+    let mut builder =
+        DatedEventBatchBuilder::new(LineFormat::Export, TimeCorrection::None, 3, 20, typed());
+    let mut batch_of = |first: u8, dates: u8| {
+        (0..20).for_each(|n| {
+            let day = first + (n % usize::from(dates)) as u8;
+            builder.push_line(line(Some(day), n, true).as_bytes()).expect("valid");
+        });
+        let batches = builder.finish().expect("rows");
+        batches.iter().map(dates_in).collect::<Vec<_>>()
+    };
+    // Two batches of 20 dates each, the second's all new: each date gets a batch of its own
+    // (the first batch's dates do not hold places), and neither counts as more than 32.
+    assert_eq!(batch_of(0, 20), [1; 20]);
+    assert_eq!(batch_of(20, 20), [1; 20]);
+    assert_eq!(batch_of(0, 3), [1, 1, 1], "apart, not mixed");
+}
+
+fn dates_in(batch: &RecordBatch) -> usize {
+    dates(batch).iter().collect::<std::collections::BTreeSet<_>>().len()
+}
