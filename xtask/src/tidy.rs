@@ -23,7 +23,7 @@ const OWNED: [(&str, &[&str]); 16] = [
     ("figment", &["mpd-config"]),
     ("hyper-rustls", &["mpd-api"]),
     ("rustls", &["mpd-api"]),
-    ("simd-json", &["mpd-decode"]),
+    ("simdutf8", &["mpd-decode"]),
     ("clap", &["mpd-cli"]),
     ("tracing-subscriber", &["mpd-cli"]),
     ("indicatif", &["mpd-cli"]),

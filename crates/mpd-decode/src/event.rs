@@ -110,7 +110,8 @@ impl EventDecoder {
     /// [`LineError`] with the reason and, where known, the column.
     pub fn decode<'a>(&mut self, line: &'a [u8]) -> Result<EventRecord<'a>, LineError> {
         let (format, correction) = (self.format, self.correction);
-        self.parser.parse(line, |doc| read_event(doc, format, correction, NO_TYPED))
+        let read = |doc: &Doc<'_, '_, 'a>| read_event(doc, format, correction, NO_TYPED);
+        self.parser.parse_wanting(line, is_property_read, read)
     }
 
     /// As [`decode`](Self::decode), and on success appends the row's typed properties (if
@@ -123,9 +124,28 @@ impl EventDecoder {
         columns: impl FnOnce(i32) -> &'c mut TypedColumns,
     ) -> Result<EventRecord<'a>, LineError> {
         let (format, correction) = (self.format, self.correction);
+        let wanted = |key: &[u8]| is_property_read(key) || typed.position(key).is_some();
         let typed = (!typed.is_empty()).then_some((typed, columns));
-        self.parser.parse(line, |doc| read_event(doc, format, correction, typed))
+        self.parser.parse_wanting(line, wanted, |doc| read_event(doc, format, correction, typed))
     }
+}
+
+/// The keys of `properties` that [`read_event`] reads (besides typed ones): the members the
+/// parser records; the others are only validated.
+const PROPERTY_KEYS: [&[u8]; 6] =
+    [b"time", b"distinct_id", b"$device_id", b"$user_id", b"$insert_id", b"mp_processing_time_ms"];
+
+/// Whether `key` is one of [`PROPERTY_KEYS`]: most keys are ruled out by their length alone.
+fn is_property_read(key: &[u8]) -> bool {
+    const LENGTHS: u64 = {
+        let (mut bits, mut i) = (0u64, 0);
+        while i < PROPERTY_KEYS.len() {
+            bits |= 1 << PROPERTY_KEYS[i].len();
+            i += 1;
+        }
+        bits
+    };
+    key.len() < 64 && LENGTHS & (1 << key.len()) != 0 && PROPERTY_KEYS.contains(&key)
 }
 
 /// Picks the typed columns a row's values go to, by the row's day.
@@ -188,7 +208,6 @@ fn read_event<'a, 'c>(
         let reason = format!("line is not a JSON object (found {})", doc.kind(ROOT));
         return Err(LineError::new(reason, doc.root_column()));
     };
-    let root_start = doc.root_column().map_or(0, |c| c - 1);
     let top = Fields::collect(members, true, |_| {});
 
     let Some(props) = top.properties else {
@@ -196,9 +215,9 @@ fn read_event<'a, 'c>(
     };
     let Some(props_members) = doc.members(props.value) else {
         let reason = format!("`properties` is not an object (found {})", doc.kind(props.value));
-        return Err(LineError::new(reason, doc.column_of(root_start, props.ordinal)));
+        return Err(LineError::new(reason, doc.column(props.value)));
     };
-    let Some((properties, props_start)) = doc.root_member_text(props) else {
+    let Some((properties, _)) = doc.root_member_text(props) else {
         return Err(LineError::new("could not locate `properties` in the line", None));
     };
     let mut hits = typed.as_ref().map(|_| TypedHits::default());
@@ -220,20 +239,18 @@ fn read_event<'a, 'c>(
     let Some(event_name) = doc.string(name.value) else {
         let reason =
             format!("event name `{}` is not a string (found {})", name.key, doc.kind(name.value));
-        return Err(LineError::new(reason, doc.column_of(root_start, name.ordinal)));
+        return Err(LineError::new(reason, doc.column(name.value)));
     };
 
-    // The time member, and where its object starts for pointing at it.
-    let inner_time = inner.time.map(|m| (m, props_start));
     let time_field = match format {
-        LineFormat::Export => inner_time,
-        LineFormat::Pipelines => top.time.map(|m| (m, root_start)).or(inner_time),
+        LineFormat::Export => inner.time,
+        LineFormat::Pipelines => top.time.or(inner.time),
     };
     let time_key = if pipelines { "time" } else { "properties.time" };
-    let Some((time_member, obj)) = time_field else {
+    let Some(time_member) = time_field else {
         return Err(LineError::new(format!("missing `{time_key}`"), None));
     };
-    let column = || doc.column_of(obj, time_member.ordinal);
+    let column = || doc.column(time_member.value);
     let Some(raw_time) = doc.number(time_member.value) else {
         let reason =
             format!("`{time_key}` is not a number (found {})", doc.kind(time_member.value));
@@ -254,7 +271,7 @@ fn read_event<'a, 'c>(
 
     // Last, so that a line that fails appends no typed value either.
     if let (Some((_, columns)), Some(hits)) = (typed, hits) {
-        columns(day).append_row(doc, &hits, props_start);
+        columns(day).append_row(doc, &hits);
     }
 
     Ok(EventRecord {

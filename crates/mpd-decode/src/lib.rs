@@ -17,8 +17,8 @@
 //! lines it could not decode as [`BadLine`]s. [`synthetic_insert_id`] gives events without
 //! `$insert_id` their deterministic dedup key.
 //!
-//! Lines are validated with simd-json; strings borrow from the line unless they contained
-//! escapes. A line that breaks a rule gives a [`LineError`]; the caller, who knows the line
+//! Lines are validated in full by a reader that records only the values the decoders look at;
+//! strings borrow from the line unless they contained escapes. A line that breaks a rule gives a [`LineError`]; the caller, who knows the line
 //! number and byte offset, turns it into an [`Error`] with [`LineError::at`].
 //!
 //! ```
@@ -55,9 +55,9 @@ mod batch;
 mod error;
 mod event;
 mod insert_id;
+mod json;
 mod parse;
 mod profile;
-mod scan;
 mod schema;
 mod stream;
 mod text;

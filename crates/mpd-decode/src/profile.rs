@@ -46,7 +46,7 @@ impl ProfileDecoder {
     /// Malformed JSON, a non-object, a missing distinct id or one that is neither a string nor
     /// a number, a missing or non-object properties value.
     pub fn decode<'a>(&mut self, line: &'a [u8]) -> Result<ProfileRecord<'a>, LineError> {
-        self.parser.parse(line, read_profile)
+        self.parser.parse_wanting(line, |key| key == b"$last_seen", read_profile)
     }
 }
 
@@ -67,7 +67,6 @@ fn read_profile<'a>(doc: &Doc<'_, '_, 'a>) -> Result<ProfileRecord<'a>, LineErro
         let reason = format!("line is not a JSON object (found {})", doc.kind(ROOT));
         return Err(LineError::new(reason, doc.root_column()));
     };
-    let root_start = doc.root_column().map_or(0, |c| c - 1);
     // Engage's `$`-spelling wins over the pipelines one when a line somehow has both.
     let (mut id, mut id_plain, mut props, mut props_plain) = (None, None, None, None);
     for m in members {
@@ -86,7 +85,7 @@ fn read_profile<'a>(doc: &Doc<'_, '_, 'a>) -> Result<ProfileRecord<'a>, LineErro
     let Some(distinct_id) = doc.id_text(id.value) else {
         let reason =
             format!("`{}` is not a string or number (found {})", id.key, doc.kind(id.value));
-        return Err(LineError::new(reason, doc.column_of(root_start, id.ordinal)));
+        return Err(LineError::new(reason, doc.column(id.value)));
     };
 
     // Engage returns cohort members without a profile (`include_all_users`, the default with
@@ -97,7 +96,7 @@ fn read_profile<'a>(doc: &Doc<'_, '_, 'a>) -> Result<ProfileRecord<'a>, LineErro
     };
     let Some(props_members) = doc.members(props.value) else {
         let reason = format!("`{}` is not an object (found {})", props.key, doc.kind(props.value));
-        return Err(LineError::new(reason, doc.column_of(root_start, props.ordinal)));
+        return Err(LineError::new(reason, doc.column(props.value)));
     };
     let Some((properties, _)) = doc.root_member_text(props) else {
         return Err(LineError::new(format!("could not locate `{}` in the line", props.key), None));

@@ -226,11 +226,11 @@ impl TypedProperties {
 
     /// The position of `key`, if it is typed.
     #[inline]
-    pub(crate) fn position(&self, key: &str) -> Option<usize> {
+    pub(crate) fn position(&self, key: &[u8]) -> Option<usize> {
         if self.lengths & length_bit(key.len()) == 0 {
             return None;
         }
-        self.list.iter().position(|p| p.key == key)
+        self.list.iter().position(|p| p.key.as_bytes() == key)
     }
 }
 
@@ -261,7 +261,7 @@ impl<'s> TypedHits<'s> {
     /// Notes `m` if its key is typed and not seen before (the JSON functions read the first).
     #[inline]
     pub(crate) fn see(&mut self, typed: &TypedProperties, m: Member<'s>) {
-        if let Some(i) = typed.position(m.key)
+        if let Some(i) = typed.position(m.key.as_bytes())
             && self.found[i].is_none()
         {
             self.found[i] = Some(m);
@@ -294,17 +294,11 @@ impl TypedColumns {
         Self { columns }
     }
 
-    /// Appends one row: the values `hits` found among the members of the `properties` object
-    /// whose text starts at byte `obj` of the line.
-    pub(crate) fn append_row<'s>(
-        &mut self,
-        doc: &Doc<'_, 's, '_>,
-        hits: &TypedHits<'s>,
-        obj: usize,
-    ) {
+    /// Appends one row: the values `hits` found among the members of a `properties` object.
+    pub(crate) fn append_row<'s>(&mut self, doc: &Doc<'_, 's, '_>, hits: &TypedHits<'s>) {
         for (column, m) in self.columns.iter_mut().zip(hits.found) {
             match column {
-                TypedColumn::Text(b) => b.append_option(m.and_then(|m| text(doc, m, obj))),
+                TypedColumn::Text(b) => b.append_option(m.and_then(|m| text(doc, m))),
                 TypedColumn::Float(b) => b.append_option(m.and_then(|m| float(doc, m))),
             }
         }
@@ -349,11 +343,10 @@ pub fn typed_columns_of(
     for i in 0..properties.len() {
         let text = if properties.is_null(i) { "" } else { properties.value(i) };
         let appended = parser.parse(text.as_bytes(), |doc| {
-            let obj = crate::scan::skip_ws(text.as_bytes(), 0);
             let members = doc.members(crate::parse::ROOT).ok_or_else(not_an_object)?;
             let mut hits = TypedHits::default();
             members.for_each(|m| hits.see(typed, m));
-            columns.append_row(doc, &hits, obj);
+            columns.append_row(doc, &hits);
             Ok(())
         });
         if appended.is_err() {
@@ -368,11 +361,11 @@ fn not_an_object() -> crate::LineError {
 }
 
 /// `json_as_text`: a string decoded, `null` absent, anything else as its JSON text.
-fn text<'v>(doc: &Doc<'_, 'v, 'v>, m: Member<'_>, obj: usize) -> Option<&'v str> {
+fn text<'v>(doc: &Doc<'_, 'v, 'v>, m: Member<'_>) -> Option<&'v str> {
     match doc.kind(m.value) {
         "string" => doc.tape_string(m.value),
         "null" => None,
-        _ => doc.member_text(obj, m.ordinal),
+        _ => doc.value_text(m.value),
     }
 }
 

@@ -152,7 +152,6 @@ fn read_mapping<'a>(doc: &Doc<'_, '_, 'a>) -> Result<(Cow<'a, str>, Cow<'a, str>
         let reason = format!("line is not a JSON object (found {})", doc.kind(ROOT));
         return Err(LineError::new(reason, doc.root_column()));
     };
-    let root_start = doc.root_column().map_or(0, |c| c - 1);
     let (mut id, mut resolved) = (None, None);
     for m in members {
         match m.key {
@@ -167,7 +166,7 @@ fn read_mapping<'a>(doc: &Doc<'_, '_, 'a>) -> Result<(Cow<'a, str>, Cow<'a, str>
         };
         doc.id_text(m.value).ok_or_else(|| {
             let reason = format!("`{key}` is not a string or number (found {})", doc.kind(m.value));
-            LineError::new(reason, doc.column_of(root_start, m.ordinal))
+            LineError::new(reason, doc.column(m.value))
         })
     };
     Ok((text(id, "distinct_id")?, text(resolved, "resolved_distinct_id")?))
