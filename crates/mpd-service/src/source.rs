@@ -16,6 +16,9 @@ const CHUNK_BYTES: usize = 1 << 20;
 pub(crate) struct FileChunks {
     path: PathBuf,
     reader: Box<dyn Read + Send>,
+    /// The chunk being handed out, reused: a fresh buffer a chunk cost the import 5% of its
+    /// CPU in zeroing, page faults and reads into cold memory (docs/PERFORMANCE.md).
+    chunk: Vec<u8>,
 }
 
 /// The first bytes of every gzip stream.
@@ -39,23 +42,21 @@ impl FileChunks {
         } else {
             Box::new(reader)
         };
-        Ok(Self { path: name, reader })
+        Ok(Self { path: name, reader, chunk: vec![0; CHUNK_BYTES] })
     }
 
     /// The next chunk, `None` at the end.
-    pub(crate) fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
-        let mut chunk = vec![0; CHUNK_BYTES];
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<&[u8]>> {
         let mut filled = 0;
-        while filled < chunk.len() {
-            match self.reader.read(&mut chunk[filled..]) {
+        while filled < self.chunk.len() {
+            match self.reader.read(&mut self.chunk[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(read_error(&self.path, &e)),
             }
         }
-        chunk.truncate(filled);
-        Ok((filled > 0).then_some(chunk))
+        Ok((filled > 0).then(|| &self.chunk[..filled]))
     }
 }
 
@@ -87,7 +88,7 @@ pub(crate) fn decode_chunks<B: LineBatchBuilder>(
     let path = path.as_path();
     let mut batches = Vec::new();
     while let Some(chunk) = chunks.next_chunk()? {
-        decoder.feed_into(&chunk, &mut batches).map_err(|e| decode_error(path, &e))?;
+        decoder.feed_into(chunk, &mut batches).map_err(|e| decode_error(path, &e))?;
         batches.drain(..).for_each(&mut on_batch);
     }
     if let Some(last) = decoder.finish().map_err(|e| decode_error(path, &e))? {
@@ -112,7 +113,7 @@ mod tests {
         std::fs::write(dir.path().join("a.json.gz"), gz.finish().unwrap()).unwrap();
         for name in ["a.json", "a.json.gz"] {
             let mut chunks = FileChunks::open(&dir.path().join(name)).unwrap();
-            let mut all = Vec::new();
+            let mut all: Vec<u8> = Vec::new();
             while let Some(chunk) = chunks.next_chunk().unwrap() {
                 all.extend(chunk);
             }
