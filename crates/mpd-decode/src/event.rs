@@ -111,7 +111,7 @@ impl EventDecoder {
     pub fn decode<'a>(&mut self, line: &'a [u8]) -> Result<EventRecord<'a>, LineError> {
         let (format, correction) = (self.format, self.correction);
         let read = |doc: &Doc<'_, '_, 'a>| read_event(doc, format, correction, NO_TYPED);
-        self.parser.parse_wanting(line, is_property_read, read)
+        self.parser.parse_wanting(line, |key| property_tag(key, None), read)
     }
 
     /// As [`decode`](Self::decode), and on success appends the row's typed properties (if
@@ -124,19 +124,23 @@ impl EventDecoder {
         columns: impl FnOnce(i32) -> &'c mut TypedColumns,
     ) -> Result<EventRecord<'a>, LineError> {
         let (format, correction) = (self.format, self.correction);
-        let wanted = |key: &[u8]| is_property_read(key) || typed.position(key).is_some();
         let typed = (!typed.is_empty()).then_some((typed, columns));
+        let typed_keys = typed.as_ref().map(|(typed, _)| *typed);
+        let wanted = |key: &[u8]| property_tag(key, typed_keys);
         self.parser.parse_wanting(line, wanted, |doc| read_event(doc, format, correction, typed))
     }
 }
 
-/// The keys of `properties` that [`read_event`] reads (besides typed ones): the members the
-/// parser records; the others are only validated.
+/// The keys of `properties` that [`read_event`] reads (besides typed ones), in the order of
+/// their tags.
 const PROPERTY_KEYS: [&[u8]; 6] =
     [b"time", b"distinct_id", b"$device_id", b"$user_id", b"$insert_id", b"mp_processing_time_ms"];
 
-/// Whether `key` is one of [`PROPERTY_KEYS`]: most keys are ruled out by their length alone.
-fn is_property_read(key: &[u8]) -> bool {
+/// What [`read_event`] does with a member of `properties` whose key is `key`: bits 0–2 hold
+/// 1 + its index in [`PROPERTY_KEYS`], bits 3–7 1 + its index among the typed keys (a key can
+/// be both); 0 for a key it does not read. The parser records the members tagged other than 0
+/// and keeps their tags, so that each key is compared once.
+fn property_tag(key: &[u8], typed: Option<&TypedProperties>) -> u16 {
     const LENGTHS: u64 = {
         let (mut bits, mut i) = (0u64, 0);
         while i < PROPERTY_KEYS.len() {
@@ -145,7 +149,15 @@ fn is_property_read(key: &[u8]) -> bool {
         }
         bits
     };
-    key.len() < 64 && LENGTHS & (1 << key.len()) != 0 && PROPERTY_KEYS.contains(&key)
+    let mut tag = 0;
+    // Most keys are ruled out by their length alone.
+    if key.len() < 64 && LENGTHS & (1 << key.len()) != 0 {
+        tag = PROPERTY_KEYS.iter().position(|k| *k == key).map_or(0, |i| i as u16 + 1);
+    }
+    if let Some(i) = typed.and_then(|typed| typed.position(key)) {
+        tag |= (i as u16 + 1) << 3;
+    }
+    tag
 }
 
 /// Picks the typed columns a row's values go to, by the row's day.
@@ -169,27 +181,21 @@ struct Fields<'s> {
 }
 
 impl<'s> Fields<'s> {
-    /// `top` selects the top-level spelling of the ids (`device_id`) over the one inside
-    /// `properties` (`$device_id`); `seen` is shown every member on the way (the typed
-    /// properties' keys are picked out in the same pass).
-    fn collect(
-        members: impl Iterator<Item = Member<'s>>,
-        top: bool,
-        mut seen: impl FnMut(Member<'s>),
-    ) -> Self {
+    /// The members of interest of the root object (the top-level spelling of the ids, as JSON
+    /// pipelines write them: `device_id`, not `$device_id`).
+    fn collect(members: impl Iterator<Item = Member<'s>>) -> Self {
         let mut f = Fields::default();
         for m in members {
-            seen(m);
-            let slot = match (m.key, top) {
-                ("event", true) => &mut f.event,
-                ("event_name", true) => &mut f.event_name,
-                ("properties", true) => &mut f.properties,
-                ("time", _) => &mut f.time,
-                ("distinct_id", _) => &mut f.distinct_id,
-                ("device_id", true) | ("$device_id", false) => &mut f.device_id,
-                ("user_id", true) | ("$user_id", false) => &mut f.user_id,
-                ("insert_id", true) | ("$insert_id", false) => &mut f.insert_id,
-                ("mp_processing_time_ms", _) => &mut f.mp_processing_time_ms,
+            let slot = match m.key {
+                "event" => &mut f.event,
+                "event_name" => &mut f.event_name,
+                "properties" => &mut f.properties,
+                "time" => &mut f.time,
+                "distinct_id" => &mut f.distinct_id,
+                "device_id" => &mut f.device_id,
+                "user_id" => &mut f.user_id,
+                "insert_id" => &mut f.insert_id,
+                "mp_processing_time_ms" => &mut f.mp_processing_time_ms,
                 _ => continue,
             };
             *slot = Some(m);
@@ -208,7 +214,7 @@ fn read_event<'a, 'c>(
         let reason = format!("line is not a JSON object (found {})", doc.kind(ROOT));
         return Err(LineError::new(reason, doc.root_column()));
     };
-    let top = Fields::collect(members, true, |_| {});
+    let top = Fields::collect(members);
 
     let Some(props) = top.properties else {
         return Err(LineError::new("missing `properties`", None));
@@ -220,12 +226,31 @@ fn read_event<'a, 'c>(
     let Some((properties, _)) = doc.root_member_text(props) else {
         return Err(LineError::new("could not locate `properties` in the line", None));
     };
-    let mut hits = typed.as_ref().map(|_| TypedHits::default());
-    let inner = Fields::collect(props_members, false, |m| {
-        if let (Some(hits), Some((typed, _))) = (hits.as_mut(), typed.as_ref()) {
-            hits.see(typed, m);
+    // By tag: a read key's last occurrence counts, as in `Fields::collect`; a typed key's
+    // first, as the JSON functions read it. A key with escapes comes untagged.
+    let typed_keys = typed.as_ref().map(|(typed, _)| *typed);
+    let mut read: [Option<Member<'_>>; 1 + PROPERTY_KEYS.len()] = [None; 1 + PROPERTY_KEYS.len()];
+    let mut hits = TypedHits::default();
+    for m in props_members {
+        let tag = match m.tag {
+            0 => property_tag(m.key.as_bytes(), typed_keys),
+            tag => tag,
+        };
+        read[usize::from(tag & 7).min(PROPERTY_KEYS.len())] = Some(m);
+        if let Some(i) = usize::from(tag >> 3).checked_sub(1) {
+            hits.see_at(i, m);
         }
-    });
+    }
+    let [_, time, distinct_id, device_id, user_id, insert_id, mp_processing_time_ms] = read;
+    let inner = Fields {
+        time,
+        distinct_id,
+        device_id,
+        user_id,
+        insert_id,
+        mp_processing_time_ms,
+        ..Fields::default()
+    };
 
     let pipelines = format == LineFormat::Pipelines;
 
@@ -270,7 +295,7 @@ fn read_event<'a, 'c>(
         |m: Option<Member<'_>>| m.and_then(|m| doc.number(m.value)).and_then(time::number_to_ms);
 
     // Last, so that a line that fails appends no typed value either.
-    if let (Some((_, columns)), Some(hits)) = (typed, hits) {
+    if let Some((_, columns)) = typed {
         columns(day).append_row(doc, &hits);
     }
 

@@ -27,6 +27,9 @@ pub(crate) enum Kind {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Node {
     pub(crate) kind: Kind,
+    /// A key below the root: what the caller's `wanted` answered for it (0 for a key with
+    /// escapes, which it was not asked about). Otherwise 0.
+    pub(crate) tag: u16,
     /// Byte span in the line: the whole value, except for a string, whose span is its text
     /// between the quotes.
     pub(crate) start: u32,
@@ -87,12 +90,13 @@ const RECORDED_DEPTH: u8 = 1;
 pub(crate) const MAX_LINE_BYTES: usize = u32::MAX as usize;
 
 /// Reads `line` (valid UTF-8, no longer than [`MAX_LINE_BYTES`]) into `tape`. A member of an
-/// object below the root is recorded when `wanted` says yes to its key as written in the line,
-/// or when the key has escapes (the caller, who compares keys anyway, decides then).
+/// object below the root is recorded when `wanted` gives its key as written in the line a tag
+/// other than 0 (kept on the key's node, so that the caller need not compare the key again),
+/// or when the key has escapes (tagged 0: the caller compares it then).
 pub(crate) fn read(
     line: &[u8],
     tape: &mut Tape,
-    wanted: impl Fn(&[u8]) -> bool,
+    wanted: impl Fn(&[u8]) -> u16,
 ) -> Result<(), Fault> {
     let mut quotes = std::mem::take(&mut tape.quotes);
     let plain = index_quotes(line, &mut quotes);
@@ -103,7 +107,7 @@ pub(crate) fn read(
 
 /// [`read`], finding the end of each string with `quotes` (the line's quote bits) when the
 /// line has no backslash and no control character, byte by byte otherwise.
-fn read_with<W: Fn(&[u8]) -> bool>(
+fn read_with<W: Fn(&[u8]) -> u16>(
     line: &[u8],
     tape: &mut Tape,
     quotes: Option<&[u64]>,
@@ -128,11 +132,11 @@ struct Reader<'b, 't, W> {
     tape: &'t mut Tape,
     /// The line's quote bits, when every string in it ends at its next quote.
     quotes: Option<&'b [u64]>,
-    /// Which keys of members below the root to record.
+    /// Which keys of members below the root to record, and their tags.
     wanted: W,
 }
 
-impl<W: Fn(&[u8]) -> bool> Reader<'_, '_, W> {
+impl<W: Fn(&[u8]) -> u16> Reader<'_, '_, W> {
     fn fault(&self, what: &'static str) -> Fault {
         Fault { at: self.i.min(self.b.len()), what }
     }
@@ -151,7 +155,7 @@ impl<W: Fn(&[u8]) -> bool> Reader<'_, '_, W> {
     fn push(&mut self, kind: Kind, start: usize) -> usize {
         #[allow(clippy::cast_possible_truncation, reason = "the line fits MAX_LINE_BYTES")]
         let (start, end) = (start as u32, self.i as u32);
-        self.tape.nodes.push(Node { kind, start, end, aux: 0, aux2: 0 });
+        self.tape.nodes.push(Node { kind, tag: 0, start, end, aux: 0, aux2: 0 });
         self.tape.nodes.len() - 1
     }
 
@@ -207,8 +211,19 @@ impl<W: Fn(&[u8]) -> bool> Reader<'_, '_, W> {
                 let key_start = self.i + 1;
                 let escaped = self.skip_string()?;
                 let key_end = self.i - 1;
-                if depth == 0 || escaped || (self.wanted)(&self.b[key_start..key_end]) {
+                let tag = if depth == 0 || escaped {
+                    0
+                } else {
+                    match (self.wanted)(&self.b[key_start..key_end]) {
+                        0 => u16::MAX,
+                        tag => tag,
+                    }
+                };
+                if tag != u16::MAX {
                     self.record_string(key_start, key_end, escaped);
+                    if let Some(key) = self.tape.nodes.last_mut() {
+                        key.tag = tag;
+                    }
                     self.colon()?;
                     self.value(depth + 1)?;
                 } else {
@@ -267,7 +282,7 @@ impl<W: Fn(&[u8]) -> bool> Reader<'_, '_, W> {
             aux2 = self.tape.unescaped.len() as u32;
         }
         let (start, end) = (start as u32, end as u32);
-        self.tape.nodes.push(Node { kind: Kind::String, start, end, aux, aux2 });
+        self.tape.nodes.push(Node { kind: Kind::String, tag: 0, start, end, aux, aux2 });
     }
 
     /// At an opening quote: moves past the closing one; answers whether there were escapes.

@@ -23,15 +23,15 @@ impl Parser {
         line: &'a [u8],
         read: impl FnOnce(&Doc<'_, '_, 'a>) -> Result<R, LineError>,
     ) -> Result<R, LineError> {
-        self.parse_wanting(line, |_| true, read)
+        self.parse_wanting(line, |_| 1, read)
     }
 
     /// As [`parse`](Self::parse), recording the members of objects below the root only where
-    /// `wanted` may want their key (see [`json::read`]); the members of the root are all there.
+    /// `wanted` tags their key (see [`json::read`]); the members of the root are all there.
     pub(crate) fn parse_wanting<'a, R>(
         &mut self,
         line: &'a [u8],
-        wanted: impl Fn(&[u8]) -> bool,
+        wanted: impl Fn(&[u8]) -> u16,
         read: impl FnOnce(&Doc<'_, '_, 'a>) -> Result<R, LineError>,
     ) -> Result<R, LineError> {
         if line.len() > json::MAX_LINE_BYTES {
@@ -99,6 +99,9 @@ impl Number {
 pub(crate) struct Member<'s> {
     /// The unescaped key.
     pub(crate) key: &'s str,
+    /// What the parse's `wanted` answered for the key of a member below the root; 0 for a
+    /// root member or a key with escapes.
+    pub(crate) tag: u16,
     /// Node index of the value.
     pub(crate) value: usize,
 }
@@ -226,10 +229,11 @@ impl<'s> Iterator for Members<'_, 's> {
         if self.next >= self.end {
             return None;
         }
-        let key = string_text(self.nodes.get(self.next)?, self.text, self.unescaped)?;
+        let key_node = self.nodes.get(self.next)?;
+        let key = string_text(key_node, self.text, self.unescaped)?;
         let value = self.next + 1;
         self.next = value + self.nodes.get(value)?.width(value);
-        Some(Member { key, value })
+        Some(Member { key, tag: key_node.tag, value })
     }
 }
 

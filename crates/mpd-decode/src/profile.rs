@@ -46,7 +46,7 @@ impl ProfileDecoder {
     /// Malformed JSON, a non-object, a missing distinct id or one that is neither a string nor
     /// a number, a missing or non-object properties value.
     pub fn decode<'a>(&mut self, line: &'a [u8]) -> Result<ProfileRecord<'a>, LineError> {
-        self.parser.parse_wanting(line, |key| key == b"$last_seen", read_profile)
+        self.parser.parse_wanting(line, |key| u16::from(key == b"$last_seen"), read_profile)
     }
 }
 

@@ -258,6 +258,14 @@ pub(crate) struct TypedHits<'s> {
 }
 
 impl<'s> TypedHits<'s> {
+    /// Notes `m` as the member of the `i`-th typed key, unless one was seen before.
+    #[inline]
+    pub(crate) fn see_at(&mut self, i: usize, m: Member<'s>) {
+        if let Some(found @ None) = self.found.get_mut(i) {
+            *found = Some(m);
+        }
+    }
+
     /// Notes `m` if its key is typed and not seen before (the JSON functions read the first).
     #[inline]
     pub(crate) fn see(&mut self, typed: &TypedProperties, m: Member<'s>) {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::*;
 
 fn accepts(line: &[u8]) -> bool {
-    read(line, &mut Tape::default(), |_| true).is_ok() && std::str::from_utf8(line).is_ok()
+    read(line, &mut Tape::default(), |_| 1).is_ok() && std::str::from_utf8(line).is_ok()
 }
 
 /// serde_json's verdict, or `None` for what the reader accepts on purpose: a number too large
@@ -52,7 +52,7 @@ fn digit_run_stops_at_the_first_other_byte() {
 fn records_two_levels_and_skips_deeper_values() {
     let line = br#"{"e":"x","p":{"a":[1,{"b":2}],"o":{"c":{"d":3}},"n":null},"t":true}"#;
     let mut tape = Tape::default();
-    read(line, &mut tape, |_| true).unwrap();
+    read(line, &mut tape, |_| 1).unwrap();
     let kinds: Vec<Kind> = tape.nodes.iter().map(|n| n.kind).collect();
     use Kind::{Array, Bool, Null, Object, String};
     #[rustfmt::skip]
@@ -73,7 +73,7 @@ fn records_two_levels_and_skips_deeper_values() {
 fn escaped_strings_are_unescaped() {
     let line = r#"{"k\u00e9y":"a\"b\\c\/d\b\f\n\r\t\u0041\ud83d\ude00z","plain":"é"}"#;
     let mut tape = Tape::default();
-    read(line.as_bytes(), &mut tape, |_| true).unwrap();
+    read(line.as_bytes(), &mut tape, |_| 1).unwrap();
     let key = tape.nodes[1];
     assert!(key.is_escaped());
     assert_eq!(&tape.unescaped[key.aux as usize..key.aux2 as usize], "kéy");
@@ -109,7 +109,7 @@ fn faults_name_the_problem_and_where() {
         (r#"{"a":"b"#, 7, "unterminated string"),
     ];
     for &(line, at, what) in cases {
-        let fault = read(line.as_bytes(), &mut Tape::default(), |_| true).unwrap_err();
+        let fault = read(line.as_bytes(), &mut Tape::default(), |_| 1).unwrap_err();
         assert_eq!(fault, Fault { at, what }, "{line}");
         assert_eq!(serde_accepts(line.as_bytes()), Some(false), "{line}");
     }
@@ -119,7 +119,9 @@ fn faults_name_the_problem_and_where() {
 fn members_below_the_root_are_recorded_when_wanted_or_escaped() {
     let line = br#"{"e":"x","p":{"a":[1],"b\u0061":2,"c":{"d":3},"keep":"y"},"q":{"keep":1}}"#;
     let mut tape = Tape::default();
-    read(line, &mut tape, |key| key == b"keep").unwrap();
+    read(line, &mut tape, |key| u16::from(key == b"keep") * 7).unwrap();
+    let tags: Vec<u16> = tape.nodes.iter().map(|n| n.tag).collect();
+    assert_eq!(tags, [0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 7, 0]);
     let texts: Vec<&str> = tape
         .nodes
         .iter()
@@ -136,7 +138,7 @@ fn members_below_the_root_are_recorded_when_wanted_or_escaped() {
         ["", "e", "x", "p", p, "ba", "2", "keep", "y", "q", r#"{"keep":1}"#, "keep", "1"];
     assert_eq!(texts[1..], expected[1..]);
     assert_eq!(tape.nodes[4].width(4), 5);
-    assert!(read(br#"{"p":{"skipped":[1,}}"#, &mut tape, |_| false).is_err());
+    assert!(read(br#"{"p":{"skipped":[1,}}"#, &mut tape, |_| 0).is_err());
 }
 
 #[test]
@@ -193,7 +195,7 @@ proptest! {
         let line = spaced(&value.to_string(), &spaces);
         prop_assert!(accepts(&line), "{}", String::from_utf8_lossy(&line));
         let mut tape = Tape::default();
-        read(&line, &mut tape, |_| true).unwrap();
+        read(&line, &mut tape, |_| 1).unwrap();
         // The root's recorded members hold serde_json's values.
         if let (Value::Object(map), Some(root)) = (&value, tape.nodes.first()) {
             prop_assert!(root.has_members());
@@ -225,8 +227,8 @@ proptest! {
         let plain = index_quotes(&line, &mut quotes);
         prop_assert_eq!(plain, !line.iter().any(|&c| c == b'\\' || c < 0x20));
         let (mut fast, mut slow) = (Tape::default(), Tape::default());
-        let fast_result = read_with(&line, &mut fast, plain.then_some(&quotes), |_| true);
-        let slow_result = read_with(&line, &mut slow, None, |_| true);
+        let fast_result = read_with(&line, &mut fast, plain.then_some(&quotes), |_| 1);
+        let slow_result = read_with(&line, &mut slow, None, |_| 1);
         prop_assert_eq!(fast_result, slow_result);
         let spans = |t: &Tape| t.nodes.iter().map(|n| (n.kind, n.span(), n.aux, n.aux2)).collect::<Vec<_>>();
         prop_assert_eq!(spans(&fast), spans(&slow));

@@ -198,3 +198,36 @@ fn stored_properties_give_the_same_columns_as_decoding() {
         assert_eq!(column.null_count(), 2 + decoded.column(base + i).null_count());
     }
 }
+
+#[test]
+fn a_key_both_read_and_typed_or_spelled_with_escapes_counts_for_both() {
+    let t = typed(&[("$device_id", PropertyKind::Text), ("$browser", PropertyKind::Text)]);
+    let batch = build(
+        t,
+        &[
+            &line(r#","$device_id":"d1","$browser":"B""#),
+            // Escaped keys: the reader leaves them untagged and the decoder compares them.
+            &line(
+                r#","$d\u0065vice_id":"d2","$bro\u0077ser":"C","$browser":"D","dist\u0069nct_id":"w""#,
+            ),
+            // Read keys keep their last occurrence, typed ones their first.
+            &line(r#","$device_id":"d3","$browser":"E","$device_id":"d4","$browser":"F""#),
+        ],
+    );
+    assert_eq!(
+        texts(&batch, "prop_device_id"),
+        [Some("d1".into()), Some("d2".into()), Some("d3".into())]
+    );
+    assert_eq!(
+        texts(&batch, "device_id"),
+        [Some("d1".into()), Some("d2".into()), Some("d4".into())]
+    );
+    assert_eq!(
+        texts(&batch, "prop_browser"),
+        [Some("B".into()), Some("C".into()), Some("E".into())]
+    );
+    assert_eq!(
+        texts(&batch, "distinct_id"),
+        [Some("u".into()), Some("w".into()), Some("u".into())]
+    );
+}
