@@ -555,6 +555,12 @@ fn quote_bits_sse2(block: &[u8; 64]) -> (u64, u64) {
 /// The bits of one 64-byte block where it holds a `"`, and where a `\` or a control byte.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 fn quote_bits(block: &[u8; 64]) -> (u64, u64) {
+    quote_bits_bytewise(block)
+}
+
+/// [`quote_bits`] one byte at a time: for other targets, and to test the SSE2 version by.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+fn quote_bits_bytewise(block: &[u8; 64]) -> (u64, u64) {
     let (mut quotes, mut special) = (0, 0);
     for (i, &c) in block.iter().enumerate() {
         quotes |= u64::from(c == b'"') << i;

@@ -34,6 +34,16 @@ fn plain_run_stops_at_each_stop_byte_wherever_it_is() {
     }
 }
 
+proptest! {
+    #[test]
+    fn quote_bits_agree_with_a_look_at_every_byte(block in prop::array::uniform32(any::<u8>()), more in prop::array::uniform32(prop::sample::select(&b"\"\\ \x1f\x20a\x7f\x80\xff\x00"[..]))) {
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&block);
+        bytes[32..].copy_from_slice(&more);
+        prop_assert_eq!(quote_bits(&bytes), quote_bits_bytewise(&bytes));
+    }
+}
+
 #[test]
 fn digit_run_stops_at_the_first_other_byte() {
     for len in 0..20 {
