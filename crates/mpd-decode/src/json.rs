@@ -172,24 +172,16 @@ impl<W: Fn(&[u8]) -> u16> Reader<'_, '_, W> {
                 self.skip_container()?;
                 Kind::Array
             }
-            Some(b'-' | b'0'..=b'9') => {
-                self.number()?;
-                Kind::Number
-            }
-            Some(b't') => self.literal(b"true", Kind::Bool)?,
-            Some(b'f') => self.literal(b"false", Kind::Bool)?,
-            Some(b'n') => self.literal(b"null", Kind::Null)?,
-            Some(_) => return Err(self.fault("expected a value")),
-            None => return Err(self.fault("unexpected end of line")),
+            _ => self.scalar()?,
         };
         self.push(kind, start);
         Ok(())
     }
 
-    fn literal(&mut self, word: &'static [u8], kind: Kind) -> Result<Kind, Fault> {
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), Fault> {
         if self.b[self.i..].starts_with(word) {
             self.i += word.len();
-            Ok(kind)
+            Ok(())
         } else {
             Err(self.fault("expected a value"))
         }
@@ -433,18 +425,19 @@ impl<W: Fn(&[u8]) -> u16> Reader<'_, '_, W> {
     fn skip_value(&mut self) -> Result<(), Fault> {
         match self.peek() {
             Some(b'{' | b'[') => self.skip_container(),
-            _ => self.scalar(),
+            _ => self.scalar().map(|_| ()),
         }
     }
 
-    /// A string, number or literal (not a container) while skipping.
-    fn scalar(&mut self) -> Result<(), Fault> {
+    /// A string, number or literal (not a container), checked and not recorded; its kind.
+    #[inline]
+    fn scalar(&mut self) -> Result<Kind, Fault> {
         match self.peek() {
-            Some(b'"') => self.skip_string().map(|_| ()),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(b't') => self.literal(b"true", Kind::Bool).map(|_| ()),
-            Some(b'f') => self.literal(b"false", Kind::Bool).map(|_| ()),
-            Some(b'n') => self.literal(b"null", Kind::Null).map(|_| ()),
+            Some(b'"') => self.skip_string().map(|_| Kind::String),
+            Some(b'-' | b'0'..=b'9') => self.number().map(|()| Kind::Number),
+            Some(b't') => self.literal(b"true").map(|()| Kind::Bool),
+            Some(b'f') => self.literal(b"false").map(|()| Kind::Bool),
+            Some(b'n') => self.literal(b"null").map(|()| Kind::Null),
             Some(_) => Err(self.fault("expected a value")),
             None => Err(self.fault("unexpected end of line")),
         }
