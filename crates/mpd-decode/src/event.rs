@@ -223,7 +223,7 @@ fn read_event<'a, 'c>(
         let reason = format!("`properties` is not an object (found {})", doc.kind(props.value));
         return Err(LineError::new(reason, doc.column(props.value)));
     };
-    let Some((properties, _)) = doc.root_member_text(props) else {
+    let Some(properties) = doc.value_text(props.value) else {
         return Err(LineError::new("could not locate `properties` in the line", None));
     };
     // By tag: a read key's last occurrence counts, as in `Fields::collect`; a typed key's

@@ -4,8 +4,9 @@
 //! too large for a float is not an error here), but only the top two levels are recorded: the
 //! root value, the members of a root object, and those members of objects that are values of
 //! root members (an event's `properties`) whose keys the caller may want. Every deeper value is
-//! checked and recorded as one node with its span. Nothing is copied: a node is a byte span of the line, strings are
-//! unescaped only when they hold escapes, and numbers are parsed only when asked for.
+//! checked and recorded as one node with its span. Nothing is copied: a node is a byte span of
+//! the line, strings are unescaped only when they hold escapes, and numbers are parsed only
+//! when asked for.
 //!
 //! A general-purpose parser builds a tree (or tape) of every value and copies every string;
 //! an event line has dozens of properties of which the decoders read a handful.
@@ -203,19 +204,14 @@ impl<W: Fn(&[u8]) -> u16> Reader<'_, '_, W> {
                 let key_start = self.i + 1;
                 let escaped = self.skip_string()?;
                 let key_end = self.i - 1;
+                // `None`: a member below the root whose key is not wanted, checked only.
                 let tag = if depth == 0 || escaped {
-                    0
+                    Some(0)
                 } else {
-                    match (self.wanted)(&self.b[key_start..key_end]) {
-                        0 => u16::MAX,
-                        tag => tag,
-                    }
+                    Some((self.wanted)(&self.b[key_start..key_end])).filter(|&tag| tag != 0)
                 };
-                if tag != u16::MAX {
-                    self.record_string(key_start, key_end, escaped);
-                    if let Some(key) = self.tape.nodes.last_mut() {
-                        key.tag = tag;
-                    }
+                if let Some(tag) = tag {
+                    self.record_string(key_start, key_end, escaped, tag);
                     self.colon()?;
                     self.value(depth + 1)?;
                 } else {
@@ -258,13 +254,13 @@ impl<W: Fn(&[u8]) -> u16> Reader<'_, '_, W> {
     fn string_node(&mut self) -> Result<(), Fault> {
         let start = self.i + 1;
         let escaped = self.skip_string()?;
-        self.record_string(start, self.i - 1, escaped);
+        self.record_string(start, self.i - 1, escaped, 0);
         Ok(())
     }
 
-    /// Records the string whose text spans `start..end` of the line.
+    /// Records the string whose text spans `start..end` of the line (`tag`: see [`Node::tag`]).
     #[allow(clippy::cast_possible_truncation, reason = "the line fits MAX_LINE_BYTES")]
-    fn record_string(&mut self, start: usize, end: usize, escaped: bool) {
+    fn record_string(&mut self, start: usize, end: usize, escaped: bool, tag: u16) {
         let (mut aux, mut aux2) = (0, 0);
         if escaped {
             aux = self.tape.unescaped.len() as u32;
@@ -274,7 +270,7 @@ impl<W: Fn(&[u8]) -> u16> Reader<'_, '_, W> {
             aux2 = self.tape.unescaped.len() as u32;
         }
         let (start, end) = (start as u32, end as u32);
-        self.tape.nodes.push(Node { kind: Kind::String, tag: 0, start, end, aux, aux2 });
+        self.tape.nodes.push(Node { kind: Kind::String, tag, start, end, aux, aux2 });
     }
 
     /// At an opening quote: moves past the closing one; answers whether there were escapes.

@@ -98,7 +98,7 @@ fn read_profile<'a>(doc: &Doc<'_, '_, 'a>) -> Result<ProfileRecord<'a>, LineErro
         let reason = format!("`{}` is not an object (found {})", props.key, doc.kind(props.value));
         return Err(LineError::new(reason, doc.column(props.value)));
     };
-    let Some((properties, _)) = doc.root_member_text(props) else {
+    let Some(properties) = doc.value_text(props.value) else {
         return Err(LineError::new(format!("could not locate `{}` in the line", props.key), None));
     };
     let last_seen = props_members.filter(|m| m.key == "$last_seen").last();

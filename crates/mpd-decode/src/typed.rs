@@ -269,10 +269,8 @@ impl<'s> TypedHits<'s> {
     /// Notes `m` if its key is typed and not seen before (the JSON functions read the first).
     #[inline]
     pub(crate) fn see(&mut self, typed: &TypedProperties, m: Member<'s>) {
-        if let Some(i) = typed.position(m.key.as_bytes())
-            && self.found[i].is_none()
-        {
-            self.found[i] = Some(m);
+        if let Some(i) = typed.position(m.key.as_bytes()) {
+            self.see_at(i, m);
         }
     }
 }
